@@ -192,7 +192,8 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 		return dst
 	}
 	first := len(dst)
-	var allows [][2]int
+	var allowBuf [8][2]int
+	allows := allowBuf[:0]
 	it := l.ac.IterOverlapping(norm)
 	for m := it.Next(); m != nil; m = it.Next() {
 		p := &l.pats[m.Pattern()]
@@ -222,8 +223,7 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 		}
 		dst = kept
 	}
-	hits := dst[first:]
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Start < hits[j].Start })
+	slices.SortStableFunc(dst[first:], func(a, b Hit) int { return a.Start - b.Start })
 	return dst
 }
 

@@ -1,0 +1,272 @@
+// Package commitment detects promises a shop cannot keep or is not allowed to
+// make: commitment.guarantee (absolute promises of an outcome or a time:
+// 保证明天到, 一定给您解决, "I promise it will arrive tomorrow"),
+// commitment.compensation (unauthorised refunds, private cash, rebates for
+// reviews: 好评返现, 我自己掏钱赔您, "I'll give you $20 for a 5-star review") and
+// commitment.absolute_claim (advertising-law absolutes, 中华人民共和国广告法
+// 第九条(三): 最低价, 国家级, 最佳, "lowest price guaranteed").
+//
+// The terms live in lexicon.yaml (embedded), which compliance teams edit.
+// Polite Chinese is full of 一定 and 保证 that promise nothing (请一定注意, 我们一定
+// 会尽力); a guarantee therefore needs an intensifier followed, in the same
+// clause, by an outcome (到货, 解决, 退款, arrive, be fixed), and a softener
+// (尽力, 尽量, "do our best") in that clause cancels it. An effort is not an
+// outcome: "I'll definitely look into it" is not a guarantee.
+package commitment
+
+import (
+	_ "embed"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/normalize"
+)
+
+//go:embed lexicon.yaml
+var defaultLexicon []byte
+
+// name is the detector family in the taxonomy.
+const name = "commitment"
+
+// Set names the detector reads from the lexicon.
+const (
+	setIntensifier = "intensifier"
+	setOutcome     = "outcome"
+	setNegation    = "negation"
+	setSoft        = "soft"
+	setReview      = "review"
+	setReward      = "reward"
+)
+
+// Windows, in bytes of normalized text (a Han character is three bytes).
+const (
+	negationWindow = 24 // a negation this close before a hit, in the same clause, cancels it
+	outcomeWindow  = 24 // an outcome must start this close after its intensifier
+	rewardWindow   = 21 // a reward must start this close after a review cue
+)
+
+// Findings built from sets rather than entries carry these lexicon ids and
+// confidences.
+const (
+	idGuarantee    = "guarantee.outcome"
+	idReviewRebate = "compensation.review_rebate"
+	outcomeScore   = 0.8
+	rebateScore    = 0.85
+)
+
+// Detector finds commitment.guarantee, commitment.compensation and
+// commitment.absolute_claim. It is immutable after New and safe for
+// concurrent use.
+type Detector struct {
+	lex  *lexicon.Lexicon
+	hits sync.Pool // *[]lexicon.Hit scratch buffers
+}
+
+var _ detectors.Detector = (*Detector)(nil)
+
+// New builds the detector from a lexicon file (the default one or one from a
+// policy bundle). Entries must be of kind guarantee, compensation or
+// absolute_claim; the sets intensifier, outcome, negation, soft, review and
+// reward are optional.
+func New(f lexicon.File) (*Detector, error) {
+	l, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(name))
+	if err != nil {
+		return nil, fmt.Errorf("commitment: %w", err)
+	}
+	d := &Detector{lex: l}
+	d.hits.New = func() any { s := make([]lexicon.Hit, 0, 32); return &s }
+	return d, nil
+}
+
+// DefaultLexicon returns the embedded lexicon file, parsed.
+func DefaultLexicon() (lexicon.File, error) {
+	f, err := lexicon.Parse(defaultLexicon)
+	if err != nil {
+		return lexicon.File{}, fmt.Errorf("commitment: embedded lexicon: %w", err)
+	}
+	return f, nil
+}
+
+// Default builds the detector from the embedded lexicon.
+func Default() (*Detector, error) {
+	f, err := DefaultLexicon()
+	if err != nil {
+		return nil, err
+	}
+	return New(f)
+}
+
+// Name returns the family name, "commitment".
+func (d *Detector) Name() string { return name }
+
+// Version returns the lexicon's content hash.
+func (d *Detector) Version() string { return d.lex.Version() }
+
+// Detect appends the commitment findings in t to dst. Overlapping hits of
+// one kind merge into one finding that spans them all.
+func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
+	norm := t.Norm
+	if norm == "" {
+		return dst
+	}
+	bp := d.hits.Get().(*[]lexicon.Hit)
+	hits := d.lex.Match(norm, (*bp)[:0])
+	defer func() {
+		clear(hits) // drop *Entry references before pooling
+		*bp = hits[:0]
+		d.hits.Put(bp)
+	}()
+
+	first := len(dst)
+	for i := range hits {
+		h := &hits[i]
+		var (
+			kind, id string
+			sev      detectors.Severity
+			score    float64
+			s, e     = h.Start, h.End
+		)
+		switch {
+		case h.Entry != nil:
+			kind, id, sev, score = h.Entry.Kind, h.Entry.ID, h.Entry.Severity, h.Entry.Score
+		case h.Set == setIntensifier:
+			oe, ok := follows(norm, hits[i+1:], setOutcome, e, outcomeWindow, true)
+			if !ok {
+				continue
+			}
+			kind, id, sev, score, e = "guarantee", idGuarantee, detectors.Medium, outcomeScore, oe
+		case h.Set == setReview:
+			re, ok := follows(norm, hits[i+1:], setReward, e, rewardWindow, false)
+			if !ok {
+				continue
+			}
+			kind, id, sev, score, e = "compensation", idReviewRebate, detectors.High, rebateScore, re
+		default:
+			continue
+		}
+		if negated(norm, hits, s) || kind == "guarantee" && softened(norm, hits, s, e) {
+			continue
+		}
+		dst = merge(t, dst, first, kind, id, sev, score, s, e)
+	}
+	return dst
+}
+
+// follows returns the end of the first hit of set that starts at most
+// window bytes after e with no break in between (a clause break when clause
+// is true, else only a sentence end).
+func follows(norm string, later []lexicon.Hit, set string, e, window int, clause bool) (int, bool) {
+	for i := range later {
+		o := &later[i]
+		if o.Start-e > window {
+			break // hits are in order of Start
+		}
+		if o.Set == set && o.Start >= e && !hasBreak(norm[e:o.Start], clause) {
+			return o.End, true
+		}
+	}
+	return 0, false
+}
+
+// negated reports whether a negation starts at or before s and ends at most
+// negationWindow bytes before it, in the same clause (不能保证, "no guarantee
+// it will arrive", 平台禁止好评返现).
+func negated(norm string, hits []lexicon.Hit, s int) bool {
+	for i := range hits {
+		o := &hits[i]
+		if o.Start > s {
+			break
+		}
+		if o.Set == setNegation && s-o.End <= negationWindow && !hasBreak(norm[min(o.End, s):s], true) {
+			return true
+		}
+	}
+	return false
+}
+
+// softened reports whether a softener (尽力, "do our best") stands in the
+// clause of [s, e).
+func softened(norm string, hits []lexicon.Hit, s, e int) bool {
+	for i := range hits {
+		o := &hits[i]
+		if o.Set != setSoft {
+			continue
+		}
+		lo, hi := o.End, s // softener before the promise
+		if o.Start >= s {
+			lo, hi = e, o.Start // softener after it
+		}
+		if lo >= hi || !hasBreak(norm[lo:hi], true) {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeGap is how many code points may separate two hits of one kind that
+// still make one finding ("add me on" + "WhatsApp", "give you $" 20 "for a
+// 5-star review").
+const mergeGap = 3
+
+// merge appends a finding for [s, e) of normalized text, or widens the last
+// finding of the same kind appended by this call when the two overlap or
+// nearly touch.
+func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
+	os, oe := t.Span(s, e)
+	for j := len(dst) - 1; j >= first; j-- {
+		f := &dst[j]
+		if f.Kind != kind || oe+mergeGap < f.Start || os > f.End+mergeGap {
+			continue
+		}
+		f.Start, f.End = min(f.Start, os), max(f.End, oe)
+		f.Evidence = t.OrigText(f.Start, f.End)
+		if sev > f.Severity {
+			f.Severity = sev
+		}
+		if score > f.Score {
+			f.Score, f.Lexicon = score, id
+		}
+		return dst
+	}
+	f := detectors.At(t, name, kind, sev, score, s, e)
+	f.Lexicon = id
+	return append(dst, f)
+}
+
+// hasBreak reports whether s holds a sentence end (。！？.!?, newline) or,
+// when clause is true, also a clause break (，,；;、).
+func hasBreak(s string, clause bool) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case '!', '?', '\n':
+				return true
+			case '.':
+				if i+1 == len(s) || s[i+1] == ' ' {
+					return true
+				}
+			case ',', ';':
+				if clause {
+					return true
+				}
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case '。', '！', '？':
+			return true
+		case '，', '；', '、':
+			if clause {
+				return true
+			}
+		}
+		i += n
+	}
+	return false
+}

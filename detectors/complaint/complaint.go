@@ -1,0 +1,298 @@
+// Package complaint finds a customer about to complain (the taxonomy kind
+// complaint.escalation: threats of a complaint, a regulator, a bad review,
+// the media, the police, a lawyer or a chargeback) and scores the
+// conversation's complaint risk (complaint.risk) from the signals of recent
+// customer messages and the customer's wait.
+//
+// The gateway runs Detect on customer messages only. The phrases live in
+// lexicon.yaml (embedded, or a policy bundle's copy). A threat preceded by a
+// negation from the lexicon's "negation" set ("我不会给差评", "I won't leave
+// a bad review") is not reported. The set "negative" holds
+// negative-sentiment terms that Signals counts for Risk.
+package complaint
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/normalize"
+)
+
+// Name is the detector family.
+const Name = "complaint"
+
+// Set names the detector reads from its lexicon.
+const (
+	// SetNegation lists terms that withdraw a threat right after them.
+	SetNegation = "negation"
+	// SetNegative lists negative-sentiment terms counted by Signals.
+	SetNegative = "negative"
+)
+
+// negationWindow is how many words may stand between a negation and the
+// threat it withdraws ("不会给你们差评": 给你们 is three; "won't ever leave
+// them a bad review": ever leave them a is four).
+const negationWindow = 4
+
+//go:embed lexicon.yaml
+var defaultLexicon []byte
+
+// Detector finds escalation threats in customer messages. It is immutable
+// after New and safe for concurrent use.
+type Detector struct {
+	lex *lexicon.Lexicon
+}
+
+var _ detectors.Detector = (*Detector)(nil)
+
+// DefaultLexicon returns the embedded lexicon file, parsed.
+func DefaultLexicon() (lexicon.File, error) {
+	f, err := lexicon.Parse(defaultLexicon)
+	if err != nil {
+		return lexicon.File{}, fmt.Errorf("complaint: embedded lexicon: %w", err)
+	}
+	return f, nil
+}
+
+// Default builds the detector from the embedded lexicon.
+func Default() (*Detector, error) {
+	f, err := DefaultLexicon()
+	if err != nil {
+		return nil, err
+	}
+	return New(f)
+}
+
+// New builds the detector from a lexicon file (the default one or one from a
+// policy bundle). Terms with an ASCII apostrophe also match with a
+// typographic one and with none.
+func New(f lexicon.File) (*Detector, error) {
+	lex, err := lexicon.Compile(expandApostrophes(f), normalize.Default(), detectors.Kinds(Name))
+	if err != nil {
+		return nil, fmt.Errorf("complaint: %w", err)
+	}
+	return &Detector{lex: lex}, nil
+}
+
+// Name returns the family name, "complaint".
+func (d *Detector) Name() string { return Name }
+
+// Version returns the lexicon's content hash.
+func (d *Detector) Version() string { return d.lex.Version() }
+
+// maxHits bounds the hits kept on the stack; longer messages spill to the heap.
+const maxHits = 16
+
+// Detect appends the escalation findings of t to dst. Overlapping hits are
+// merged into the longest; a hit withdrawn by a negation is dropped.
+func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
+	if t.Norm == "" {
+		return dst
+	}
+	var buf [maxHits]lexicon.Hit
+	hits := d.lex.Match(t.Norm, buf[:0])
+	first := len(dst)
+	for i := range hits {
+		h := &hits[i]
+		if h.Entry == nil || negated(t.Norm, h, hits) {
+			continue
+		}
+		f := detectors.At(t, Name, h.Entry.Kind, h.Entry.Severity, h.Entry.Score, h.Start, h.End)
+		f.Lexicon = h.Entry.ID
+		dst = merge(t, dst, first, f)
+	}
+	return dst
+}
+
+// merge appends f unless a finding among dst[first:] overlaps it; two
+// overlapping findings become one over both spans, with the severity, score
+// and lexicon id of the more severe (at equal severity, the first).
+func merge(t *normalize.Text, dst []detectors.Finding, first int, f detectors.Finding) []detectors.Finding {
+	for i := first; i < len(dst); i++ {
+		o := &dst[i]
+		if o.End <= f.Start || f.End <= o.Start {
+			continue
+		}
+		if f.Severity > o.Severity {
+			o.Severity, o.Score, o.Lexicon = f.Severity, f.Score, f.Lexicon
+		}
+		o.Start, o.End = min(o.Start, f.Start), max(o.End, f.End)
+		o.Evidence = t.OrigText(o.Start, o.End)
+		return dst
+	}
+	return append(dst, f)
+}
+
+// negated reports whether a negation hit ends at most negationWindow words
+// before h (a Chinese character or an ASCII word is one word), with no
+// punctuation between them.
+func negated(norm string, h *lexicon.Hit, hits []lexicon.Hit) bool {
+	for i := range hits {
+		n := &hits[i]
+		if n.Set != SetNegation || n.End > h.Start {
+			continue
+		}
+		if words, ok := gapWords(norm[n.End:h.Start]); ok && words <= negationWindow {
+			return true
+		}
+	}
+	return false
+}
+
+// gapWords counts the words of gap, a Chinese character or a run of ASCII
+// letters and digits each counting one; ok is false when gap holds
+// punctuation, which ends the clause.
+func gapWords(gap string) (words int, ok bool) {
+	inWord := false
+	for _, r := range gap {
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\''):
+			if !inWord {
+				words++
+			}
+			inWord = true
+			continue
+		case unicode.IsSpace(r):
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+			return 0, false
+		default:
+			words++
+		}
+		inWord = false
+	}
+	return words, true
+}
+
+// Signals summarises one customer message for the conversation's risk score.
+type Signals struct {
+	// Escalations counts the message's complaint.escalation findings.
+	Escalations int
+	// Negative counts negative-sentiment terms (the lexicon set "negative")
+	// and the customer's own tone.rude and tone.profanity findings.
+	Negative int
+	// MaxSeverity is the highest severity among the escalation findings;
+	// Info when there are none.
+	MaxSeverity detectors.Severity
+}
+
+// Signals computes the risk signals of the customer message t from its
+// findings (of any detector; the escalations are those Detect returned) and
+// the negative-sentiment terms in t. Overlapping negative terms count once.
+func (d *Detector) Signals(t *normalize.Text, findings []detectors.Finding) Signals {
+	var s Signals
+	for _, f := range findings {
+		switch {
+		case f.Detector == Name && f.Kind == "escalation":
+			s.Escalations++
+			s.MaxSeverity = max(s.MaxSeverity, f.Severity)
+		case f.Detector == "tone" && (f.Kind == "rude" || f.Kind == "profanity"):
+			s.Negative++
+		}
+	}
+	if t == nil || t.Norm == "" {
+		return s
+	}
+	var buf [maxHits]lexicon.Hit
+	end := -1
+	for _, h := range d.lex.Match(t.Norm, buf[:0]) {
+		if h.Set == SetNegative && h.Start >= end {
+			s.Negative++
+			end = h.End
+		}
+	}
+	return s
+}
+
+// Risk parameters; see Risk.
+const (
+	riskWindow   = 10   // most recent messages considered
+	riskDecay    = 0.8  // weight lost per message of age
+	riskMaxCount = 3    // escalations or negatives per message that count
+	riskNegative = 0.2  // hazard of one negative term
+	riskWaitMax  = 0.3  // hazard of the longest wait
+	riskWaitFrom = 60.0 // seconds of wait before it starts to count
+	riskWaitFull = 600.0
+)
+
+// escalationWeight is the hazard of one escalation whose message's highest
+// severity is sev: a regulator, police, lawyer or media threat (high) counts
+// most.
+func escalationWeight(sev detectors.Severity) float64 {
+	switch {
+	case sev >= detectors.High:
+		return 1.0
+	case sev == detectors.Medium:
+		return 0.6
+	}
+	return 0.4
+}
+
+// Risk scores a conversation 0..1 from the signals of its recent customer
+// messages (oldest first) and the customer's current wait in seconds.
+//
+// Each of the last 10 messages adds a hazard, weighted by its recency:
+//
+//	h_i = 0.8^age_i × (min(E_i,3)·w(S_i) + 0.2·min(N_i,3))
+//
+// where age_i is 0 for the newest message, E_i its escalations, S_i their
+// highest severity with w = 1.0 for high or critical, 0.6 for medium and 0.4
+// otherwise, and N_i its negative terms. The wait adds
+// 0.3 × clamp((wait−60 s)/540 s, 0, 1): nothing for the first minute, all of
+// it after ten. The score is 1 − exp(−Σh), which is 0 for a calm
+// conversation, grows with every signal and never reaches 1. One fresh
+// regulator threat scores about 0.63; a bad-review threat followed by a
+// regulator threat about 0.77.
+func Risk(history []Signals, waitSeconds float64) float64 {
+	if len(history) > riskWindow {
+		history = history[len(history)-riskWindow:]
+	}
+	hazard := 0.0
+	weight := 1.0
+	for _, s := range slices.Backward(history) {
+		esc := float64(min(max(s.Escalations, 0), riskMaxCount))
+		neg := float64(min(max(s.Negative, 0), riskMaxCount))
+		hazard += weight * (esc*escalationWeight(s.MaxSeverity) + riskNegative*neg)
+		weight *= riskDecay
+	}
+	if waitSeconds > riskWaitFrom { // false for NaN
+		hazard += riskWaitMax * min((waitSeconds-riskWaitFrom)/(riskWaitFull-riskWaitFrom), 1)
+	}
+	return 1 - math.Exp(-hazard)
+}
+
+// expandApostrophes returns f with every entry term, allow phrase and set
+// term that holds an ASCII apostrophe also spelled with a typographic
+// apostrophe and without one.
+func expandApostrophes(f lexicon.File) lexicon.File {
+	out := f
+	out.Entries = make([]lexicon.Entry, len(f.Entries))
+	for i, e := range f.Entries {
+		e.Terms = withApostrophes(e.Terms)
+		out.Entries[i] = e
+	}
+	out.Allow = withApostrophes(f.Allow)
+	if f.Sets != nil {
+		out.Sets = make(map[string][]string, len(f.Sets))
+		for name, terms := range f.Sets {
+			out.Sets[name] = withApostrophes(terms)
+		}
+	}
+	return out
+}
+
+func withApostrophes(terms []string) []string {
+	out := slices.Clone(terms)
+	for _, t := range terms {
+		if strings.Contains(t, "'") {
+			out = append(out, strings.ReplaceAll(t, "'", "\u2019"), strings.ReplaceAll(t, "'", ""))
+		}
+	}
+	return out
+}
