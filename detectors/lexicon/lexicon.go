@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strings"
 
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 	"gopkg.in/yaml.v3"
 
 	"github.com/xunjian/xunjian/detectors"
@@ -92,7 +91,7 @@ type Hit struct {
 type Lexicon struct {
 	file    File
 	version string
-	ac      ahocorasick.AhoCorasick
+	ac      *automaton
 	pats    []pattern // by automaton pattern index
 	empty   bool
 }
@@ -170,8 +169,7 @@ func Compile(f File, n *normalize.Normalizer, kinds []string) (*Lexicon, error) 
 	l.version = hex.EncodeToString(sum[:8])
 	l.empty = len(terms) == 0
 	if !l.empty {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: true})
-		l.ac = b.Build(terms)
+		l.ac = buildAutomaton(terms)
 	}
 	return l, nil
 }
@@ -194,19 +192,17 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 	first := len(dst)
 	var allowBuf [8][2]int
 	allows := allowBuf[:0]
-	it := l.ac.IterOverlapping(norm)
-	for m := it.Next(); m != nil; m = it.Next() {
-		p := &l.pats[m.Pattern()]
-		s, e := m.Start(), m.End()
+	l.ac.each(norm, func(id, s, e int) {
+		p := &l.pats[id]
 		if p.wordL && s > 0 && isWordByte(norm[s-1]) || p.wordR && e < len(norm) && isWordByte(norm[e]) {
-			continue
+			return
 		}
 		if p.allow {
 			allows = append(allows, [2]int{s, e})
-			continue
+			return
 		}
 		dst = append(dst, Hit{Entry: p.entry, Set: p.set, Start: s, End: e})
-	}
+	})
 	if len(allows) > 0 {
 		kept := dst[:first]
 		for _, h := range dst[first:] {
