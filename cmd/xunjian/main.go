@@ -1,0 +1,72 @@
+// Command xunjian is the Xunjian quality-inspection gateway and its tools.
+//
+//	xunjian serve      run the gateway
+//	xunjian check      inspect messages from the command line
+//	xunjian rules test run a policy bundle's Rego tests
+//	xunjian version    print the version
+//
+// The command only wires flags to packages; all logic lives in gateway,
+// detectors and rules.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// errUsage marks a command-line mistake: exit status 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "xunjian:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "xunjian:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: xunjian <command> [flags]
+
+commands:
+  serve       run the gateway (embedded defaults when no flags are given)
+  check       inspect a message (TEXT argument, stdin, or --jsonl)
+  rules test  run a policy bundle's Rego tests
+  version     print the version`
+
+// run dispatches a command line; it is main without the process exits, so
+// tests can call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command\n%s", errUsage, usage)
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdin, stdout, stderr)
+	case "rules":
+		return runRules(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "xunjian", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+}

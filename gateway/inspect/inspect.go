@@ -1,0 +1,341 @@
+// Package inspect is Xunjian's inspection pipeline: normalize a draft, run
+// the detectors, evaluate the policy, and turn the decision into a verdict
+// (action, findings, reasons, masked text, suggestion).
+//
+// An Inspector is built once per policy version and is immutable: the same
+// Inspector serves every request concurrently, and a policy reload builds a
+// new one. Conversation context is owned by the caller, which passes it in
+// and stores what Inspect updates, so the pipeline itself keeps no state.
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/commitment"
+	"github.com/xunjian/xunjian/detectors/complaint"
+	"github.com/xunjian/xunjian/detectors/diversion"
+	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/link"
+	"github.com/xunjian/xunjian/detectors/normalize"
+	"github.com/xunjian/xunjian/detectors/privacy"
+	"github.com/xunjian/xunjian/detectors/tone"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// Roles a message may have. Customer messages are observed, never held.
+const (
+	RoleAgent    = "agent"
+	RoleCustomer = "customer"
+)
+
+// DefaultMaxTextBytes is the longest text Inspect accepts when
+// Options.MaxTextBytes is zero: 16 KiB, far above any chat message.
+const DefaultMaxTextBytes = 16 << 10
+
+// riskFindingThreshold is the conversation risk at which a customer message
+// carries a complaint.risk finding.
+const riskFindingThreshold = 0.6
+
+// ErrInvalid marks a request the pipeline refuses: empty, too long or
+// invalid text, or an unknown role. Its message names the field.
+var ErrInvalid = errors.New("invalid request")
+
+// Options configure an Inspector. The zero value is valid.
+type Options struct {
+	// MaxTextBytes bounds the draft text; zero means DefaultMaxTextBytes.
+	MaxTextBytes int
+}
+
+// Inspector runs the pipeline for one policy version. It is immutable and
+// safe for concurrent use.
+type Inspector struct {
+	norm      *normalize.Normalizer
+	agent     []detectors.Detector // run on agent drafts
+	customer  []detectors.Detector // run on customer messages
+	privacy   *privacy.Detector
+	complaint *complaint.Detector
+	policy    *rules.Policy
+	maxText   int
+	version   string
+}
+
+// New builds the detectors (from the lexicons in the policy bundle's data
+// under xunjian.lexicons.<family> where present, else the embedded ones)
+// and returns an Inspector for policy.
+func New(policy *rules.Policy, opts Options) (*Inspector, error) {
+	lex := bundleLexicons(policy.Data())
+	load := func(family string, def func() (lexicon.File, error)) (lexicon.File, error) {
+		if v, ok := lex[family]; ok {
+			f, err := lexicon.FromData(v)
+			if err != nil {
+				return lexicon.File{}, fmt.Errorf("bundle lexicon %s: %w", family, err)
+			}
+			return f, nil
+		}
+		return def()
+	}
+	var errs []error
+	build := func(family string, def func() (lexicon.File, error), mk func(lexicon.File) error) {
+		f, err := load(family, def)
+		if err == nil {
+			err = mk(f)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("detector %s: %w", family, err))
+		}
+	}
+	in := &Inspector{norm: normalize.Default(), policy: policy, maxText: opts.MaxTextBytes}
+	if in.maxText <= 0 {
+		in.maxText = DefaultMaxTextBytes
+	}
+	var (
+		td *tone.Detector
+		dd *diversion.Detector
+		cd *commitment.Detector
+		ld *link.Detector
+	)
+	build("privacy", privacy.DefaultLexicon, func(f lexicon.File) (err error) { in.privacy, err = privacy.New(f); return })
+	build("tone", tone.DefaultLexicon, func(f lexicon.File) (err error) { td, err = tone.New(f); return })
+	build("diversion", diversion.DefaultLexicon, func(f lexicon.File) (err error) { dd, err = diversion.New(f); return })
+	build("commitment", commitment.DefaultLexicon, func(f lexicon.File) (err error) { cd, err = commitment.New(f); return })
+	build("link", link.DefaultLexicon, func(f lexicon.File) (err error) { ld, err = link.New(f); return })
+	build("complaint", complaint.DefaultLexicon, func(f lexicon.File) (err error) { in.complaint, err = complaint.New(f); return })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	in.agent = []detectors.Detector{in.privacy, td, dd, cd, ld}
+	in.customer = []detectors.Detector{in.privacy, td, dd, ld, in.complaint}
+	in.version = strings.Join([]string{in.privacy.Version(), td.Version(), dd.Version(), cd.Version(), ld.Version(), in.complaint.Version()}, ".")
+	return in, nil
+}
+
+func bundleLexicons(data map[string]any) map[string]any {
+	x, _ := data["xunjian"].(map[string]any)
+	lex, _ := x["lexicons"].(map[string]any)
+	return lex
+}
+
+// Policy returns the policy this Inspector evaluates.
+func (in *Inspector) Policy() *rules.Policy { return in.policy }
+
+// LexiconVersion identifies the lexicons of every detector; it changes
+// whenever any term changes, so it belongs in every cache key.
+func (in *Inspector) LexiconVersion() string { return in.version }
+
+// Request is one message to inspect.
+type Request struct {
+	Text           string
+	Role           string // agent (default) or customer
+	ConversationID string
+	AgentID        string
+	TenantID       string
+}
+
+// Turn is a message of recent context a client sends inline.
+type Turn struct {
+	Role string    `json:"role"`
+	Text string    `json:"text"`
+	TS   time.Time `json:"ts,omitzero"`
+}
+
+// Conversation is what the pipeline remembers of one conversation. The
+// caller owns it: Inspect reads it and records the new message in it.
+type Conversation struct {
+	ID                  string
+	Turns               int
+	CustomerEscalations int
+	Risk                float64
+	// LastCustomer is when the customer last wrote and LastAgent when an
+	// agent last answered; the customer waits from the first to now while
+	// the agent has not answered since.
+	LastCustomer, LastAgent time.Time
+	// Signals are the recent customer messages' complaint signals, oldest
+	// first, at most maxSignals.
+	Signals []complaint.Signals
+}
+
+// maxSignals is how many customer messages the risk score looks back on.
+const maxSignals = 20
+
+// WaitSeconds is how long the customer has been waiting for an answer at now.
+func (c *Conversation) WaitSeconds(now time.Time) float64 {
+	if c == nil || c.LastCustomer.IsZero() || !c.LastAgent.Before(c.LastCustomer) {
+		return 0
+	}
+	return now.Sub(c.LastCustomer).Seconds()
+}
+
+// Verdict is the outcome of one inspection, shaped as the /v1/check reply.
+type Verdict struct {
+	DecisionID     string               `json:"decision_id"`
+	Action         rules.Action         `json:"action"`
+	Findings       []detectors.Finding  `json:"findings"`
+	Reasons        []rules.Reason       `json:"reasons"`
+	Alerts         []rules.Alert        `json:"alerts,omitempty"`
+	Redacted       string               `json:"redacted,omitempty"`
+	Suggestion     string               `json:"suggestion,omitempty"`
+	Ack            string               `json:"ack,omitempty"`
+	PolicyRevision string               `json:"policy_revision"`
+	LatencyUS      int64                `json:"latency_us"`
+	Sample         bool                 `json:"-"`
+	Normalized     string               `json:"-"`
+	Lang           string               `json:"-"`
+}
+
+// Inspect runs the pipeline on req. conv, when not nil, supplies the
+// conversation's context and receives this message. now is the message
+// time. A request the pipeline refuses returns an error wrapping ErrInvalid;
+// a policy failure returns the policy's error.
+func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversation, now time.Time) (Verdict, error) {
+	start := time.Now()
+	if err := in.validate(&req); err != nil {
+		return Verdict{}, err
+	}
+	t := in.norm.Normalize(req.Text)
+	findings := in.detect(t, req.Role, nil)
+	if conv == nil {
+		conv = &Conversation{ID: req.ConversationID}
+	}
+	conv.Turns++
+	if req.Role == RoleCustomer {
+		sig := in.complaint.Signals(t, findings)
+		conv.CustomerEscalations += sig.Escalations
+		conv.Signals = append(conv.Signals, sig)
+		if len(conv.Signals) > maxSignals {
+			conv.Signals = slices.Delete(conv.Signals, 0, len(conv.Signals)-maxSignals)
+		}
+		if conv.LastCustomer.IsZero() || !conv.LastAgent.Before(conv.LastCustomer) {
+			conv.LastCustomer = now
+		}
+	}
+	wait := conv.WaitSeconds(now)
+	if req.Role == RoleCustomer {
+		conv.Risk = complaint.Risk(conv.Signals, wait)
+		if conv.Risk >= riskFindingThreshold {
+			findings = append(findings, detectors.Finding{
+				Detector: "complaint", Kind: "risk", Severity: riskSeverity(conv.Risk),
+				Score: conv.Risk, Start: 0, End: t.Len(),
+			})
+		}
+	}
+	lang := language(req.Text)
+	input := &rules.Input{
+		Draft:    rules.Draft{Text: req.Text, Normalized: t.Norm, Role: req.Role, Lang: lang},
+		Findings: toRules(findings),
+		Conversation: rules.Conversation{
+			ID: req.ConversationID, Turns: conv.Turns, CustomerEscalations: conv.CustomerEscalations,
+			Risk: conv.Risk, WaitSeconds: wait,
+		},
+		Agent:  rules.Agent{ID: req.AgentID},
+		Tenant: rules.Tenant{ID: req.TenantID},
+	}
+	dec, err := in.policy.Decide(ctx, input)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("policy %s: %w", in.policy.Revision(), err)
+	}
+	if req.Role == RoleAgent {
+		conv.LastAgent = now
+	}
+	v := Verdict{
+		DecisionID:     uuid.Must(uuid.NewV7()).String(),
+		Action:         dec.Action,
+		Findings:       findings,
+		Reasons:        dec.Reasons,
+		Alerts:         dec.Alerts,
+		PolicyRevision: in.policy.Revision(),
+		Sample:         dec.Sample,
+		Normalized:     t.Norm,
+		Lang:           lang,
+	}
+	if v.Findings == nil {
+		v.Findings = []detectors.Finding{}
+	}
+	if v.Reasons == nil {
+		v.Reasons = []rules.Reason{}
+	}
+	for _, r := range dec.Reasons {
+		if r.Suggestion != "" {
+			v.Suggestion = r.Suggestion
+			break
+		}
+	}
+	if v.Action == rules.Redact {
+		v.Redacted = in.privacy.Redact(t, findings)
+	}
+	v.LatencyUS = time.Since(start).Microseconds()
+	return v, nil
+}
+
+// detect appends the findings of every detector that applies to role.
+func (in *Inspector) detect(t *normalize.Text, role string, dst []detectors.Finding) []detectors.Finding {
+	dets := in.agent
+	if role == RoleCustomer {
+		dets = in.customer
+	}
+	for _, d := range dets {
+		dst = d.Detect(t, dst)
+	}
+	return dst
+}
+
+func (in *Inspector) validate(req *Request) error {
+	switch req.Role {
+	case "":
+		req.Role = RoleAgent
+	case RoleAgent, RoleCustomer:
+	default:
+		return fmt.Errorf("%w: role %q: want agent or customer", ErrInvalid, req.Role)
+	}
+	switch {
+	case strings.TrimSpace(req.Text) == "":
+		return fmt.Errorf("%w: text: empty", ErrInvalid)
+	case len(req.Text) > in.maxText:
+		return fmt.Errorf("%w: text: %d bytes, over the limit of %d", ErrInvalid, len(req.Text), in.maxText)
+	case !utf8.ValidString(req.Text):
+		return fmt.Errorf("%w: text: invalid UTF-8", ErrInvalid)
+	}
+	return nil
+}
+
+func toRules(fs []detectors.Finding) []rules.Finding {
+	out := make([]rules.Finding, len(fs))
+	for i, f := range fs {
+		out[i] = rules.Finding{
+			Detector: f.Detector, Kind: f.Kind, Severity: f.Severity.String(), Score: f.Score,
+			Start: f.Start, End: f.End, Evidence: f.Evidence, Rule: f.Rule, Lexicon: f.Lexicon,
+		}
+	}
+	return out
+}
+
+func riskSeverity(risk float64) detectors.Severity {
+	switch {
+	case risk >= 0.9:
+		return detectors.Critical
+	case risk >= 0.75:
+		return detectors.High
+	default:
+		return detectors.Medium
+	}
+}
+
+// language guesses the draft's language for the policy's messages: "zh"
+// when it has any Han character, else "en".
+func language(s string) string {
+	for _, r := range s {
+		if r >= 0x2E80 && unicode.Is(unicode.Han, r) {
+			return "zh"
+		}
+	}
+	return "en"
+}

@@ -1,0 +1,247 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// TestInspectActions runs drafts through the whole pipeline with the default
+// policy and checks the action the agent client would act on.
+func TestInspectActions(t *testing.T) {
+	in := defaultInspector(t)
+	tests := []struct {
+		name, role, text string
+		want             rules.Action
+		finding          string // a finding that must be present
+	}{
+		{"polite zh", "", "您好，请问有什么可以帮您？", rules.Allow, ""},
+		{"polite en", "", "Thanks for waiting, your order has shipped and should arrive on Tuesday.", rules.Allow, ""},
+		{"wechat diversion", "", "亲，加我微信 wxid_abc123 私聊给您优惠", rules.Block, "diversion.contact"},
+		{"wechat look-alike", "", "加我V信：abc_12345，便宜点", rules.Block, "diversion.contact"},
+		{"rude zh", "", "你是不是傻，看不懂字吗", rules.Block, "tone.rude"},
+		{"rude traditional", "", "你是不是傻，看不懂字嗎", rules.Block, "tone.rude"},
+		{"profanity evasion", "", "傻 逼客户", rules.Block, "tone.profanity"},
+		{"rude en", "", "Are you stupid? Read the listing.", rules.Block, "tone.rude"},
+		{"impatient", "", "我已经说过了，请您看一下上面的消息", rules.Warn, "tone.impatient"},
+		{"phone redact", "", "已为您登记手机 13812345678，请留意短信", rules.Redact, "privacy.phone"},
+		{"asking for a code", "", "请把手机收到的验证码告诉我，我帮您操作", rules.Block, "privacy.credential"},
+		{"guarantee", "", "保证明天一定送到，百分百没问题", rules.Confirm, "commitment.guarantee"},
+		{"customer escalation is never held", "customer", "再不处理我就打12315投诉你们", rules.Allow, "complaint.escalation"},
+		{"customer rudeness is never held", "customer", "你们客服都是傻逼吗", rules.Allow, "tone.profanity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := in.Inspect(context.Background(), Request{Text: tt.text, Role: tt.role, ConversationID: "c1"}, nil, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Action != tt.want {
+				t.Errorf("action = %s, want %s (findings %+v, reasons %+v)", v.Action, tt.want, v.Findings, v.Reasons)
+			}
+			if tt.finding != "" && !hasFinding(v, tt.finding) {
+				t.Errorf("findings %+v lack %s", v.Findings, tt.finding)
+			}
+			if v.PolicyRevision == "" || v.DecisionID == "" {
+				t.Errorf("revision %q, decision id %q: want both set", v.PolicyRevision, v.DecisionID)
+			}
+			if v.Action == rules.Block && len(v.Reasons) == 0 {
+				t.Error("a block without reasons")
+			}
+		})
+	}
+}
+
+func hasFinding(v Verdict, name string) bool {
+	for _, f := range v.Findings {
+		if f.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInspectRedactsWhatTheAgentTyped(t *testing.T) {
+	in := defaultInspector(t)
+	text := "您的手机 138 1234 5678 已登记"
+	v, err := in.Inspect(context.Background(), Request{Text: text}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Action != rules.Redact {
+		t.Fatalf("action = %s, want redact", v.Action)
+	}
+	if strings.Contains(v.Redacted, "1234") || !strings.HasPrefix(v.Redacted, "您的手机 ") || !strings.HasSuffix(v.Redacted, " 已登记") {
+		t.Errorf("redacted = %q: want the number masked and the rest unchanged", v.Redacted)
+	}
+	for _, f := range v.Findings {
+		if f.Name() == "privacy.phone" {
+			if got := string([]rune(text)[f.Start:f.End]); got != "138 1234 5678" {
+				t.Errorf("phone span covers %q, want the number as typed", got)
+			}
+			if strings.Contains(f.Evidence, "1234") {
+				t.Errorf("evidence %q shows the number in clear", f.Evidence)
+			}
+		}
+	}
+}
+
+func TestInspectRejectsBadInput(t *testing.T) {
+	in := defaultInspector(t)
+	for _, tt := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"empty", Request{Text: "  "}, "text: empty"},
+		{"huge", Request{Text: strings.Repeat("好", DefaultMaxTextBytes)}, "over the limit"},
+		{"invalid utf8", Request{Text: "ab\xffcd"}, "invalid UTF-8"},
+		{"unknown role", Request{Text: "hi", Role: "bot"}, `role "bot"`},
+	} {
+		_, err := in.Inspect(context.Background(), tt.req, nil, time.Now())
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want ErrInvalid mentioning %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestConversationRisk feeds a customer who escalates; the risk must rise,
+// a complaint.risk finding appear and the policy raise an alert, while the
+// customer's messages are still allowed.
+func TestConversationRisk(t *testing.T) {
+	in := defaultInspector(t)
+	conv := &Conversation{ID: "c9"}
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	msgs := []string{"我的快递三天了还没到", "你们太慢了，什么破服务", "再不处理我就给差评，还要打12315投诉你们", "我已经联系律师了，还要去消协和市场监管局投诉"}
+	var last Verdict
+	prevRisk := -1.0
+	for _, m := range msgs {
+		now = now.Add(time.Minute)
+		v, err := in.Inspect(context.Background(), Request{Text: m, Role: RoleCustomer, ConversationID: "c9"}, conv, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Action != rules.Allow {
+			t.Errorf("customer message %q got %s, want allow", m, v.Action)
+		}
+		if conv.Risk < prevRisk {
+			t.Errorf("risk fell from %.2f to %.2f on %q", prevRisk, conv.Risk, m)
+		}
+		prevRisk = conv.Risk
+		last = v
+	}
+	if conv.CustomerEscalations < 2 || conv.Risk < riskFindingThreshold {
+		t.Fatalf("after four angry messages: escalations %d, risk %.2f", conv.CustomerEscalations, conv.Risk)
+	}
+	if !hasFinding(last, "complaint.risk") || len(last.Alerts) == 0 {
+		t.Errorf("last verdict: findings %+v, alerts %+v; want complaint.risk and an alert", last.Findings, last.Alerts)
+	}
+	if w := conv.WaitSeconds(now.Add(90 * time.Second)); w < 90 {
+		t.Errorf("customer wait = %v, want at least 90s", w)
+	}
+	if _, err := in.Inspect(context.Background(), Request{Text: "非常抱歉，马上为您处理", ConversationID: "c9"}, conv, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if w := conv.WaitSeconds(now.Add(3 * time.Minute)); w != 0 {
+		t.Errorf("wait after the agent answered = %v, want 0", w)
+	}
+}
+
+func TestRunJSONL(t *testing.T) {
+	in := defaultInspector(t)
+	input := strings.Join([]string{
+		`{"id": 1, "text": "您好，请问有什么可以帮您？", "conversation_id": "a"}`,
+		`{"id": "two", "text": "加我微信 wxid_abc123", "role": "agent", "conversation_id": "a"}`,
+		`{"id": 3, "text": ""}`,
+		`{"id": 4, "text": "hi", "role": "robot"}`,
+		`{"id": 5}`,
+		`not json`,
+		"{\"id\": 7, \"text\": \"bad \xff utf8\"}",
+		`{"id": 8, "text": "` + strings.Repeat("x", MaxLineBytes) + `"}`,
+		``,
+		`{"id": 9, "text": "你们再不退款我就去12315投诉", "role": "customer", "conversation_id": "b"}`,
+		`{"id": 10, "text": "我要找律师起诉你们，还要曝光", "role": "customer", "conversation_id": "b"}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := in.RunJSONL(context.Background(), strings.NewReader(input), &out, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("got %d output lines, want 10:\n%s", len(lines), out.String())
+	}
+	type result struct {
+		ID     json.RawMessage `json:"id"`
+		Action string          `json:"action"`
+		Error  *LineError      `json:"error"`
+		Rev    string          `json:"policy_revision"`
+	}
+	wantErr := map[int]string{2: "invalid_field", 3: "invalid_field", 4: "invalid_field", 5: "invalid_json", 6: "invalid_utf8", 7: "too_large"}
+	wantAction := map[int]string{0: "allow", 1: "block", 8: "allow", 9: "allow"}
+	for i, l := range lines {
+		var r result
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %d %q: %v", i, l, err)
+		}
+		if code, ok := wantErr[i]; ok {
+			if r.Error == nil || r.Error.Code != code {
+				t.Errorf("line %d = %s, want error %s", i, l, code)
+			}
+			continue
+		}
+		if r.Error != nil || r.Action != wantAction[i] || r.Rev == "" {
+			t.Errorf("line %d = %s, want action %s", i, l, wantAction[i])
+		}
+	}
+	if !strings.HasPrefix(lines[1], `{"id":"two",`) || !strings.HasPrefix(lines[0], `{"id":1,`) {
+		t.Errorf("ids not echoed first as given: %s / %s", lines[0], lines[1])
+	}
+	// Conversation b escalates twice: its second line carries the risk.
+	if !strings.Contains(lines[9], `"complaint"`) || !strings.Contains(lines[9], `"alerts"`) {
+		t.Errorf("second escalation of one conversation lacks complaint findings or alerts: %s", lines[9])
+	}
+}
+
+func BenchmarkInspect(b *testing.B) {
+	in := defaultInspector(b)
+	for _, bc := range []struct{ name, text string }{
+		{"zh", "亲，您好！您的订单已经发货了，快递单号是YT1234567890，预计明天下午送达。如有问题请随时联系我们，祝您购物愉快，感谢您对本店的支持！"},
+		{"en", "Hi there, thanks for reaching out! Your order has shipped and should arrive by Tuesday. Let me know if you need anything else."},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := in.Inspect(ctx, Request{Text: bc.text, ConversationID: "c"}, nil, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var sink []detectors.Finding
+
+func BenchmarkDetectors(b *testing.B) {
+	in := defaultInspector(b)
+	for _, bc := range []struct{ name, text string }{
+		{"zh", "亲，您好！您的订单已经发货了，快递单号是YT1234567890，预计明天下午送达。如有问题请随时联系我们，祝您购物愉快，感谢您对本店的支持！"},
+		{"en", "Hi there, thanks for reaching out! Your order has shipped and should arrive by Tuesday. Let me know if you need anything else."},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				t := in.norm.Normalize(bc.text)
+				sink = in.detect(t, RoleAgent, sink[:0])
+			}
+		})
+	}
+}

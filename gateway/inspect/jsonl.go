@@ -1,0 +1,145 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxLineBytes is the longest JSONL input line RunJSONL reads; a longer line
+// gets an error object and the run goes on with the next line.
+const MaxLineBytes = 1 << 20
+
+// Line is one input line of `xunjian check --jsonl`. Lines of one
+// conversation come in order.
+type Line struct {
+	ID             json.RawMessage `json:"id,omitempty"`
+	Text           *string         `json:"text"`
+	Role           string          `json:"role,omitempty"`
+	ConversationID string          `json:"conversation_id,omitempty"`
+	AgentID        string          `json:"agent_id,omitempty"`
+	TS             time.Time       `json:"ts,omitzero"`
+}
+
+// LineResult is one output line: the /v1/check reply plus the input's id,
+// or the id and an error.
+type LineResult struct {
+	ID json.RawMessage `json:"id,omitempty"`
+	*Verdict
+	Error *LineError `json:"error,omitempty"`
+}
+
+// LineError says why a line was not inspected.
+type LineError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// RunJSONL reads one JSON object per line from r, inspects each, and writes
+// one JSON object per line to w, keeping each conversation's context across
+// its lines. A bad line (invalid JSON or UTF-8, a missing, empty or huge
+// text, an unknown role) gets an error object and the run goes on. It
+// returns only read, write and policy errors. now supplies the time of
+// lines without a ts.
+func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now func() time.Time) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	convs := map[string]*Conversation{}
+	for lineNo := 1; ; lineNo++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line, tooLong, err := readLine(br)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read line %d: %w", lineNo, err)
+		}
+		if len(bytes.TrimSpace(line)) > 0 || tooLong {
+			res := in.jsonlLine(ctx, line, tooLong, convs, now)
+			if res.Error != nil && res.Error.Code == "policy_error" {
+				return fmt.Errorf("line %d: %s", lineNo, res.Error.Message)
+			}
+			if werr := enc.Encode(res); werr != nil {
+				return fmt.Errorf("write line %d: %w", lineNo, werr)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return bw.Flush()
+		}
+	}
+}
+
+func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, convs map[string]*Conversation, now func() time.Time) LineResult {
+	fail := func(id json.RawMessage, code, msg string) LineResult {
+		return LineResult{ID: id, Error: &LineError{Code: code, Message: msg}}
+	}
+	if tooLong {
+		return fail(nil, "too_large", fmt.Sprintf("line longer than %d bytes", MaxLineBytes))
+	}
+	if !utf8.Valid(line) {
+		return fail(nil, "invalid_utf8", "line is not valid UTF-8")
+	}
+	var l Line
+	if err := json.Unmarshal(line, &l); err != nil {
+		return fail(nil, "invalid_json", err.Error())
+	}
+	if l.Text == nil {
+		return fail(l.ID, "invalid_field", "text: missing")
+	}
+	ts := l.TS
+	if ts.IsZero() {
+		ts = now()
+	}
+	var conv *Conversation
+	if l.ConversationID != "" {
+		conv = convs[l.ConversationID]
+		if conv == nil {
+			conv = &Conversation{ID: l.ConversationID}
+		}
+	}
+	// Inspect a copy, so a rejected line leaves the conversation as it was.
+	var work *Conversation
+	if conv != nil {
+		c := *conv
+		c.Signals = slices.Clone(conv.Signals)
+		work = &c
+	}
+	v, err := in.Inspect(ctx, Request{Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID}, work, ts)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return fail(l.ID, "invalid_field", err.Error())
+	case err != nil:
+		return fail(l.ID, "policy_error", err.Error())
+	}
+	if work != nil {
+		convs[l.ConversationID] = work
+	}
+	return LineResult{ID: l.ID, Verdict: &v}
+}
+
+// readLine reads one line without its newline. A line longer than
+// MaxLineBytes is consumed and reported as tooLong.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > MaxLineBytes+1 {
+			tooLong = true
+			buf = buf[:0]
+		} else {
+			buf = append(buf, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(buf, "\r\n"), tooLong, err
+	}
+}

@@ -1,0 +1,29 @@
+package xunjian
+
+# alerts are for supervisors: findings whose kind has an alert spec (for the
+# roles given there, e.g. complaint.* on customer messages) and
+# conversation-level thresholds (risk, wait time).
+alerts := array.concat(finding_alerts, conversation_alerts)
+
+finding_alerts := [al |
+	some f in input.findings
+	spec := data.xunjian.config.kinds[concat(".", [f.detector, f.kind])].alert
+	role in spec.roles
+	al := {
+		"level": alert_level(spec.level, f.severity),
+		"kind": spec.kind,
+		"message": object.get(spec.message, lang, spec.kind),
+	}
+]
+
+# A critical finding makes a critical alert whatever the configured level.
+alert_level(_, "critical") := "critical"
+
+alert_level(level, sev) := level if sev != "critical"
+
+conversation_alerts := [al |
+	some kind, value in {"risk": input.conversation.risk, "wait": input.conversation.wait_seconds}
+	value >= object.get(tenant_thresholds, kind, data.xunjian.config.thresholds[kind])
+	spec := data.xunjian.config.conversation_alerts[kind]
+	al := {"level": spec.level, "kind": kind, "message": object.get(spec.message, lang, kind)}
+]

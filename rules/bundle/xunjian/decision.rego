@@ -1,0 +1,91 @@
+# Package xunjian is the default Xunjian inspection policy.
+#
+# Entry point: data.xunjian.decision, an object
+#   {action, reasons: [{rule, action, message, finding, suggestion}],
+#    alerts: [{level, kind, message}], sample}.
+#
+# Compliance teams edit data.xunjian.config (data.json beside this file):
+#   actions[<detector.kind>]   the action for a finding of that kind
+#   kinds[<detector.kind>]     severity_actions, roles, message, suggestion, alert
+#   info_max_action, thresholds, conversation_alerts
+# data.xunjian.tenants[<tenant id>].actions / .thresholds override them for
+# one tenant. The action of a draft is the highest action over its findings,
+# by allow < warn < redact < confirm < block.
+#
+# Performance: this runs on every draft with a budget of a few tens of
+# microseconds. Each finding costs a few object lookups; keep helper
+# functions and else-chains off the per-finding path.
+package xunjian
+
+# decision is what the gateway reads.
+decision := {
+	"action": action,
+	"reasons": reasons,
+	"alerts": alerts,
+	"sample": sample,
+}
+
+# ranks orders the actions; action_names is its inverse.
+ranks := {"allow": 0, "warn": 1, "redact": 2, "confirm": 3, "block": 4}
+
+action_names := ["allow", "warn", "redact", "confirm", "block"]
+
+# The tenant's overrides, {} when there are none.
+default tenant_actions := {}
+
+tenant_actions := data.xunjian.tenants[input.tenant.id].actions
+
+default tenant_thresholds := {}
+
+tenant_thresholds := data.xunjian.tenants[input.tenant.id].thresholds
+
+default lang := "zh"
+
+lang := "en" if startswith(input.draft.lang, "en")
+
+# A missing role is an agent draft. Customer messages are observed, never
+# held: they get no reasons, only alerts.
+default role := "agent"
+
+role := input.draft.role
+
+# reasons holds one entry per finding that maps to an action above allow, in
+# the order of input.findings.
+reasons := [r |
+	role != "customer"
+	some i, f in input.findings
+	k := concat(".", [f.detector, f.kind])
+	spec := object.get(data.xunjian.config.kinds, k, {})
+	role in object.get(spec, "roles", [role])
+	a0 := object.get(
+		object.get(spec, "severity_actions", {}), f.severity,
+		object.get(tenant_actions, k, object.get(data.xunjian.config.actions, k, "allow")),
+	)
+	a := capped(a0, f.severity)
+	a != "allow"
+	r := {
+		"rule": concat(".", [k, a]),
+		"action": a,
+		"message": object.get(object.get(spec, "message", {}), lang, k),
+		"finding": i,
+		"suggestion": object.get(object.get(spec, "suggestion", {}), lang, ""),
+	}
+]
+
+# Findings of severity info never raise the action above info_max_action.
+capped(a, "info") := data.xunjian.config.info_max_action if {
+	ranks[a] > ranks[data.xunjian.config.info_max_action]
+} else := a
+
+capped(a, sev) := a if sev != "info"
+
+action := action_names[max(array.concat([0], [ranks[r.action] | some r in reasons]))]
+
+default sample := false
+
+sample if action == "block"
+
+sample if {
+	some a in alerts
+	a.level in {"high", "critical"}
+}

@@ -1,0 +1,172 @@
+package rules
+
+import (
+	"log/slog"
+	"math"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Input is the document the policy sees as `input`. The gateway fills it
+// from the draft, the detectors' findings and the conversation context.
+// Decide only reads it.
+type Input struct {
+	Draft        Draft        `json:"draft"`
+	Findings     []Finding    `json:"findings"`
+	Conversation Conversation `json:"conversation"`
+	Agent        Agent        `json:"agent"`
+	Tenant       Tenant       `json:"tenant"`
+}
+
+// Draft is the message under inspection.
+type Draft struct {
+	// Text is the message as typed.
+	Text string `json:"text"`
+	// Normalized is the detectors' normalized text.
+	Normalized string `json:"normalized"`
+	// Role is "agent" or "customer"; empty means an agent draft.
+	Role string `json:"role"`
+	// Lang selects the language of reason texts: "en…" is English,
+	// anything else (including empty) Chinese.
+	Lang string `json:"lang"`
+}
+
+// LogValue implements slog.LogValuer: the text never reaches a log in clear.
+func (d Draft) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("role", d.Role),
+		slog.String("lang", d.Lang),
+		slog.Int("text_len", len([]rune(d.Text))),
+	)
+}
+
+// Finding is one detector hit, named detector.kind by the taxonomy in
+// DESIGN.md (e.g. privacy.phone).
+type Finding struct {
+	Detector string `json:"detector"`
+	Kind     string `json:"kind"`
+	// Severity is info, low, medium, high or critical.
+	Severity string `json:"severity"`
+	// Score is the detector's confidence, 0..1.
+	Score float64 `json:"score"`
+	// Start and End are offsets into the original text, in code points.
+	Start int `json:"start"`
+	End   int `json:"end"`
+	// Evidence is the matched text, masked for privacy kinds.
+	Evidence string `json:"evidence"`
+	// Rule and Lexicon name the detector rule or lexicon that matched, if any.
+	Rule    string `json:"rule,omitempty"`
+	Lexicon string `json:"lexicon,omitempty"`
+}
+
+// Conversation is the conversation context the gateway keeps.
+type Conversation struct {
+	ID    string `json:"id"`
+	Turns int    `json:"turns"`
+	// CustomerEscalations counts the customer's complaint threats so far.
+	CustomerEscalations int `json:"customer_escalations"`
+	// Risk is the conversation's complaint risk, 0..1.
+	Risk float64 `json:"risk"`
+	// WaitSeconds is how long the customer has been waiting for a reply.
+	WaitSeconds float64 `json:"wait_seconds"`
+}
+
+// Agent identifies the agent who drafted the message.
+type Agent struct {
+	ID string `json:"id"`
+}
+
+// Tenant identifies the tenant; the policy reads per-tenant overrides from
+// data.xunjian.tenants[ID].
+type Tenant struct {
+	ID string `json:"id"`
+}
+
+// Keys of the input document, built once (interned terms are shared and
+// never modified).
+var (
+	kDraft        = ast.InternedTerm("draft")
+	kFindings     = ast.InternedTerm("findings")
+	kConversation = ast.InternedTerm("conversation")
+	kAgent        = ast.InternedTerm("agent")
+	kTenant       = ast.InternedTerm("tenant")
+	kText         = ast.InternedTerm("text")
+	kNormalized   = ast.InternedTerm("normalized")
+	kRole         = ast.InternedTerm("role")
+	kLang         = ast.InternedTerm("lang")
+	kDetector     = ast.InternedTerm("detector")
+	kKind         = ast.InternedTerm("kind")
+	kSeverity     = ast.InternedTerm("severity")
+	kScore        = ast.InternedTerm("score")
+	kStart        = ast.InternedTerm("start")
+	kEnd          = ast.InternedTerm("end")
+	kEvidence     = ast.InternedTerm("evidence")
+	kRule         = ast.InternedTerm("rule")
+	kLexicon      = ast.InternedTerm("lexicon")
+	kID           = ast.InternedTerm("id")
+	kTurns        = ast.InternedTerm("turns")
+	kEscalations  = ast.InternedTerm("customer_escalations")
+	kRisk         = ast.InternedTerm("risk")
+	kWaitSeconds  = ast.InternedTerm("wait_seconds")
+)
+
+// astValue builds the input document directly as an AST value, so Decide
+// never goes through JSON.
+func (in *Input) astValue() ast.Value {
+	findings := make([]*ast.Term, len(in.Findings))
+	for i := range in.Findings {
+		findings[i] = ast.NewTerm(in.Findings[i].astValue())
+	}
+	d := &in.Draft
+	c := &in.Conversation
+	return ast.NewObject(
+		[2]*ast.Term{kDraft, ast.NewTerm(ast.NewObject(
+			[2]*ast.Term{kText, ast.StringTerm(d.Text)},
+			[2]*ast.Term{kNormalized, ast.StringTerm(d.Normalized)},
+			[2]*ast.Term{kRole, ast.InternedTerm(d.Role)},
+			[2]*ast.Term{kLang, ast.InternedTerm(d.Lang)},
+		))},
+		[2]*ast.Term{kFindings, ast.ArrayTerm(findings...)},
+		[2]*ast.Term{kConversation, ast.NewTerm(ast.NewObject(
+			[2]*ast.Term{kID, ast.StringTerm(c.ID)},
+			[2]*ast.Term{kTurns, ast.InternedTerm(c.Turns)},
+			[2]*ast.Term{kEscalations, ast.InternedTerm(c.CustomerEscalations)},
+			[2]*ast.Term{kRisk, floatTerm(c.Risk)},
+			[2]*ast.Term{kWaitSeconds, floatTerm(c.WaitSeconds)},
+		))},
+		[2]*ast.Term{kAgent, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.StringTerm(in.Agent.ID)}))},
+		[2]*ast.Term{kTenant, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.StringTerm(in.Tenant.ID)}))},
+	)
+}
+
+func (f *Finding) astValue() ast.Value {
+	items := make([][2]*ast.Term, 0, 10)
+	items = append(items,
+		[2]*ast.Term{kDetector, ast.InternedTerm(f.Detector)},
+		[2]*ast.Term{kKind, ast.InternedTerm(f.Kind)},
+		[2]*ast.Term{kSeverity, ast.InternedTerm(f.Severity)},
+		[2]*ast.Term{kScore, floatTerm(f.Score)},
+		[2]*ast.Term{kStart, ast.InternedTerm(f.Start)},
+		[2]*ast.Term{kEnd, ast.InternedTerm(f.End)},
+		[2]*ast.Term{kEvidence, ast.StringTerm(f.Evidence)},
+	)
+	if f.Rule != "" {
+		items = append(items, [2]*ast.Term{kRule, ast.StringTerm(f.Rule)})
+	}
+	if f.Lexicon != "" {
+		items = append(items, [2]*ast.Term{kLexicon, ast.StringTerm(f.Lexicon)})
+	}
+	return ast.NewObject(items...)
+}
+
+// floatTerm is ast.FloatNumberTerm with whole numbers interned and NaN and
+// infinities (which have no JSON form) mapped to 0.
+func floatTerm(f float64) *ast.Term {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return ast.InternedTerm(0)
+	}
+	if f == math.Trunc(f) && f >= 0 && f <= 512 {
+		return ast.InternedTerm(int(f))
+	}
+	return ast.FloatNumberTerm(f)
+}

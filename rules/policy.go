@@ -1,0 +1,263 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// decisionRef is the policy's entry point.
+var decisionRef = ast.MustParseRef("data.xunjian.decision")
+
+// Policy is a loaded, compiled and prepared bundle. It is immutable and safe
+// for concurrent use by any number of goroutines.
+type Policy struct {
+	revision string
+	data     map[string]any
+	modules  []string
+	query    rego.PreparedEvalQuery
+	timings  Timings
+	cache    *sharedBaseCache
+}
+
+// Timings records how long each load phase of a Policy took.
+type Timings struct {
+	// Read covers reading files, decoding data and parsing modules.
+	Read time.Duration
+	// Compile covers compiling the modules.
+	Compile time.Duration
+	// Prepare covers building the store and preparing the query.
+	Prepare time.Duration
+}
+
+// Load reads the bundle at path (a directory or a .tar.gz in OPA bundle
+// format: .manifest, *.rego, data.json / data.yaml), compiles it and prepares
+// data.xunjian.decision. An empty path loads the default bundle embedded in
+// the binary.
+//
+// Modules are Rego v1 unless the manifest sets rego_version. Files ending in
+// _test.rego are parsed but not part of the evaluated policy; [RunTests]
+// runs them. On failure the error lists every problem found, each with its
+// file and line.
+func Load(ctx context.Context, path string) (*Policy, error) {
+	if path == "" {
+		return LoadFS(ctx, defaultBundle, defaultBundleDir)
+	}
+	start := time.Now()
+	src, err := readPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("compile bundle %s: %w", path, err)
+	}
+	return build(ctx, path, src, time.Since(start))
+}
+
+// LoadFS is [Load] for a bundle in the directory name of fsys, such as an
+// embed.FS. Embedding must include dot files (`//go:embed all:dir`) for the
+// .manifest to be read.
+func LoadFS(ctx context.Context, fsys fs.FS, name string) (*Policy, error) {
+	start := time.Now()
+	src, err := readFS(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("compile bundle %s: %w", name, err)
+	}
+	return build(ctx, name, src, time.Since(start))
+}
+
+func build(ctx context.Context, name string, src *source, readTime time.Duration) (*Policy, error) {
+	p := &Policy{revision: src.revision, data: src.data, cache: &sharedBaseCache{root: &baseCacheNode{}}}
+	p.timings.Read = readTime
+
+	start := time.Now()
+	modules := make(map[string]*ast.Module, len(src.modules))
+	for file, m := range src.modules {
+		if !isTest(file) {
+			modules[file] = m
+			p.modules = append(p.modules, file)
+		}
+	}
+	slices.Sort(p.modules)
+	c := ast.NewCompiler().SetErrorLimit(0)
+	if c.Compile(modules); c.Failed() {
+		return nil, fmt.Errorf("compile bundle %s: %w", name, c.Errors)
+	}
+	if err := checkEntryPoint(c, p.modules); err != nil {
+		return nil, fmt.Errorf("compile bundle %s: %w", name, err)
+	}
+	p.timings.Compile = time.Since(start)
+
+	start = time.Now()
+	// The store keeps data as AST values so that reads during evaluation
+	// need no conversion.
+	store := inmem.NewFromObjectWithOpts(src.data, inmem.OptReturnASTValuesOnRead(true))
+	q, err := rego.New(
+		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(decisionRef)))),
+		rego.Compiler(c),
+		rego.Store(store),
+		rego.GenerateJSON(keepAST),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
+	}
+	p.query = q
+	p.timings.Prepare = time.Since(start)
+	return p, nil
+}
+
+// keepAST hands results back as *ast.Term, so Decide decodes them without a
+// round trip through map[string]any.
+func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// checkEntryPoint makes a missing data.xunjian.decision a load error that
+// points at the file and line of the package that should define it.
+func checkEntryPoint(c *ast.Compiler, files []string) error {
+	if len(c.GetRulesExact(decisionRef)) > 0 {
+		return nil
+	}
+	pkg := decisionRef[:len(decisionRef)-1]
+	pkgName := strings.TrimPrefix(pkg.String(), "data.")
+	var errs ast.Errors
+	for _, f := range files {
+		if m := c.Modules[f]; m != nil && m.Package.Path.Equal(pkg) {
+			errs = append(errs, ast.NewError(ast.CompileErr, m.Package.Location,
+				"package %s defines no rule %q (entry point %s)", pkgName, "decision", decisionRef))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, ast.NewError(ast.CompileErr, nil,
+			"no module declares package %s (entry point %s); modules: %v", pkgName, decisionRef, files))
+	}
+	return errs
+}
+
+// Revision is the bundle's .manifest revision or, when it has none,
+// "sha256:" and the first 12 hex digits of a hash over all its files.
+func (p *Policy) Revision() string { return p.revision }
+
+// Data returns a deep copy of the bundle's data document (for example
+// data.xunjian.lexicons as Data()["xunjian"]["lexicons"]).
+func (p *Policy) Data() map[string]any { return deepCopyMap(p.data) }
+
+// Modules lists the file names of the policy modules, sorted, relative to
+// the bundle root; tests are not included.
+func (p *Policy) Modules() []string { return slices.Clone(p.modules) }
+
+// Timings reports how long each load phase took.
+func (p *Policy) Timings() Timings { return p.timings }
+
+// Decide evaluates the policy for in. An undefined decision returns an error
+// wrapping [ErrUndefined]; a decision that is malformed (e.g. an action
+// other than the five names) is an error too. The returned Decision carries
+// the policy revision.
+func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.astValue()), rego.EvalBaseCache(p.cache))
+	if err != nil {
+		return Decision{}, fmt.Errorf("rules: evaluate %s: %w", p.revision, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return Decision{}, fmt.Errorf("%w (policy %s)", ErrUndefined, p.revision)
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return Decision{}, errors.New("rules: unexpected result type")
+	}
+	d, err := decodeDecision(t.Value)
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w (policy %s)", err, p.revision)
+	}
+	d.Revision = p.revision
+	return d, nil
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return deepCopyMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return x
+	}
+}
+
+// sharedBaseCache is a topdown.BaseCache shared by all evaluations of one
+// Policy. Base documents (bundle data) never change for a Policy, so values
+// read from the store once stay valid; sharing the cache saves each
+// evaluation from re-reading and re-caching them. Safe for concurrent use.
+type sharedBaseCache struct {
+	mu   sync.RWMutex // guards root and everything below it
+	root *baseCacheNode
+}
+
+type baseCacheNode struct {
+	value    ast.Value
+	children map[ast.Value]*baseCacheNode
+}
+
+var _ topdown.BaseCache = (*sharedBaseCache)(nil)
+
+// Get follows topdown's own base cache: the longest cached prefix of ref,
+// then Find for the rest.
+func (s *sharedBaseCache) Get(ref ast.Ref) ast.Value {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	node := s.root
+	for i := range ref {
+		node = node.children[ref[i].Value]
+		if node == nil {
+			return nil
+		}
+		if node.value != nil {
+			v, err := node.value.Find(ref[i+1:])
+			if err != nil {
+				return nil
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+// Put stores value at ref.
+func (s *sharedBaseCache) Put(ref ast.Ref, value ast.Value) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	node := s.root
+	for i := range ref {
+		child, ok := node.children[ref[i].Value]
+		if !ok {
+			child = &baseCacheNode{}
+			if node.children == nil {
+				node.children = map[ast.Value]*baseCacheNode{}
+			}
+			node.children[ref[i].Value] = child
+		}
+		node = child
+	}
+	node.value = value
+	node.children = nil
+}

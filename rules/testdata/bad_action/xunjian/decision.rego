@@ -1,0 +1,3 @@
+package xunjian
+
+decision := {"action": "explode", "reasons": [], "alerts": [], "sample": false}

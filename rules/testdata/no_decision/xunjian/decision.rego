@@ -1,0 +1,3 @@
+package xunjian
+
+verdict := {"action": "allow", "reasons": [], "alerts": [], "sample": false}

@@ -1,0 +1,3 @@
+package xunjian
+
+also_bad := [1, 2

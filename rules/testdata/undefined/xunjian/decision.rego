@@ -1,0 +1,3 @@
+package xunjian
+
+decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false} if input.tenant.id == "only-this-one"
