@@ -111,37 +111,82 @@ var (
 )
 
 // astValue builds the input document directly as an AST value, so Decide
-// never goes through JSON.
-func (in *Input) astValue() ast.Value {
-	findings := make([]*ast.Term, len(in.Findings))
-	for i := range in.Findings {
-		findings[i] = ast.NewTerm(in.Findings[i].astValue())
+// never goes through JSON. Only the fields in mask are converted: the
+// policy's modules cannot read the others (see analyzeInput), so leaving
+// them out changes no decision and saves hashing long texts. A top-level
+// object none of whose fields is in mask is left out too.
+func (in *Input) astValue(mask fieldMask) ast.Value {
+	var kv [5][2]*ast.Term
+	top := kv[:0]
+	var buf [5][2]*ast.Term // scratch for the nested objects; NewObject copies
+	if mask&(1<<fDraftText|1<<fDraftNormalized|1<<fDraftRole|1<<fDraftLang) != 0 {
+		d := &in.Draft
+		items := buf[:0]
+		if mask.has(fDraftText) {
+			items = append(items, [2]*ast.Term{kText, ast.StringTerm(d.Text)})
+		}
+		if mask.has(fDraftNormalized) {
+			items = append(items, [2]*ast.Term{kNormalized, ast.StringTerm(d.Normalized)})
+		}
+		if mask.has(fDraftRole) {
+			items = append(items, [2]*ast.Term{kRole, ast.InternedTerm(d.Role)})
+		}
+		if mask.has(fDraftLang) {
+			items = append(items, [2]*ast.Term{kLang, ast.InternedTerm(d.Lang)})
+		}
+		top = append(top, [2]*ast.Term{kDraft, ast.NewTerm(ast.NewObject(items...))})
 	}
-	d := &in.Draft
-	c := &in.Conversation
-	return ast.NewObject(
-		[2]*ast.Term{kDraft, ast.NewTerm(ast.NewObject(
-			[2]*ast.Term{kText, ast.StringTerm(d.Text)},
-			[2]*ast.Term{kNormalized, ast.StringTerm(d.Normalized)},
-			[2]*ast.Term{kRole, ast.InternedTerm(d.Role)},
-			[2]*ast.Term{kLang, ast.InternedTerm(d.Lang)},
-		))},
-		[2]*ast.Term{kFindings, ast.ArrayTerm(findings...)},
-		[2]*ast.Term{kConversation, ast.NewTerm(ast.NewObject(
-			[2]*ast.Term{kID, ast.StringTerm(c.ID)},
-			[2]*ast.Term{kTurns, ast.InternedTerm(c.Turns)},
-			[2]*ast.Term{kEscalations, ast.InternedTerm(c.CustomerEscalations)},
-			[2]*ast.Term{kRisk, floatTerm(c.Risk)},
-			[2]*ast.Term{kWaitSeconds, floatTerm(c.WaitSeconds)},
-		))},
-		[2]*ast.Term{kAgent, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.StringTerm(in.Agent.ID)}))},
-		[2]*ast.Term{kTenant, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.StringTerm(in.Tenant.ID)}))},
-	)
+	if mask.has(fFindings) {
+		var t *ast.Term
+		if len(in.Findings) == 0 {
+			t = emptyArray
+		} else {
+			findings := make([]*ast.Term, len(in.Findings))
+			terms := make([]ast.Term, len(in.Findings)) // one allocation for all
+			for i := range in.Findings {
+				terms[i].Value = in.Findings[i].astValue()
+				findings[i] = &terms[i]
+			}
+			t = ast.ArrayTerm(findings...)
+		}
+		top = append(top, [2]*ast.Term{kFindings, t})
+	}
+	if mask&(1<<fConvID|1<<fConvTurns|1<<fConvEscalations|1<<fConvRisk|1<<fConvWait) != 0 {
+		c := &in.Conversation
+		items := buf[:0]
+		if mask.has(fConvID) {
+			items = append(items, [2]*ast.Term{kID, ast.StringTerm(c.ID)})
+		}
+		if mask.has(fConvTurns) {
+			items = append(items, [2]*ast.Term{kTurns, ast.InternedTerm(c.Turns)})
+		}
+		if mask.has(fConvEscalations) {
+			items = append(items, [2]*ast.Term{kEscalations, ast.InternedTerm(c.CustomerEscalations)})
+		}
+		if mask.has(fConvRisk) {
+			items = append(items, [2]*ast.Term{kRisk, floatTerm(c.Risk)})
+		}
+		if mask.has(fConvWait) {
+			items = append(items, [2]*ast.Term{kWaitSeconds, floatTerm(c.WaitSeconds)})
+		}
+		top = append(top, [2]*ast.Term{kConversation, ast.NewTerm(ast.NewObject(items...))})
+	}
+	if mask.has(fAgentID) {
+		top = append(top, [2]*ast.Term{kAgent, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.InternedTerm(in.Agent.ID)}))})
+	}
+	if mask.has(fTenantID) {
+		top = append(top, [2]*ast.Term{kTenant, ast.NewTerm(ast.NewObject([2]*ast.Term{kID, ast.InternedTerm(in.Tenant.ID)}))})
+	}
+	return ast.NewObject(top...)
 }
 
+// emptyArray is the findings value of an input without findings; shared,
+// never modified.
+var emptyArray = ast.ArrayTerm()
+
 func (f *Finding) astValue() ast.Value {
-	items := make([][2]*ast.Term, 0, 10)
-	items = append(items,
+	var buf [9][2]*ast.Term
+	items := append(buf[:0],
 		[2]*ast.Term{kDetector, ast.InternedTerm(f.Detector)},
 		[2]*ast.Term{kKind, ast.InternedTerm(f.Kind)},
 		[2]*ast.Term{kSeverity, ast.InternedTerm(f.Severity)},

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/open-policy-agent/opa/v1/topdown"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // decisionRef is the policy's entry point.
@@ -21,6 +22,13 @@ var decisionRef = ast.MustParseRef("data.xunjian.decision")
 
 // Policy is a loaded, compiled and prepared bundle. It is immutable and safe
 // for concurrent use by any number of goroutines.
+//
+// Unless the bundle calls a non-deterministic built-in (time.now_ns,
+// http.send, …) or [WithoutDecisionCache] is given, a Policy caches its
+// decisions, keyed on the input fields its modules can read (see
+// [Policy.CacheStatus]). The cache lives and dies with the Policy, so a new
+// policy revision never serves an old decision. Call [Policy.Close] when a
+// Policy is replaced.
 type Policy struct {
 	revision string
 	data     map[string]any
@@ -28,6 +36,30 @@ type Policy struct {
 	query    rego.PreparedEvalQuery
 	timings  Timings
 	cache    *sharedBaseCache
+
+	fields   fieldMask      // input fields the modules can read
+	decision *decisionCache // nil when off
+	status   CacheStatus
+}
+
+// LoadOption configures [Load] and [LoadFS].
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	noCache    bool
+	cacheBytes int64
+}
+
+// WithoutDecisionCache turns the decision cache off: every Decide evaluates.
+func WithoutDecisionCache() LoadOption { return func(o *loadOptions) { o.noCache = true } }
+
+// WithCacheBytes bounds the decision cache to about n bytes (default
+// [DefaultCacheBytes]); n <= 0 turns it off.
+func WithCacheBytes(n int64) LoadOption {
+	return func(o *loadOptions) {
+		o.cacheBytes = n
+		o.noCache = n <= 0
+	}
 }
 
 // Timings records how long each load phase of a Policy took.
@@ -49,31 +81,35 @@ type Timings struct {
 // _test.rego are parsed but not part of the evaluated policy; [RunTests]
 // runs them. On failure the error lists every problem found, each with its
 // file and line.
-func Load(ctx context.Context, path string) (*Policy, error) {
+func Load(ctx context.Context, path string, opts ...LoadOption) (*Policy, error) {
 	if path == "" {
-		return LoadFS(ctx, defaultBundle, defaultBundleDir)
+		return LoadFS(ctx, defaultBundle, defaultBundleDir, opts...)
 	}
 	start := time.Now()
 	src, err := readPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("compile bundle %s: %w", path, err)
 	}
-	return build(ctx, path, src, time.Since(start))
+	return build(ctx, path, src, time.Since(start), opts)
 }
 
 // LoadFS is [Load] for a bundle in the directory name of fsys, such as an
 // embed.FS. Embedding must include dot files (`//go:embed all:dir`) for the
 // .manifest to be read.
-func LoadFS(ctx context.Context, fsys fs.FS, name string) (*Policy, error) {
+func LoadFS(ctx context.Context, fsys fs.FS, name string, opts ...LoadOption) (*Policy, error) {
 	start := time.Now()
 	src, err := readFS(fsys, name)
 	if err != nil {
 		return nil, fmt.Errorf("compile bundle %s: %w", name, err)
 	}
-	return build(ctx, name, src, time.Since(start))
+	return build(ctx, name, src, time.Since(start), opts)
 }
 
-func build(ctx context.Context, name string, src *source, readTime time.Duration) (*Policy, error) {
+func build(ctx context.Context, name string, src *source, readTime time.Duration, opts []LoadOption) (*Policy, error) {
+	o := loadOptions{cacheBytes: DefaultCacheBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	p := &Policy{revision: src.revision, data: src.data, cache: &sharedBaseCache{root: &baseCacheNode{}}}
 	p.timings.Read = readTime
 
@@ -109,6 +145,25 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
 	}
 	p.query = q
+
+	mask, nondet, notes := analyzeInput(c, p.modules)
+	p.fields = mask
+	p.status = CacheStatus{Fields: mask.names(), Notes: notes}
+	switch {
+	case len(nondet) > 0:
+		p.status.Reason = strings.Join(nondet, "; ")
+	case o.noCache:
+		p.status.Reason = "disabled by option"
+	default:
+		dc, err := newDecisionCache(o.cacheBytes)
+		if err != nil {
+			return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
+		}
+		p.decision = dc
+		p.status.Enabled = true
+		// A Policy dropped without Close still stops the cache's goroutines.
+		runtime.AddCleanup(p, func(dc *decisionCache) { dc.close() }, dc)
+	}
 	p.timings.Prepare = time.Since(start)
 	return p, nil
 }
@@ -154,12 +209,74 @@ func (p *Policy) Modules() []string { return slices.Clone(p.modules) }
 // Timings reports how long each load phase took.
 func (p *Policy) Timings() Timings { return p.timings }
 
+// CacheStatus reports whether Decide caches decisions, why not, and which
+// input fields the cache key covers.
+func (p *Policy) CacheStatus() CacheStatus {
+	s := p.status
+	s.Fields = slices.Clone(s.Fields)
+	s.Notes = slices.Clone(s.Notes)
+	if p.decision != nil {
+		p.decision.mu.RLock()
+		if p.decision.closed {
+			s.Enabled, s.Reason = false, "policy closed"
+		}
+		p.decision.mu.RUnlock()
+	}
+	return s
+}
+
+// CacheStats returns the decision cache's hit and miss counts so far.
+func (p *Policy) CacheStats() (hits, misses uint64) {
+	if p.decision == nil {
+		return 0, 0
+	}
+	return p.decision.hits.Load(), p.decision.misses.Load()
+}
+
+// Close releases the decision cache and its goroutines. A closed Policy
+// should no longer be used; if it is, Decide still answers correctly, by
+// evaluating every time. Close is idempotent and never fails.
+func (p *Policy) Close() error {
+	if p.decision != nil {
+		p.decision.close()
+	}
+	return nil
+}
+
+// keyBufs recycles cache key buffers.
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 // Decide evaluates the policy for in. An undefined decision returns an error
 // wrapping [ErrUndefined]; a decision that is malformed (e.g. an action
 // other than the five names) is an error too. The returned Decision carries
 // the policy revision.
+//
+// Decisions may come from the cache: the Reasons, Alerts and Shadow slices
+// (and Reason.Finding pointers) of the returned Decision may be shared with
+// other callers and must not be modified.
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.astValue()), rego.EvalBaseCache(p.cache))
+	dc := p.decision
+	if dc == nil {
+		return p.eval(ctx, in)
+	}
+	bp := keyBufs.Get().(*[]byte)
+	defer keyBufs.Put(bp)
+	key := appendKey((*bp)[:0], in, p.fields)
+	*bp = key
+	d, hit, active := dc.get(key)
+	if hit {
+		return d, nil
+	}
+	d, err := p.eval(ctx, in)
+	if err == nil && active {
+		dc.set(key, d)
+	}
+	return d, err
+}
+
+// eval evaluates the policy for in, bypassing the cache.
+func (p *Policy) eval(ctx context.Context, in *Input) (Decision, error) {
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.astValue(p.fields)), rego.EvalBaseCache(p.cache))
 	if err != nil {
 		return Decision{}, fmt.Errorf("rules: evaluate %s: %w", p.revision, err)
 	}

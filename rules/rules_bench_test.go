@@ -20,12 +20,56 @@ func BenchmarkDecide(b *testing.B) {
 	p := loadDefault(b)
 	in := benchInput()
 	ctx := context.Background()
+	if _, err := p.Decide(ctx, in); err != nil {
+		b.Fatal(err)
+	}
+	p.decision.wait()
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := p.Decide(ctx, in)
 		if err != nil || d.Action != Block {
 			b.Fatal(d.Action, err)
 		}
+	}
+}
+
+// BenchmarkDecideUncached is BenchmarkDecide with the decision cache off:
+// the cost of evaluating the policy.
+func BenchmarkDecideUncached(b *testing.B) {
+	p, err := Load(context.Background(), "", WithoutDecisionCache())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	in := benchInput()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := p.Decide(ctx, in)
+		if err != nil || d.Action != Block {
+			b.Fatal(d.Action, err)
+		}
+	}
+}
+
+// BenchmarkDecideMiss gives every iteration a new wait time, so each
+// Decide misses the cache: evaluation plus key building and storing.
+func BenchmarkDecideMiss(b *testing.B) {
+	p := loadDefault(b)
+	in := benchInput()
+	ctx := context.Background()
+	b.ReportAllocs()
+	w := 0.0
+	for b.Loop() {
+		w += 0.001
+		in.Conversation.WaitSeconds = w
+		d, err := p.Decide(ctx, in)
+		if err != nil || d.Action != Block {
+			b.Fatal(d.Action, err)
+		}
+	}
+	if hits, _ := p.CacheStats(); hits != 0 {
+		b.Fatalf("%d hits, want none", hits)
 	}
 }
 

@@ -22,6 +22,7 @@ func loadDefault(t testing.TB) *Policy {
 	if err != nil {
 		t.Fatalf("Load default: %v", err)
 	}
+	t.Cleanup(func() { p.Close() })
 	return p
 }
 

@@ -49,9 +49,6 @@ type Entry struct {
 	Severity detectors.Severity `json:"severity" yaml:"severity"`
 	// Score is the confidence 0..1; zero means 0.8.
 	Score float64 `json:"score,omitempty" yaml:"score,omitempty"`
-	// Role limits the entry to drafts of one role (agent, customer); empty
-	// means any role.
-	Role string `json:"role,omitempty" yaml:"role,omitempty"`
 	// Terms are the phrases that match.
 	Terms []string `json:"terms" yaml:"terms"`
 }

@@ -89,6 +89,10 @@ type Normalizer struct {
 	hanT2S       []rune        // dense table for [hanLo, hanHi)
 	t2s          map[rune]rune // the rest
 	folds        map[rune][]fold
+	// foldFirst has bit r&0xFFFF set for the first rune r of every fold
+	// pattern, so most runes skip the map lookup.
+	foldFirst [1 << 16 / 64]uint64
+	foldASCII [utf8.RuneSelf][]fold // folds[r] for ASCII r
 }
 
 type foldContext uint8
@@ -168,6 +172,10 @@ func New(t2s, folds []byte) (*Normalizer, error) {
 			list[i], list[i-1] = list[i-1], list[i]
 		}
 		n.folds[first] = list
+		n.foldFirst[(first&0xFFFF)/64] |= 1 << (first % 64)
+		if first < utf8.RuneSelf {
+			n.foldASCII[first] = list
+		}
 		return nil
 	})
 	if err != nil {
@@ -344,7 +352,16 @@ func (n *Normalizer) NormalizeInto(t *Text, b *Buffer, s string) {
 // context holds, and how many items it consumes (with email folds, the spaces
 // around the pattern too).
 func (n *Normalizer) matchFold(out []item, i int) (fold, int, bool) {
-	cands := n.folds[out[i].r]
+	r := out[i].r
+	var cands []fold
+	switch {
+	case r < utf8.RuneSelf:
+		cands = n.foldASCII[r]
+	case n.foldFirst[(r&0xFFFF)/64]&(1<<(r%64)) == 0:
+		return fold{}, 0, false
+	default:
+		cands = n.folds[r]
+	}
 	for _, f := range cands {
 		if len(out)-i < len(f.pat) {
 			continue

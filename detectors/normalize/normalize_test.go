@@ -160,3 +160,22 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	n := Default()
+	for _, bc := range []struct{ name, text string }{
+		{"zh", "亲，您好！您的订单已经发货了，快递单号是YT1234567890，预计明天下午送达。如有问题请随时联系我们，祝您购物愉快，感谢您对本店的支持！"},
+		{"en", "Hi there, thanks for reaching out! Your order has shipped and should arrive by Tuesday. Let me know if you need anything else."},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var (
+				txt Text
+				buf Buffer
+			)
+			b.ReportAllocs()
+			for b.Loop() {
+				n.NormalizeInto(&txt, &buf, bc.text)
+			}
+		})
+	}
+}

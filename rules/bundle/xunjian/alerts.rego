@@ -10,16 +10,14 @@ finding_alerts := [al |
 	spec := data.xunjian.config.kinds[concat(".", [f.detector, f.kind])].alert
 	role in spec.roles
 	al := {
-		"level": alert_level(spec.level, f.severity),
+		# A critical finding makes a critical alert whatever the configured level.
+		"level": object.get(critical_levels, f.severity, spec.level),
 		"kind": spec.kind,
 		"message": object.get(spec.message, lang, spec.kind),
 	}
 ]
 
-# A critical finding makes a critical alert whatever the configured level.
-alert_level(_, "critical") := "critical"
-
-alert_level(level, sev) := level if sev != "critical"
+critical_levels := {"critical": "critical"}
 
 conversation_alerts := [al |
 	some kind, value in {"risk": input.conversation.risk, "wait": input.conversation.wait_seconds}

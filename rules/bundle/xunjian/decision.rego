@@ -50,34 +50,34 @@ default role := "agent"
 role := input.draft.role
 
 # reasons holds one entry per finding that maps to an action above allow, in
-# the order of input.findings.
+# the order of input.findings. Per finding: one spec lookup, one action
+# lookup (tenant, then config), the severity cap as a rank, and path
+# lookups for the texts; no helper-function calls.
 reasons := [r |
 	role != "customer"
 	some i, f in input.findings
 	k := concat(".", [f.detector, f.kind])
 	spec := object.get(data.xunjian.config.kinds, k, {})
 	role in object.get(spec, "roles", [role])
-	a0 := object.get(
-		object.get(spec, "severity_actions", {}), f.severity,
-		object.get(tenant_actions, k, object.get(data.xunjian.config.actions, k, "allow")),
-	)
-	a := capped(a0, f.severity)
-	a != "allow"
+	a0 := object.get(spec, ["severity_actions", f.severity], object.get(
+		tenant_actions, k,
+		object.get(data.xunjian.config.actions, k, "allow"),
+	))
+	rank := min([ranks[a0], object.get(severity_caps, f.severity, 4)])
+	rank > 0
+	a := action_names[rank]
 	r := {
 		"rule": concat(".", [k, a]),
 		"action": a,
-		"message": object.get(object.get(spec, "message", {}), lang, k),
+		"message": object.get(spec, ["message", lang], k),
 		"finding": i,
-		"suggestion": object.get(object.get(spec, "suggestion", {}), lang, ""),
+		"suggestion": object.get(spec, ["suggestion", lang], ""),
 	}
 ]
 
-# Findings of severity info never raise the action above info_max_action.
-capped(a, "info") := data.xunjian.config.info_max_action if {
-	ranks[a] > ranks[data.xunjian.config.info_max_action]
-} else := a
-
-capped(a, sev) := a if sev != "info"
+# severity_caps holds the highest rank a finding of a severity may reach:
+# findings of severity info never raise the action above info_max_action.
+severity_caps := {"info": ranks[data.xunjian.config.info_max_action]}
 
 action := action_names[max(array.concat([0], [ranks[r.action] | some r in reasons]))]
 

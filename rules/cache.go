@@ -1,0 +1,384 @@
+package rules
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Decision cache
+//
+// Rego evaluation is a pure function of (input, data, policy) as long as the
+// policy calls no non-deterministic built-in. A Policy's data and modules
+// never change, so a decision can be cached per Policy, keyed on the part of
+// the input the policy can read. Which part that is follows from the
+// compiled modules: every ref rooted at input has a longest ground prefix
+// (input.draft.role → draft.role, input.findings[i] → findings, input[x] or
+// a bare input → everything), and nothing outside those prefixes can
+// influence the result. The key projects the Input onto them at field
+// granularity: second level for draft, conversation, agent and tenant, the
+// whole list (every field of every finding) for findings.
+
+// inputField is one projectable field of the Input, a bit in a fieldMask.
+type inputField uint8
+
+const (
+	fDraftText inputField = iota
+	fDraftNormalized
+	fDraftRole
+	fDraftLang
+	fFindings
+	fConvID
+	fConvTurns
+	fConvEscalations
+	fConvRisk
+	fConvWait
+	fAgentID
+	fTenantID
+	numInputFields
+)
+
+// fieldMask is a set of input fields.
+type fieldMask uint16
+
+const allFields fieldMask = 1<<numInputFields - 1
+
+func (m fieldMask) has(f inputField) bool { return m&(1<<f) != 0 }
+
+// inputSchema maps the input document's top-level keys and their fields to
+// mask bits. Findings are projected as a whole.
+var inputSchema = map[string]struct {
+	all    fieldMask
+	fields map[string]inputField
+}{
+	"draft": {fields: map[string]inputField{
+		"text": fDraftText, "normalized": fDraftNormalized, "role": fDraftRole, "lang": fDraftLang,
+	}},
+	"findings": {all: 1 << fFindings},
+	"conversation": {fields: map[string]inputField{
+		"id": fConvID, "turns": fConvTurns, "customer_escalations": fConvEscalations,
+		"risk": fConvRisk, "wait_seconds": fConvWait,
+	}},
+	"agent":  {fields: map[string]inputField{"id": fAgentID}},
+	"tenant": {fields: map[string]inputField{"id": fTenantID}},
+}
+
+// maskOf returns the fields an input ref with ground path prefix path can
+// read: the whole input for an empty path, a whole top-level object for a
+// one-element path. Paths into keys the Input never has select nothing:
+// they are undefined for every input.
+func maskOf(path []string) fieldMask {
+	if len(path) == 0 {
+		return allFields
+	}
+	top, ok := inputSchema[path[0]]
+	if !ok {
+		return 0
+	}
+	if top.fields == nil {
+		return top.all
+	}
+	if len(path) == 1 {
+		var m fieldMask
+		for _, f := range top.fields {
+			m |= 1 << f
+		}
+		return m
+	}
+	if f, ok := top.fields[path[1]]; ok {
+		return 1 << f
+	}
+	return 0
+}
+
+// extraNondeterministic names built-ins whose results depend on more than
+// their arguments but which ast.BuiltinMap may not flag (belt and braces).
+var extraNondeterministic = map[string]bool{
+	"time.now_ns": true, "rand.intn": true, "uuid.rfc4122": true, "http.send": true,
+	"net.lookup_ip_addr": true, "opa.runtime": true, "io.jwt.decode_verify": true,
+}
+
+// analyzeInput walks the compiled non-test modules: it returns the input
+// fields they can read and, when evaluation is not a pure function of its
+// input, why the decision cache must stay off.
+func analyzeInput(c *ast.Compiler, files []string) (mask fieldMask, nondet []string, notes []string) {
+	seenND := map[string]bool{}
+	seenPrint := false
+	for _, file := range files {
+		m := c.Modules[file]
+		if m == nil {
+			continue
+		}
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if r.HasPrefix(ast.InputRootRef) {
+				var path []string
+				for _, t := range r[1:] {
+					s, ok := t.Value.(ast.String)
+					if !ok {
+						break
+					}
+					path = append(path, string(s))
+				}
+				mask |= maskOf(path)
+				return false
+			}
+			// Any ref naming a built-in: a call's operator, or a
+			// function used as a `with` replacement.
+			name := r.String()
+			if b, ok := ast.BuiltinMap[name]; ok && (b.Nondeterministic || extraNondeterministic[name]) {
+				if !seenND[name] {
+					seenND[name] = true
+					nondet = append(nondet, fmt.Sprintf("%s calls non-deterministic %s", file, name))
+				}
+			}
+			if name == "print" && !seenPrint {
+				seenPrint = true
+				notes = append(notes, file+" calls print (output is not repeated on cache hits)")
+			}
+			return false
+		})
+	}
+	slices.Sort(nondet)
+	return mask, nondet, notes
+}
+
+// CacheStatus reports whether the decision cache is on and why.
+type CacheStatus struct {
+	// Enabled is true when Decide serves repeated inputs from the cache.
+	Enabled bool
+	// Reason explains a disabled cache (or is empty), e.g. a module that
+	// calls time.now_ns.
+	Reason string
+	// Fields lists the input fields the key is built from, e.g.
+	// "draft.role", "findings"; "input" means the whole input.
+	Fields []string
+	// Notes are remarks that do not disable the cache, e.g. print calls.
+	Notes []string
+}
+
+// String renders the status on one line.
+func (s CacheStatus) String() string {
+	if !s.Enabled {
+		return "decision cache off: " + s.Reason
+	}
+	return "decision cache on, keyed on " + strings.Join(s.Fields, ",")
+}
+
+var fieldNames = [numInputFields]string{
+	"draft.text", "draft.normalized", "draft.role", "draft.lang", "findings",
+	"conversation.id", "conversation.turns", "conversation.customer_escalations",
+	"conversation.risk", "conversation.wait_seconds", "agent.id", "tenant.id",
+}
+
+func (m fieldMask) names() []string {
+	if m == allFields {
+		return []string{"input"}
+	}
+	var out []string
+	for f := range numInputFields {
+		if m.has(f) {
+			out = append(out, fieldNames[f])
+		}
+	}
+	return out
+}
+
+// Key tags: one byte before each projected field, so keys of different
+// projections can never be confused.
+const (
+	tagDraftText = 'a' + iota
+	tagDraftNormalized
+	tagDraftRole
+	tagDraftLang
+	tagFindings
+	tagConvID
+	tagConvTurns
+	tagConvEscalations
+	tagConvRisk
+	tagConvWait
+	tagAgentID
+	tagTenantID
+)
+
+// appendKey appends the projection of in onto mask to b: per field a tag,
+// then strings as uvarint length and bytes, integers as varints, floats as
+// their 8 IEEE-754 bytes (exact; floats that differ in any bit get
+// different keys), findings as a count and every field of each.
+func appendKey(b []byte, in *Input, mask fieldMask) []byte {
+	str := func(b []byte, tag byte, s string) []byte {
+		b = append(b, tag)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		return append(b, s...)
+	}
+	num := func(b []byte, tag byte, i int) []byte {
+		return binary.AppendVarint(append(b, tag), int64(i))
+	}
+	flt := func(b []byte, tag byte, f float64) []byte {
+		return binary.LittleEndian.AppendUint64(append(b, tag), math.Float64bits(f))
+	}
+	if mask.has(fDraftText) {
+		b = str(b, tagDraftText, in.Draft.Text)
+	}
+	if mask.has(fDraftNormalized) {
+		b = str(b, tagDraftNormalized, in.Draft.Normalized)
+	}
+	if mask.has(fDraftRole) {
+		b = str(b, tagDraftRole, in.Draft.Role)
+	}
+	if mask.has(fDraftLang) {
+		b = str(b, tagDraftLang, in.Draft.Lang)
+	}
+	if mask.has(fFindings) {
+		b = binary.AppendUvarint(append(b, tagFindings), uint64(len(in.Findings)))
+		for i := range in.Findings {
+			f := &in.Findings[i]
+			b = str(b, 'd', f.Detector)
+			b = str(b, 'k', f.Kind)
+			b = str(b, 's', f.Severity)
+			b = flt(b, 'c', f.Score)
+			b = num(b, 'b', f.Start)
+			b = num(b, 'e', f.End)
+			b = str(b, 'v', f.Evidence)
+			b = str(b, 'r', f.Rule)
+			b = str(b, 'l', f.Lexicon)
+		}
+	}
+	if mask.has(fConvID) {
+		b = str(b, tagConvID, in.Conversation.ID)
+	}
+	if mask.has(fConvTurns) {
+		b = num(b, tagConvTurns, in.Conversation.Turns)
+	}
+	if mask.has(fConvEscalations) {
+		b = num(b, tagConvEscalations, in.Conversation.CustomerEscalations)
+	}
+	if mask.has(fConvRisk) {
+		b = flt(b, tagConvRisk, in.Conversation.Risk)
+	}
+	if mask.has(fConvWait) {
+		b = flt(b, tagConvWait, in.Conversation.WaitSeconds)
+	}
+	if mask.has(fAgentID) {
+		b = str(b, tagAgentID, in.Agent.ID)
+	}
+	if mask.has(fTenantID) {
+		b = str(b, tagTenantID, in.Tenant.ID)
+	}
+	return b
+}
+
+// DefaultCacheBytes bounds each Policy's decision cache unless
+// [WithCacheBytes] says otherwise.
+const DefaultCacheBytes = 16 << 20
+
+// cacheEntry is a cached decision with its full key: ristretto keeps only
+// hashes of keys, so a hit is confirmed by comparing the key itself.
+type cacheEntry struct {
+	key string
+	d   Decision
+}
+
+// decisionCache wraps a ristretto cache. The lock makes Get and Set safe
+// against a concurrent close (ristretto panics on a Set racing Close).
+type decisionCache struct {
+	mu     sync.RWMutex
+	closed bool
+	c      *ristretto.Cache[string, *cacheEntry]
+	hits   atomic.Uint64
+	misses atomic.Uint64
+}
+
+var (
+	keySeed1 = maphash.MakeSeed()
+	keySeed2 = maphash.MakeSeed()
+)
+
+func newDecisionCache(maxBytes int64) (*decisionCache, error) {
+	// About 1 KiB per entry; ristretto wants ~10 counters per entry.
+	counters := max(maxBytes/1024*10, 1000)
+	c, err := ristretto.NewCache(&ristretto.Config[string, *cacheEntry]{
+		NumCounters:        counters,
+		MaxCost:            maxBytes,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		KeyToHash: func(k string) (uint64, uint64) {
+			return maphash.String(keySeed1, k), maphash.String(keySeed2, k)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rules: decision cache: %w", err)
+	}
+	return &decisionCache{c: c}, nil
+}
+
+// get looks key up. ok reports a hit; active is false once the cache is
+// closed (the caller then neither counts nor stores).
+func (dc *decisionCache) get(key []byte) (d Decision, ok, active bool) {
+	dc.mu.RLock()
+	defer dc.mu.RUnlock()
+	if dc.closed {
+		return Decision{}, false, false
+	}
+	// The key is only hashed, never retained.
+	e, found := dc.c.Get(unsafeString(key))
+	if found && e.key == string(key) {
+		dc.hits.Add(1)
+		return e.d, true, true
+	}
+	dc.misses.Add(1)
+	return Decision{}, false, true
+}
+
+func (dc *decisionCache) set(key []byte, d Decision) {
+	e := &cacheEntry{key: string(key), d: d}
+	dc.mu.RLock()
+	defer dc.mu.RUnlock()
+	if !dc.closed {
+		dc.c.Set(e.key, e, entryCost(e))
+	}
+}
+
+// wait blocks until buffered Sets are applied (for tests).
+func (dc *decisionCache) wait() {
+	dc.mu.RLock()
+	defer dc.mu.RUnlock()
+	if !dc.closed {
+		dc.c.Wait()
+	}
+}
+
+func (dc *decisionCache) close() {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if !dc.closed {
+		dc.closed = true
+		dc.c.Close()
+	}
+}
+
+// entryCost is a rough size of e in bytes.
+func entryCost(e *cacheEntry) int64 {
+	n := 64 + len(e.key) + len(e.d.Revision)
+	for _, rs := range [][]Reason{e.d.Reasons, e.d.Shadow} {
+		for _, r := range rs {
+			n += 80 + len(r.Rule) + len(r.Message) + len(r.Suggestion)
+		}
+	}
+	for _, a := range e.d.Alerts {
+		n += 48 + len(a.Level) + len(a.Kind) + len(a.Message)
+	}
+	return int64(n)
+}
+
+// unsafeString views b as a string without copying; the string must not
+// outlive b's next modification.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
