@@ -13,13 +13,13 @@
 //     lying inside it (你个垃圾 in 给你个垃圾袋 cuts through 垃圾袋);
 //   - the English words of the set "obfuscated" are also found spelled with
 //     stars, spaces, dots or look-alike symbols (f*ck, f u c k, sh1t,
-//     a$$hole), by a regular expression built from the set in New.
+//     a$$hole), by a matcher built from the set in New that looks only at
+//     tokens holding a look-alike symbol or gap and at spaced-out letters.
 package tone
 
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -49,10 +49,9 @@ var defaultLexicon []byte
 // safe for concurrent use.
 type Detector struct {
 	lex *lexicon.Lexicon
-	// obf matches the obfuscated spellings; group i+1 belongs to obfEntry[i].
-	// Nil when the lexicon has no obfuscated set.
-	obf      *regexp.Regexp
-	obfEntry []*lexicon.Entry
+	// obf finds the obfuscated spellings; nil when the lexicon has no
+	// obfuscated set.
+	obf *obfMatcher
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -84,11 +83,11 @@ func New(f lexicon.File) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
 	}
-	d := &Detector{lex: lex}
-	if err := d.buildObfuscated(lex.File()); err != nil {
+	obf, err := newObfMatcher(lex.File())
+	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
 	}
-	return d, nil
+	return &Detector{lex: lex, obf: obf}, nil
 }
 
 // Name returns the family name, "tone".
@@ -121,20 +120,10 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 		}
 		dst = addFinding(dst, first, t, h.Entry, h.Start, h.End)
 	}
-	if d.obf != nil && mayBeObfuscated(norm) {
-		for _, m := range d.obf.FindAllStringSubmatchIndex(norm, -1) {
-			for g := 1; g*2+1 < len(m); g++ {
-				s, e := m[2*g], m[2*g+1]
-				if s < 0 {
-					continue
-				}
-				if s > 0 && isWordByte(norm[s-1]) || e < len(norm) && isWordByte(norm[e]) {
-					break
-				}
-				dst = addFinding(dst, first, t, d.obfEntry[g-1], s, e)
-				break
-			}
-		}
+	if d.obf != nil {
+		d.obf.each(norm, func(s, e int, entry *lexicon.Entry) {
+			dst = addFinding(dst, first, t, entry, s, e)
+		})
 	}
 	return dst
 }
@@ -186,51 +175,96 @@ func cutsWord(h *lexicon.Hit, hits []lexicon.Hit) bool {
 	return false
 }
 
-// mayBeObfuscated is a cheap prefilter for the obfuscation expression: an
-// obfuscated word has a star or symbol touching a letter, a digit or dot
-// between two letters, or single letters separated by spaces ("f u c k").
-func mayBeObfuscated(norm string) bool {
-	for i := 0; i < len(norm); i++ {
-		c := norm[i]
-		before := i > 0 && isLetter(norm[i-1])
-		after := i+1 < len(norm) && isLetter(norm[i+1])
-		switch c {
-		case '*', '$', '@', '!', '|', '#':
-			if before || after {
-				return true
-			}
-		case '0', '1', '3', '4', '5', '7', '.', '_', '-', '+':
-			if before && after {
-				return true
-			}
-		case ' ':
-			// "f u c k": a one-letter word followed by another.
-			if before && (i < 2 || !isWordByte(norm[i-2])) && after && (i+2 >= len(norm) || norm[i+2] == ' ') {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // substitutes lists what may stand for a letter in an obfuscated word.
 var substitutes = map[byte]string{
 	'a': "a@4", 'e': "e3", 'i': "i1!|l", 'o': "o0", 's': "s$5z", 't': "t7+", 'u': "uv", 'c': "ck", 'k': "kq", 'l': "l1|",
 }
 
-// buildObfuscated compiles the expression for the obfuscated set. For each
-// word it has two alternatives, each followed by an optional common ending:
-// the letters (or look-alike symbols; a star for any letter but the first and
-// last) with at most one dot, dash, underscore or star between them; and the
-// letters separated by single spaces ("f u c k"). A space is never mixed
-// with other gaps, so "it's hit" is not "s hit".
-func (d *Detector) buildObfuscated(f lexicon.File) error {
+// gapBytes may stand alone between two letters of an obfuscated word
+// ("f.u.c.k", "f-u-c-k", "f_u_c_k", "f*u*c*k").
+const gapBytes = "._-*"
+
+// endings are the common endings an obfuscated word may carry, in the order
+// they are tried: the first that follows the word is taken.
+var endings = [...]string{"head", "ers", "ing", "ed", "er", "es", "in", "s", "y"}
+
+// byteSet is a set of bytes.
+type byteSet [4]uint64
+
+func (s *byteSet) add(c byte) { s[c>>6] |= 1 << (c & 63) }
+func (s *byteSet) addAll(cs string) {
+	for i := 0; i < len(cs); i++ {
+		s.add(cs[i])
+	}
+}
+func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
+func (s *byteSet) union(o *byteSet) {
+	for i := range s {
+		s[i] |= o[i]
+	}
+}
+
+// obfWord is one word of the obfuscated set: class[i] holds the bytes that may
+// stand at position i (the letter, its look-alikes, and a star for any
+// position but the first and the last).
+type obfWord struct {
+	class []byteSet
+	entry *lexicon.Entry
+}
+
+// obfMatcher finds the obfuscated spellings of the words of the set
+// "obfuscated" without a regular expression and without allocating.
+//
+// It reports what the expression
+//
+//	w1-gapped | w1-spaced | w2-gapped | w2-spaced | ...
+//
+// would report with leftmost-first semantics, each alternative followed by an
+// optional ending, where a gapped alternative is the word's classes with at
+// most one gap byte between two of them ("f.u.c.k", "f*ck", "sh1t") and a
+// spaced alternative is the word's classes separated by single spaces
+// ("f u c k"). A space is never mixed with other gaps, so "it's hit" is not
+// "s hit". Matches do not overlap: the scan resumes after each match, kept or
+// not, and a match preceded or followed by a word byte is dropped.
+//
+// The gapped alternatives are only tried inside a token (a run of bytes that
+// may occur in a gapped match) holding a look-alike symbol or gap byte that
+// could be inside a word: a token of plain letters is the lexicon's business
+// ("fuck", "fucking" are terms), and sentence punctuation at a token's end
+// ("out!", "e.g.") does not make the token a candidate. The spaced
+// alternatives are only tried where three bytes stand apart separated by
+// single spaces.
+type obfMatcher struct {
+	words []obfWord
+	// start[c] lists, in set order, the words whose first class holds c.
+	start [256][]int
+	// flags[c] tells what byte c may be in an obfuscated spelling.
+	flags [256]uint8
+}
+
+// Flags of a byte in obfMatcher.flags.
+const (
+	inToken  uint8 = 1 << iota // may be part of a gapped match
+	isSymbol                   // not a letter, may stand for one or between two
+	isLast                     // may stand for the last letter of a word
+	isGap                      // may stand alone between two letters
+)
+
+// newObfMatcher builds the matcher for the obfuscated set of f, whose words
+// must be terms of entries of f.
+func newObfMatcher(f lexicon.File) (*obfMatcher, error) {
 	words := f.Sets[SetObfuscated]
 	if len(words) == 0 {
-		return nil
+		return nil, nil
 	}
 	n := normalize.Default()
-	var alts []string
+	m := &obfMatcher{}
+	var token, last, gap byteSet
+	gap.addAll(gapBytes)
+	for c := byte('a'); c <= 'z'; c++ {
+		token.add(c)
+	}
+	token.union(&gap)
 	for _, w := range words {
 		w = strings.TrimSpace(n.Normalize(w).Norm)
 		var entry *lexicon.Entry
@@ -242,38 +276,185 @@ func (d *Detector) buildObfuscated(f lexicon.File) error {
 		}
 		switch {
 		case entry == nil:
-			return fmt.Errorf("set %s: %q is not a term of any entry", SetObfuscated, w)
+			return nil, fmt.Errorf("set %s: %q is not a term of any entry", SetObfuscated, w)
 		case len(w) < 3 || strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "":
-			return fmt.Errorf("set %s: %q is not a word of at least three ASCII letters", SetObfuscated, w)
+			return nil, fmt.Errorf("set %s: %q is not a word of at least three ASCII letters", SetObfuscated, w)
 		}
-		const ending = `(?:head|ers|ing|ed|er|es|in|s|y)?`
-		for _, gap := range []string{`[._\-*]?`, ` `} {
-			d.obfEntry = append(d.obfEntry, entry)
-			var b strings.Builder
-			b.WriteString("(")
-			for i := 0; i < len(w); i++ {
-				if i > 0 {
-					b.WriteString(gap)
-				}
-				class := w[i : i+1]
-				if s, ok := substitutes[w[i]]; ok {
-					class = s
-				}
-				if i > 0 && i < len(w)-1 {
-					class += "*"
-				}
-				b.WriteString("[" + regexp.QuoteMeta(class) + "]")
+		ow := obfWord{class: make([]byteSet, len(w)), entry: entry}
+		for i := 0; i < len(w); i++ {
+			cls := &ow.class[i]
+			cls.add(w[i])
+			cls.addAll(substitutes[w[i]])
+			if i > 0 && i < len(w)-1 {
+				cls.add('*')
 			}
-			b.WriteString(ending + ")")
-			alts = append(alts, b.String())
+			token.union(cls)
+			if i == len(w)-1 {
+				last.union(cls)
+			}
+		}
+		for c := range 256 {
+			if ow.class[0].has(byte(c)) {
+				m.start[c] = append(m.start[c], len(m.words))
+			}
+		}
+		m.words = append(m.words, ow)
+	}
+	for c := range 256 {
+		b := byte(c)
+		if token.has(b) {
+			m.flags[c] |= inToken
+			if !isLetter(b) {
+				m.flags[c] |= isSymbol
+			}
+		}
+		if last.has(b) {
+			m.flags[c] |= isLast
+		}
+		if gap.has(b) {
+			m.flags[c] |= isGap
 		}
 	}
-	re, err := regexp.Compile(strings.Join(alts, "|"))
-	if err != nil {
-		return fmt.Errorf("set %s: %w", SetObfuscated, err)
+	return m, nil
+}
+
+// each calls fn with the range and entry of every obfuscated word in norm that
+// stands at word boundaries, in order.
+func (m *obfMatcher) each(norm string, fn func(s, e int, entry *lexicon.Entry)) {
+	next := 0 // matches do not overlap: none starts before next
+	report := func(s, e int, w *obfWord) {
+		next = e
+		if s > 0 && isWordByte(norm[s-1]) || e < len(norm) && isWordByte(norm[e]) {
+			return
+		}
+		fn(s, e, w.entry)
 	}
-	d.obf = re
-	return nil
+	flags := &m.flags
+	for i := 0; i < len(norm); {
+		f := flags[norm[i]]
+		if f&inToken == 0 {
+			i++
+			continue
+		}
+		// The token [ts, te) is a candidate when it holds a symbol that is
+		// not its last byte or may stand for a last letter.
+		ts := i
+		candidate := false
+		for {
+			i++
+			var g uint8
+			if i < len(norm) {
+				g = flags[norm[i]]
+			}
+			if f&isSymbol != 0 && (f&isLast != 0 || g&inToken != 0) {
+				candidate = true
+			}
+			if g&inToken == 0 {
+				break
+			}
+			f = g
+		}
+		te := i
+		if candidate {
+			for p := max(ts, next); p < te-1; p++ {
+				for _, wi := range m.start[norm[p]] {
+					w := &m.words[wi]
+					if e := m.matchGapped(w, norm[:te], p); e >= 0 {
+						report(p, e, w)
+						p = e - 1
+						break
+					}
+				}
+			}
+		}
+		// "f u c k": three bytes apart, the first ending this token.
+		if p := te - 1; p >= next && te+3 < len(norm) && norm[te] == ' ' && norm[te+1] != ' ' && norm[te+2] == ' ' && norm[te+3] != ' ' {
+			for _, wi := range m.start[norm[p]] {
+				w := &m.words[wi]
+				if e := matchSpaced(w, norm, p); e >= 0 {
+					report(p, e, w)
+					i = max(i, e)
+					break
+				}
+			}
+		}
+	}
+}
+
+// maxMemo bounds the word length for which matchGapped remembers failed
+// states; longer words are matched without the memo.
+const maxMemo = 32
+
+// matchGapped returns the end of the gapped match of w at p in s, or -1.
+func (m *obfMatcher) matchGapped(w *obfWord, s string, p int) int {
+	// Most tries fail on the second letter: settle those before the memo.
+	if c1 := &w.class[1]; !(p+1 < len(s) && c1.has(s[p+1]) || p+2 < len(s) && m.flags[s[p+1]]&isGap != 0 && c1.has(s[p+2])) {
+		return -1
+	}
+	var failed [maxMemo]uint64
+	e := m.gapped(w, s, 1, p+1, p, &failed)
+	if e < 0 {
+		return -1
+	}
+	return withEnding(s, e)
+}
+
+// gapped matches the classes of w from i on at pos, trying a gap byte before
+// the class first, as a greedy "gap?" does, and returns the end of the first
+// match or -1. failed remembers the (class, offset from p) states that failed.
+func (m *obfMatcher) gapped(w *obfWord, s string, i, pos, p int, failed *[maxMemo]uint64) int {
+	if i == len(w.class) {
+		return pos
+	}
+	memo := len(w.class) <= maxMemo
+	bit := uint64(1) << (pos - p)
+	if memo && failed[i]&bit != 0 {
+		return -1
+	}
+	cls := &w.class[i]
+	if pos+1 < len(s) && m.flags[s[pos]]&isGap != 0 && cls.has(s[pos+1]) {
+		if e := m.gapped(w, s, i+1, pos+2, p, failed); e >= 0 {
+			return e
+		}
+	}
+	if pos < len(s) && cls.has(s[pos]) {
+		if e := m.gapped(w, s, i+1, pos+1, p, failed); e >= 0 {
+			return e
+		}
+	}
+	if memo {
+		failed[i] |= bit
+	}
+	return -1
+}
+
+// matchSpaced returns the end of the spaced match of w at p in s ("f u c k"),
+// or -1.
+func matchSpaced(w *obfWord, s string, p int) int {
+	pos := p
+	for i := range w.class {
+		if i > 0 {
+			if pos >= len(s) || s[pos] != ' ' {
+				return -1
+			}
+			pos++
+		}
+		if pos >= len(s) || !w.class[i].has(s[pos]) {
+			return -1
+		}
+		pos++
+	}
+	return withEnding(s, pos)
+}
+
+// withEnding returns e moved past the first of the endings that s has at e.
+func withEnding(s string, e int) int {
+	for _, end := range endings {
+		if strings.HasPrefix(s[e:], end) {
+			return e + len(end)
+		}
+	}
+	return e
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
