@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -67,6 +68,14 @@ type Inspector struct {
 	policy    *rules.Policy
 	maxText   int
 	version   string
+	// scratch recycles normalization buffers between requests; nothing in
+	// a Verdict refers to them.
+	scratch sync.Pool // *scratch
+}
+
+type scratch struct {
+	text normalize.Text
+	buf  normalize.Buffer
 }
 
 // New builds the detectors (from the lexicons in the policy bundle's data
@@ -201,8 +210,14 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	if err := in.validate(&req); err != nil {
 		return Verdict{}, err
 	}
-	t := in.norm.Normalize(req.Text)
-	findings := in.detect(t, req.Role, nil)
+	sc, _ := in.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer in.scratch.Put(sc)
+	t := &sc.text
+	in.norm.NormalizeInto(t, &sc.buf, req.Text)
+	findings := in.detect(t, req.Role, make([]detectors.Finding, 0, 4))
 	if conv == nil {
 		conv = &Conversation{ID: req.ConversationID}
 	}

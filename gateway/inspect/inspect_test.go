@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -237,10 +238,14 @@ func BenchmarkDetectors(b *testing.B) {
 		{"en", "Hi there, thanks for reaching out! Your order has shipped and should arrive by Tuesday. Let me know if you need anything else."},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			var (
+				t   normalize.Text
+				buf normalize.Buffer
+			)
 			b.ReportAllocs()
 			for b.Loop() {
-				t := in.norm.Normalize(bc.text)
-				sink = in.detect(t, RoleAgent, sink[:0])
+				in.norm.NormalizeInto(&t, &buf, bc.text)
+				sink = in.detect(&t, RoleAgent, sink[:0])
 			}
 		})
 	}
