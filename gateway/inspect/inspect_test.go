@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +251,68 @@ func BenchmarkDetectors(b *testing.B) {
 				sink = in.detect(&t, RoleAgent, sink[:0])
 			}
 		})
+	}
+}
+
+// TestBundleLexiconOverride loads a bundle whose data replaces the tone
+// lexicon: the bundle's terms apply, the embedded ones no longer do, and the
+// lexicon version changes so caches keyed on it cannot serve old findings.
+func TestBundleLexiconOverride(t *testing.T) {
+	fsys, dir := rules.DefaultBundle()
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := os.CopyFS(bundle, sub); err != nil {
+		t.Fatal(err)
+	}
+	lex := `{"tone": {"entries": [{"id": "custom.pineapple", "kind": "rude", "severity": "high", "terms": ["菠萝头"]}]}}`
+	if err := os.MkdirAll(filepath.Join(bundle, "xunjian", "lexicons"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "xunjian", "lexicons", "data.json"), []byte(lex), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rules.Load(context.Background(), bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := defaultInspector(t)
+	if custom.LexiconVersion() == def.LexiconVersion() {
+		t.Error("overriding a lexicon left the lexicon version unchanged")
+	}
+	v, err := custom.Inspect(context.Background(), Request{Text: "你这个菠萝头"}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasFinding(v, "tone.rude") || v.Action != rules.Block {
+		t.Errorf("bundle term: action %s, findings %+v; want tone.rude and block", v.Action, v.Findings)
+	}
+	if v.Findings[0].Lexicon != "custom.pineapple" {
+		t.Errorf("finding lexicon %q, want the bundle entry id", v.Findings[0].Lexicon)
+	}
+	v, err = custom.Inspect(context.Background(), Request{Text: "你是不是傻，看不懂字吗"}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasFinding(v, "tone.rude") {
+		t.Errorf("embedded tone terms still apply after the bundle replaced the lexicon: %+v", v.Findings)
+	}
+
+	// A broken bundle lexicon fails New with the family named.
+	if err := os.WriteFile(filepath.Join(bundle, "xunjian", "lexicons", "data.json"), []byte(`{"tone": {"entries": [{"id": "x", "kind": "nice", "terms": ["a"]}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err = rules.Load(context.Background(), bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(p, Options{}); err == nil || !strings.Contains(err.Error(), "tone") || !strings.Contains(err.Error(), "nice") {
+		t.Errorf("bad bundle lexicon: err = %v, want one naming the tone detector and the bad kind", err)
 	}
 }
