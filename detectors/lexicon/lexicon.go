@@ -121,6 +121,13 @@ func Compile(f File, n *normalize.Normalizer, kinds []string) (*Lexicon, error) 
 		p.length = len(norm)
 		terms = append(terms, norm)
 		l.pats = append(l.pats, p)
+		// People drop apostrophes ("dont", "cant"); typographic ones are
+		// already folded to ASCII by the normalizer.
+		if bare := strings.ReplaceAll(norm, "'", ""); bare != norm && bare != "" {
+			p.wordL, p.wordR, p.length = isWordByte(bare[0]), isWordByte(bare[len(bare)-1]), len(bare)
+			terms = append(terms, bare)
+			l.pats = append(l.pats, p)
+		}
 	}
 	for i := range f.Entries {
 		e := &f.Entries[i]

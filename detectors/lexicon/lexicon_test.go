@@ -108,3 +108,16 @@ func TestVersionChangesWithContent(t *testing.T) {
 		t.Error("the same lexicon compiled twice has two versions")
 	}
 }
+
+func TestApostropheSpellings(t *testing.T) {
+	l := compile(t, "entries: [{id: a, kind: rude, terms: [\"can't read\"]}]")
+	n := normalize.Default()
+	for _, in := range []string{"you can't read", "you can’t read", "you cant read", "YOU CAN'T READ"} {
+		if hits := l.Match(n.Normalize(in).Norm, nil); len(hits) != 1 {
+			t.Errorf("Match(%q) = %d hits, want 1", in, len(hits))
+		}
+	}
+	if hits := l.Match(n.Normalize("you can read").Norm, nil); len(hits) != 0 {
+		t.Errorf("Match(%q) = %v, want none", "you can read", hits)
+	}
+}

@@ -462,6 +462,10 @@ func (n *Normalizer) foldRune(r rune) rune {
 	if s, ok := n.t2s[r]; ok {
 		return s
 	}
+	switch r {
+	case '\u2018', '\u2019', '\u02BC', '\u2032', '\uFF07': // ‘ ’ ʼ ′ ＇
+		return '\''
+	}
 	return unicode.ToLower(r)
 }
 

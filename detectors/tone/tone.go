@@ -78,7 +78,6 @@ func Default() (*Detector, error) {
 // policy bundle). Terms with an ASCII apostrophe also match with a
 // typographic one and with none.
 func New(f lexicon.File) (*Detector, error) {
-	f = expandApostrophes(f)
 	lex, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(Name))
 	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
@@ -461,34 +460,4 @@ func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
 
 func isWordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-// expandApostrophes returns f with every entry term, allow phrase and set
-// term that holds an ASCII apostrophe also spelled with a typographic
-// apostrophe and without one.
-func expandApostrophes(f lexicon.File) lexicon.File {
-	out := f
-	out.Entries = make([]lexicon.Entry, len(f.Entries))
-	for i, e := range f.Entries {
-		e.Terms = withApostrophes(e.Terms)
-		out.Entries[i] = e
-	}
-	out.Allow = withApostrophes(f.Allow)
-	if f.Sets != nil {
-		out.Sets = make(map[string][]string, len(f.Sets))
-		for name, terms := range f.Sets {
-			out.Sets[name] = withApostrophes(terms)
-		}
-	}
-	return out
-}
-
-func withApostrophes(terms []string) []string {
-	out := slices.Clone(terms)
-	for _, t := range terms {
-		if strings.Contains(t, "'") {
-			out = append(out, strings.ReplaceAll(t, "'", "\u2019"), strings.ReplaceAll(t, "'", ""))
-		}
-	}
-	return out
 }
