@@ -17,7 +17,6 @@ package commitment
 import (
 	_ "embed"
 	"fmt"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
@@ -61,8 +60,7 @@ const (
 // commitment.absolute_claim. It is immutable after New and safe for
 // concurrent use.
 type Detector struct {
-	lex  *lexicon.Lexicon
-	hits sync.Pool // *[]lexicon.Hit scratch buffers
+	lex *lexicon.Lexicon
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -77,7 +75,6 @@ func New(f lexicon.File) (*Detector, error) {
 		return nil, fmt.Errorf("commitment: %w", err)
 	}
 	d := &Detector{lex: l}
-	d.hits.New = func() any { s := make([]lexicon.Hit, 0, 32); return &s }
 	return d, nil
 }
 
@@ -112,13 +109,8 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 	if norm == "" {
 		return dst
 	}
-	bp := d.hits.Get().(*[]lexicon.Hit)
-	hits := d.lex.Match(norm, (*bp)[:0])
-	defer func() {
-		clear(hits) // drop *Entry references before pooling
-		*bp = hits[:0]
-		d.hits.Put(bp)
-	}()
+	var buf [32]lexicon.Hit
+	hits := d.lex.Match(norm, buf[:0])
 
 	first := len(dst)
 	for i := range hits {

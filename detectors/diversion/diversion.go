@@ -17,7 +17,6 @@ import (
 	_ "embed"
 	"fmt"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
@@ -63,7 +62,6 @@ type Detector struct {
 	// asciiApps are the app names ending in an ASCII letter (qq,
 	// whatsapp), checked for a glued number.
 	asciiApps []string
-	hits      sync.Pool // *[]lexicon.Hit scratch buffers
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -89,7 +87,6 @@ func New(f lexicon.File) (*Detector, error) {
 			d.units = append(d.units, u)
 		}
 	}
-	d.hits.New = func() any { s := make([]lexicon.Hit, 0, 32); return &s }
 	return d, nil
 }
 
@@ -124,13 +121,8 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 	if norm == "" {
 		return dst
 	}
-	bp := d.hits.Get().(*[]lexicon.Hit)
-	hits := d.lex.Match(norm, (*bp)[:0])
-	defer func() {
-		clear(hits) // drop *Entry references before pooling
-		*bp = hits[:0]
-		d.hits.Put(bp)
-	}()
+	var buf [32]lexicon.Hit
+	hits := d.lex.Match(norm, buf[:0])
 
 	first := len(dst)
 	for i := range hits {
