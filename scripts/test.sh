@@ -23,5 +23,6 @@ go run "github.com/open-policy-agent/opa@${opa_version}" test -v rules/bundle | 
 echo "== go test"
 go test -count=1 ${GOTEST_FLAGS:-} ./...
 
-echo "== fuzz smoke (normalizer, 10s)"
+echo "== fuzz smoke (10s each: normalizer, JSONL batch)"
 go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 10s ./detectors/normalize/
+go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 10s ./gateway/inspect/
