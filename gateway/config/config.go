@@ -1,0 +1,380 @@
+// Package config is the gateway's configuration: a YAML file, environment
+// variables that override it, defaults for everything left out, and
+// validation that names the field and the reason before anything starts.
+//
+// The zero Config is valid: it is the development mode the gateway runs in
+// without a file (loopback only, no credentials, check-only, the built-in
+// policy).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole gateway configuration. Every field documents its
+// default; Load and Defaults fill them in.
+type Config struct {
+	// Listen is the agent port's address; default 127.0.0.1:8080.
+	// Env XUNJIAN_LISTEN overrides it.
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin port's address; default 127.0.0.1:8081.
+	// Env XUNJIAN_ADMIN_LISTEN overrides it.
+	AdminListen string `yaml:"admin_listen"`
+	// Policy is the policy bundle, a directory or .tar.gz; empty means the
+	// built-in bundle. Env XUNJIAN_POLICY overrides it.
+	Policy string `yaml:"policy"`
+	// Limits bound requests and inspection.
+	Limits Limits `yaml:"limits"`
+	// Auth configures agent clients' credentials. With none configured the
+	// gateway accepts requests without a credential (dev mode), and only
+	// on loopback.
+	Auth Auth `yaml:"auth"`
+	// Admin configures the admin port's own credentials.
+	Admin Admin `yaml:"admin"`
+	// Tenants holds per-tenant settings by tenant id. A tenant without an
+	// entry gets the zero Tenant (fail closed).
+	Tenants map[string]Tenant `yaml:"tenants"`
+	// Routes are the proxy routes. None means check-only.
+	Routes []Route `yaml:"routes"`
+	// Conversations bounds the conversation context store.
+	Conversations Conversations `yaml:"conversations"`
+	// Cache bounds the cache of detector findings.
+	Cache Cache `yaml:"cache"`
+	// Ack configures the tokens that release a held (confirm) draft.
+	Ack Ack `yaml:"ack"`
+}
+
+// Limits bound requests and inspection.
+type Limits struct {
+	// MaxBodyBytes bounds request bodies; default 64 KiB. Larger get 413.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// ReadTimeout and WriteTimeout bound a client connection's reads and
+	// writes; default 10s each.
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections; default 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// InspectTimeout bounds one inspection; past it the tenant's fail mode
+	// applies. Default 50ms.
+	InspectTimeout Duration `yaml:"inspect_timeout"`
+	// AgentRate is each agent's sustained request rate per second; zero
+	// means no limit. AgentBurst is the burst; zero means twice the rate.
+	AgentRate  float64 `yaml:"agent_rate"`
+	AgentBurst int     `yaml:"agent_burst"`
+	// ShutdownTimeout bounds the graceful drain on shutdown; default 10s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Auth configures agent clients' credentials.
+type Auth struct {
+	// APIKeys are the accepted keys, stored as hashes (xunjian hash-key).
+	APIKeys []APIKey `yaml:"api_keys"`
+	// JWT, when set, accepts bearer JWTs.
+	JWT *JWT `yaml:"jwt"`
+}
+
+// APIKey is one accepted key. The key itself is never in the file.
+type APIKey struct {
+	// Name labels the key in logs and metrics.
+	Name string `yaml:"name"`
+	// Tenant is the tenant the key's requests belong to.
+	Tenant string `yaml:"tenant"`
+	// Hash is "sha256:<hex>" of the key.
+	Hash string `yaml:"hash"`
+}
+
+// JWT configures bearer-token authentication.
+type JWT struct {
+	// HS256SecretEnv names the environment variable holding the HS256
+	// secret; empty disables HS256.
+	HS256SecretEnv string `yaml:"hs256_secret_env"`
+	// JWKSFile is a JWKS file with the RS256 public keys; empty disables RS256.
+	JWKSFile string `yaml:"jwks_file"`
+	// Issuer and Audience are checked when set.
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// TenantClaim names the claim with the tenant; default "tenant".
+	TenantClaim string `yaml:"tenant_claim"`
+	// AgentClaim names the claim with the agent id; default "sub".
+	AgentClaim string `yaml:"agent_claim"`
+}
+
+// Admin configures the admin port's credentials.
+type Admin struct {
+	// APIKeys are the admin keys (the tenant field is not used). With none,
+	// the admin port must listen on loopback.
+	APIKeys []APIKey `yaml:"api_keys"`
+}
+
+// Fail modes: what happens to a draft when inspection errors or runs past
+// its deadline.
+const (
+	// FailClosed holds the draft with a clear error (the default).
+	FailClosed = "fail_closed"
+	// FailOpen releases the draft and flags the event.
+	FailOpen = "fail_open"
+)
+
+// Tenant holds one tenant's settings.
+type Tenant struct {
+	// FailMode is fail_closed (default) or fail_open.
+	FailMode string `yaml:"fail_mode"`
+}
+
+// Route is one proxy route (see gateway/proxy).
+type Route struct {
+	// Name labels the route in metrics; default "METHOD PATH".
+	Name string `yaml:"name"`
+	// Method and Path match requests exactly.
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	// Upstream is the chat backend's base URL.
+	Upstream string `yaml:"upstream"`
+	// Timeout bounds the upstream call; default 5s.
+	Timeout Duration `yaml:"timeout"`
+	// Text, Conversation, Agent and Role are JSON pointers into the
+	// request body; Text is required.
+	Text         string `yaml:"text"`
+	Conversation string `yaml:"conversation"`
+	Agent        string `yaml:"agent"`
+	Role         string `yaml:"role"`
+	// ForwardAuth forwards the client's Authorization and X-API-Key
+	// headers upstream; by default the gateway's credentials stay with it.
+	ForwardAuth bool `yaml:"forward_auth"`
+}
+
+// Conversations bounds the conversation context store.
+type Conversations struct {
+	// Max is how many conversations are kept; default 100,000.
+	Max int64 `yaml:"max"`
+	// TTL forgets a conversation idle this long; default 2h.
+	TTL Duration `yaml:"ttl"`
+}
+
+// Cache bounds the cache of context-free inspection results.
+type Cache struct {
+	// MaxBytes bounds the cache; default 32 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// Disabled turns the cache off.
+	Disabled bool `yaml:"disabled"`
+}
+
+// Ack configures the tokens that release held drafts.
+type Ack struct {
+	// SecretEnv names the environment variable with the token key (at
+	// least 32 bytes); empty means a random key per process, so tokens do
+	// not survive a restart or work across gateways.
+	SecretEnv string `yaml:"secret_env"`
+	// TTL is how long a token stays valid; default 5m.
+	TTL Duration `yaml:"ttl"`
+}
+
+// Duration is a time.Duration written as "50ms", "2s", "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 50ms or 5s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Load reads the YAML file at path (none when path is empty), applies the
+// environment overrides from getenv (os.Getenv when nil), fills in the
+// defaults and validates the result. Unknown fields are errors.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for name, dst := range map[string]*string{
+		"XUNJIAN_LISTEN":       &c.Listen,
+		"XUNJIAN_ADMIN_LISTEN": &c.AdminListen,
+		"XUNJIAN_POLICY":       &c.Policy,
+	} {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Defaults fills in every field left at its zero value.
+func (c *Config) Defaults() {
+	setStr := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	setDur := func(p *Duration, v time.Duration) {
+		if *p == 0 {
+			*p = Duration(v)
+		}
+	}
+	setStr(&c.Listen, "127.0.0.1:8080")
+	setStr(&c.AdminListen, "127.0.0.1:8081")
+	if c.Limits.MaxBodyBytes == 0 {
+		c.Limits.MaxBodyBytes = 64 << 10
+	}
+	setDur(&c.Limits.ReadTimeout, 10*time.Second)
+	setDur(&c.Limits.WriteTimeout, 10*time.Second)
+	setDur(&c.Limits.IdleTimeout, 60*time.Second)
+	setDur(&c.Limits.InspectTimeout, 50*time.Millisecond)
+	setDur(&c.Limits.ShutdownTimeout, 10*time.Second)
+	if c.Limits.AgentRate > 0 && c.Limits.AgentBurst == 0 {
+		c.Limits.AgentBurst = int(2*c.Limits.AgentRate + 0.999)
+	}
+	if c.Auth.JWT != nil {
+		setStr(&c.Auth.JWT.TenantClaim, "tenant")
+		setStr(&c.Auth.JWT.AgentClaim, "sub")
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		r.Method = strings.ToUpper(r.Method)
+		setStr(&r.Name, r.Method+" "+r.Path)
+		setDur(&r.Timeout, 5*time.Second)
+	}
+	if c.Conversations.Max == 0 {
+		c.Conversations.Max = 100_000
+	}
+	setDur(&c.Conversations.TTL, 2*time.Hour)
+	if c.Cache.MaxBytes == 0 {
+		c.Cache.MaxBytes = 32 << 20
+	}
+	setDur(&c.Ack.TTL, 5*time.Minute)
+}
+
+// DevMode reports whether agent clients need no credential.
+func (c *Config) DevMode() bool { return len(c.Auth.APIKeys) == 0 && c.Auth.JWT == nil }
+
+// Validate checks the configuration and returns every problem, each naming
+// the field and the reason. Call Defaults first.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	for _, l := range []struct{ field, addr string }{{"listen", c.Listen}, {"admin_listen", c.AdminListen}} {
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			bad(l.field, "%q is not host:port", l.addr)
+		}
+	}
+	if !loopback(c.Listen) && c.DevMode() {
+		bad("listen", "%s is not a loopback address: configure auth.api_keys or auth.jwt before listening beyond this machine", c.Listen)
+	}
+	if !loopback(c.AdminListen) && len(c.Admin.APIKeys) == 0 {
+		bad("admin_listen", "%s is not a loopback address: configure admin.api_keys before listening beyond this machine", c.AdminListen)
+	}
+	if c.Limits.MaxBodyBytes < 0 {
+		bad("limits.max_body_bytes", "must not be negative")
+	}
+	if c.Limits.AgentRate < 0 {
+		bad("limits.agent_rate", "must not be negative")
+	}
+	for field, d := range map[string]Duration{
+		"limits.read_timeout": c.Limits.ReadTimeout, "limits.write_timeout": c.Limits.WriteTimeout,
+		"limits.idle_timeout": c.Limits.IdleTimeout, "limits.inspect_timeout": c.Limits.InspectTimeout,
+		"limits.shutdown_timeout": c.Limits.ShutdownTimeout, "conversations.ttl": c.Conversations.TTL, "ack.ttl": c.Ack.TTL,
+	} {
+		if d < 0 {
+			bad(field, "must not be negative")
+		}
+	}
+	keys := func(field string, list []APIKey, needTenant bool) {
+		for i, k := range list {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			if needTenant && k.Tenant == "" {
+				bad(f+".tenant", "missing")
+			}
+			if h, ok := strings.CutPrefix(k.Hash, "sha256:"); !ok || len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+				bad(f+".hash", "want sha256:<64 lower-case hex digits> (xunjian hash-key prints it)")
+			}
+		}
+	}
+	keys("auth.api_keys", c.Auth.APIKeys, true)
+	keys("admin.api_keys", c.Admin.APIKeys, false)
+	if j := c.Auth.JWT; j != nil && j.HS256SecretEnv == "" && j.JWKSFile == "" {
+		bad("auth.jwt", "set hs256_secret_env or jwks_file")
+	}
+	for id, t := range c.Tenants {
+		switch t.FailMode {
+		case "", FailClosed, FailOpen:
+		default:
+			bad("tenants."+id+".fail_mode", "%q: want fail_closed or fail_open", t.FailMode)
+		}
+	}
+	for i, r := range c.Routes {
+		f := "routes[" + strconv.Itoa(i) + "]"
+		if r.Method == "" {
+			bad(f+".method", "missing")
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			bad(f+".path", "%q: want a path starting with /", r.Path)
+		}
+		if r.Upstream == "" {
+			bad(f+".upstream", "missing")
+		}
+		if r.Text == "" {
+			bad(f+".text", "missing: the JSON pointer to the message text")
+		}
+		for _, p := range []struct{ field, ptr string }{{"text", r.Text}, {"conversation", r.Conversation}, {"agent", r.Agent}, {"role", r.Role}} {
+			if p.ptr != "" && !strings.HasPrefix(p.ptr, "/") {
+				bad(f+"."+p.field, "%q is not a JSON pointer (RFC 6901: starts with /)", p.ptr)
+			}
+		}
+		if r.Path == "/v1/check" || r.Path == "/v1/events" {
+			bad(f+".path", "%s is the gateway's own endpoint", r.Path)
+		}
+	}
+	if c.Conversations.Max < 0 {
+		bad("conversations.max", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
