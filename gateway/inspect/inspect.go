@@ -55,6 +55,9 @@ var ErrInvalid = errors.New("invalid request")
 type Options struct {
 	// MaxTextBytes bounds the draft text; zero means DefaultMaxTextBytes.
 	MaxTextBytes int
+	// CacheBytes bounds the cache of detector findings by text; zero means
+	// no cache.
+	CacheBytes int64
 }
 
 // Inspector runs the pipeline for one policy version. It is immutable and
@@ -68,6 +71,7 @@ type Inspector struct {
 	policy    *rules.Policy
 	maxText   int
 	version   string
+	cache     *findingsCache // nil: no cache
 	// scratch recycles normalization buffers between requests; nothing in
 	// a Verdict refers to them.
 	scratch sync.Pool // *scratch
@@ -124,6 +128,13 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	}
 	in.agent = []detectors.Detector{in.privacy, td, dd, cd, ld}
 	in.customer = []detectors.Detector{in.privacy, td, dd, ld, in.complaint}
+	if opts.CacheBytes > 0 {
+		c, err := newFindingsCache(opts.CacheBytes)
+		if err != nil {
+			return nil, err
+		}
+		in.cache = c
+	}
 	in.version = strings.Join([]string{in.privacy.Version(), td.Version(), dd.Version(), cd.Version(), ld.Version(), in.complaint.Version()}, ".")
 	return in, nil
 }
@@ -210,22 +221,15 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	if err := in.validate(&req); err != nil {
 		return Verdict{}, err
 	}
-	sc, _ := in.scratch.Get().(*scratch)
-	if sc == nil {
-		sc = new(scratch)
-	}
-	defer in.scratch.Put(sc)
-	t := &sc.text
-	in.norm.NormalizeInto(t, &sc.buf, req.Text)
-	findings := in.detect(t, req.Role, make([]detectors.Finding, 0, 4))
+	d := in.detected(req)
+	findings := d.findings
 	if conv == nil {
 		conv = &Conversation{ID: req.ConversationID}
 	}
 	conv.Turns++
 	if req.Role == RoleCustomer {
-		sig := in.complaint.Signals(t, findings)
-		conv.CustomerEscalations += sig.Escalations
-		conv.Signals = append(conv.Signals, sig)
+		conv.CustomerEscalations += d.signals.Escalations
+		conv.Signals = append(conv.Signals, d.signals)
 		if len(conv.Signals) > maxSignals {
 			conv.Signals = slices.Delete(conv.Signals, 0, len(conv.Signals)-maxSignals)
 		}
@@ -239,13 +243,13 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		if conv.Risk >= riskFindingThreshold {
 			findings = append(findings, detectors.Finding{
 				Detector: "complaint", Kind: "risk", Severity: riskSeverity(conv.Risk),
-				Score: conv.Risk, Start: 0, End: t.Len(),
+				Score: conv.Risk, Start: 0, End: utf8.RuneCountInString(req.Text),
 			})
 		}
 	}
 	lang := language(req.Text)
 	input := &rules.Input{
-		Draft:    rules.Draft{Text: req.Text, Normalized: t.Norm, Role: req.Role, Lang: lang},
+		Draft:    rules.Draft{Text: req.Text, Normalized: d.norm, Role: req.Role, Lang: lang},
 		Findings: toRules(findings),
 		Conversation: rules.Conversation{
 			ID: req.ConversationID, Turns: conv.Turns, CustomerEscalations: conv.CustomerEscalations,
@@ -269,7 +273,7 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		Alerts:         dec.Alerts,
 		PolicyRevision: in.policy.Revision(),
 		Sample:         dec.Sample,
-		Normalized:     t.Norm,
+		Normalized:     d.norm,
 		Lang:           lang,
 	}
 	if v.Findings == nil {
@@ -285,10 +289,57 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		}
 	}
 	if v.Action == rules.Redact {
-		v.Redacted = in.privacy.Redact(t, findings)
+		v.Redacted = in.redact(req.Text, findings)
 	}
 	v.LatencyUS = time.Since(start).Microseconds()
 	return v, nil
+}
+
+// detection is the context-free part of an inspection: what the detectors
+// found in one text. It is immutable once built, so the cache can share it.
+type detection struct {
+	norm     string
+	findings []detectors.Finding // clipped: appending copies
+	signals  complaint.Signals   // customer messages only
+}
+
+// detected returns the detection of req's text, from the cache when it
+// holds one for this tenant, lexicon version, role and text.
+func (in *Inspector) detected(req Request) *detection {
+	var key string
+	if in.cache != nil {
+		key = cacheKey(req.TenantID, in.version, req.Role, req.Text)
+		if d, ok := in.cache.get(key); ok {
+			return d
+		}
+	}
+	sc, _ := in.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer in.scratch.Put(sc)
+	t := &sc.text
+	in.norm.NormalizeInto(t, &sc.buf, req.Text)
+	d := &detection{norm: t.Norm}
+	d.findings = slices.Clip(in.detect(t, req.Role, nil))
+	if req.Role == RoleCustomer {
+		d.signals = in.complaint.Signals(t, d.findings)
+	}
+	if in.cache != nil {
+		in.cache.set(key, d)
+	}
+	return d
+}
+
+// redact masks the privacy findings in text.
+func (in *Inspector) redact(text string, findings []detectors.Finding) string {
+	sc, _ := in.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	defer in.scratch.Put(sc)
+	in.norm.NormalizeInto(&sc.text, &sc.buf, text)
+	return in.privacy.Redact(&sc.text, findings)
 }
 
 // detect appends the findings of every detector that applies to role.

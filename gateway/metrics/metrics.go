@@ -1,0 +1,108 @@
+// Package metrics holds the gateway's Prometheus metrics in a registry of
+// its own (no global state), and serves them on fasthttp.
+//
+// Labels carry only names from the configuration and the taxonomy (route,
+// action, detector, kind): never text, ids or credentials.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Metrics are the gateway's metrics. The zero value is not usable; call New.
+// All methods are safe for concurrent use.
+type Metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.HistogramVec
+	findings   *prometheus.CounterVec
+	cache      *prometheus.CounterVec
+	upstream   *prometheus.CounterVec
+	failures   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	policyInfo *prometheus.GaugeVec
+	handler    fasthttp.RequestHandler
+}
+
+// New registers the gateway's metrics, plus Go runtime and process
+// metrics, in a new registry.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "xunjian_request_duration_seconds",
+		Help:    "Time from request read to reply written, by route and action (action is none for errors).",
+		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5},
+	}, []string{"route", "action"})
+	m.findings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_findings_total", Help: "Findings by detector and kind.",
+	}, []string{"detector", "kind"})
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_cache_requests_total", Help: "Cache look-ups by cache (findings, decision) and result (hit, miss); hit rate = hit / (hit + miss).",
+	}, []string{"cache", "result"})
+	m.upstream = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_upstream_errors_total", Help: "Upstream failures by route and kind (timeout, unavailable).",
+	}, []string{"route", "kind"})
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_inspection_failures_total", Help: "Inspections that errored or ran past the deadline, by fail mode applied (fail_open, fail_closed).",
+	}, []string{"mode"})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_rejected_requests_total", Help: "Requests refused before inspection, by reason (auth, rate_limit, bad_request, too_large, not_found).",
+	}, []string{"reason"})
+	m.policyInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xunjian_policy_info", Help: "1 for the policy revision in force.",
+	}, []string{"revision"})
+	m.reg.MustRegister(m.requests, m.findings, m.cache, m.upstream, m.failures, m.rejected, m.policyInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// Registry returns the registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Request records one request's latency.
+func (m *Metrics) Request(route, action string, d time.Duration) {
+	m.requests.WithLabelValues(route, action).Observe(d.Seconds())
+}
+
+// Finding counts one finding.
+func (m *Metrics) Finding(detector, kind string) { m.findings.WithLabelValues(detector, kind).Inc() }
+
+// Cache counts one look-up in cache ("findings" or "decision").
+func (m *Metrics) Cache(cache string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cache.WithLabelValues(cache, result).Inc()
+}
+
+// CacheAdd adds hits and misses counted elsewhere (the policy's decision
+// cache keeps its own counters).
+func (m *Metrics) CacheAdd(cache string, hits, misses uint64) {
+	m.cache.WithLabelValues(cache, "hit").Add(float64(hits))
+	m.cache.WithLabelValues(cache, "miss").Add(float64(misses))
+}
+
+// UpstreamError counts an upstream failure on route of kind timeout or unavailable.
+func (m *Metrics) UpstreamError(route, kind string) { m.upstream.WithLabelValues(route, kind).Inc() }
+
+// InspectionFailure counts an inspection that failed and the mode applied.
+func (m *Metrics) InspectionFailure(mode string) { m.failures.WithLabelValues(mode).Inc() }
+
+// Rejected counts a request refused before inspection.
+func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
+
+// Policy records the revision in force.
+func (m *Metrics) Policy(revision string) {
+	m.policyInfo.Reset()
+	m.policyInfo.WithLabelValues(revision).Set(1)
+}
+
+// Serve writes the metrics in the Prometheus text format.
+func (m *Metrics) Serve(ctx *fasthttp.RequestCtx) { m.handler(ctx) }
