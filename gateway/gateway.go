@@ -1,241 +1,231 @@
-// Package gateway is the Xunjian service: it serves the agent port
-// (POST /v1/check) and the admin port (/healthz, /readyz, /v1/policy) on
-// fasthttp, running every request through the inspection pipeline.
+// Package gateway is the Xunjian service. It serves the agent port
+// (POST /v1/check, POST /v1/events and the configured proxy routes) and the
+// admin port (/healthz, /readyz, /metrics, /v1/policy) on fasthttp, runs
+// every draft through the inspection pipeline, and forwards what is
+// released to the chat backend.
+//
+// Build a Server with New (which parses, validates and precomputes
+// everything), run it with Serve, release it with Close. Nothing on the
+// request path reads configuration.
 package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/xunjian/xunjian/gateway/ack"
+	"github.com/xunjian/xunjian/gateway/auth"
+	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/convstore"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/metrics"
+	"github.com/xunjian/xunjian/gateway/proxy"
+	"github.com/xunjian/xunjian/gateway/ratelimit"
 )
 
-// Config configures a Server. The zero value is valid and means the
-// defaults documented on each field.
-type Config struct {
-	// Addr is the agent port's listen address; empty means 127.0.0.1:8080.
-	Addr string
-	// AdminAddr is the admin port's listen address; empty means 127.0.0.1:8081.
-	AdminAddr string
-	// MaxBodyBytes bounds request bodies; zero means 64 KiB.
-	MaxBodyBytes int
-	// InspectTimeout bounds one inspection; zero means 50 ms.
-	InspectTimeout time.Duration
+// Server is the gateway. Its methods are safe for concurrent use.
+type Server struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	inspector *inspect.Inspector
+	auth      *auth.Authenticator
+	proxy     *proxy.Proxy
+	convs     *convstore.Store
+	acks      *ack.Issuer
+	limiter   *ratelimit.Limiter
+	metrics   *metrics.Metrics
+	tenants   map[string]config.Tenant
+	ready     atomic.Bool
+	now       func() time.Time
+}
+
+// Options carry what New needs beyond the configuration.
+type Options struct {
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Getenv reads secrets named in the configuration; nil means os.Getenv.
+	Getenv func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
-// Server is the gateway. Build it with New, run it with Serve.
-type Server struct {
-	cfg       Config
-	inspector *inspect.Inspector
-	log       *slog.Logger
+// New provisions a Server for cfg (already defaulted and validated, as
+// config.Load returns it) running drafts through in. The Server owns in
+// from now on and closes it in Close.
+func New(cfg *config.Config, in *inspect.Inspector, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, inspector: in, log: opts.Logger, now: opts.Now, tenants: cfg.Tenants}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var err error
+	if s.auth, err = newAuth(cfg, getenv); err != nil {
+		return nil, err
+	}
+	routes := make([]proxy.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = proxy.Route{
+			Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream, Timeout: r.Timeout.D(),
+			Text: r.Text, Conversation: r.Conversation, Agent: r.Agent, Role: r.Role, ForwardAuth: r.ForwardAuth,
+		}
+	}
+	if s.proxy, err = proxy.New(routes); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	if s.convs, err = convstore.New(convstore.Config{MaxConversations: cfg.Conversations.Max, TTL: cfg.Conversations.TTL.D()}); err != nil {
+		return nil, fmt.Errorf("conversations: %w", err)
+	}
+	var secret []byte
+	if cfg.Ack.SecretEnv != "" {
+		if secret = []byte(getenv(cfg.Ack.SecretEnv)); len(secret) == 0 {
+			return nil, fmt.Errorf("ack.secret_env: environment variable %s is empty", cfg.Ack.SecretEnv)
+		}
+	}
+	if s.acks, err = ack.NewIssuer(secret, cfg.Ack.TTL.D(), 0); err != nil {
+		return nil, fmt.Errorf("ack: %w", err)
+	}
+	if s.limiter, err = ratelimit.New(ratelimit.Config{Rate: cfg.Limits.AgentRate, Burst: cfg.Limits.AgentBurst}); err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	s.metrics = metrics.New()
+	s.metrics.Policy(in.Policy().Revision())
+	s.metrics.CacheStats("findings", in.CacheStats)
+	s.metrics.CacheStats("decision", in.Policy().CacheStats)
+	s.ready.Store(true)
+	return s, nil
 }
 
-// New returns a Server running every request through in.
-func New(cfg Config, in *inspect.Inspector) *Server {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
+func newAuth(cfg *config.Config, getenv func(string) string) (*auth.Authenticator, error) {
+	keys := func(list []config.APIKey) []auth.APIKey {
+		out := make([]auth.APIKey, len(list))
+		for i, k := range list {
+			out[i] = auth.APIKey{Name: k.Name, Tenant: k.Tenant, Agent: k.Agent, Hash: k.Hash}
+		}
+		return out
 	}
-	if cfg.AdminAddr == "" {
-		cfg.AdminAddr = "127.0.0.1:8081"
+	ac := auth.Config{APIKeys: keys(cfg.Auth.APIKeys), AdminKeys: keys(cfg.Admin.APIKeys)}
+	if j := cfg.Auth.JWT; j != nil {
+		jc := &auth.JWTConfig{JWKSFile: j.JWKSFile, Issuer: j.Issuer, Audience: j.Audience, TenantClaim: j.TenantClaim, AgentClaim: j.AgentClaim}
+		if j.HS256SecretEnv != "" {
+			if jc.HS256Secret = []byte(getenv(j.HS256SecretEnv)); len(jc.HS256Secret) == 0 {
+				return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty", j.HS256SecretEnv)
+			}
+		}
+		ac.JWT = jc
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 64 << 10
-	}
-	if cfg.InspectTimeout == 0 {
-		cfg.InspectTimeout = 50 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Server{cfg: cfg, inspector: in, log: cfg.Logger}
-}
-
-// Serve listens on both ports and serves until ctx is done, then shuts down
-// gracefully, letting requests in flight finish.
-func (s *Server) Serve(ctx context.Context) error {
-	agentLn, err := net.Listen("tcp", s.cfg.Addr)
+	a, err := auth.New(ac)
 	if err != nil {
-		return fmt.Errorf("listen agent port %s: %w", s.cfg.Addr, err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
-	adminLn, err := net.Listen("tcp", s.cfg.AdminAddr)
+	return a, nil
+}
+
+// Metrics returns the server's metrics (for tests and embedding).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Serve listens on the configured ports and serves until ctx is done, then
+// shuts down gracefully: /readyz turns unready, listeners close, and
+// requests in flight finish (bounded by limits.shutdown_timeout).
+func (s *Server) Serve(ctx context.Context) error {
+	agentLn, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", s.cfg.AdminListen)
 	if err != nil {
 		agentLn.Close()
-		return fmt.Errorf("listen admin port %s: %w", s.cfg.AdminAddr, err)
+		return fmt.Errorf("listen admin %s: %w", s.cfg.AdminListen, err)
 	}
 	return s.ServeListeners(ctx, agentLn, adminLn)
 }
 
 // ServeListeners is Serve on listeners the caller opened (tests use port 0).
 func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listener) error {
-	agent := s.newServer("xunjian-agent", s.handleAgent)
+	agent := s.newServer("xunjian", s.handleAgent)
 	admin := s.newServer("xunjian-admin", s.handleAdmin)
 	errc := make(chan error, 2)
 	go func() { errc <- agent.Serve(agentLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
-	s.log.LogAttrs(ctx, slog.LevelInfo, "gateway listening",
+	attrs := []slog.Attr{
 		slog.String("agent", agentLn.Addr().String()), slog.String("admin", adminLn.Addr().String()),
-		slog.String("policy_revision", s.inspector.Policy().Revision()))
+		slog.String("policy_revision", s.inspector.Policy().Revision()), slog.Int("routes", len(s.cfg.Routes)),
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "gateway listening", attrs...)
+	if !s.auth.Enabled() {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "dev mode: no credentials configured; requests are accepted without one (loopback only)")
+	}
+	var serveErr error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		agent.Shutdown()
-		admin.Shutdown()
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-errc:
 	}
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.ready.Store(false)
+	shut, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownTimeout.D())
 	defer cancel()
-	return errors.Join(agent.ShutdownWithContext(shut), admin.ShutdownWithContext(shut))
+	err := errors.Join(agent.ShutdownWithContext(shut), admin.ShutdownWithContext(shut))
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "gateway stopped")
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	return err
+}
+
+// Close releases the stores and caches. Call it after Serve returns.
+func (s *Server) Close() {
+	s.convs.Close()
+	s.limiter.Close()
+	s.inspector.Close()
 }
 
 func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Server {
+	l := s.cfg.Limits
 	return &fasthttp.Server{
-		Name:               name,
-		Handler:            s.recoverer(h),
-		ReadTimeout:        10 * time.Second,
-		WriteTimeout:       10 * time.Second,
-		IdleTimeout:        60 * time.Second,
-		MaxRequestBodySize: s.cfg.MaxBodyBytes,
+		Name:                          name,
+		Handler:                       s.recoverer(h),
+		ReadTimeout:                   l.ReadTimeout.D(),
+		WriteTimeout:                  l.WriteTimeout.D(),
+		IdleTimeout:                   l.IdleTimeout.D(),
+		MaxRequestBodySize:            l.MaxBodyBytes,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         true,
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", s.cfg.MaxBodyBytes))
+				s.metrics.Rejected("too_large")
+				writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", l.MaxBodyBytes))
 				return
 			}
+			s.metrics.Rejected("bad_request")
 			writeError(ctx, fasthttp.StatusBadRequest, "bad_request", "malformed HTTP request")
 		},
 	}
 }
 
+// recoverer turns a panic into a 500 with an error id that is logged.
 func (s *Server) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		defer func() {
 			if r := recover(); r != nil {
-				id := fmt.Sprintf("%016x", ctx.ID())
+				id := fmt.Sprintf("%d-%d", ctx.ConnID(), ctx.ConnRequestNum())
 				s.log.LogAttrs(context.Background(), slog.LevelError, "panic serving request",
 					slog.String("error_id", id), slog.String("path", string(ctx.Path())), slog.Any("panic", r))
-				writeError(ctx, fasthttp.StatusInternalServerError, "internal", "internal error "+id)
+				ctx.Response.Reset()
+				writeError(ctx, fasthttp.StatusInternalServerError, "internal", "internal error, id "+id)
 			}
 		}()
 		h(ctx)
-	}
-}
-
-func (s *Server) handleAgent(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/v1/check":
-		if !ctx.IsPost() {
-			writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-			return
-		}
-		s.handleCheck(ctx)
-	default:
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+string(ctx.Method())+" "+string(ctx.Path()))
-	}
-}
-
-// checkRequest is the body of POST /v1/check.
-type checkRequest struct {
-	Text           *string        `json:"text"`
-	Role           string         `json:"role"`
-	ConversationID string         `json:"conversation_id"`
-	AgentID        string         `json:"agent_id"`
-	Ack            string         `json:"ack"`
-	Context        []inspect.Turn `json:"context"`
-}
-
-func (s *Server) handleCheck(ctx *fasthttp.RequestCtx) {
-	body := ctx.PostBody()
-	if !utf8.Valid(body) {
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_utf8", "body is not valid UTF-8")
-		return
-	}
-	var req checkRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_json", err.Error())
-		return
-	}
-	if req.Text == nil {
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", "text: missing")
-		return
-	}
-	now := time.Now()
-	conv := conversationFromContext(s.inspector, req, now)
-	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.InspectTimeout)
-	defer cancel()
-	v, err := s.inspector.Inspect(ictx, inspect.Request{
-		Text: *req.Text, Role: req.Role, ConversationID: req.ConversationID, AgentID: req.AgentID,
-	}, conv, now)
-	switch {
-	case errors.Is(err, inspect.ErrInvalid):
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
-		return
-	case err != nil:
-		s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed", slog.String("error", err.Error()))
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "inspection failed; the draft was not released")
-		return
-	}
-	writeJSON(ctx, fasthttp.StatusOK, &v)
-}
-
-// conversationFromContext replays the turns a client sent inline, so the
-// policy sees the conversation's risk and wait without server-side state.
-func conversationFromContext(in *inspect.Inspector, req checkRequest, now time.Time) *inspect.Conversation {
-	conv := &inspect.Conversation{ID: req.ConversationID}
-	for _, t := range req.Context {
-		ts := t.TS
-		if ts.IsZero() {
-			ts = now
-		}
-		// Context turns are best effort: a bad one is skipped, not fatal.
-		_, _ = in.Inspect(context.Background(), inspect.Request{Text: t.Text, Role: t.Role, ConversationID: req.ConversationID}, conv, ts)
-	}
-	return conv
-}
-
-func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/healthz":
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
-	case "/readyz":
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
-	case "/v1/policy":
-		p := s.inspector.Policy()
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"revision": p.Revision(), "modules": p.Modules(), "lexicon_version": s.inspector.LexiconVersion()})
-	default:
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+string(ctx.Path()))
-	}
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(ctx, status, &b)
-}
-
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
-	ctx.Response.Header.SetContentType("application/json; charset=utf-8")
-	ctx.SetStatusCode(status)
-	enc := json.NewEncoder(ctx)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		ctx.ResetBody()
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		ctx.SetBodyString(`{"error":{"code":"internal","message":"encode reply"}}`)
 	}
 }

@@ -3,6 +3,7 @@
 //	xunjian serve      run the gateway
 //	xunjian check      inspect messages from the command line
 //	xunjian rules test run a policy bundle's Rego tests
+//	xunjian hash-key   hash (or generate) an API key for the config
 //	xunjian version    print the version
 //
 // The command only wires flags to packages; all logic lives in gateway,
@@ -46,6 +47,7 @@ commands:
   serve       run the gateway (embedded defaults when no flags are given)
   check       inspect a message (TEXT argument, stdin, or --jsonl)
   rules test  run a policy bundle's Rego tests
+  hash-key    print the config hash of an API key (or generate a key)
   version     print the version`
 
 // run dispatches a command line; it is main without the process exits, so
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCheck(ctx, args[1:], stdin, stdout, stderr)
 	case "rules":
 		return runRules(ctx, args[1:], stdout, stderr)
+	case "hash-key":
+		return runHashKey(args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "xunjian", version)
 		return nil

@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/xunjian/xunjian/gateway"
+	"github.com/xunjian/xunjian/gateway/auth"
+	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/rules"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	policy := fs.String("policy", "", "policy bundle: a directory or .tar.gz (default: the built-in bundle)")
-	addr := fs.String("addr", "127.0.0.1:8080", "agent port listen address")
-	admin := fs.String("admin-addr", "127.0.0.1:8081", "admin port listen address")
+	cfgPath := fs.String("config", "", "YAML configuration file (default: none, dev mode on loopback)")
+	policy := fs.String("policy", "", "policy bundle: a directory or .tar.gz (overrides the config; default: the built-in bundle)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -23,10 +27,50 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w: serve takes no arguments", errUsage)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	in, err := loadInspector(ctx, *policy)
+	cfg, err := config.Load(*cfgPath, os.Getenv)
 	if err != nil {
 		return err
 	}
-	log.Info("dev mode: no config, listening on loopback only, no credentials required (check-only, no upstream)")
-	return gateway.New(gateway.Config{Addr: *addr, AdminAddr: *admin, Logger: log}, in).Serve(ctx)
+	if *policy != "" {
+		cfg.Policy = *policy
+	}
+	p, err := rules.Load(ctx, cfg.Policy)
+	if err != nil {
+		return err
+	}
+	cacheBytes := cfg.Cache.MaxBytes
+	if cfg.Cache.Disabled {
+		cacheBytes = 0
+	}
+	in, err := inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
+	if err != nil {
+		return err
+	}
+	srv, err := gateway.New(cfg, in, gateway.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if *cfgPath == "" {
+		log.Info("no --config: embedded defaults (built-in policy unless --policy, check-only, no upstream)")
+	}
+	return srv.Serve(ctx)
+}
+
+func runHashKey(args []string, stdout io.Writer) error {
+	if len(args) > 1 {
+		return fmt.Errorf("%w: xunjian hash-key [KEY]  (no KEY: generate one)", errUsage)
+	}
+	key := ""
+	if len(args) == 1 {
+		key = args[0]
+	} else {
+		var err error
+		if key, err = auth.GenerateKey(); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "key: ", key)
+	}
+	fmt.Fprintln(stdout, "hash:", auth.HashKey(key))
+	return nil
 }

@@ -89,6 +89,9 @@ type APIKey struct {
 	Name string `yaml:"name"`
 	// Tenant is the tenant the key's requests belong to.
 	Tenant string `yaml:"tenant"`
+	// Agent optionally binds the key to one agent id; empty lets the
+	// request name its agent.
+	Agent string `yaml:"agent"`
 	// Hash is "sha256:<hex>" of the key.
 	Hash string `yaml:"hash"`
 }

@@ -197,19 +197,25 @@ func (c *Conversation) WaitSeconds(now time.Time) float64 {
 
 // Verdict is the outcome of one inspection, shaped as the /v1/check reply.
 type Verdict struct {
-	DecisionID     string              `json:"decision_id"`
-	Action         rules.Action        `json:"action"`
-	Findings       []detectors.Finding `json:"findings"`
-	Reasons        []rules.Reason      `json:"reasons"`
-	Alerts         []rules.Alert       `json:"alerts,omitempty"`
-	Redacted       string              `json:"redacted,omitempty"`
-	Suggestion     string              `json:"suggestion,omitempty"`
-	Ack            string              `json:"ack,omitempty"`
-	PolicyRevision string              `json:"policy_revision"`
-	LatencyUS      int64               `json:"latency_us"`
-	Sample         bool                `json:"-"`
-	Normalized     string              `json:"-"`
-	Lang           string              `json:"-"`
+	DecisionID string              `json:"decision_id"`
+	Action     rules.Action        `json:"action"`
+	Findings   []detectors.Finding `json:"findings"`
+	Reasons    []rules.Reason      `json:"reasons"`
+	Alerts     []rules.Alert       `json:"alerts,omitempty"`
+	Redacted   string              `json:"redacted,omitempty"`
+	Suggestion string              `json:"suggestion,omitempty"`
+	Ack        string              `json:"ack,omitempty"`
+	// Acked is set when a held draft was re-sent with a valid ack token
+	// and is released.
+	Acked bool `json:"acked,omitempty"`
+	// FailOpen is set when inspection failed and the tenant's fail-open
+	// mode released the message uninspected.
+	FailOpen       bool   `json:"fail_open,omitempty"`
+	PolicyRevision string `json:"policy_revision"`
+	LatencyUS      int64  `json:"latency_us"`
+	Sample         bool   `json:"-"`
+	Normalized     string `json:"-"`
+	Lang           string `json:"-"`
 }
 
 // Inspect runs the pipeline on req. conv, when not nil, supplies the

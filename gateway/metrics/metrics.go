@@ -21,7 +21,6 @@ type Metrics struct {
 	reg        *prometheus.Registry
 	requests   *prometheus.HistogramVec
 	findings   *prometheus.CounterVec
-	cache      *prometheus.CounterVec
 	upstream   *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
@@ -41,9 +40,6 @@ func New() *Metrics {
 	m.findings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_findings_total", Help: "Findings by detector and kind.",
 	}, []string{"detector", "kind"})
-	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "xunjian_cache_requests_total", Help: "Cache look-ups by cache (findings, decision) and result (hit, miss); hit rate = hit / (hit + miss).",
-	}, []string{"cache", "result"})
 	m.upstream = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_upstream_errors_total", Help: "Upstream failures by route and kind (timeout, unavailable).",
 	}, []string{"route", "kind"})
@@ -56,7 +52,7 @@ func New() *Metrics {
 	m.policyInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "xunjian_policy_info", Help: "1 for the policy revision in force.",
 	}, []string{"revision"})
-	m.reg.MustRegister(m.requests, m.findings, m.cache, m.upstream, m.failures, m.rejected, m.policyInfo,
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -73,20 +69,22 @@ func (m *Metrics) Request(route, action string, d time.Duration) {
 // Finding counts one finding.
 func (m *Metrics) Finding(detector, kind string) { m.findings.WithLabelValues(detector, kind).Inc() }
 
-// Cache counts one look-up in cache ("findings" or "decision").
-func (m *Metrics) Cache(cache string, hit bool) {
-	result := "miss"
-	if hit {
-		result = "hit"
+// CacheStats exports a cache's own hit and miss counters, read at each
+// scrape: fn is called concurrently and must be cheap.
+func (m *Metrics) CacheStats(cache string, fn func() (hits, misses uint64)) {
+	for _, result := range []string{"hit", "miss"} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "xunjian_cache_lookups_total",
+			Help:        "Look-ups in the gateway's caches (findings, decision); hit rate = hit / (hit + miss).",
+			ConstLabels: prometheus.Labels{"cache": cache, "result": result},
+		}, func() float64 {
+			h, mi := fn()
+			if result == "hit" {
+				return float64(h)
+			}
+			return float64(mi)
+		}))
 	}
-	m.cache.WithLabelValues(cache, result).Inc()
-}
-
-// CacheAdd adds hits and misses counted elsewhere (the policy's decision
-// cache keeps its own counters).
-func (m *Metrics) CacheAdd(cache string, hits, misses uint64) {
-	m.cache.WithLabelValues(cache, "hit").Add(float64(hits))
-	m.cache.WithLabelValues(cache, "miss").Add(float64(misses))
 }
 
 // UpstreamError counts an upstream failure on route of kind timeout or unavailable.

@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"encoding/json"
+
+	"github.com/valyala/fasthttp"
+)
+
+func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	if path != "/healthz" { // liveness stays open for the orchestrator
+		if _, err := s.auth.AuthenticateAdmin(func(name string) []byte { return ctx.Request.Header.Peek(name) }, s.now()); err != nil {
+			s.metrics.Rejected("auth")
+			writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", err.Error())
+			return
+		}
+	}
+	switch path {
+	case "/healthz":
+		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+	case "/readyz":
+		if !s.ready.Load() {
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	case "/metrics":
+		s.metrics.Serve(ctx)
+	case "/v1/policy":
+		p := s.inspector.Policy()
+		st := p.CacheStatus()
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+			"revision": p.Revision(), "modules": p.Modules(), "lexicon_version": s.inspector.LexiconVersion(),
+			"decision_cache": st.String(),
+		})
+	default:
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+path)
+	}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeError answers with the JSON error shape of the contract:
+// {"error": {"code", "message"}}.
+func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(ctx, status, &b)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	ctx.Response.Header.SetContentType("application/json; charset=utf-8")
+	ctx.SetStatusCode(status)
+	enc := json.NewEncoder(ctx)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		ctx.ResetBody()
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		ctx.SetBodyString(`{"error":{"code":"internal","message":"encode reply"}}`)
+	}
+}

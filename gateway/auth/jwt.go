@@ -1,0 +1,344 @@
+package auth
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+)
+
+// Defaults of JWTConfig.
+const (
+	DefaultTenantClaim = "tenant"
+	DefaultAgentClaim  = "sub"
+	DefaultLeeway      = 30 * time.Second
+)
+
+// Minimum key sizes. RFC 7518 §3.2 requires an HS256 key of at least 256
+// bits; RSA below 2048 bits is considered breakable (NIST SP 800-131A).
+const (
+	minHS256Secret = 32
+	minRSABits     = 2048
+)
+
+// JWTConfig configures bearer JWTs. Only HS256 and RS256 are accepted, each
+// only when its key is configured: an "alg: none" token, a token with any
+// other alg, and an HS256 token when only RS256 is configured are all
+// rejected (no algorithm confusion: the alg in the token header chooses
+// among our keys, it never turns a public key into an HMAC secret).
+type JWTConfig struct {
+	// HS256Secret is the shared HMAC secret, at least 32 bytes. Nil or
+	// empty disables HS256. Keep it out of config files: have the loader
+	// read it from the environment or a secret file. New copies it.
+	HS256Secret []byte
+	// JWKSFile is the path of a JWKS (RFC 7517) JSON file holding the RSA
+	// public keys that verify RS256 tokens. Empty disables RS256. Keys
+	// whose "alg" is set to something other than RS256, whose "use" is not
+	// "sig", or which are not RSA are ignored; at least one must remain,
+	// each of at least 2048 bits. The file is read once, by New: to rotate
+	// keys, build a new Authenticator.
+	JWKSFile string
+	// Issuer, when non-empty, must equal the token's "iss" claim.
+	Issuer string
+	// Audience, when non-empty, must be among the token's "aud" values.
+	Audience string
+	// TenantClaim names the claim holding the tenant, a non-empty string
+	// that every token must carry. Empty means "tenant".
+	TenantClaim string
+	// AgentClaim names the claim holding the agent id (Principal.Agent),
+	// optional in the token. Empty means "sub".
+	AgentClaim string
+	// Leeway is the clock skew allowed when checking "exp", "nbf" and
+	// "iat". Zero means 30s; a negative value means none.
+	Leeway time.Duration
+}
+
+// jwtVerifier is the validated, immutable form of a JWTConfig.
+type jwtVerifier struct {
+	hs          []byte   // nil: HS256 disabled
+	rsa         *rsaKeys // nil: RS256 disabled
+	tenantClaim string
+	agentClaim  string
+	static      []jwt.ParseOption // options shared by every Parse; never appended to in place
+}
+
+// rsaKeys is the RS256 key material from a JWKS file.
+type rsaKeys struct {
+	byKID map[string]*rsa.PublicKey
+	only  *rsa.PublicKey // the key when the JWKS holds exactly one, else nil
+}
+
+func newJWTVerifier(c JWTConfig) (*jwtVerifier, error) {
+	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim}
+	if v.tenantClaim == "" {
+		v.tenantClaim = DefaultTenantClaim
+	}
+	if v.agentClaim == "" {
+		v.agentClaim = DefaultAgentClaim
+	}
+	leeway := c.Leeway
+	switch {
+	case leeway == 0:
+		leeway = DefaultLeeway
+	case leeway < 0:
+		leeway = 0
+	}
+
+	var errs []error
+	if len(c.HS256Secret) > 0 {
+		if len(c.HS256Secret) < minHS256Secret {
+			errs = append(errs, fmt.Errorf("auth.jwt.hs256_secret: want at least %d bytes, got %d", minHS256Secret, len(c.HS256Secret)))
+		}
+		v.hs = append([]byte(nil), c.HS256Secret...)
+	}
+	if c.JWKSFile != "" {
+		keys, err := loadJWKS(c.JWKSFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("auth.jwt.jwks_file: %w", err))
+		}
+		v.rsa = keys
+	}
+	if len(c.HS256Secret) == 0 && c.JWKSFile == "" {
+		errs = append(errs, errors.New("auth.jwt: set hs256_secret or jwks_file (or remove the jwt section)"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	v.static = []jwt.ParseOption{
+		jwt.WithAcceptableSkew(leeway),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+	}
+	if c.Issuer != "" {
+		v.static = append(v.static, jwt.WithIssuer(c.Issuer))
+	}
+	if c.Audience != "" {
+		v.static = append(v.static, jwt.WithAudience(c.Audience))
+	}
+	return v, nil
+}
+
+// loadJWKS reads the RS256 public keys of a JWKS file.
+func loadJWKS(path string) (*rsaKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // *PathError names the path
+	}
+	set, err := jwk.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	keys := &rsaKeys{byKID: make(map[string]*rsa.PublicKey)}
+	var noKID []*rsa.PublicKey
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if k.KeyType().String() != "RSA" {
+			continue
+		}
+		if alg, ok := k.Algorithm(); ok && alg.String() != jwa.RS256().String() {
+			continue
+		}
+		if use, ok := k.KeyUsage(); ok && use != "sig" {
+			continue
+		}
+		kid, _ := k.KeyID()
+		if _, ok := k.(jwk.RSAPrivateKey); ok {
+			return nil, fmt.Errorf("%s: key %d (kid %q) is a private key; publish only public keys", path, i, kid)
+		}
+		var raw any
+		if err := jwk.Export(k, &raw); err != nil {
+			return nil, fmt.Errorf("%s: key %d (kid %q): %w", path, i, kid, err)
+		}
+		pub, ok := raw.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: key %d (kid %q): not an RSA public key (%T)", path, i, kid, raw)
+		}
+		if bits := pub.N.BitLen(); bits < minRSABits {
+			return nil, fmt.Errorf("%s: key %d (kid %q): %d-bit RSA key, want at least %d bits", path, i, kid, bits, minRSABits)
+		}
+		if kid == "" {
+			noKID = append(noKID, pub)
+			continue
+		}
+		if _, dup := keys.byKID[kid]; dup {
+			return nil, fmt.Errorf("%s: key %d: kid %q appears twice", path, i, kid)
+		}
+		keys.byKID[kid] = pub
+	}
+	n := len(keys.byKID) + len(noKID)
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("%s: no RS256 signing key (want an RSA key with no alg or alg RS256, no use or use sig)", path)
+	case len(noKID) > 0 && n > 1:
+		return nil, fmt.Errorf("%s: %d keys, %d without kid; with several keys every key needs a kid", path, n, len(noKID))
+	case n == 1:
+		if len(noKID) == 1 {
+			keys.only = noKID[0]
+		} else {
+			for _, pub := range keys.byKID {
+				keys.only = pub
+			}
+		}
+	}
+	return keys, nil
+}
+
+// Reasons a JWT is rejected; the text goes into the error, so it must never
+// hold any part of the token.
+const (
+	reasonMalformed   = "malformed token"
+	reasonTooLong     = "token too long"
+	reasonSignature   = "bad signature"
+	reasonNoAlg       = "no alg header"
+	reasonAlg         = "alg not accepted"
+	reasonCrit        = "crit or b64 header not accepted"
+	reasonHSDisabled  = "HS256 not accepted (not configured)"
+	reasonRSDisabled  = "RS256 not accepted (not configured)"
+	reasonNoKID       = "no kid and several keys"
+	reasonUnknownKID  = "unknown kid"
+	reasonExpired     = "token expired"
+	reasonNotYet      = "token not yet valid"
+	reasonIssuedAt    = "token issued in the future"
+	reasonIssuer      = "issuer mismatch"
+	reasonAudience    = "audience mismatch"
+	reasonMissing     = "required claim missing"
+	reasonInvalid     = "claims invalid"
+	reasonNoTenant    = "tenant claim missing or empty"
+	reasonAgentClaim  = "agent claim not a string"
+	reasonTenantClaim = "tenant claim not a string"
+)
+
+func badJWT(reason string) error {
+	return fmt.Errorf("%w: jwt: %s", ErrBadCredential, reason)
+}
+
+// verify checks the signature and claims of a compact JWS token and returns
+// its Principal. tok aliases a request buffer; nothing returned refers to it.
+func (v *jwtVerifier) verify(tok []byte, now time.Time) (Principal, error) {
+	if len(tok) > maxTokenLen {
+		return Principal{}, badJWT(reasonTooLong)
+	}
+	// A compact JWS is three base64url parts (RFC 7515 §7.1). Checking the
+	// alphabet here keeps jwx's JSON serialization and anything odd out.
+	for _, c := range tok {
+		if !isB64URL(c) && c != '.' {
+			return Principal{}, badJWT(reasonMalformed)
+		}
+	}
+
+	// The key provider picks the key from the header's alg (and kid):
+	// HS256 gets the HMAC secret, RS256 an RSA public key, anything else
+	// nothing, so verification fails. reason records why it gave no key.
+	var reason string
+	kp := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		h := sig.ProtectedHeaders()
+		// RFC 7515 §4.1.11: a recipient must reject a "crit" extension it
+		// does not understand, and we understand none; jwt.Parse does not
+		// check crit itself. "b64" (RFC 7797) has no place in a JWT.
+		if h.Has("crit") || h.Has("b64") {
+			reason = reasonCrit
+			return errors.New(reason)
+		}
+		alg, ok := h.Algorithm()
+		if !ok {
+			reason = reasonNoAlg
+			return errors.New(reason)
+		}
+		switch alg.String() {
+		case "HS256":
+			if v.hs == nil {
+				reason = reasonHSDisabled
+				return errors.New(reason)
+			}
+			sink.Key(jwa.HS256(), v.hs)
+		case "RS256":
+			if v.rsa == nil {
+				reason = reasonRSDisabled
+				return errors.New(reason)
+			}
+			kid, _ := h.KeyID()
+			var pub *rsa.PublicKey
+			if kid == "" {
+				if pub = v.rsa.only; pub == nil {
+					reason = reasonNoKID
+					return errors.New(reason)
+				}
+			} else if pub = v.rsa.byKID[kid]; pub == nil {
+				reason = reasonUnknownKID
+				return errors.New(reason)
+			}
+			sink.Key(jwa.RS256(), pub)
+		default:
+			reason = reasonAlg
+			return errors.New(reason)
+		}
+		return nil
+	})
+
+	opts := make([]jwt.ParseOption, 0, len(v.static)+2)
+	opts = append(opts, v.static...)
+	opts = append(opts,
+		jwt.WithKeyProvider(kp),
+		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
+	)
+	t, err := jwt.Parse(tok, opts...)
+	if err != nil {
+		if reason == "" {
+			reason = classify(err)
+		}
+		return Principal{}, badJWT(reason)
+	}
+
+	var p Principal
+	p.Method = MethodJWT
+	if err := t.Get(v.tenantClaim, &p.Tenant); err != nil {
+		if errors.Is(err, jwt.ClaimNotFoundError()) {
+			return Principal{}, badJWT(reasonNoTenant)
+		}
+		return Principal{}, badJWT(reasonTenantClaim)
+	}
+	if p.Tenant == "" {
+		return Principal{}, badJWT(reasonNoTenant)
+	}
+	if err := t.Get(v.agentClaim, &p.Agent); err != nil && !errors.Is(err, jwt.ClaimNotFoundError()) {
+		return Principal{}, badJWT(reasonAgentClaim)
+	}
+	p.Subject, _ = t.Subject()
+	return p, nil
+}
+
+// classify maps a jwx error to a fixed reason. jwx's own messages may quote
+// claim values, so they are never passed on.
+func classify(err error) string {
+	switch {
+	case errors.Is(err, jwt.TokenExpiredError()):
+		return reasonExpired
+	case errors.Is(err, jwt.TokenNotYetValidError()):
+		return reasonNotYet
+	case errors.Is(err, jwt.InvalidIssuedAtError()):
+		return reasonIssuedAt
+	case errors.Is(err, jwt.InvalidIssuerError()):
+		return reasonIssuer
+	case errors.Is(err, jwt.InvalidAudienceError()):
+		return reasonAudience
+	case errors.Is(err, jwt.MissingRequiredClaimError()):
+		return reasonMissing
+	case errors.Is(err, jwt.ValidateError()):
+		return reasonInvalid
+	case errors.Is(err, jws.VerifyError()):
+		return reasonSignature
+	default:
+		return reasonMalformed
+	}
+}
+
+func isB64URL(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}

@@ -1,0 +1,288 @@
+package convstore
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xunjian/xunjian/detectors/complaint"
+	"github.com/xunjian/xunjian/gateway/inspect"
+)
+
+func newStore(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func incr(c *inspect.Conversation) { c.Turns++ }
+
+func TestNewConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+	}{
+		{"zero", Config{}, false},
+		{"explicit", Config{MaxConversations: 10, TTL: time.Minute}, false},
+		{"negative max", Config{MaxConversations: -1}, true},
+		{"negative ttl", Config{TTL: -time.Second}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.cfg)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("New(%+v) error = %v, want error %v", tc.cfg, err, tc.wantErr)
+			}
+			if s != nil {
+				s.Close()
+			}
+		})
+	}
+}
+
+func TestUpdateGet(t *testing.T) {
+	s := newStore(t, Config{})
+	if _, ok := s.Get("t", "c"); ok {
+		t.Fatal("Get on empty store found a conversation")
+	}
+	at := time.Unix(1700000000, 0)
+	s.Update("t", "c", func(c *inspect.Conversation) {
+		if c.ID != "c" || c.Turns != 0 {
+			t.Errorf("new conversation = %+v, want ID c and no turns", c)
+		}
+		c.Turns = 1
+		c.LastCustomer = at
+		c.Signals = append(c.Signals, complaint.Signals{Escalations: 1})
+	})
+	got, ok := s.Get("t", "c")
+	if !ok || got.Turns != 1 || !got.LastCustomer.Equal(at) || len(got.Signals) != 1 {
+		t.Fatalf("Get = %+v, %v; want the update", got, ok)
+	}
+	// The copy shares nothing with the store.
+	got.Signals[0].Escalations = 99
+	got.Turns = 42
+	again, _ := s.Get("t", "c")
+	if again.Turns != 1 || again.Signals[0].Escalations != 1 {
+		t.Fatalf("mutating Get's copy changed the store: %+v", again)
+	}
+	// Back-to-back updates each see the previous one.
+	for i := 2; i <= 50; i++ {
+		s.Update("t", "c", func(c *inspect.Conversation) {
+			if c.Turns != i-1 {
+				t.Fatalf("update %d saw Turns=%d", i, c.Turns)
+			}
+			c.Turns = i
+		})
+	}
+}
+
+func TestBackToBackNewConversations(t *testing.T) {
+	// ristretto applies a new key asynchronously; the second Update of a
+	// new conversation must still see the first.
+	s := newStore(t, Config{})
+	for i := range 2000 {
+		id := strconv.Itoa(i)
+		s.Update("t", id, incr)
+		s.Update("t", id, incr)
+		if got, ok := s.Get("t", id); !ok || got.Turns != 2 {
+			t.Fatalf("conversation %d: %+v, %v; want 2 turns", i, got, ok)
+		}
+	}
+}
+
+func TestConcurrentUpdatesOneConversation(t *testing.T) {
+	s := newStore(t, Config{})
+	const n = 1000
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { s.Update("tenant", "conv", incr) })
+	}
+	wg.Wait()
+	got, ok := s.Get("tenant", "conv")
+	if !ok || got.Turns != n {
+		t.Fatalf("Turns = %d (found %v), want %d", got.Turns, ok, n)
+	}
+}
+
+func TestConcurrentUpdatesManyConversations(t *testing.T) {
+	s := newStore(t, Config{})
+	const convs, per = 50, 40
+	var wg sync.WaitGroup
+	for c := range convs {
+		id := strconv.Itoa(c)
+		for range per {
+			wg.Go(func() { s.Update("t", id, incr) })
+		}
+	}
+	wg.Wait()
+	for c := range convs {
+		if got, _ := s.Get("t", strconv.Itoa(c)); got.Turns != per {
+			t.Errorf("conversation %d: Turns = %d, want %d", c, got.Turns, per)
+		}
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	s := newStore(t, Config{})
+	s.Update("A", "same", func(c *inspect.Conversation) { c.Turns = 1 })
+	s.Update("B", "same", func(c *inspect.Conversation) { c.Turns = 2 })
+	// Ambiguous concatenations are different keys too.
+	s.Update("AB", "c", func(c *inspect.Conversation) { c.Turns = 3 })
+	s.Update("A", "Bc", func(c *inspect.Conversation) { c.Turns = 4 })
+	for _, tc := range []struct {
+		tenant, id string
+		want       int
+	}{
+		{"A", "same", 1}, {"B", "same", 2}, {"AB", "c", 3}, {"A", "Bc", 4},
+	} {
+		got, ok := s.Get(tc.tenant, tc.id)
+		if !ok || got.Turns != tc.want {
+			t.Errorf("Get(%q, %q) = %d, %v; want %d", tc.tenant, tc.id, got.Turns, ok, tc.want)
+		}
+	}
+	s.Delete("A", "same")
+	if _, ok := s.Get("A", "same"); ok {
+		t.Error("A/same still present after Delete")
+	}
+	if got, ok := s.Get("B", "same"); !ok || got.Turns != 2 {
+		t.Errorf("Delete of A/same affected B/same: %+v, %v", got, ok)
+	}
+}
+
+func TestTTL(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	s := newStore(t, Config{TTL: ttl})
+	s.Update("t", "c", incr)
+	s.cache.Wait()
+	if _, ok := s.Get("t", "c"); !ok {
+		t.Fatal("conversation missing right after Update")
+	}
+	// Activity keeps it alive.
+	for range 4 {
+		time.Sleep(ttl / 4)
+		s.Update("t", "c", incr)
+	}
+	if got, ok := s.Get("t", "c"); !ok || got.Turns != 5 {
+		t.Fatalf("active conversation = %+v, %v; want 5 turns", got, ok)
+	}
+	time.Sleep(ttl + 50*time.Millisecond)
+	if got, ok := s.Get("t", "c"); ok {
+		t.Fatalf("idle conversation still present after TTL: %+v", got)
+	}
+	s.Update("t", "c", func(c *inspect.Conversation) {
+		if c.Turns != 0 {
+			t.Errorf("expired conversation came back with %d turns", c.Turns)
+		}
+	})
+}
+
+func TestTTLPendingNotVisible(t *testing.T) {
+	// An entry that expires before anyone looks at it again is gone, even
+	// if it is still in the pending map.
+	s := newStore(t, Config{TTL: 30 * time.Millisecond})
+	s.Update("t", "c", incr)
+	time.Sleep(60 * time.Millisecond)
+	if _, ok := s.Get("t", "c"); ok {
+		t.Fatal("expired conversation found")
+	}
+}
+
+func TestBounded(t *testing.T) {
+	const max = 1000
+	s := newStore(t, Config{MaxConversations: max})
+	for i := range 10 * max {
+		s.Update("t", strconv.Itoa(i), incr)
+	}
+	s.cache.Wait()
+	if n := s.Len(); n > max || n < max/2 {
+		t.Fatalf("Len() = %d after %d inserts, want near %d", n, 10*max, max)
+	}
+	// The pending maps do not keep what ristretto dropped.
+	time.Sleep(pendingGrace + 10*time.Millisecond)
+	s.Update("t", "one more", incr)
+	total := 0
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+		total += len(s.shards[i].pending)
+		s.shards[i].mu.Unlock()
+	}
+	if total > 2*numShards*minSweep {
+		t.Fatalf("pending maps hold %d entries", total)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	s := newStore(t, Config{})
+	s.Delete("t", "absent") // no-op
+	s.Update("t", "c", incr)
+	s.Delete("t", "c") // while the Set may still be queued
+	if _, ok := s.Get("t", "c"); ok {
+		t.Fatal("present right after Delete")
+	}
+	s.cache.Wait()
+	if _, ok := s.Get("t", "c"); ok {
+		t.Fatal("present after Delete was applied")
+	}
+	// A conversation started again after Delete starts afresh and stays.
+	s.Update("t", "c", incr)
+	s.Update("t", "c", incr)
+	s.cache.Wait()
+	if got, ok := s.Get("t", "c"); !ok || got.Turns != 2 {
+		t.Fatalf("restarted conversation = %+v, %v; want 2 turns", got, ok)
+	}
+	s.Delete("t", "c")
+	s.cache.Wait()
+	if _, ok := s.Get("t", "c"); ok {
+		t.Fatal("present after second Delete")
+	}
+}
+
+func TestClose(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Update("t", "c", incr)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 200 {
+				s.Update("t", fmt.Sprint(i, j), incr)
+			}
+		})
+	}
+	s.Close()
+	wg.Wait()
+	s.Close() // idempotent
+	ran := false
+	s.Update("t", "c", func(c *inspect.Conversation) { ran = true; c.Turns++ })
+	if !ran {
+		t.Error("Update after Close did not run fn")
+	}
+	if _, ok := s.Get("t", "c"); ok {
+		t.Error("Get after Close found a conversation")
+	}
+	s.Delete("t", "c")
+	if n := s.Len(); n != 0 {
+		t.Errorf("Len after Close = %d", n)
+	}
+}
+
+func TestUpdateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	s := newStore(t, Config{})
+	s.Update("tenant", "conversation", incr)
+	s.cache.Wait()
+	allocs := testing.AllocsPerRun(1000, func() { s.Update("tenant", "conversation", incr) })
+	if allocs > 0 {
+		t.Errorf("Update of a known conversation allocates %.1f times", allocs)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package convstore
+
+const raceEnabled = false

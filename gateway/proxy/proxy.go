@@ -1,0 +1,303 @@
+// Package proxy holds the gateway's configured proxy routes: it matches a
+// request to a route, pulls the draft and its ids out of the JSON body by
+// JSON pointers (RFC 6901), replaces the draft with its masked form, and
+// forwards the request to the route's upstream the way a reverse proxy
+// should (net/http/httputil.ReverseProxy is the model: hop-by-hop headers
+// stripped, X-Forwarded-For appended). Inspection is the gateway's job.
+//
+// Everything is parsed and validated by New; the request path only looks up
+// precomputed state, so a *Proxy and its *Compiled routes are immutable and
+// safe for concurrent use.
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Defaults for zero Route fields.
+const (
+	DefaultMethod           = fasthttp.MethodPost
+	DefaultTimeout          = 5 * time.Second
+	DefaultMaxConns         = 512
+	DefaultMaxResponseBytes = 4 << 20
+	// idleConnDuration closes pooled upstream connections idle this long,
+	// shorter than common server keep-alive timeouts, so that a POST (which
+	// fasthttp does not retry) rarely meets a connection the upstream has
+	// just closed.
+	idleConnDuration = 5 * time.Second
+	// maxConnDuration recycles upstream connections so that a restarted or
+	// rebalanced upstream gets traffic back.
+	maxConnDuration = 5 * time.Minute
+)
+
+// Route is one configured proxy route. The zero value of each optional field
+// means the default documented on it.
+type Route struct {
+	// Name identifies the route in logs and metrics; empty means
+	// "METHOD PATH".
+	Name string `json:"name" yaml:"name"`
+	// Method is the HTTP method to match, e.g. POST; empty means POST. It is
+	// compared case-sensitively after upper-casing the configured value.
+	Method string `json:"method" yaml:"method"`
+	// Path is the exact path to match, e.g. /api/messages/send. It is
+	// compared with fasthttp's normalized path (ctx.Path()), and it is the
+	// path sent upstream, so an encoded or dot-segment spelling of it cannot
+	// reach a different upstream handler than the one inspected.
+	Path string `json:"path" yaml:"path"`
+	// Upstream is the base URL requests are forwarded to: http://host:port
+	// or https://host:port, optionally with a base path that is prefixed to
+	// Path. No query, fragment or user info.
+	Upstream string `json:"upstream" yaml:"upstream"`
+	// Timeout bounds one upstream exchange (connect, write, read); zero means
+	// 5s.
+	Timeout time.Duration `json:"timeout" yaml:"timeout"`
+	// Text is the JSON pointer to the draft's text, e.g. "/message/text".
+	// Required.
+	Text string `json:"text" yaml:"text"`
+	// Conversation, Agent and Role are JSON pointers to the conversation id,
+	// agent id and sender role; empty means the body has no such field.
+	Conversation string `json:"conversation" yaml:"conversation"`
+	Agent        string `json:"agent" yaml:"agent"`
+	Role         string `json:"role" yaml:"role"`
+	// MaxConns bounds the connections to Upstream; zero means 512. Routes
+	// sharing an upstream share its pool, sized by the largest MaxConns.
+	MaxConns int `json:"max_conns" yaml:"max_conns"`
+	// MaxResponseBytes bounds an upstream response body; zero means 4 MiB.
+	MaxResponseBytes int `json:"max_response_bytes" yaml:"max_response_bytes"`
+	// ForwardAuth forwards the client's Authorization and X-API-Key headers.
+	// They are the gateway's own credentials, so by default (false) they are
+	// stripped and the upstream never sees them.
+	ForwardAuth bool `json:"forward_auth" yaml:"forward_auth"`
+}
+
+// Proxy is a set of compiled routes. Build it with New; it is immutable
+// afterwards and safe for concurrent use.
+type Proxy struct {
+	routes  map[string]map[string]*Compiled // method → path → route
+	clients []*fasthttp.HostClient
+}
+
+// Compiled is a validated route with its parsed pointers and upstream
+// client. It is immutable and safe for concurrent use.
+type Compiled struct {
+	name        string
+	method      string
+	path        string
+	target      string // scheme://host + base path + path, without query
+	timeout     time.Duration
+	forwardAuth bool
+
+	text                      pointer
+	conversation, agent, role *pointer // nil: not configured
+
+	client *fasthttp.HostClient
+}
+
+// New validates routes and compiles them. Errors name the offending field,
+// e.g. `routes[1].text: JSON pointer must start with "/"`, all of them
+// joined. It builds one pooled fasthttp.HostClient per upstream scheme and
+// host; no connection is opened until the first Forward.
+func New(routes []Route) (*Proxy, error) {
+	p := &Proxy{routes: make(map[string]map[string]*Compiled)}
+	clients := make(map[string]*fasthttp.HostClient)
+	var errs []error
+	for i, rt := range routes {
+		c, hostKey, host, isTLS, err := compile(rt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("routes[%d]%w", i, err))
+			continue
+		}
+		byPath := p.routes[c.method]
+		if byPath == nil {
+			byPath = make(map[string]*Compiled)
+			p.routes[c.method] = byPath
+		}
+		if _, dup := byPath[c.path]; dup {
+			errs = append(errs, fmt.Errorf("routes[%d].path: duplicate route %s %s", i, c.method, c.path))
+			continue
+		}
+		byPath[c.path] = c
+		maxConns := rt.MaxConns
+		if maxConns <= 0 {
+			maxConns = DefaultMaxConns
+		}
+		maxResp := rt.MaxResponseBytes
+		if maxResp <= 0 {
+			maxResp = DefaultMaxResponseBytes
+		}
+		hc := clients[hostKey]
+		if hc == nil {
+			hc = &fasthttp.HostClient{
+				Addr:                     host,
+				Name:                     "", // keep the client's User-Agent, add none
+				NoDefaultUserAgentHeader: true,
+				IsTLS:                    isTLS,
+				MaxIdleConnDuration:      idleConnDuration,
+				MaxConnDuration:          maxConnDuration,
+				// Error messages must not quote upstream bytes (private).
+				SecureErrorLogMessage: true,
+				// The path sent is the route's own, already clean.
+				DisablePathNormalizing: true,
+			}
+			clients[hostKey] = hc
+			p.clients = append(p.clients, hc)
+		}
+		hc.MaxConns = max(hc.MaxConns, maxConns)
+		hc.MaxResponseBodySize = max(hc.MaxResponseBodySize, maxResp)
+		hc.ReadTimeout = max(hc.ReadTimeout, c.timeout)
+		hc.WriteTimeout = max(hc.WriteTimeout, c.timeout)
+		hc.MaxConnWaitTimeout = max(hc.MaxConnWaitTimeout, c.timeout)
+		c.client = hc
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// compile validates one route. Errors start with ".field: ".
+func compile(rt Route) (c *Compiled, hostKey, host string, isTLS bool, err error) {
+	c = &Compiled{method: strings.ToUpper(rt.Method), path: rt.Path, timeout: rt.Timeout, forwardAuth: rt.ForwardAuth}
+	if c.method == "" {
+		c.method = DefaultMethod
+	}
+	if !isToken(c.method) {
+		return nil, "", "", false, errors.New(".method: not an HTTP method token")
+	}
+	if !strings.HasPrefix(c.path, "/") {
+		return nil, "", "", false, errors.New(`.path: must start with "/"`)
+	}
+	if strings.ContainsAny(c.path, "?#") || !isCleanPath(c.path) {
+		return nil, "", "", false, errors.New(".path: must be a clean path without query, fragment, empty or dot segments")
+	}
+	if c.timeout < 0 {
+		return nil, "", "", false, errors.New(".timeout: negative")
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if rt.MaxConns < 0 {
+		return nil, "", "", false, errors.New(".max_conns: negative")
+	}
+	if rt.MaxResponseBytes < 0 {
+		return nil, "", "", false, errors.New(".max_response_bytes: negative")
+	}
+	c.name = rt.Name
+	if c.name == "" {
+		c.name = c.method + " " + c.path
+	}
+
+	u, perr := url.Parse(rt.Upstream)
+	switch {
+	case rt.Upstream == "":
+		err = errors.New(".upstream: required")
+	case perr != nil:
+		err = errors.New(".upstream: not a URL") // url errors quote the input; it is config, but keep it short
+	case u.Scheme != "http" && u.Scheme != "https":
+		err = errors.New(`.upstream: scheme must be "http" or "https"`)
+	case u.Host == "" || u.Hostname() == "":
+		err = errors.New(".upstream: host required")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		err = errors.New(".upstream: must not have user info, query or fragment")
+	}
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	isTLS = u.Scheme == "https"
+	host = u.Host
+	if u.Port() == "" {
+		port := "80"
+		if isTLS {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	hostKey = u.Scheme + "://" + host
+	c.target = hostKey + strings.TrimSuffix(u.EscapedPath(), "/") + c.path
+
+	if rt.Text == "" {
+		return nil, "", "", false, errors.New(".text: required")
+	}
+	if c.text, err = parsePointer(rt.Text); err != nil {
+		return nil, "", "", false, fmt.Errorf(".text: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		raw  string
+		dst  **pointer
+	}{{"conversation", rt.Conversation, &c.conversation}, {"agent", rt.Agent, &c.agent}, {"role", rt.Role, &c.role}} {
+		if f.raw == "" {
+			continue
+		}
+		ptr, err := parsePointer(f.raw)
+		if err != nil {
+			return nil, "", "", false, fmt.Errorf(".%s: %w", f.name, err)
+		}
+		*f.dst = &ptr
+	}
+	return c, hostKey, host, isTLS, nil
+}
+
+// isToken reports whether s is an RFC 9110 token, as a method must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isCleanPath reports whether p has no empty, "." or ".." segments (but
+// "/" alone is fine) and only printable ASCII without "%", so that it
+// equals fasthttp's normalized form of it and needs no escaping.
+func isCleanPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			if c := seg[i]; c <= ' ' || c >= 0x7f || c == '%' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Match returns the route for method and path (fasthttp's ctx.Method() and
+// ctx.Path(), the normalized path), or nil. It allocates nothing.
+func (p *Proxy) Match(method, path []byte) *Compiled {
+	return p.routes[string(method)][string(path)]
+}
+
+// CloseIdleConnections closes the upstream connections not in use, e.g. at
+// shutdown. Connections in use are closed when they are released.
+func (p *Proxy) CloseIdleConnections() {
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// Name returns the route's name (Route.Name, or "METHOD PATH").
+func (r *Compiled) Name() string { return r.name }
+
+// Method returns the method the route matches.
+func (r *Compiled) Method() string { return r.method }
+
+// Path returns the path the route matches and forwards to.
+func (r *Compiled) Path() string { return r.path }
