@@ -66,6 +66,9 @@ type Inspector struct {
 	norm      *normalize.Normalizer
 	agent     []detectors.Detector // run on agent drafts
 	customer  []detectors.Detector // run on customer messages
+	// byTenant holds the detector sets of tenants with their own link
+	// allowlist: [0] for agent drafts, [1] for customer messages.
+	byTenant map[string][2][]detectors.Detector
 	privacy   *privacy.Detector
 	complaint *complaint.Detector
 	policy    *rules.Policy
@@ -128,6 +131,23 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	}
 	in.agent = []detectors.Detector{in.privacy, td, dd, cd, ld}
 	in.customer = []detectors.Detector{in.privacy, td, dd, ld, in.complaint}
+	allow, err := tenantLinkAllow(policy.Data())
+	if err != nil {
+		return nil, err
+	}
+	for tenant, hosts := range allow {
+		tl, err := ld.WithAllow(hosts)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s link_allow: %w", tenant, err)
+		}
+		if in.byTenant == nil {
+			in.byTenant = map[string][2][]detectors.Detector{}
+		}
+		in.byTenant[tenant] = [2][]detectors.Detector{
+			{in.privacy, td, dd, cd, tl},
+			{in.privacy, td, dd, tl, in.complaint},
+		}
+	}
 	if opts.CacheBytes > 0 {
 		c, err := newFindingsCache(opts.CacheBytes)
 		if err != nil {
@@ -137,6 +157,33 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	}
 	in.version = strings.Join([]string{in.privacy.Version(), td.Version(), dd.Version(), cd.Version(), ld.Version(), in.complaint.Version()}, ".")
 	return in, nil
+}
+
+// tenantLinkAllow reads data.xunjian.tenants.<id>.link_allow: hosts a
+// tenant allows in links on top of the lexicon's allowlist.
+func tenantLinkAllow(data map[string]any) (map[string][]string, error) {
+	x, _ := data["xunjian"].(map[string]any)
+	tenants, _ := x["tenants"].(map[string]any)
+	out := map[string][]string{}
+	for id, v := range tenants {
+		t, _ := v.(map[string]any)
+		raw, ok := t["link_allow"]
+		if !ok {
+			continue
+		}
+		list, ok := raw.([]any)
+		if !ok {
+			return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow: want a list of hosts", id)
+		}
+		for i, h := range list {
+			host, ok := h.(string)
+			if !ok {
+				return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow[%d]: want a host name", id, i)
+			}
+			out[id] = append(out[id], host)
+		}
+	}
+	return out, nil
 }
 
 func bundleLexicons(data map[string]any) map[string]any {
@@ -327,7 +374,7 @@ func (in *Inspector) detected(req Request) *detection {
 	t := &sc.text
 	in.norm.NormalizeInto(t, &sc.buf, req.Text)
 	d := &detection{norm: t.Norm}
-	d.findings = slices.Clip(in.detect(t, req.Role, nil))
+	d.findings = slices.Clip(in.detect(t, req.TenantID, req.Role, nil))
 	if req.Role == RoleCustomer {
 		d.signals = in.complaint.Signals(t, d.findings)
 	}
@@ -348,11 +395,18 @@ func (in *Inspector) redact(text string, findings []detectors.Finding) string {
 	return in.privacy.Redact(&sc.text, findings)
 }
 
-// detect appends the findings of every detector that applies to role.
-func (in *Inspector) detect(t *normalize.Text, role string, dst []detectors.Finding) []detectors.Finding {
+// detect appends the findings of every detector that applies to the
+// tenant and role.
+func (in *Inspector) detect(t *normalize.Text, tenant, role string, dst []detectors.Finding) []detectors.Finding {
 	dets := in.agent
 	if role == RoleCustomer {
 		dets = in.customer
+	}
+	if own, ok := in.byTenant[tenant]; ok {
+		dets = own[0]
+		if role == RoleCustomer {
+			dets = own[1]
+		}
 	}
 	for _, d := range dets {
 		dst = d.Detect(t, dst)

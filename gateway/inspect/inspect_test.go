@@ -248,7 +248,7 @@ func BenchmarkDetectors(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				in.norm.NormalizeInto(&t, &buf, bc.text)
-				sink = in.detect(&t, RoleAgent, sink[:0])
+				sink = in.detect(&t, "", RoleAgent, sink[:0])
 			}
 		})
 	}
@@ -258,22 +258,8 @@ func BenchmarkDetectors(b *testing.B) {
 // lexicon: the bundle's terms apply, the embedded ones no longer do, and the
 // lexicon version changes so caches keyed on it cannot serve old findings.
 func TestBundleLexiconOverride(t *testing.T) {
-	fsys, dir := rules.DefaultBundle()
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle := filepath.Join(t.TempDir(), "bundle")
-	if err := os.CopyFS(bundle, sub); err != nil {
-		t.Fatal(err)
-	}
 	lex := `{"tone": {"entries": [{"id": "custom.pineapple", "kind": "rude", "severity": "high", "terms": ["菠萝头"]}]}}`
-	if err := os.MkdirAll(filepath.Join(bundle, "xunjian", "lexicons"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "xunjian", "lexicons", "data.json"), []byte(lex), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bundle := bundleWith(t, map[string]string{"xunjian/lexicons/data.json": lex})
 	p, err := rules.Load(context.Background(), bundle)
 	if err != nil {
 		t.Fatal(err)
@@ -315,4 +301,100 @@ func TestBundleLexiconOverride(t *testing.T) {
 	if _, err := New(p, Options{}); err == nil || !strings.Contains(err.Error(), "tone") || !strings.Contains(err.Error(), "nice") {
 		t.Errorf("bad bundle lexicon: err = %v, want one naming the tone detector and the bad kind", err)
 	}
+}
+
+// bundleWith copies the default bundle into a temporary directory and adds
+// files (path relative to the bundle root → content).
+func bundleWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	fsys, dir := rules.DefaultBundle()
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := os.CopyFS(bundle, sub); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		path := filepath.Join(bundle, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bundle
+}
+
+// TestTenantLinkAllowlist: a host one tenant allows in its bundle data is
+// still an external link for every other tenant.
+func TestTenantLinkAllowlist(t *testing.T) {
+	bundle := bundleWith(t, map[string]string{"xunjian/tenants/shop/data.json": `{"link_allow": ["shop.example.com"]}`})
+	p, err := rules.Load(context.Background(), bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(p, Options{CacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "商品详情请看 https://shop.example.com/item/1"
+	for _, tt := range []struct {
+		tenant string
+		link   bool
+	}{{"shop", false}, {"other", true}, {"shop", false}, {"other", true}} {
+		v, err := in.Inspect(context.Background(), Request{Text: text, TenantID: tt.tenant}, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hasFinding(v, "link.external") != tt.link {
+			t.Errorf("tenant %s: findings %+v, want link.external %v", tt.tenant, v.Findings, tt.link)
+		}
+	}
+	bad := bundleWith(t, map[string]string{"xunjian/tenants/shop/data.json": `{"link_allow": "shop.example.com"}`})
+	if p, err = rules.Load(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(p, Options{}); err == nil || !strings.Contains(err.Error(), "tenants.shop.link_allow") {
+		t.Errorf("link_allow not a list: err = %v", err)
+	}
+}
+
+// TestWaitAlert: a customer left waiting past the policy's threshold makes
+// the agent's next draft carry a wait alert.
+func TestWaitAlert(t *testing.T) {
+	in := defaultInspector(t)
+	conv := &Conversation{ID: "w"}
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := in.Inspect(context.Background(), Request{Text: "请问我的快递到哪了？", Role: RoleCustomer}, conv, t0); err != nil {
+		t.Fatal(err)
+	}
+	quick, err := in.Inspect(context.Background(), Request{Text: "您好，马上为您查询"}, conv, t0.Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasAlert(quick, "wait") {
+		t.Errorf("an answer after 30s raised a wait alert: %+v", quick.Alerts)
+	}
+	if _, err := in.Inspect(context.Background(), Request{Text: "还在吗？", Role: RoleCustomer}, conv, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	late, err := in.Inspect(context.Background(), Request{Text: "您好，让您久等了"}, conv, t0.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasAlert(late, "wait") {
+		t.Errorf("an answer after 9 minutes of waiting raised no wait alert: %+v", late.Alerts)
+	}
+}
+
+func hasAlert(v Verdict, kind string) bool {
+	for _, a := range v.Alerts {
+		if a.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
