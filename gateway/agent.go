@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -249,8 +248,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 			}
 			// Inspect a copy: a refused or failed message leaves the
 			// conversation as it was.
-			work := *c
-			work.Signals = slices.Clone(c.Signals)
+			work := c.Clone()
 			if v, err = s.inspector.Inspect(ictx, req, &work, now); err == nil {
 				*c = work
 			}

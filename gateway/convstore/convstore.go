@@ -30,7 +30,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -267,9 +266,7 @@ func (s *Store) Get(tenant, id string) (inspect.Conversation, bool) {
 	if e == nil {
 		return inspect.Conversation{}, false
 	}
-	c := e.conv
-	c.Signals = slices.Clone(c.Signals)
-	return c, true
+	return e.conv.Clone(), true
 }
 
 // Delete forgets the conversation (tenant, id), as on a conversation event

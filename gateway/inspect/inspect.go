@@ -63,12 +63,12 @@ type Options struct {
 // Inspector runs the pipeline for one policy version. It is immutable and
 // safe for concurrent use.
 type Inspector struct {
-	norm      *normalize.Normalizer
-	agent     []detectors.Detector // run on agent drafts
-	customer  []detectors.Detector // run on customer messages
+	norm     *normalize.Normalizer
+	agent    []detectors.Detector // run on agent drafts
+	customer []detectors.Detector // run on customer messages
 	// byTenant holds the detector sets of tenants with their own link
 	// allowlist: [0] for agent drafts, [1] for customer messages.
-	byTenant map[string][2][]detectors.Detector
+	byTenant  map[string][2][]detectors.Detector
 	privacy   *privacy.Detector
 	complaint *complaint.Detector
 	policy    *rules.Policy
@@ -229,10 +229,25 @@ type Conversation struct {
 	// Signals are the recent customer messages' complaint signals, oldest
 	// first, at most maxSignals.
 	Signals []complaint.Signals
+	// Recent are the last few turns, oldest first, at most MaxRecent, with
+	// private data masked: context for supervisors' alerts.
+	Recent []Turn
 }
+
+// MaxRecent is how many turns a Conversation keeps in Recent.
+const MaxRecent = 5
 
 // maxSignals is how many customer messages the risk score looks back on.
 const maxSignals = 20
+
+// Clone returns a copy of c that shares no memory with it, so one can be
+// changed while the other is read.
+func (c *Conversation) Clone() Conversation {
+	out := *c
+	out.Signals = slices.Clone(c.Signals)
+	out.Recent = slices.Clone(c.Recent)
+	return out
+}
 
 // WaitSeconds is how long the customer has been waiting for an answer at now.
 func (c *Conversation) WaitSeconds(now time.Time) float64 {
@@ -318,6 +333,10 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	if req.Role == RoleAgent {
 		conv.LastAgent = now
 	}
+	conv.Recent = append(conv.Recent, Turn{Role: req.Role, Text: in.masked(req.Text, findings), TS: now})
+	if len(conv.Recent) > MaxRecent {
+		conv.Recent = slices.Delete(conv.Recent, 0, len(conv.Recent)-MaxRecent)
+	}
 	v := Verdict{
 		DecisionID:     uuid.Must(uuid.NewV7()).String(),
 		Action:         dec.Action,
@@ -382,6 +401,17 @@ func (in *Inspector) detected(req Request) *detection {
 		in.cache.set(key, d)
 	}
 	return d
+}
+
+// masked returns text with its private data masked: itself when it has
+// none.
+func (in *Inspector) masked(text string, findings []detectors.Finding) string {
+	for _, f := range findings {
+		if f.Detector == "privacy" {
+			return in.redact(text, findings)
+		}
+	}
+	return text
 }
 
 // redact masks the privacy findings in text.

@@ -156,6 +156,15 @@ func TestConversationRisk(t *testing.T) {
 	if w := conv.WaitSeconds(now.Add(3 * time.Minute)); w != 0 {
 		t.Errorf("wait after the agent answered = %v, want 0", w)
 	}
+	if len(conv.Recent) != MaxRecent || conv.Recent[MaxRecent-1].Text != "非常抱歉，马上为您处理" || conv.Recent[0].Role != RoleCustomer {
+		t.Errorf("recent turns = %+v, want the last %d, oldest first", conv.Recent, MaxRecent)
+	}
+	if _, err := in.Inspect(context.Background(), Request{Text: "我的手机是13812345678", Role: RoleCustomer, ConversationID: "c9"}, conv, now.Add(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if last := conv.Recent[MaxRecent-1].Text; strings.Contains(last, "12345678") || !strings.Contains(last, "138") {
+		t.Errorf("recent turn %q: want the phone masked", last)
+	}
 }
 
 func TestRunJSONL(t *testing.T) {

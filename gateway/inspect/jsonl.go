@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -108,8 +107,7 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 	// Inspect a copy, so a rejected line leaves the conversation as it was.
 	var work *Conversation
 	if conv != nil {
-		c := *conv
-		c.Signals = slices.Clone(conv.Signals)
+		c := conv.Clone()
 		work = &c
 	}
 	v, err := in.Inspect(ctx, Request{Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID}, work, ts)
