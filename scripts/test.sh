@@ -23,6 +23,8 @@ go run "github.com/open-policy-agent/opa@${opa_version}" test -v rules/bundle | 
 echo "== go test"
 go test -count=1 ${GOTEST_FLAGS:-} ./...
 
-echo "== fuzz smoke (10s each: normalizer, JSONL batch)"
+echo "== fuzz smoke (10s each: normalizer, JSONL batch, HTTP request decoding, proxy body)"
 go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 10s ./detectors/normalize/
 go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 10s ./gateway/inspect/
+go test -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 10s ./gateway/
+go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 10s ./gateway/proxy/
