@@ -2,6 +2,7 @@
 //
 //	xunjian serve      run the gateway
 //	xunjian check      inspect messages from the command line
+//	xunjian demo       the gateway with a stand-in chat backend, for a first look
 //	xunjian rules test run a policy bundle's Rego tests
 //	xunjian hash-key   hash (or generate) an API key for the config
 //	xunjian version    print the version
@@ -46,6 +47,7 @@ const usage = `usage: xunjian <command> [flags]
 commands:
   serve       run the gateway (embedded defaults when no flags are given)
   check       inspect a message (TEXT argument, stdin, or --jsonl)
+  demo        run the gateway with a proxy route to a stand-in chat backend
   rules test  run a policy bundle's Rego tests
   hash-key    print the config hash of an API key (or generate a key)
   version     print the version`
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCheck(ctx, args[1:], stdin, stdout, stderr)
 	case "rules":
 		return runRules(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "hash-key":
 		return runHashKey(args[1:], stdout)
 	case "version":
