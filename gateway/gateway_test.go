@@ -3,6 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -535,5 +538,52 @@ func TestShutdownDrains(t *testing.T) {
 		if s != 201 {
 			t.Errorf("a request in flight at shutdown got %d, want 201", s)
 		}
+	}
+}
+
+// hs256 signs claims as a compact JWT with the standard library.
+func hs256(t *testing.T, secret []byte, claims map[string]any) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := header + "." + enc.EncodeToString(payload)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(signing))
+	return signing + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// TestJWTAuth: the HS256 secret comes from the environment variable the
+// config names; the tenant and agent come from the token's claims.
+func TestJWTAuth(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef-test-secret")
+	cfg := config.Config{Auth: config.Auth{JWT: &config.JWT{HS256SecretEnv: "XJ_JWT"}}}
+	g := start(t, cfg, tenantBundle(t), map[string]string{"XJ_JWT": string(secret)})
+	impatient := `{"text":"我已经说过了，请您看一下上面的消息"}`
+	exp := time.Now().Add(time.Hour).Unix()
+	strict := hs256(t, secret, map[string]any{"tenant": "strict", "sub": "agent-7", "exp": exp})
+	if r := do(t, "POST", g.agent+"/v1/check", impatient, "Authorization", "Bearer "+strict); r.Status != 200 || r.Body["action"] != "block" {
+		t.Errorf("strict tenant token: %d %s, want its override block", r.Status, r.Raw)
+	}
+	lenient := hs256(t, secret, map[string]any{"tenant": "lenient", "sub": "agent-8", "exp": exp})
+	if r := do(t, "POST", g.agent+"/v1/check", impatient, "Authorization", "Bearer "+lenient); r.Body["action"] != "warn" {
+		t.Errorf("lenient tenant token: %s, want warn", r.Raw)
+	}
+	expired := hs256(t, secret, map[string]any{"tenant": "strict", "exp": time.Now().Add(-time.Hour).Unix()})
+	forged := hs256(t, []byte("another secret of thirty-two bytes or more"), map[string]any{"tenant": "strict", "exp": exp})
+	for name, tok := range map[string]string{"expired": expired, "forged": forged} {
+		if r := do(t, "POST", g.agent+"/v1/check", impatient, "Authorization", "Bearer "+tok); r.Status != 401 {
+			t.Errorf("%s token: %d %s, want 401", name, r.Status, r.Raw)
+		}
+	}
+	// A config naming an empty secret variable fails at start.
+	cfg.Defaults()
+	p, _ := rules.Load(context.Background(), "")
+	in, _ := inspect.New(p, inspect.Options{})
+	if _, err := New(&cfg, in, Options{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "hs256_secret_env") {
+		t.Errorf("empty secret variable: err = %v", err)
 	}
 }
