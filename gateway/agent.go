@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/ack"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
@@ -213,7 +214,12 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	}
 	resp.CopyTo(&ctx.Response)
 	ctx.Response.Header.Set("X-Xunjian-Action", action)
-	ctx.Response.Header.Set("X-Xunjian-Decision", v.DecisionID)
+	if v.DecisionID != "" {
+		ctx.Response.Header.Set("X-Xunjian-Decision", v.DecisionID)
+	}
+	if v.FailOpen {
+		ctx.Response.Header.Set("X-Xunjian-Fail-Open", "true")
+	}
 	return action
 }
 
@@ -271,7 +277,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed",
 			slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error()))
 		if mode == config.FailOpen {
-			return &inspect.Verdict{Action: rules.Allow, Findings: nil, Reasons: []rules.Reason{}, FailOpen: true,
+			return &inspect.Verdict{Action: rules.Allow, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, FailOpen: true,
 				PolicyRevision: s.inspector.Policy().Revision()}, true
 		}
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "the message could not be inspected in time and was held; try again")

@@ -433,8 +433,11 @@ func TestFailModes(t *testing.T) {
 	cfg.Tenants = map[string]config.Tenant{auth.DevTenant: {FailMode: config.FailOpen}}
 	g := start(t, cfg, "", nil)
 	r := do(t, "POST", g.agent+sendRoute, sendBody("您好"))
-	if r.Status != 201 || len(up.received()) != 1 {
-		t.Errorf("fail open: %d %s, want the message released", r.Status, r.Raw)
+	if r.Status != 201 || len(up.received()) != 1 || r.Header.Get("X-Xunjian-Fail-Open") != "true" {
+		t.Errorf("fail open: %d %s %v, want the message released and flagged", r.Status, r.Raw, r.Header)
+	}
+	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"您好"}`); r.Status != 200 || r.Body["fail_open"] != true || r.Body["findings"] == nil {
+		t.Errorf("fail open on /v1/check: %d %s, want a flagged verdict with findings []", r.Status, r.Raw)
 	}
 	cfg.Tenants = nil
 	g = start(t, cfg, "", nil)
