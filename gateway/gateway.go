@@ -188,6 +188,7 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 func (s *Server) Close() {
 	s.convs.Close()
 	s.limiter.Close()
+	s.auth.Close()
 	s.inspector.Close()
 }
 

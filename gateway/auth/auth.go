@@ -229,6 +229,14 @@ func GenerateKey() (string, error) {
 	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
+// Close releases the cache of verified JWTs. The Authenticator must not be
+// used afterwards.
+func (a *Authenticator) Close() {
+	if a.jwt != nil {
+		a.jwt.close()
+	}
+}
+
 // Enabled reports whether agent authentication is configured: false (dev
 // mode) when there is neither an API key nor a JWT config, in which case
 // Authenticate lets every request through as DevTenant with MethodNone. The

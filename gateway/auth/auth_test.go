@@ -591,3 +591,31 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestVerifiedTokenCache: a token that verified once is served from the
+// cache while it is valid, and refused once it has expired even though it
+// is still remembered; a tampered copy is never served from the cache.
+func TestVerifiedTokenCache(t *testing.T) {
+	a := mustNew(t, Config{JWT: &JWTConfig{HS256Secret: []byte(testSecret)}})
+	defer a.Close()
+	tok := signHS(t, hsHdr, claims(), []byte(testSecret))
+	get := headers(map[string]string{"Authorization": "Bearer " + tok})
+	first, err := a.Authenticate(get, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.jwt.verified.Wait()
+	if _, ok := a.jwt.cached([]byte(tok), testNow); !ok {
+		t.Fatal("a verified token was not remembered")
+	}
+	if again, err := a.Authenticate(get, testNow.Add(time.Minute)); err != nil || again != first {
+		t.Errorf("cached: %+v %v, want %+v", again, err, first)
+	}
+	if _, err := a.Authenticate(get, testNow.Add(time.Hour+DefaultLeeway+time.Second)); err == nil {
+		t.Error("a remembered token was accepted after it expired")
+	}
+	tampered := tok[:len(tok)-2] + "AA"
+	if _, err := a.Authenticate(headers(map[string]string{"Authorization": "Bearer " + tampered}), testNow); err == nil {
+		t.Error("a tampered token was accepted")
+	}
+}
