@@ -1,0 +1,488 @@
+package event
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// SchemaID names the event schema; it is the value of the "schema" Kafka
+// header.
+const SchemaID = "xunjian.event/v1"
+
+// TimeFormat is the layout of ts: RFC 3339 with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+//go:embed schema.json
+var schema []byte
+
+// Schema returns the JSON Schema (draft 2020-12) of xunjian.event/v1. The
+// caller gets its own copy.
+func Schema() []byte { return append([]byte(nil), schema...) }
+
+// Event is one xunjian.event/v1 event; see the package comment for the
+// fields. An Event built by New is not changed afterwards and may be read
+// concurrently; it may share the slices of the verdict it came from, which
+// must not be changed either.
+type Event struct {
+	EventID        string              `json:"event_id"`
+	TS             time.Time           `json:"ts"`
+	Tenant         string              `json:"tenant"`
+	ConversationID string              `json:"conversation_id"`
+	AgentID        string              `json:"agent_id"`
+	Role           string              `json:"role"`
+	Action         rules.Action        `json:"action"`
+	Findings       []detectors.Finding `json:"findings"`
+	Reasons        []rules.Reason      `json:"reasons"`
+	Alerts         []rules.Alert       `json:"alerts"`
+	PolicyRevision string              `json:"policy_revision"`
+	Shadow         []rules.Reason      `json:"shadow"`
+	LatencyUS      int64               `json:"latency_us"`
+	Sampled        bool                `json:"sampled"`
+	FailOpen       bool                `json:"fail_open,omitempty"`
+	Route          string              `json:"route,omitempty"`
+	TextEnc        *TextEnc            `json:"text_enc,omitempty"`
+	TextMasked     string              `json:"text_masked,omitempty"`
+}
+
+// Input is what New builds an Event from. The zero value of every field
+// but Verdict is valid.
+type Input struct {
+	// ID is the event id, a UUIDv7; empty means a new one.
+	ID string
+	// TS is the inspection time; zero means now.
+	TS             time.Time
+	Tenant         string
+	ConversationID string
+	AgentID        string
+	// Role is agent (the default when empty) or customer.
+	Role string
+	// Route is the proxied route, if any.
+	Route string
+	// Verdict is the inspection outcome; required.
+	Verdict *inspect.Verdict
+	// Shadow are the would-be reasons of shadow rules (rules.Decision.Shadow).
+	Shadow []rules.Reason
+	// Sampled marks the message for the samples topic on top of the
+	// policy's own Verdict.Sample.
+	Sampled bool
+	// Masked is the text with its private data masked (the caller masks
+	// it); it goes to text_masked unchanged, so it must not hold raw
+	// private data. Empty means no text_masked.
+	Masked string
+	// Raw is the message as typed. It is never stored in clear: with an
+	// Encryptor it is sealed into text_enc, without one it is dropped.
+	Raw string
+}
+
+// New builds the event of one inspected message. Evidence and the
+// policy's messages are re-checked for private data (see the package
+// comment); raw text goes only into text_enc, and only when enc is not nil.
+// The error names the field at fault and never holds message text.
+func New(in Input, enc *Encryptor) (*Event, error) {
+	v := in.Verdict
+	if v == nil {
+		return nil, errors.New("event: nil verdict")
+	}
+	if !v.Action.Valid() {
+		return nil, fmt.Errorf("event: action: invalid %d", int(v.Action))
+	}
+	role := in.Role
+	switch role {
+	case "":
+		role = inspect.RoleAgent
+	case inspect.RoleAgent, inspect.RoleCustomer:
+	default:
+		return nil, fmt.Errorf("event: role %q: want agent or customer", role)
+	}
+	id := in.ID
+	if id == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return nil, fmt.Errorf("event: event_id: %w", err)
+		}
+		id = u.String()
+	} else if u, err := uuid.Parse(id); err != nil || u.Version() != 7 || u.String() != id {
+		return nil, fmt.Errorf("event: event_id %q: want a lower-case UUIDv7", id)
+	}
+	ts := in.TS
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	e := &Event{
+		EventID:        id,
+		TS:             ts,
+		Tenant:         in.Tenant,
+		ConversationID: in.ConversationID,
+		AgentID:        in.AgentID,
+		Role:           role,
+		Action:         v.Action,
+		Alerts:         scrubAlerts(v.Alerts),
+		PolicyRevision: v.PolicyRevision,
+		LatencyUS:      max(v.LatencyUS, 0),
+		Sampled:        in.Sampled || v.Sample,
+		FailOpen:       v.FailOpen,
+		Route:          in.Route,
+		TextMasked:     in.Masked,
+	}
+	var err error
+	if e.Findings, err = findings(v.Findings); err != nil {
+		return nil, err
+	}
+	if e.Reasons, err = reasons(v.Reasons, "reasons"); err != nil {
+		return nil, err
+	}
+	if e.Shadow, err = reasons(in.Shadow, "shadow"); err != nil {
+		return nil, err
+	}
+	if enc != nil && in.Raw != "" {
+		t, err := enc.Encrypt([]byte(in.Raw), []byte(id))
+		if err != nil {
+			return nil, err
+		}
+		e.TextEnc = &t
+	}
+	return e, nil
+}
+
+// findings copies fs (never the caller's array: evidence may change) with
+// evidence re-checked and scores clamped to [0, 1].
+func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
+	out := make([]detectors.Finding, len(fs))
+	for i, f := range fs {
+		if math.IsNaN(f.Score) {
+			return nil, fmt.Errorf("event: findings[%d] %s: score is NaN", i, f.Name())
+		}
+		if f.Start < 0 || f.End < f.Start {
+			return nil, fmt.Errorf("event: findings[%d] %s: span [%d, %d)", i, f.Name(), f.Start, f.End)
+		}
+		if _, err := f.Severity.MarshalText(); err != nil {
+			return nil, fmt.Errorf("event: findings[%d] %s: %w", i, f.Name(), err)
+		}
+		f.Score = min(max(f.Score, 0), 1)
+		f.Evidence = Scrub(f.Evidence)
+		out[i] = f
+	}
+	return out, nil
+}
+
+// reasons returns rs with messages and suggestions re-checked, copying
+// only when one changes; nil becomes empty.
+func reasons(rs []rules.Reason, field string) ([]rules.Reason, error) {
+	if rs == nil {
+		return []rules.Reason{}, nil
+	}
+	var out []rules.Reason
+	for i, r := range rs {
+		if !r.Action.Valid() {
+			return nil, fmt.Errorf("event: %s[%d] %s: invalid action %d", field, i, r.Rule, int(r.Action))
+		}
+		if r.Finding != nil && *r.Finding < 0 {
+			return nil, fmt.Errorf("event: %s[%d] %s: finding %d", field, i, r.Rule, *r.Finding)
+		}
+		m, s := Scrub(r.Message), Scrub(r.Suggestion)
+		if m == r.Message && s == r.Suggestion {
+			continue
+		}
+		if out == nil {
+			out = append([]rules.Reason(nil), rs...)
+		}
+		out[i].Message, out[i].Suggestion = m, s
+	}
+	if out == nil {
+		return rs, nil
+	}
+	return out, nil
+}
+
+func scrubAlerts(as []rules.Alert) []rules.Alert {
+	if as == nil {
+		return []rules.Alert{}
+	}
+	var out []rules.Alert
+	for i, a := range as {
+		if m := Scrub(a.Message); m != a.Message {
+			if out == nil {
+				out = append([]rules.Alert(nil), as...)
+			}
+			out[i].Message = m
+		}
+	}
+	if out == nil {
+		return as
+	}
+	return out
+}
+
+// Key returns the Kafka message key: the conversation id, so one
+// conversation's events stay in order on one partition.
+func (e *Event) Key() []byte { return []byte(e.ConversationID) }
+
+// Headers returns the Kafka headers: tenant and schema.
+func (e *Event) Headers() [][2]string {
+	return [][2]string{{"tenant", e.Tenant}, {"schema", SchemaID}}
+}
+
+// DecryptText opens the event's text_enc with enc (its key id must match),
+// binding the event id: for auditors and replay.
+func (e *Event) DecryptText(enc *Encryptor) (string, error) {
+	if e.TextEnc == nil {
+		return "", errors.New("event: no text_enc")
+	}
+	b, err := enc.Decrypt(*e.TextEnc, []byte(e.EventID))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Parse decodes an xunjian.event/v1 event, refusing unknown fields.
+func Parse(b []byte) (*Event, error) {
+	var e Event
+	if err := strictUnmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("event: parse: %w", err)
+	}
+	return &e, nil
+}
+
+// MarshalJSON implements json.Marshaler with Marshal, so encoding/json
+// writes the same bytes.
+func (e *Event) MarshalJSON() ([]byte, error) { return e.Marshal(nil) }
+
+// Marshal appends the event's JSON encoding to dst. On error dst is
+// returned unchanged (up to its length).
+func (e *Event) Marshal(dst []byte) ([]byte, error) {
+	n := len(dst)
+	b := append(dst, `{"event_id":`...)
+	b = appendString(b, e.EventID)
+	b = append(b, `,"ts":"`...)
+	b = e.TS.AppendFormat(b, TimeFormat)
+	b = append(b, `","tenant":`...)
+	b = appendString(b, e.Tenant)
+	b = append(b, `,"conversation_id":`...)
+	b = appendString(b, e.ConversationID)
+	b = append(b, `,"agent_id":`...)
+	b = appendString(b, e.AgentID)
+	b = append(b, `,"role":`...)
+	b = appendString(b, e.Role)
+	b = append(b, `,"action":`...)
+	if !e.Action.Valid() {
+		return dst[:n], fmt.Errorf("event: action: invalid %d", int(e.Action))
+	}
+	b = appendString(b, e.Action.String())
+	b = append(b, `,"findings":[`...)
+	for i := range e.Findings {
+		f := &e.Findings[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		sev, err := f.Severity.MarshalText()
+		if err != nil {
+			return dst[:n], fmt.Errorf("event: findings[%d]: %w", i, err)
+		}
+		b = append(b, `{"detector":`...)
+		b = appendString(b, f.Detector)
+		b = append(b, `,"kind":`...)
+		b = appendString(b, f.Kind)
+		b = append(b, `,"severity":"`...)
+		b = append(b, sev...)
+		b = append(b, `","score":`...)
+		if b, err = appendFloat(b, f.Score); err != nil {
+			return dst[:n], fmt.Errorf("event: findings[%d]: %w", i, err)
+		}
+		b = append(b, `,"start":`...)
+		b = strconv.AppendInt(b, int64(f.Start), 10)
+		b = append(b, `,"end":`...)
+		b = strconv.AppendInt(b, int64(f.End), 10)
+		b = append(b, `,"evidence":`...)
+		b = appendString(b, f.Evidence)
+		if f.Rule != "" {
+			b = append(b, `,"rule":`...)
+			b = appendString(b, f.Rule)
+		}
+		if f.Lexicon != "" {
+			b = append(b, `,"lexicon":`...)
+			b = appendString(b, f.Lexicon)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"reasons":`...)
+	var err error
+	if b, err = appendReasons(b, e.Reasons, "reasons"); err != nil {
+		return dst[:n], err
+	}
+	b = append(b, `,"alerts":[`...)
+	for i := range e.Alerts {
+		a := &e.Alerts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"level":`...)
+		b = appendString(b, a.Level)
+		b = append(b, `,"kind":`...)
+		b = appendString(b, a.Kind)
+		b = append(b, `,"message":`...)
+		b = appendString(b, a.Message)
+		b = append(b, '}')
+	}
+	b = append(b, `],"policy_revision":`...)
+	b = appendString(b, e.PolicyRevision)
+	b = append(b, `,"shadow":`...)
+	if b, err = appendReasons(b, e.Shadow, "shadow"); err != nil {
+		return dst[:n], err
+	}
+	b = append(b, `,"latency_us":`...)
+	b = strconv.AppendInt(b, e.LatencyUS, 10)
+	b = append(b, `,"sampled":`...)
+	b = strconv.AppendBool(b, e.Sampled)
+	if e.FailOpen {
+		b = append(b, `,"fail_open":true`...)
+	}
+	if e.Route != "" {
+		b = append(b, `,"route":`...)
+		b = appendString(b, e.Route)
+	}
+	if t := e.TextEnc; t != nil {
+		b = append(b, `,"text_enc":{"alg":`...)
+		b = appendString(b, t.Alg)
+		b = append(b, `,"key_id":`...)
+		b = appendString(b, t.KeyID)
+		b = append(b, `,"nonce":"`...)
+		b = base64.StdEncoding.AppendEncode(b, t.Nonce)
+		b = append(b, `","ciphertext":"`...)
+		b = base64.StdEncoding.AppendEncode(b, t.Ciphertext)
+		b = append(b, `"}`...)
+	}
+	if e.TextMasked != "" {
+		b = append(b, `,"text_masked":`...)
+		b = appendString(b, e.TextMasked)
+	}
+	return append(b, '}'), nil
+}
+
+func appendReasons(b []byte, rs []rules.Reason, field string) ([]byte, error) {
+	b = append(b, '[')
+	for i := range rs {
+		r := &rs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !r.Action.Valid() {
+			return b, fmt.Errorf("event: %s[%d]: invalid action %d", field, i, int(r.Action))
+		}
+		b = append(b, `{"rule":`...)
+		b = appendString(b, r.Rule)
+		b = append(b, `,"action":"`...)
+		b = append(b, r.Action.String()...)
+		b = append(b, `","message":`...)
+		b = appendString(b, r.Message)
+		if r.Finding != nil {
+			b = append(b, `,"finding":`...)
+			b = strconv.AppendInt(b, int64(*r.Finding), 10)
+		}
+		if r.Suggestion != "" {
+			b = append(b, `,"suggestion":`...)
+			b = appendString(b, r.Suggestion)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// appendFloat writes f as encoding/json does.
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, errors.New("score is not a finite number")
+	}
+	abs, format := math.Abs(f), byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// 1e-07 → 1e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string: quotes, backslashes and control
+// characters escaped, U+2028 and U+2029 escaped (as encoding/json does),
+// invalid UTF-8 replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func strictUnmarshal(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data after the event")
+	}
+	return nil
+}

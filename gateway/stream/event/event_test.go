@@ -1,0 +1,571 @@
+package event
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/normalize"
+	"github.com/xunjian/xunjian/detectors/privacy"
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/rules"
+)
+
+const schemaURL = "https://xunjian.dev/schema/xunjian.event/v1.json"
+
+func compileSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	c.AssertContent()
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(schemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validate(s *jsonschema.Schema, b []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	return s.Validate(inst)
+}
+
+func intp(i int) *int { return &i }
+
+var testTS = time.Date(2026, 11, 23, 12, 3, 28, 123_456_789, time.UTC)
+
+func sampleFindings() []detectors.Finding {
+	return []detectors.Finding{
+		{Detector: "privacy", Kind: "phone", Severity: detectors.High, Score: 0.98, Start: 5, End: 16, Evidence: "138****5678", Lexicon: "privacy.zh"},
+		{Detector: "tone", Kind: "rude", Severity: detectors.Medium, Score: 0.7, Start: 0, End: 4, Evidence: "你有病吧", Rule: "tone.insult"},
+		{Detector: "diversion", Kind: "contact", Severity: detectors.High, Score: 1, Start: 20, End: 24, Evidence: "加我\"微信\"\n"},
+		{Detector: "commitment", Kind: "absolute_claim", Severity: detectors.Low, Score: 0.000000123, Start: 30, End: 33, Evidence: "最低价"},
+		{Detector: "complaint", Kind: "risk", Severity: detectors.Critical, Score: 0.91, Start: 0, End: 40},
+		{Detector: "link", Kind: "external", Severity: detectors.Info, Score: 0.5, Start: 41, End: 60, Evidence: "http://evil.example/a?b=<c>&d"},
+	}
+}
+
+func sampleVerdicts() []inspect.Verdict {
+	var out []inspect.Verdict
+	for a := rules.Allow; a <= rules.Block; a++ {
+		out = append(out, inspect.Verdict{Action: a, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, PolicyRevision: "rev-1", LatencyUS: 42})
+		out = append(out, inspect.Verdict{
+			Action:   a,
+			Findings: sampleFindings(),
+			Reasons: []rules.Reason{
+				{Rule: "privacy.phone." + a.String(), Action: a, Message: "请勿发送手机号 \u2028 <b>", Finding: intp(0), Suggestion: "改用平台内联系方式"},
+				{Rule: "tone.rude", Action: rules.Warn, Message: "tab\there \\ \x01"},
+			},
+			Alerts:         []rules.Alert{{Level: "high", Kind: "complaint", Message: "顾客威胁投诉或升级"}},
+			PolicyRevision: "sha256:abc",
+			LatencyUS:      1234,
+			Sample:         a == rules.Block,
+			FailOpen:       a == rules.Allow,
+		})
+	}
+	// nil slices, as a hand-built verdict may have them.
+	out = append(out, inspect.Verdict{Action: rules.Warn})
+	return out
+}
+
+// inputs builds an Input for every verdict, role, encryption and optional
+// field combination.
+func inputs(t testing.TB) []struct {
+	in  Input
+	enc *Encryptor
+} {
+	enc := mustEncryptor(t, 9, "kms/2026-11")
+	var out []struct {
+		in  Input
+		enc *Encryptor
+	}
+	vs := sampleVerdicts()
+	for i := range vs {
+		for _, role := range []string{"", inspect.RoleAgent, inspect.RoleCustomer} {
+			for _, e := range []*Encryptor{nil, enc} {
+				in := Input{
+					TS: testTS, Tenant: "t1", ConversationID: fmt.Sprintf("c-%d", i), AgentID: "a7",
+					Role: role, Verdict: &vs[i], Raw: "您好 13812345678",
+				}
+				if i%2 == 1 {
+					in.Route = "/v1/messages"
+					in.Masked = "您好 138****5678"
+					in.Shadow = []rules.Reason{{Rule: "shadow.tone", Action: rules.Confirm, Message: "m"}}
+					in.Sampled = true
+					in.ID = uuid.Must(uuid.NewV7()).String()
+				}
+				if i == 3 {
+					in.TS = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))
+				}
+				out = append(out, struct {
+					in  Input
+					enc *Encryptor
+				}{in, e})
+			}
+		}
+	}
+	return out
+}
+
+func TestEventsValidate(t *testing.T) {
+	s := compileSchema(t)
+	n := 0
+	for _, tc := range inputs(t) {
+		e, err := New(tc.in, tc.enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate(s, b); err != nil {
+			t.Fatalf("%s\n%v", b, err)
+		}
+		if (e.TextEnc != nil) != (tc.enc != nil) {
+			t.Fatalf("text_enc %v with encryptor %v", e.TextEnc, tc.enc)
+		}
+		if bytes.Contains(b, []byte("13812345678")) {
+			t.Fatalf("raw text in clear: %s", b)
+		}
+		n++
+	}
+	if n < 50 {
+		t.Fatalf("only %d events", n)
+	}
+}
+
+// plain has Event's fields without its MarshalJSON: encoding/json's view.
+type plain Event
+
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	for _, tc := range inputs(t) {
+		e, err := New(tc.in, tc.enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err := e.Marshal([]byte("prefix"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(ours, []byte("prefix")) {
+			t.Fatal("Marshal dropped dst")
+		}
+		ours = ours[len("prefix"):]
+		std, err := json.Marshal((*plain)(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b map[string]any
+		if err := json.Unmarshal(ours, &a); err != nil {
+			t.Fatalf("%s: %v", ours, err)
+		}
+		if err := json.Unmarshal(std, &b); err != nil {
+			t.Fatal(err)
+		}
+		// ts differs only in layout (ms vs ns).
+		ta, _ := time.Parse(time.RFC3339Nano, a["ts"].(string))
+		tb, _ := time.Parse(time.RFC3339Nano, b["ts"].(string))
+		if !ta.Equal(tb.Truncate(time.Millisecond)) {
+			t.Fatalf("ts %v vs %v", a["ts"], b["ts"])
+		}
+		delete(a, "ts")
+		delete(b, "ts")
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("ours %s\nstd  %s", ours, std)
+		}
+		// json.Marshal(e) goes through MarshalJSON (it only adds HTML escapes).
+		viaJSON, err := json.Marshal(e)
+		var c map[string]any
+		if err != nil || json.Unmarshal(viaJSON, &c) != nil {
+			t.Fatalf("json.Marshal(e) = %s, %v", viaJSON, err)
+		}
+		delete(c, "ts")
+		if !reflect.DeepEqual(a, c) {
+			t.Fatalf("json.Marshal(e) = %s", viaJSON)
+		}
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\`, "\x00\x1f\x7f", "\n\r\t", "\u2028\u2029", "bad\xffutf8\xc3", "<>&", "中文😀", "\xed\xa0\x80"} {
+		want, _ := json.Marshal(s)
+		var a, b string
+		if err := json.Unmarshal(appendString(nil, s), &a); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		_ = json.Unmarshal(want, &b)
+		if a != b {
+			t.Errorf("%q: got %q want %q", s, a, b)
+		}
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
+	for _, tc := range inputs(t) {
+		e, err := New(tc.in, tc.enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := e.Marshal(nil)
+		got, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.TS.Equal(e.TS.Truncate(time.Millisecond)) {
+			t.Fatalf("ts %v want %v", got.TS, e.TS)
+		}
+		got.TS, e.TS = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("got  %+v\nwant %+v", got, e)
+		}
+		if tc.enc != nil {
+			raw, err := got.DecryptText(tc.enc)
+			if err != nil || raw != tc.in.Raw {
+				t.Fatalf("DecryptText = %q, %v", raw, err)
+			}
+			// The text is bound to its event.
+			other := *got
+			other.EventID = uuid.Must(uuid.NewV7()).String()
+			if _, err := other.DecryptText(tc.enc); err == nil {
+				t.Fatal("text_enc opened under another event_id")
+			}
+		}
+	}
+	if _, err := Parse([]byte(`{"event_id":"x","text":"hi"}`)); err == nil {
+		t.Fatal("Parse accepted an unknown field")
+	}
+}
+
+func TestSchemaRejects(t *testing.T) {
+	s := compileSchema(t)
+	v := sampleVerdicts()[3]
+	enc := mustEncryptor(t, 1, "k")
+	e, err := New(Input{TS: testTS, Tenant: "t", ConversationID: "c", AgentID: "a", Verdict: &v, Raw: "raw", Masked: "m"}, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := e.Marshal(nil)
+	if err := validate(s, good); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		_ = json.Unmarshal(good, &m)
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	finding := func(m map[string]any) map[string]any { return m["findings"].([]any)[0].(map[string]any) }
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"raw text field", func(m map[string]any) { m["text"] = "您好 13812345678" }},
+		{"raw field in finding", func(m map[string]any) { finding(m)["raw"] = "13812345678" }},
+		{"raw field in text_enc", func(m map[string]any) { m["text_enc"].(map[string]any)["plaintext"] = "x" }},
+		{"missing shadow", func(m map[string]any) { delete(m, "shadow") }},
+		{"missing event_id", func(m map[string]any) { delete(m, "event_id") }},
+		{"uuid v4", func(m map[string]any) { m["event_id"] = uuid.NewString() }},
+		{"ts without ms", func(m map[string]any) { m["ts"] = "2026-11-23T12:03:28Z" }},
+		{"role", func(m map[string]any) { m["role"] = "bot" }},
+		{"action", func(m map[string]any) { m["action"] = "hold" }},
+		{"unknown detector", func(m map[string]any) { finding(m)["detector"] = "spam" }},
+		{"kind of another detector", func(m map[string]any) { finding(m)["kind"] = "rude" }},
+		{"severity", func(m map[string]any) { finding(m)["severity"] = "severe" }},
+		{"score above 1", func(m map[string]any) { finding(m)["score"] = 1.5 }},
+		{"alg", func(m map[string]any) { m["text_enc"].(map[string]any)["alg"] = "none" }},
+		{"nonce not base64", func(m map[string]any) { m["text_enc"].(map[string]any)["nonce"] = "!!!!!!!!!!!!!!!!" }},
+		{"sampled not bool", func(m map[string]any) { m["sampled"] = "yes" }},
+		{"negative latency", func(m map[string]any) { m["latency_us"] = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := validate(s, edit(tc.edit)); err == nil {
+				t.Fatal("validated")
+			}
+		})
+	}
+}
+
+// TestSchemaTaxonomy keeps schema.json's enums in step with the detectors'
+// taxonomy and the actions.
+func TestSchemaTaxonomy(t *testing.T) {
+	var doc struct {
+		Defs struct {
+			Action  struct{ Enum []string } `json:"action"`
+			Finding struct {
+				Properties struct {
+					Detector struct{ Enum []string } `json:"detector"`
+					Severity struct{ Enum []string } `json:"severity"`
+				} `json:"properties"`
+				OneOf []struct {
+					Properties struct {
+						Detector struct{ Const string }  `json:"detector"`
+						Kind     struct{ Enum []string } `json:"kind"`
+					} `json:"properties"`
+				} `json:"oneOf"`
+			} `json:"finding"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(Schema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	f := doc.Defs.Finding
+	if !slices.Equal(f.Properties.Detector.Enum, detectors.Families()) {
+		t.Errorf("detectors %v, taxonomy %v", f.Properties.Detector.Enum, detectors.Families())
+	}
+	if len(f.OneOf) != len(detectors.Families()) {
+		t.Errorf("%d oneOf branches", len(f.OneOf))
+	}
+	for _, b := range f.OneOf {
+		if want := detectors.Kinds(b.Properties.Detector.Const); !slices.Equal(b.Properties.Kind.Enum, want) {
+			t.Errorf("%s kinds %v, taxonomy %v", b.Properties.Detector.Const, b.Properties.Kind.Enum, want)
+		}
+	}
+	for i, name := range f.Properties.Severity.Enum {
+		if detectors.Severity(i).String() != name {
+			t.Errorf("severity %d: %s", i, name)
+		}
+	}
+	for i, name := range doc.Defs.Action.Enum {
+		if rules.Action(i).String() != name {
+			t.Errorf("action %d: %s", i, name)
+		}
+	}
+	if len(doc.Defs.Action.Enum) != 5 || len(f.Properties.Severity.Enum) != 5 {
+		t.Error("action or severity enum incomplete")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	ok := inspect.Verdict{Action: rules.Warn}
+	for _, tc := range []struct {
+		name string
+		in   Input
+	}{
+		{"nil verdict", Input{}},
+		{"invalid action", Input{Verdict: &inspect.Verdict{Action: 9}}},
+		{"role", Input{Verdict: &ok, Role: "bot"}},
+		{"uuid v4", Input{Verdict: &ok, ID: uuid.NewString()}},
+		{"upper-case id", Input{Verdict: &ok, ID: strings.ToUpper(uuid.Must(uuid.NewV7()).String())}},
+		{"not an id", Input{Verdict: &ok, ID: "13812345678"}},
+		{"NaN score", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Score: nan()}}}}},
+		{"span", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Start: 5, End: 2}}}}},
+		{"severity", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Severity: 9}}}}},
+		{"reason action", Input{Verdict: &inspect.Verdict{Reasons: []rules.Reason{{Action: -1}}}}},
+		{"shadow finding", Input{Verdict: &ok, Shadow: []rules.Reason{{Finding: intp(-1)}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.in.Raw = "13812345678 secret"
+			if _, err := New(tc.in, nil); err == nil {
+				t.Fatal("want an error")
+			} else if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q holds the text", err)
+			}
+		})
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestNewDefaultsAndCopies(t *testing.T) {
+	fs := []detectors.Finding{{Detector: "privacy", Kind: "phone", Score: 1.2, Evidence: "13812345678"}}
+	v := inspect.Verdict{Action: rules.Redact, Findings: fs, LatencyUS: -3}
+	e, err := New(Input{Verdict: &v, Tenant: "t9", ConversationID: "conv-1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uuid.Parse(e.EventID); err != nil || uuid.MustParse(e.EventID).Version() != 7 {
+		t.Errorf("event_id %q", e.EventID)
+	}
+	if e.Role != "agent" || e.TS.IsZero() || e.LatencyUS != 0 || e.Findings[0].Score != 1 {
+		t.Errorf("defaults: %+v", e)
+	}
+	if fs[0].Evidence != "13812345678" || e.Findings[0].Evidence != "*******5678" {
+		t.Errorf("evidence: verdict %q, event %q", fs[0].Evidence, e.Findings[0].Evidence)
+	}
+	if e.Reasons == nil || e.Alerts == nil || e.Shadow == nil {
+		t.Error("nil slices")
+	}
+	if string(e.Key()) != "conv-1" {
+		t.Errorf("key %q", e.Key())
+	}
+	if h := e.Headers(); !reflect.DeepEqual(h, [][2]string{{"tenant", "t9"}, {"schema", "xunjian.event/v1"}}) {
+		t.Errorf("headers %v", h)
+	}
+	if e.TextEnc != nil {
+		t.Error("text_enc without an encryptor")
+	}
+	if _, err := e.DecryptText(mustEncryptor(t, 1, "k")); err == nil {
+		t.Error("DecryptText without text_enc")
+	}
+	id1, _ := New(Input{Verdict: &v}, nil)
+	id2, _ := New(Input{Verdict: &v}, nil)
+	if id1.EventID == id2.EventID {
+		t.Error("event ids repeat")
+	}
+}
+
+func TestScrub(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"你有病吧", "你有病吧"},
+		{"138****5678", "138****5678"},
+		{"1101**********4514", "1101**********4514"},
+		{"6222 **** **** 0128", "6222 **** **** 0128"},
+		{"j***@gmail.com", "j***@gmail.com"},
+		{"1234", "1234"},
+		{"12345", "*2345"},
+		{"13812345678", "*******5678"},
+		{"加我微信13812345678好吗", "加我微信*******5678好吗"},
+		{"１３８１２３４５６７８", "*******５６７８"},
+		{"110101199003074514", "**************4514"},
+		{"zhangsan.test@example.com", "z***@example.com"},
+		{"mail me: ab@qq.com!", "mail me: a***@qq.com!"},
+		{"12345678@qq.com", "1***@qq.com"},
+		{"ｚｈａｎｇ＠example.com", "ｚ***＠example.com"},
+		{"a@b.c", "a@b.c"},
+		{"@someone in chat", "@someone in chat"},
+		{"user@localhost", "user@localhost"},
+		{"2 @ 3", "2 @ 3"},
+		{"x@y.com 13812345678", "x@y.com *******5678"},
+	} {
+		if got := Scrub(tc.in); got != tc.want {
+			t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := Scrub(tc.want); got != tc.want {
+			t.Errorf("Scrub not idempotent on %q: %q", tc.want, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Scrub("请勿发送手机号 138****5678 j***@gmail.com") }); n != 0 {
+		t.Errorf("Scrub of clean text: %v allocs", n)
+	}
+}
+
+// TestPrivacy runs real inspections of texts with private data and checks
+// that no raw value reaches the marshaled event, encrypted or not.
+func TestPrivacy(t *testing.T) {
+	ctx := context.Background()
+	p, err := rules.Load(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(p, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, err := privacy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm := normalize.Default()
+	secrets := []string{"13812345678", "110101199003074514", "6222021234567890128", "zhangsan.test@example.com", "zhangsan.test"}
+	texts := []string{
+		"您好，请拨打13812345678联系我",
+		"我的身份证号是110101199003074514",
+		"退款请打到卡号6222021234567890128",
+		"发邮件到zhangsan.test@example.com",
+		"加我微信13812345678，身份证110101199003074514，卡6222021234567890128，邮箱zhangsan.test@example.com",
+		"My phone is 13812345678 and mail zhangsan.test@example.com",
+	}
+	s := compileSchema(t)
+	enc := mustEncryptor(t, 3, "k")
+	for _, text := range texts {
+		for _, role := range []string{inspect.RoleAgent, inspect.RoleCustomer} {
+			v, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: "c1", AgentID: "a1", TenantID: "t1"}, nil, testTS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(v.Findings, func(f detectors.Finding) bool { return f.Detector == "privacy" }) {
+				t.Fatalf("%q: no privacy finding", text)
+			}
+			var nt normalize.Text
+			var buf normalize.Buffer
+			norm.NormalizeInto(&nt, &buf, text)
+			masked := pd.Redact(&nt, v.Findings)
+			for _, e := range []*Encryptor{nil, enc} {
+				ev, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text}, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := ev.Marshal(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, sec := range secrets {
+					if bytes.Contains(b, []byte(sec)) {
+						t.Errorf("%q in the event: %s", sec, b)
+					}
+				}
+				if err := validate(s, b); err != nil {
+					t.Errorf("%s: %v", b, err)
+				}
+				if e != nil {
+					if got, err := ev.DecryptText(e); err != nil || got != text {
+						t.Errorf("DecryptText = %q, %v", got, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+func benchVerdict() inspect.Verdict {
+	return inspect.Verdict{
+		Action:   rules.Confirm,
+		Findings: sampleFindings()[:3],
+		Reasons: []rules.Reason{
+			{Rule: "privacy.phone.redact", Action: rules.Redact, Message: "请勿发送手机号", Finding: intp(0)},
+			{Rule: "diversion.contact.confirm", Action: rules.Confirm, Message: "请勿引导顾客离开平台", Finding: intp(2), Suggestion: "请在平台内继续沟通"},
+		},
+		Alerts:         []rules.Alert{},
+		PolicyRevision: "sha256:0123456789abcdef",
+		LatencyUS:      87,
+	}
+}
+
+func BenchmarkNewMarshal(b *testing.B) {
+	v := benchVerdict()
+	enc := mustEncryptor(b, 5, "k1")
+	for _, bc := range []struct {
+		name string
+		enc  *Encryptor
+	}{{"plain", nil}, {"encrypted", enc}} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := Input{TS: testTS, Tenant: "t1", ConversationID: "conv-0001", AgentID: "agent-7", Verdict: &v,
+				Masked: "你有病吧，打138****5678，加我\"微信\"", Raw: "你有病吧，打13812345678，加我\"微信\"", Route: "/v1/messages"}
+			buf := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				e, err := New(in, bc.enc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if buf, err = e.Marshal(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
