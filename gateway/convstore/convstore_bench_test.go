@@ -31,19 +31,7 @@ func BenchmarkUpdate(b *testing.B) {
 	})
 }
 
-// BenchmarkUpdateNew measures Update creating a conversation each time.
-func BenchmarkUpdateNew(b *testing.B) {
-	s := newStore(b, Config{})
-	ids := make([]string, b.N)
-	for i := range ids {
-		ids[i] = "conv-" + strconv.Itoa(i)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		s.Update("tenant", ids[i], incr)
-	}
-}
+// Creating conversations is benchmarked in gateway/keyed (BenchmarkUpdateNew).
 
 func BenchmarkGet(b *testing.B) {
 	s := newStore(b, Config{})

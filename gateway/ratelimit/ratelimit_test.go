@@ -160,7 +160,7 @@ func TestBounded(t *testing.T) {
 		l.Allow("t", strconv.Itoa(i), t0)
 	}
 	l.cache.Wait()
-	if n := l.cache.MaxCost() - l.cache.RemainingCost(); n > max {
+	if n := l.cache.Len(); n > max {
 		t.Fatalf("%d buckets tracked, bound %d", n, max)
 	}
 }
