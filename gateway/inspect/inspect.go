@@ -275,9 +275,15 @@ type Verdict struct {
 	FailOpen       bool   `json:"fail_open,omitempty"`
 	PolicyRevision string `json:"policy_revision"`
 	LatencyUS      int64  `json:"latency_us"`
-	Sample         bool   `json:"-"`
-	Normalized     string `json:"-"`
-	Lang           string `json:"-"`
+	// Sample is the policy's request to sample the conversation.
+	Sample bool `json:"-"`
+	// Shadow holds the would-be results of shadow rules, for the event
+	// stream; they never change the action.
+	Shadow []rules.Reason `json:"-"`
+	// Normalized is the normalized text and Lang the guessed language
+	// ("zh" or "en"), as the policy saw them.
+	Normalized string `json:"-"`
+	Lang       string `json:"-"`
 }
 
 // Inspect runs the pipeline on req. conv, when not nil, supplies the
@@ -345,6 +351,7 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		Alerts:         dec.Alerts,
 		PolicyRevision: in.policy.Revision(),
 		Sample:         dec.Sample,
+		Shadow:         dec.Shadow,
 		Normalized:     d.norm,
 		Lang:           lang,
 	}
