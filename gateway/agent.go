@@ -199,10 +199,11 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 			return action
 		}
 	}
-	fctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var resp fasthttp.Response
-	if err := route.Forward(fctx, &ctx.Request, ctx.RemoteIP(), body, &resp); err != nil {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	// The route's timeout bounds the call; the client going away does not
+	// cancel a message already on its way to the backend.
+	if err := route.Forward(context.Background(), &ctx.Request, ctx.RemoteIP(), body, resp); err != nil {
 		kind, status, code := "unavailable", fasthttp.StatusBadGateway, "upstream_unavailable"
 		if errors.Is(err, proxy.ErrUpstreamTimeout) {
 			kind, status, code = "timeout", fasthttp.StatusGatewayTimeout, "upstream_timeout"
