@@ -226,7 +226,7 @@ func TestAppendWithTextReusesBuffer(t *testing.T) {
 	}
 }
 
-// validUTF8 replaces each invalid byte by U+FFFD, as appendString does.
+// validUTF8 replaces each invalid byte by U+FFFD, as jsonstr.Append does.
 func validUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s

@@ -10,12 +10,12 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/internal/jsonstr"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -267,22 +267,22 @@ func (e *Event) MarshalJSON() ([]byte, error) { return e.Marshal(nil) }
 func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	n := len(dst)
 	b := append(dst, `{"event_id":`...)
-	b = appendString(b, e.EventID)
+	b = jsonstr.Append(b, e.EventID)
 	b = append(b, `,"ts":"`...)
 	b = e.TS.AppendFormat(b, TimeFormat)
 	b = append(b, `","tenant":`...)
-	b = appendString(b, e.Tenant)
+	b = jsonstr.Append(b, e.Tenant)
 	b = append(b, `,"conversation_id":`...)
-	b = appendString(b, e.ConversationID)
+	b = jsonstr.Append(b, e.ConversationID)
 	b = append(b, `,"agent_id":`...)
-	b = appendString(b, e.AgentID)
+	b = jsonstr.Append(b, e.AgentID)
 	b = append(b, `,"role":`...)
-	b = appendString(b, e.Role)
+	b = jsonstr.Append(b, e.Role)
 	b = append(b, `,"action":`...)
 	if !e.Action.Valid() {
 		return dst[:n], fmt.Errorf("event: action: invalid %d", int(e.Action))
 	}
-	b = appendString(b, e.Action.String())
+	b = jsonstr.Append(b, e.Action.String())
 	b = append(b, `,"findings":[`...)
 	for i := range e.Findings {
 		f := &e.Findings[i]
@@ -294,9 +294,9 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 			return dst[:n], fmt.Errorf("event: findings[%d]: %w", i, err)
 		}
 		b = append(b, `{"detector":`...)
-		b = appendString(b, f.Detector)
+		b = jsonstr.Append(b, f.Detector)
 		b = append(b, `,"kind":`...)
-		b = appendString(b, f.Kind)
+		b = jsonstr.Append(b, f.Kind)
 		b = append(b, `,"severity":"`...)
 		b = append(b, sev...)
 		b = append(b, `","score":`...)
@@ -308,14 +308,14 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 		b = append(b, `,"end":`...)
 		b = strconv.AppendInt(b, int64(f.End), 10)
 		b = append(b, `,"evidence":`...)
-		b = appendString(b, f.Evidence)
+		b = jsonstr.Append(b, f.Evidence)
 		if f.Rule != "" {
 			b = append(b, `,"rule":`...)
-			b = appendString(b, f.Rule)
+			b = jsonstr.Append(b, f.Rule)
 		}
 		if f.Lexicon != "" {
 			b = append(b, `,"lexicon":`...)
-			b = appendString(b, f.Lexicon)
+			b = jsonstr.Append(b, f.Lexicon)
 		}
 		b = append(b, '}')
 	}
@@ -331,15 +331,15 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"level":`...)
-		b = appendString(b, a.Level)
+		b = jsonstr.Append(b, a.Level)
 		b = append(b, `,"kind":`...)
-		b = appendString(b, a.Kind)
+		b = jsonstr.Append(b, a.Kind)
 		b = append(b, `,"message":`...)
-		b = appendString(b, a.Message)
+		b = jsonstr.Append(b, a.Message)
 		b = append(b, '}')
 	}
 	b = append(b, `],"policy_revision":`...)
-	b = appendString(b, e.PolicyRevision)
+	b = jsonstr.Append(b, e.PolicyRevision)
 	b = append(b, `,"shadow":`...)
 	if b, err = appendReasons(b, e.Shadow, "shadow"); err != nil {
 		return dst[:n], err
@@ -353,13 +353,13 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	}
 	if e.Route != "" {
 		b = append(b, `,"route":`...)
-		b = appendString(b, e.Route)
+		b = jsonstr.Append(b, e.Route)
 	}
 	if t := e.TextEnc; t != nil {
 		b = append(b, `,"text_enc":{"alg":`...)
-		b = appendString(b, t.Alg)
+		b = jsonstr.Append(b, t.Alg)
 		b = append(b, `,"key_id":`...)
-		b = appendString(b, t.KeyID)
+		b = jsonstr.Append(b, t.KeyID)
 		b = append(b, `,"nonce":"`...)
 		b = base64.StdEncoding.AppendEncode(b, t.Nonce)
 		b = append(b, `","ciphertext":"`...)
@@ -368,7 +368,7 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	}
 	if e.TextMasked != "" {
 		b = append(b, `,"text_masked":`...)
-		b = appendString(b, e.TextMasked)
+		b = jsonstr.Append(b, e.TextMasked)
 	}
 	return append(b, '}'), nil
 }
@@ -384,18 +384,18 @@ func appendReasons(b []byte, rs []rules.Reason, field string) ([]byte, error) {
 			return b, fmt.Errorf("event: %s[%d]: invalid action %d", field, i, int(r.Action))
 		}
 		b = append(b, `{"rule":`...)
-		b = appendString(b, r.Rule)
+		b = jsonstr.Append(b, r.Rule)
 		b = append(b, `,"action":"`...)
 		b = append(b, r.Action.String()...)
 		b = append(b, `","message":`...)
-		b = appendString(b, r.Message)
+		b = jsonstr.Append(b, r.Message)
 		if r.Finding != nil {
 			b = append(b, `,"finding":`...)
 			b = strconv.AppendInt(b, int64(*r.Finding), 10)
 		}
 		if r.Suggestion != "" {
 			b = append(b, `,"suggestion":`...)
-			b = appendString(b, r.Suggestion)
+			b = jsonstr.Append(b, r.Suggestion)
 		}
 		b = append(b, '}')
 	}
@@ -420,59 +420,6 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 		}
 	}
 	return b, nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string: quotes, backslashes and control
-// characters escaped, U+2028 and U+2029 escaped (as encoding/json does),
-// invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 func strictUnmarshal(b []byte, v any) error {

@@ -207,20 +207,6 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\`, "\x00\x1f\x7f", "\n\r\t", "\u2028\u2029", "bad\xffutf8\xc3", "<>&", "中文😀", "\xed\xa0\x80"} {
-		want, _ := json.Marshal(s)
-		var a, b string
-		if err := json.Unmarshal(appendString(nil, s), &a); err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		_ = json.Unmarshal(want, &b)
-		if a != b {
-			t.Errorf("%q: got %q want %q", s, a, b)
-		}
-	}
-}
-
 func TestParseRoundTrip(t *testing.T) {
 	for _, tc := range inputs(t) {
 		e, err := New(tc.in, tc.enc)
