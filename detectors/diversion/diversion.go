@@ -91,22 +91,10 @@ func New(f lexicon.File) (*Detector, error) {
 }
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) {
-	f, err := lexicon.Parse(defaultLexicon)
-	if err != nil {
-		return lexicon.File{}, fmt.Errorf("diversion: embedded lexicon: %w", err)
-	}
-	return f, nil
-}
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("diversion", defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) {
-	f, err := DefaultLexicon()
-	if err != nil {
-		return nil, err
-	}
-	return New(f)
-}
+func Default() (*Detector, error) { return lexicon.BuildEmbedded("diversion", defaultLexicon, New) }
 
 // Name returns the family name, "diversion".
 func (d *Detector) Name() string { return name }

@@ -230,3 +230,24 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 func isWordByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
+
+// Embedded parses the lexicon a detector family embeds in the binary; an
+// error there is a build defect, reported with the family's name.
+func Embedded(family string, data []byte) (File, error) {
+	f, err := Parse(data)
+	if err != nil {
+		return File{}, fmt.Errorf("%s: embedded lexicon: %w", family, err)
+	}
+	return f, nil
+}
+
+// BuildEmbedded builds a family's detector from its embedded lexicon with
+// the family's own constructor.
+func BuildEmbedded[D any](family string, data []byte, build func(File) (D, error)) (D, error) {
+	f, err := Embedded(family, data)
+	if err != nil {
+		var zero D
+		return zero, err
+	}
+	return build(f)
+}

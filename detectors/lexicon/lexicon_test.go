@@ -121,3 +121,13 @@ func TestApostropheSpellings(t *testing.T) {
 		t.Errorf("Match(%q) = %v, want none", "you can read", hits)
 	}
 }
+
+func TestEmbedded(t *testing.T) {
+	if _, err := Embedded("tone", []byte("entries: [")); err == nil || !strings.Contains(err.Error(), "tone: embedded lexicon") {
+		t.Errorf("bad embedded lexicon: err = %v, want it to name the family", err)
+	}
+	got, err := BuildEmbedded("tone", []byte("entries: [{id: a, kind: rude, terms: [x]}]"), func(f File) (int, error) { return len(f.Entries), nil })
+	if err != nil || got != 1 {
+		t.Errorf("BuildEmbedded = %d, %v; want the constructor's result 1", got, err)
+	}
+}

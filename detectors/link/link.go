@@ -116,22 +116,10 @@ func New(f lexicon.File) (*Detector, error) {
 }
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) {
-	f, err := lexicon.Parse(defaultLexicon)
-	if err != nil {
-		return lexicon.File{}, fmt.Errorf("link: embedded lexicon: %w", err)
-	}
-	return f, nil
-}
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("link", defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) {
-	f, err := DefaultLexicon()
-	if err != nil {
-		return nil, err
-	}
-	return New(f)
-}
+func Default() (*Detector, error) { return lexicon.BuildEmbedded("link", defaultLexicon, New) }
 
 // WithAllow returns a detector whose allowlist also holds hosts (and their
 // subdomains). d is not changed. A host may be given as a URL

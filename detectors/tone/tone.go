@@ -57,22 +57,10 @@ type Detector struct {
 var _ detectors.Detector = (*Detector)(nil)
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) {
-	f, err := lexicon.Parse(defaultLexicon)
-	if err != nil {
-		return lexicon.File{}, fmt.Errorf("tone: embedded lexicon: %w", err)
-	}
-	return f, nil
-}
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("tone", defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) {
-	f, err := DefaultLexicon()
-	if err != nil {
-		return nil, err
-	}
-	return New(f)
-}
+func Default() (*Detector, error) { return lexicon.BuildEmbedded("tone", defaultLexicon, New) }
 
 // New builds the detector from a lexicon file (the default one or one from a
 // policy bundle). Terms with an ASCII apostrophe also match with a
