@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -348,13 +347,8 @@ func TestBadInput(t *testing.T) {
 // tenantBundle copies the default bundle and overrides tone.impatient to
 // block for tenant "strict" only.
 func tenantBundle(t *testing.T) string {
-	fsys, dir := rules.DefaultBundle()
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bundle := filepath.Join(t.TempDir(), "bundle")
-	if err := os.CopyFS(bundle, sub); err != nil {
+	if err := rules.WriteDefaultBundle(bundle); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(bundle, "xunjian", "tenants", "strict"), 0o755)

@@ -1,6 +1,11 @@
 package rules
 
-import "embed"
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+)
 
 // defaultBundle is the default policy bundle, rules/bundle in the repository.
 //
@@ -13,3 +18,16 @@ const defaultBundleDir = "bundle"
 // DefaultBundle returns the embedded default bundle and the name of its
 // directory, for callers that want to list or export it.
 func DefaultBundle() (embed.FS, string) { return defaultBundle, defaultBundleDir }
+
+// WriteDefaultBundle writes the default bundle's files into dir (which must
+// not exist yet), as a starting point for a policy team's own bundle.
+func WriteDefaultBundle(dir string) error {
+	sub, err := fs.Sub(defaultBundle, defaultBundleDir)
+	if err != nil {
+		return fmt.Errorf("default bundle: %w", err)
+	}
+	if err := os.CopyFS(dir, sub); err != nil {
+		return fmt.Errorf("write default bundle to %s: %w", dir, err)
+	}
+	return nil
+}

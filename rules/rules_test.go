@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -586,5 +587,23 @@ func TestAction(t *testing.T) {
 	}
 	if _, err := Action(9).MarshalText(); err == nil || Action(9).String() != "Action(9)" {
 		t.Error("out-of-range action")
+	}
+}
+
+func TestWriteDefaultBundle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := WriteDefaultBundle(dir); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := loadDefault(t)
+	if p.Revision() != def.Revision() || !slices.Equal(p.Modules(), def.Modules()) {
+		t.Errorf("written bundle: revision %q modules %v, want the default's %q %v", p.Revision(), p.Modules(), def.Revision(), def.Modules())
+	}
+	if err := WriteDefaultBundle(dir); err == nil {
+		t.Error("writing over an existing bundle succeeded")
 	}
 }

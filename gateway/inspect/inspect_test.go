@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,13 +315,8 @@ func TestBundleLexiconOverride(t *testing.T) {
 // files (path relative to the bundle root → content).
 func bundleWith(t *testing.T, files map[string]string) string {
 	t.Helper()
-	fsys, dir := rules.DefaultBundle()
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bundle := filepath.Join(t.TempDir(), "bundle")
-	if err := os.CopyFS(bundle, sub); err != nil {
+	if err := rules.WriteDefaultBundle(bundle); err != nil {
 		t.Fatal(err)
 	}
 	for name, content := range files {
