@@ -339,7 +339,8 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	if req.Role == RoleAgent {
 		conv.LastAgent = now
 	}
-	conv.Recent = append(conv.Recent, Turn{Role: req.Role, Text: in.masked(req.Text, findings), TS: now})
+	masked := in.masked(req.Text, findings) // once: for the recent turns and a redact
+	conv.Recent = append(conv.Recent, Turn{Role: req.Role, Text: masked, TS: now})
 	if len(conv.Recent) > MaxRecent {
 		conv.Recent = slices.Delete(conv.Recent, 0, len(conv.Recent)-MaxRecent)
 	}
@@ -368,7 +369,7 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		}
 	}
 	if v.Action == rules.Redact {
-		v.Redacted = in.redact(req.Text, findings)
+		v.Redacted = masked
 	}
 	v.LatencyUS = time.Since(start).Microseconds()
 	return v, nil
