@@ -270,7 +270,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
 		return nil, false
 	case err != nil:
-		mode := s.tenants[p.Tenant].FailMode
+		mode := s.cfg.Tenants[p.Tenant].FailMode
 		if mode == "" {
 			mode = config.FailClosed
 		}

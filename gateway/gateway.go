@@ -42,7 +42,6 @@ type Server struct {
 	acks      *ack.Issuer
 	limiter   *ratelimit.Limiter
 	metrics   *metrics.Metrics
-	tenants   map[string]config.Tenant
 	ready     atomic.Bool
 	now       func() time.Time
 }
@@ -61,7 +60,7 @@ type Options struct {
 // config.Load returns it) running drafts through in. The Server owns in
 // from now on and closes it in Close.
 func New(cfg *config.Config, in *inspect.Inspector, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, inspector: in, log: opts.Logger, now: opts.Now, tenants: cfg.Tenants}
+	s := &Server{cfg: cfg, inspector: in, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -195,14 +194,13 @@ func (s *Server) Close() {
 func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Server {
 	l := s.cfg.Limits
 	return &fasthttp.Server{
-		Name:                          name,
-		Handler:                       s.recoverer(h),
-		ReadTimeout:                   l.ReadTimeout.D(),
-		WriteTimeout:                  l.WriteTimeout.D(),
-		IdleTimeout:                   l.IdleTimeout.D(),
-		MaxRequestBodySize:            l.MaxBodyBytes,
-		DisableHeaderNamesNormalizing: false,
-		NoDefaultServerHeader:         true,
+		Name:                  name,
+		Handler:               s.recoverer(h),
+		ReadTimeout:           l.ReadTimeout.D(),
+		WriteTimeout:          l.WriteTimeout.D(),
+		IdleTimeout:           l.IdleTimeout.D(),
+		MaxRequestBodySize:    l.MaxBodyBytes,
+		NoDefaultServerHeader: true,
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				s.metrics.Rejected("too_large")
