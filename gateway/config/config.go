@@ -52,6 +52,105 @@ type Config struct {
 	Cache Cache `yaml:"cache"`
 	// Ack configures the tokens that release a held (confirm) draft.
 	Ack Ack `yaml:"ack"`
+	// Stream configures the event stream to Kafka.
+	Stream Stream `yaml:"stream"`
+}
+
+// Stream configures the event stream: the on-disk spool every event is
+// appended to before its verdict is returned, the shipper that drains it
+// to Kafka, and the topics, alert deduplication and QA sampling.
+type Stream struct {
+	// Disabled turns events off: nothing is spooled or sent.
+	Disabled bool `yaml:"disabled"`
+	// Brokers are the Kafka bootstrap brokers (host:port). None means the
+	// built-in Kafka-protocol broker at EmbeddedBroker, in memory, for
+	// development. Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides.
+	Brokers []string `yaml:"brokers"`
+	// EmbeddedBroker is where the built-in broker listens when Brokers is
+	// empty; default 127.0.0.1:9092. It must be a loopback address.
+	EmbeddedBroker string `yaml:"embedded_broker"`
+	// Topics names the three topics.
+	Topics Topics `yaml:"topics"`
+	// Spool is the local spool.
+	Spool Spool `yaml:"spool"`
+	// BatchSize is how many events the shipper sends per batch; default
+	// 500. BatchTimeout is Kafka's per-partition flush timeout; default
+	// 10ms.
+	BatchSize    int      `yaml:"batch_size"`
+	BatchTimeout Duration `yaml:"batch_timeout"`
+	// Alerts configures supervisor alert deduplication.
+	Alerts Alerts `yaml:"alerts"`
+	// Sampling configures the QA audit sample.
+	Sampling Sampling `yaml:"sampling"`
+	// TextKeyEnv names the environment variable holding a base64 AES-256
+	// key; with one, each event carries the raw text encrypted (text_enc)
+	// for auditors. Empty means raw text is never kept. TextKeyID labels
+	// the key in events (for rotation); default "default".
+	TextKeyEnv string `yaml:"text_key_env"`
+	TextKeyID  string `yaml:"text_key_id"`
+}
+
+// Topics names the event topics.
+type Topics struct {
+	// Findings gets every message with a finding and every non-allow;
+	// default xunjian.findings.
+	Findings string `yaml:"findings"`
+	// Alerts gets supervisor alerts, deduplicated; default xunjian.alerts.
+	Alerts string `yaml:"alerts"`
+	// Samples gets the messages of sampled conversations; default
+	// xunjian.samples.
+	Samples string `yaml:"samples"`
+}
+
+// Spool configures the on-disk spool.
+type Spool struct {
+	// Dir is the spool directory; default $XDG_STATE_HOME/xunjian/spool
+	// (~/.local/state/xunjian/spool). Env XUNJIAN_SPOOL_DIR overrides it.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds unshipped events on disk; default 1 GiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// Fsync is always (every event is on disk before its verdict), interval
+	// (flushed every FsyncInterval; default) or never (left to the OS).
+	Fsync string `yaml:"fsync"`
+	// FsyncInterval is the flush period of fsync interval; default 100ms.
+	FsyncInterval Duration `yaml:"fsync_interval"`
+	// OnFull is what happens when the spool is full: serve (release drafts
+	// as usual and count the dropped events; default) or hold (answer
+	// drafts 503 until there is room, so nothing goes unrecorded).
+	OnFull string `yaml:"on_full"`
+}
+
+// Spool fsync policies and full-spool behaviours.
+const (
+	FsyncAlways   = "always"
+	FsyncInterval = "interval"
+	FsyncNever    = "never"
+	OnFullServe   = "serve"
+	OnFullHold    = "hold"
+)
+
+// Alerts configures alert deduplication.
+type Alerts struct {
+	// Window suppresses repeats of an alert of the same conversation and
+	// kind at the same or a lower level for this long; default 5m.
+	Window Duration `yaml:"window"`
+}
+
+// Sampling configures the QA audit sample.
+type Sampling struct {
+	// Rate is the share of conversations sampled by hash, in [0, 1];
+	// default 0 (only high-risk, policy-flagged and agent minimums).
+	Rate float64 `yaml:"rate"`
+	// SeedEnv names the environment variable with the sampling seed,
+	// shared by all gateways so they agree; empty means a fixed seed,
+	// which lets anyone who knows it predict the sample.
+	SeedEnv string `yaml:"seed_env"`
+	// HighRiskAt is the conversation risk from which a conversation is
+	// always sampled; default 0.8.
+	HighRiskAt float64 `yaml:"high_risk_at"`
+	// AgentDailyMin is the minimum of sampled conversations per agent per
+	// UTC day; default 0.
+	AgentDailyMin int `yaml:"agent_daily_min"`
 }
 
 // Limits bound requests and inspection.
@@ -221,9 +320,18 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		"XUNJIAN_LISTEN":       &c.Listen,
 		"XUNJIAN_ADMIN_LISTEN": &c.AdminListen,
 		"XUNJIAN_POLICY":       &c.Policy,
+		"XUNJIAN_SPOOL_DIR":    &c.Stream.Spool.Dir,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = v
+		}
+	}
+	if v := getenv("XUNJIAN_KAFKA_BROKERS"); v != "" {
+		c.Stream.Brokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Stream.Brokers = append(c.Stream.Brokers, b)
+			}
 		}
 	}
 	c.Defaults()
@@ -279,6 +387,43 @@ func (c *Config) Defaults() {
 		c.Cache.MaxBytes = 32 << 20
 	}
 	setDur(&c.Ack.TTL, 5*time.Minute)
+	st := &c.Stream
+	setStr(&st.EmbeddedBroker, "127.0.0.1:9092")
+	setStr(&st.Topics.Findings, "xunjian.findings")
+	setStr(&st.Topics.Alerts, "xunjian.alerts")
+	setStr(&st.Topics.Samples, "xunjian.samples")
+	if st.Spool.Dir == "" {
+		st.Spool.Dir = defaultSpoolDir()
+	}
+	if st.Spool.MaxBytes == 0 {
+		st.Spool.MaxBytes = 1 << 30
+	}
+	setStr(&st.Spool.Fsync, FsyncInterval)
+	setDur(&st.Spool.FsyncInterval, 100*time.Millisecond)
+	setStr(&st.Spool.OnFull, OnFullServe)
+	if st.BatchSize == 0 {
+		st.BatchSize = 500
+	}
+	setDur(&st.BatchTimeout, 10*time.Millisecond)
+	setDur(&st.Alerts.Window, 5*time.Minute)
+	if st.Sampling.HighRiskAt == 0 {
+		st.Sampling.HighRiskAt = 0.8
+	}
+	setStr(&st.TextKeyID, "default")
+}
+
+// defaultSpoolDir is $XDG_STATE_HOME/xunjian/spool, falling back to
+// ~/.local/state and then to the temporary directory.
+func defaultSpoolDir() string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			base = home + "/.local/state"
+		} else {
+			base = os.TempDir()
+		}
+	}
+	return base + "/xunjian/spool"
 }
 
 // DevMode reports whether agent clients need no credential.
@@ -366,7 +511,76 @@ func (c *Config) Validate() error {
 	if c.Conversations.Max < 0 {
 		bad("conversations.max", "must not be negative")
 	}
+	c.Stream.validate(bad)
 	return errors.Join(errs...)
+}
+
+func (st *Stream) validate(bad func(field, format string, args ...any)) {
+	if st.Disabled {
+		return
+	}
+	for i, b := range st.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad(fmt.Sprintf("stream.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if len(st.Brokers) == 0 && !loopback(st.EmbeddedBroker) {
+		bad("stream.embedded_broker", "%q: the built-in broker listens on loopback only", st.EmbeddedBroker)
+	}
+	t := st.Topics
+	for _, tp := range []struct{ field, name string }{{"findings", t.Findings}, {"alerts", t.Alerts}, {"samples", t.Samples}} {
+		if !validTopic(tp.name) {
+			bad("stream.topics."+tp.field, "%q: want 1-249 characters of a-z A-Z 0-9 . _ -", tp.name)
+		}
+	}
+	if t.Findings == t.Alerts || t.Findings == t.Samples || t.Alerts == t.Samples {
+		bad("stream.topics", "the three topics must differ")
+	}
+	if st.Spool.MaxBytes < 0 {
+		bad("stream.spool.max_bytes", "must not be negative")
+	}
+	switch st.Spool.Fsync {
+	case FsyncAlways, FsyncInterval, FsyncNever:
+	default:
+		bad("stream.spool.fsync", "%q: want always, interval or never", st.Spool.Fsync)
+	}
+	switch st.Spool.OnFull {
+	case OnFullServe, OnFullHold:
+	default:
+		bad("stream.spool.on_full", "%q: want serve or hold", st.Spool.OnFull)
+	}
+	if st.BatchSize < 0 {
+		bad("stream.batch_size", "must not be negative")
+	}
+	for field, d := range map[string]Duration{
+		"stream.batch_timeout": st.BatchTimeout, "stream.spool.fsync_interval": st.Spool.FsyncInterval, "stream.alerts.window": st.Alerts.Window,
+	} {
+		if d < 0 {
+			bad(field, "must not be negative")
+		}
+	}
+	if r := st.Sampling.Rate; !(r >= 0 && r <= 1) {
+		bad("stream.sampling.rate", "%v: want a share in [0, 1]", r)
+	}
+	if r := st.Sampling.HighRiskAt; !(r > 0 && r <= 1) {
+		bad("stream.sampling.high_risk_at", "%v: want a risk in (0, 1]", r)
+	}
+	if st.Sampling.AgentDailyMin < 0 {
+		bad("stream.sampling.agent_daily_min", "must not be negative")
+	}
+}
+
+// validTopic reports whether name is a legal Kafka topic name.
+func validTopic(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // loopback reports whether addr listens on a loopback address only.

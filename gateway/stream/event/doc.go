@@ -40,6 +40,11 @@
 //     key from the environment); DecryptText opens it.
 //   - text_masked (optional): the text with private data masked, as the
 //     gateway masks it for the backend.
+//   - risk (optional): the conversation's complaint risk after this
+//     message, in [0, 1]; absent when zero.
+//   - context (optional): on the alerts topic, the conversation's last few
+//     turns, each {role, ts, text_masked}, oldest first, ending with this
+//     message, scrubbed like evidence.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
 // Evidence comes from the verdict, where privacy detectors already mask it;

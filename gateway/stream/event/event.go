@@ -56,6 +56,20 @@ type Event struct {
 	Route          string              `json:"route,omitempty"`
 	TextEnc        *TextEnc            `json:"text_enc,omitempty"`
 	TextMasked     string              `json:"text_masked,omitempty"`
+	// Risk is the conversation's complaint risk after this message, in
+	// [0, 1] (optional: absent when zero).
+	Risk float64 `json:"risk,omitempty"`
+	// Context holds the conversation's last few turns, masked, oldest
+	// first and ending with this message: set on the alerts topic, so a
+	// supervisor sees what led to the alert (optional).
+	Context []Turn `json:"context,omitempty"`
+}
+
+// Turn is one masked turn of an alert's context.
+type Turn struct {
+	Role       string    `json:"role"`
+	TS         time.Time `json:"ts"`
+	TextMasked string    `json:"text_masked"`
 }
 
 // Input is what New builds an Event from. The zero value of every field
@@ -83,6 +97,11 @@ type Input struct {
 	// it); it goes to text_masked unchanged, so it must not hold raw
 	// private data. Empty means no text_masked.
 	Masked string
+	// Risk is the conversation's complaint risk after this message.
+	Risk float64
+	// Context are the conversation's last turns, masked by the caller,
+	// for an alert; each text is scrubbed again. Nil means no context.
+	Context []inspect.Turn
 	// Raw is the message as typed. It is never stored in clear: with an
 	// Encryptor it is sealed into text_enc, without one it is dropped.
 	Raw string
@@ -99,6 +118,9 @@ func New(in Input, enc *Encryptor) (*Event, error) {
 	}
 	if !v.Action.Valid() {
 		return nil, fmt.Errorf("event: action: invalid %d", int(v.Action))
+	}
+	if math.IsNaN(in.Risk) {
+		return nil, errors.New("event: risk is NaN")
 	}
 	role := in.Role
 	switch role {
@@ -137,6 +159,8 @@ func New(in Input, enc *Encryptor) (*Event, error) {
 		FailOpen:       v.FailOpen,
 		Route:          in.Route,
 		TextMasked:     in.Masked,
+		Risk:           min(max(in.Risk, 0), 1),
+		Context:        turns(in.Context),
 	}
 	var err error
 	if e.Findings, err = findings(v.Findings); err != nil {
@@ -206,6 +230,19 @@ func reasons(rs []rules.Reason, field string) ([]rules.Reason, error) {
 		return rs, nil
 	}
 	return out, nil
+}
+
+// turns copies the context turns with their texts scrubbed again; nil
+// stays nil.
+func turns(ts []inspect.Turn) []Turn {
+	if ts == nil {
+		return nil
+	}
+	out := make([]Turn, len(ts))
+	for i, t := range ts {
+		out[i] = Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: Scrub(t.Text)}
+	}
+	return out
 }
 
 func scrubAlerts(as []rules.Alert) []rules.Alert {
@@ -369,6 +406,29 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	if e.TextMasked != "" {
 		b = append(b, `,"text_masked":`...)
 		b = jsonstr.Append(b, e.TextMasked)
+	}
+	if e.Risk != 0 {
+		b = append(b, `,"risk":`...)
+		if b, err = appendFloat(b, e.Risk); err != nil {
+			return dst[:n], fmt.Errorf("event: risk: %w", err)
+		}
+	}
+	if e.Context != nil {
+		b = append(b, `,"context":[`...)
+		for i := range e.Context {
+			t := &e.Context[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"role":`...)
+			b = jsonstr.Append(b, t.Role)
+			b = append(b, `,"ts":"`...)
+			b = t.TS.AppendFormat(b, TimeFormat)
+			b = append(b, `","text_masked":`...)
+			b = jsonstr.Append(b, t.TextMasked)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
 	return append(b, '}'), nil
 }

@@ -113,6 +113,11 @@ func inputs(t testing.TB) []struct {
 					in.Shadow = []rules.Reason{{Rule: "shadow.tone", Action: rules.Confirm, Message: "m"}}
 					in.Sampled = true
 					in.ID = uuid.Must(uuid.NewV7()).String()
+					in.Risk = 0.85
+					in.Context = []inspect.Turn{
+						{Role: inspect.RoleCustomer, Text: "我要投诉, 电话 13812345678", TS: testTS.Add(-time.Minute)},
+						{Role: inspect.RoleAgent, Text: "您好 138****5678", TS: testTS},
+					}
 				}
 				if i == 3 {
 					in.TS = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))
