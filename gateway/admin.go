@@ -20,8 +20,14 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 	case "/readyz":
 		if !s.ready.Load() {
-			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "starting or shutting down"})
 			return
+		}
+		if s.stream != nil {
+			if err := s.stream.Ready(); err != nil {
+				writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+				return
+			}
 		}
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 	case "/metrics":

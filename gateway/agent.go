@@ -17,6 +17,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/proxy"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -95,6 +96,7 @@ type checkRequest struct {
 type message struct {
 	text, role, conversation, agent, ack string
 	context                              []inspect.Turn
+	route                                string
 }
 
 func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []byte) string {
@@ -179,7 +181,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
 		return "none"
 	}
-	m := message{text: msg.Text, role: msg.Role, conversation: msg.ConversationID, agent: msg.AgentID, ack: string(ctx.Request.Header.Peek(AckHeader))}
+	m := message{text: msg.Text, role: msg.Role, conversation: msg.ConversationID, agent: msg.AgentID, ack: string(ctx.Request.Header.Peek(AckHeader)), route: route.Name()}
 	v, ok := s.verdict(ctx, p, m)
 	if !ok {
 		return "none"
@@ -243,26 +245,54 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.InspectTimeout.D())
 	defer cancel()
 	var (
-		v   inspect.Verdict
-		err error
+		v         inspect.Verdict
+		err       error
+		published = true
 	)
+	// The event is written with the inspection, under the conversation's
+	// lock, so a conversation's events keep the order of its messages.
+	publish := func(c *inspect.Conversation) {
+		em := stream.Message{
+			Tenant: p.Tenant, ConversationID: m.conversation, AgentID: agent, Role: req.Role, Route: m.route,
+			Verdict: &v, Risk: c.Risk, Recent: c.Recent, Raw: m.text, Now: now,
+		}
+		if n := len(c.Recent); n > 0 {
+			em.Masked = c.Recent[n-1].Text
+		}
+		// Not ictx: a spool write is not abandoned halfway for a deadline.
+		published = s.publish(context.Background(), em)
+	}
 	if m.conversation == "" {
-		v, err = s.inspector.Inspect(ictx, req, inlineConversation(s.inspector, m, now), now)
+		conv := inlineConversation(s.inspector, m, now)
+		if v, err = s.inspector.Inspect(ictx, req, conv, now); err == nil {
+			publish(conv)
+		}
 	} else {
 		s.convs.Update(p.Tenant, m.conversation, func(c *inspect.Conversation) {
 			if c.Turns == 0 && len(m.context) > 0 {
 				*c = *inlineConversation(s.inspector, m, now)
 			}
-			// Inspect a copy: a refused or failed message leaves the
-			// conversation as it was.
+			// Inspect a copy: a refused, failed or held message leaves
+			// the conversation as it was.
 			work := c.Clone()
 			if v, err = s.inspector.Inspect(ictx, req, &work, now); err == nil {
-				*c = work
+				if publish(&work); published {
+					*c = work
+				}
 			}
 		})
 	}
 	if err == nil && ictx.Err() != nil {
 		err = ictx.Err()
+	}
+	if err == nil && published {
+		published = s.commit()
+	}
+	if err == nil && !published {
+		s.metrics.Rejected("events_unavailable")
+		ctx.Response.Header.Set("Retry-After", "1")
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be recorded for audit (event spool full) and was held; try again")
+		return nil, false
 	}
 	switch {
 	case errors.Is(err, inspect.ErrInvalid):
@@ -278,8 +308,14 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed",
 			slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error()))
 		if mode == config.FailOpen {
-			return &inspect.Verdict{Action: rules.Allow, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, FailOpen: true,
-				PolicyRevision: s.inspector.Policy().Revision()}, true
+			v = inspect.Verdict{Action: rules.Allow, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, FailOpen: true,
+				PolicyRevision: s.inspector.Policy().Revision()}
+			// Supervisors see every uninspected release (findings topic).
+			if publish(&inspect.Conversation{ID: m.conversation}); !published || !s.commit() {
+				writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be inspected nor recorded for audit and was held; try again")
+				return nil, false
+			}
+			return &v, true
 		}
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "the message could not be inspected in time and was held; try again")
 		return nil, false

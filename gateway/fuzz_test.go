@@ -28,6 +28,11 @@ func newBareServer(t testing.TB, log *slog.Logger) *Server {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	cfg := config.Config{Routes: []config.Route{{Method: "POST", Path: "/send", Upstream: dead, Text: "/message/text", Conversation: "/cid", Role: "/role"}}}
+	// Events are spooled (nothing ships: no Serve), so the spool fills and
+	// the full-spool path is driven too.
+	cfg.Stream.Spool.Dir = t.TempDir()
+	cfg.Stream.Spool.MaxBytes = 4 << 20
+	cfg.Stream.EmbeddedBroker = "127.0.0.1:0"
 	cfg.Defaults()
 	p, err := rules.Load(context.Background(), "")
 	if err != nil {

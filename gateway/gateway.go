@@ -29,6 +29,8 @@ import (
 	"github.com/xunjian/xunjian/gateway/metrics"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/ratelimit"
+	"github.com/xunjian/xunjian/gateway/stream"
+	"github.com/xunjian/xunjian/gateway/stream/embedded"
 )
 
 // Server is the gateway. Its methods are safe for concurrent use.
@@ -42,6 +44,8 @@ type Server struct {
 	acks      *ack.Issuer
 	limiter   *ratelimit.Limiter
 	metrics   *metrics.Metrics
+	stream    *stream.Stream   // nil when events are off
+	broker    *embedded.Broker // the built-in broker, when no brokers are configured
 	ready     atomic.Bool
 	now       func() time.Time
 }
@@ -104,6 +108,13 @@ func New(cfg *config.Config, in *inspect.Inspector, opts Options) (*Server, erro
 	s.metrics.Policy(in.Policy().Revision())
 	s.metrics.CacheStats("findings", in.CacheStats)
 	s.metrics.CacheStats("decision", in.Policy().CacheStats)
+	if s.stream, s.broker, err = openStream(cfg, getenv, s.log); err != nil {
+		s.closeStores()
+		return nil, err
+	}
+	if s.stream != nil {
+		s.metrics.Stream(streamStats(s.stream))
+	}
 	s.ready.Store(true)
 	return s, nil
 }
@@ -159,6 +170,14 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	errc := make(chan error, 2)
 	go func() { errc <- agent.Serve(agentLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
+	streamCtx, stopStream := context.WithCancel(context.Background())
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		if s.stream != nil {
+			s.runStream(streamCtx)
+		}
+	}()
 	attrs := []slog.Attr{
 		slog.String("agent", agentLn.Addr().String()), slog.String("admin", adminLn.Addr().String()),
 		slog.String("policy_revision", s.inspector.Policy().Revision()), slog.Int("routes", len(s.cfg.Routes)),
@@ -176,6 +195,9 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	shut, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownTimeout.D())
 	defer cancel()
 	err := errors.Join(agent.ShutdownWithContext(shut), admin.ShutdownWithContext(shut))
+	// Requests are done: no more events. Ship what is left, briefly.
+	stopStream()
+	<-streamDone
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "gateway stopped")
 	if serveErr != nil {
 		return fmt.Errorf("serve: %w", serveErr)
@@ -183,8 +205,22 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	return err
 }
 
-// Close releases the stores and caches. Call it after Serve returns.
+// Close releases the stores, caches and the event stream (closing the
+// spool; what was not shipped ships at the next start). Call it after
+// Serve returns.
 func (s *Server) Close() {
+	if s.stream != nil {
+		if err := s.stream.Close(); err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelError, "closing the event stream", slog.String("error", err.Error()))
+		}
+	}
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	s.closeStores()
+}
+
+func (s *Server) closeStores() {
 	s.convs.Close()
 	s.limiter.Close()
 	s.auth.Close()
@@ -205,6 +241,14 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				s.metrics.Rejected("too_large")
 				writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", l.MaxBodyBytes))
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// A connection that sent no (whole) request in time; not
+				// a malformed one.
+				s.metrics.Rejected("timeout")
+				writeError(ctx, fasthttp.StatusRequestTimeout, "request_timeout", "no complete request within the read timeout")
 				return
 			}
 			s.metrics.Rejected("bad_request")

@@ -81,6 +81,14 @@ type gw struct {
 // ports, with the policy bundle at policy ("" for the built-in one).
 func start(t *testing.T, cfg config.Config, policy string, env map[string]string) *gw {
 	t.Helper()
+	// Events go to a spool of the test's own and an embedded broker on a
+	// free port, unless the test says otherwise.
+	if cfg.Stream.Spool.Dir == "" {
+		cfg.Stream.Spool.Dir = t.TempDir()
+	}
+	if cfg.Stream.EmbeddedBroker == "" {
+		cfg.Stream.EmbeddedBroker = "127.0.0.1:0"
+	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -582,5 +590,21 @@ func TestJWTAuth(t *testing.T) {
 	in, _ := inspect.New(p, inspect.Options{})
 	if _, err := New(&cfg, in, Options{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "hs256_secret_env") {
 		t.Errorf("empty secret variable: err = %v", err)
+	}
+}
+
+// TestSilentConnectionTimesOut: a connection that sends nothing gets 408
+// when the read timeout passes, not a 400 that blames a request never sent.
+func TestSilentConnectionTimesOut(t *testing.T) {
+	g := start(t, config.Config{Limits: config.Limits{ReadTimeout: config.Duration(200 * time.Millisecond)}}, "", nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.agent, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), "request_timeout") {
+		t.Fatalf("silent connection got %q", b)
 	}
 }

@@ -8,6 +8,8 @@
 #                             connections; no-op if already running
 #   scripts/kafka.sh stop     stop the broker (TERM, KILL after 10 s) and
 #                             remove its data dir
+#   scripts/kafka.sh pause    stop the broker but keep its data dir (an outage)
+#   scripts/kafka.sh resume   start a paused broker again on the same data
 #   scripts/kafka.sh status   exit 0 and print the pid if running, else exit 1
 #   scripts/kafka.sh env      print KAFKA_BROKERS=host:port for eval/export
 #
@@ -213,6 +215,14 @@ cmd_start() {
     die "formatting the storage in $data failed"
   fi
 
+  launch "$data"
+}
+
+# launch starts the broker on the formatted data dir $1 and waits until it
+# accepts connections.
+launch() {
+  local data=$1 pid
+  local java_opts=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$data/log4j2.xml")
   local started=$SECONDS
   nohup java $HEAP_OPTS "${java_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$data/server.properties" \
     >"$data/stdout.log" 2>&1 </dev/null &
@@ -250,22 +260,48 @@ cleanup_state() {
 cmd_stop() {
   local pid
   if pid=$(running); then
-    kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 10s, sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
+    stop_broker "$pid"
     log "stopped (pid $pid)"
   else
     log "not running"
   fi
   cleanup_state
+}
+
+# stop_broker TERMs the running broker (KILL after 10 s) and waits for it.
+stop_broker() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after 10s, sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+}
+
+cmd_pause() {
+  local pid
+  pid=$(running) || die "not running"
+  stop_broker "$pid"
+  rm -f "$PID_FILE"
+  log "paused (pid $pid stopped, data kept in $(cat "$DATA_FILE"))"
+}
+
+cmd_resume() {
+  local pid data
+  if pid=$(running); then
+    log "already running (pid $pid)"
+    return 0
+  fi
+  [ -f "$DATA_FILE" ] || die "nothing to resume: no data dir recorded (use start)"
+  data=$(cat "$DATA_FILE")
+  [ -f "$data/server.properties" ] || die "data dir $data is gone (use start)"
+  mkdir -p "$RUN_DIR"
+  launch "$data"
 }
 
 cmd_status() {
@@ -282,6 +318,8 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  pause) cmd_pause ;;
+  resume) cmd_resume ;;
   env) echo "KAFKA_BROKERS=$HOST:$PORT" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|pause|resume|status|env" >&2; exit 2 ;;
 esac

@@ -4,8 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A real Apache Kafka broker (KRaft, single node) for the stream's
+# integration tests (build tag kafka): started now, in the background, while
+# the static checks run; stopped whatever happens. KAFKA_PORT moves it.
+export KAFKA_PORT=${KAFKA_PORT:-9092}
+export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}
+kafka_log=$(mktemp)
+scripts/kafka.sh start >"$kafka_log" 2>&1 &
+kafka_pid=$!
+trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>&1 || true; rm -f "$kafka_log"' EXIT
+
 echo "== go vet"
-go vet ./...
+go vet -tags kafka ./...
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -14,14 +25,20 @@ if [ -n "$unformatted" ]; then
 fi
 
 echo "== staticcheck"
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags kafka ./...
 
 echo "== opa test (stock binary, the version we embed) on the default bundle"
 opa_version=$(go list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
 go run "github.com/open-policy-agent/opa@${opa_version}" test -v rules/bundle | tail -n 3
 
-echo "== go test"
-go test -count=1 ${GOTEST_FLAGS:-} ./...
+echo "== Kafka broker"
+if ! wait "$kafka_pid"; then
+  cat "$kafka_log"; echo "the Kafka broker did not start"; exit 1
+fi
+cat "$kafka_log"
+
+echo "== go test (with the real-Kafka integration tests: -tags kafka, KAFKA_BROKERS=$KAFKA_BROKERS)"
+go test -tags kafka -count=1 ${GOTEST_FLAGS:-} ./...
 
 echo "== fuzz smoke (10s each: normalizer, JSONL batch, HTTP request decoding, proxy body)"
 go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 10s ./detectors/normalize/

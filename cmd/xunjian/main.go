@@ -49,6 +49,7 @@ commands:
   check       inspect a message (TEXT argument, stdin, or --jsonl)
   demo        run the gateway with a proxy route to a stand-in chat backend
   rules test  run a policy bundle's Rego tests
+  tail        print events from Kafka (alerts, findings or samples; --json for JSON lines)
   hash-key    print the config hash of an API key (or generate a key)
   version     print the version`
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRules(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "tail":
+		return runTail(ctx, args[1:], stdout, stderr)
 	case "hash-key":
 		return runHashKey(args[1:], stdout)
 	case "version":

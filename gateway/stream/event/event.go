@@ -264,6 +264,20 @@ func scrubAlerts(as []rules.Alert) []rules.Alert {
 	return out
 }
 
+// ForAlert returns the event as the alerts topic carries it: a shallow copy
+// with only the given alerts (those admitted by deduplication; nil means
+// none) and the conversation's recent turns as context, their texts
+// scrubbed again. e is not modified.
+func (e *Event) ForAlert(alerts []rules.Alert, recent []inspect.Turn) *Event {
+	c := *e
+	c.Alerts = scrubAlerts(alerts)
+	c.Context = turns(recent)
+	if c.Context == nil {
+		c.Context = []Turn{}
+	}
+	return &c
+}
+
 // Key returns the Kafka message key: the conversation id, so one
 // conversation's events stay in order on one partition.
 func (e *Event) Key() []byte { return []byte(e.ConversationID) }

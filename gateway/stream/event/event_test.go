@@ -560,3 +560,40 @@ func BenchmarkNewMarshal(b *testing.B) {
 		})
 	}
 }
+
+func TestForAlert(t *testing.T) {
+	s := compileSchema(t)
+	v := sampleVerdicts()[1]
+	e, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", Verdict: &v}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := []inspect.Turn{
+		{Role: inspect.RoleCustomer, Text: "我的卡号 6222021234567890123 你们看看", TS: testTS.Add(-time.Second)},
+		{Role: inspect.RoleAgent, Text: "好的", TS: testTS},
+	}
+	admitted := []rules.Alert{{Level: "critical", Kind: "risk", Message: "call 13812345678"}}
+	a := e.ForAlert(admitted, recent)
+	if len(e.Context) != 0 || len(e.Alerts) != 1 || e.Alerts[0].Kind != "complaint" {
+		t.Fatalf("ForAlert modified the event: %+v", e)
+	}
+	if len(a.Alerts) != 1 || a.Alerts[0].Kind != "risk" || len(a.Context) != 2 || a.EventID != e.EventID {
+		t.Fatalf("alert event %+v", a)
+	}
+	b, err := a.Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(s, b); err != nil {
+		t.Fatalf("%s\n%v", b, err)
+	}
+	for _, raw := range []string{"6222021234567890123", "13812345678"} {
+		if bytes.Contains(b, []byte(raw)) {
+			t.Fatalf("raw %s in %s", raw, b)
+		}
+	}
+	back, err := Parse(b)
+	if err != nil || len(back.Context) != 2 || back.Context[0].Role != inspect.RoleCustomer || !back.Context[1].TS.Equal(testTS.Truncate(time.Millisecond)) {
+		t.Fatalf("Parse = %+v, %v", back, err)
+	}
+}

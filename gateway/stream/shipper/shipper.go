@@ -70,6 +70,11 @@ type Options struct {
 	// of the record's messages and must not be modified after return. It
 	// is called on the shipper goroutine and must not block.
 	Headers func(spool.Record) []kafka.Header
+	// Key returns the Kafka key of a record, for callers that store more
+	// than the key in the spool record's key (e.g. routing bits); nil means
+	// the record's key as is. It is called on the shipper goroutine and
+	// must not block.
+	Key func(spool.Record) []byte
 	// BatchSize is the number of spool records per batch, also used as
 	// kafka-go's per-partition batch size. Zero means DefaultBatchSize
 	// (500).
@@ -271,8 +276,12 @@ func (s *Shipper) messages(recs []spool.Record, dst []kafka.Message) []kafka.Mes
 		if s.opts.Headers != nil {
 			h = s.opts.Headers(r)
 		}
+		key := r.Key
+		if s.opts.Key != nil {
+			key = s.opts.Key(r)
+		}
 		for _, t := range topics {
-			dst = append(dst, kafka.Message{Topic: t, Key: r.Key, Value: r.Value, Headers: h})
+			dst = append(dst, kafka.Message{Topic: t, Key: key, Value: r.Value, Headers: h})
 		}
 	}
 	return dst

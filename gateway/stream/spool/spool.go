@@ -424,28 +424,63 @@ func (s *Spool) newSegment(base Offset) error {
 // (at-least-once), but Append reports the error. ctx is checked before any
 // work; Append itself does not block on the reader.
 func (s *Spool) Append(ctx context.Context, key, value []byte) (Offset, error) {
+	off, end, err := s.write(ctx, key, value)
+	if err == nil && s.opts.Fsync == FsyncAlways {
+		err = s.syncTo(end)
+	}
+	return off, err
+}
+
+// Write is Append without the fsync of FsyncAlways: the record is written
+// (in order, readable by Read) but durable only after Sync, the background
+// fsync of FsyncInterval, or the OS. It lets a caller fix the order of its
+// records under its own lock and pay for the fsync after releasing it.
+func (s *Spool) Write(ctx context.Context, key, value []byte) (Offset, error) {
+	off, _, err := s.write(ctx, key, value)
+	return off, err
+}
+
+// Sync makes every record written so far durable (one fsync, shared by
+// concurrent callers: group commit), whatever the fsync policy. It returns
+// ErrClosed after Close.
+func (s *Spool) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("spool: append: %w", err)
+		return fmt.Errorf("spool: sync: %w", err)
+	}
+	s.mu.Lock()
+	end, closed := s.writeEnd, s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return s.syncTo(end)
+}
+
+// write appends a record and returns its offset and the end of the data
+// written so far.
+func (s *Spool) write(ctx context.Context, key, value []byte) (Offset, Offset, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, fmt.Errorf("spool: append: %w", err)
 	}
 	n := encodedSize(key, value)
 	if n > MaxRecordBytes {
-		return 0, ErrTooLarge
+		return 0, 0, ErrTooLarge
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	if int64(s.writeEnd-s.acked)+int64(n) > s.opts.MaxBytes {
 		s.full = true
 		s.mu.Unlock()
-		return 0, ErrFull
+		return 0, 0, ErrFull
 	}
 	active := s.segs[len(s.segs)-1]
 	if active.size > 0 && active.size+int64(n) > s.opts.SegmentBytes {
 		if err := s.roll(active); err != nil {
 			s.mu.Unlock()
-			return 0, err
+			return 0, 0, err
 		}
 		active = s.segs[len(s.segs)-1]
 	}
@@ -454,7 +489,7 @@ func (s *Spool) Append(ctx context.Context, key, value []byte) (Offset, error) {
 		// Drop any partial write so the next record starts clean.
 		_ = active.f.Truncate(active.size)
 		s.mu.Unlock()
-		return 0, fmt.Errorf("spool: append: %w", err)
+		return 0, 0, fmt.Errorf("spool: append: %w", err)
 	}
 	off := s.writeEnd
 	active.size += int64(n)
@@ -471,13 +506,7 @@ func (s *Spool) Append(ctx context.Context, key, value []byte) (Offset, error) {
 		s.wbuf = nil // do not pin a large buffer after a large record
 	}
 	s.mu.Unlock()
-
-	if s.opts.Fsync == FsyncAlways {
-		if err := s.syncTo(end); err != nil {
-			return off, err
-		}
-	}
-	return off, nil
+	return off, end, nil
 }
 
 // roll fsyncs the active segment (unless FsyncNever) and starts a new one.

@@ -569,3 +569,42 @@ func TestAppendZeroAllocs(t *testing.T) {
 		t.Fatalf("Append allocates %v per op", a)
 	}
 }
+
+func TestWriteThenSync(t *testing.T) {
+	s, _ := open(t, Options{Dir: t.TempDir(), Fsync: FsyncAlways})
+	synced := func() (Offset, Offset) {
+		s.syncMu.Lock()
+		defer s.syncMu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.synced, s.writeEnd
+	}
+	if _, err := s.Append(context.Background(), key(0), val(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, end := synced(); got != end {
+		t.Fatalf("Append with FsyncAlways: synced %d, written %d", got, end)
+	}
+	for i := 1; i < 4; i++ {
+		if _, err := s.Write(context.Background(), key(i), val(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, end := synced(); got == end {
+		t.Fatalf("Write fsynced (synced %d = written %d)", got, end)
+	}
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, end := synced(); got != end {
+		t.Fatalf("after Sync: synced %d, written %d", got, end)
+	}
+	checkSeq(t, readN(t, s, 4, 10), seq(0, 4))
+	s.Close()
+	if err := s.Sync(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sync after Close = %v, want ErrClosed", err)
+	}
+	if _, err := s.Write(context.Background(), key(9), val(9)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close = %v, want ErrClosed", err)
+	}
+}

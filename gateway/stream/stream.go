@@ -1,0 +1,437 @@
+// Package stream turns every inspected message into events on Kafka with
+// nothing lost: it decides where an event goes (findings, alerts, samples),
+// appends it to the local spool before the verdict is returned, and runs
+// the shipper that drains the spool to Kafka.
+//
+// Routing, per message:
+//   - the findings topic gets the event when the message has a finding, its
+//     action is not allow, or it was released fail-open;
+//   - the alerts topic gets a copy carrying only the alerts that pass
+//     deduplication (alerting.Dedup) and the conversation's last few masked
+//     turns as context;
+//   - the samples topic gets the event when its conversation is sampled
+//     (sampling.Sampler: by hash, high risk, policy request, agent minimum).
+//
+// A message routed nowhere is not spooled. An event's event_id is the
+// verdict's decision_id, so a client's reply leads an auditor to its event. The spool record's key carries
+// the routing bits and the tenant ahead of the conversation id; the shipper
+// turns them back into topics, the tenant header and the Kafka key.
+package stream
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream/alerting"
+	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/sampling"
+	"github.com/xunjian/xunjian/gateway/stream/shipper"
+	"github.com/xunjian/xunjian/gateway/stream/spool"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// ErrFull is returned by Publish when the spool is full and the stream is
+// configured to hold messages rather than lose their events.
+var ErrFull = errors.New("stream: spool full")
+
+// Topics names the three topics.
+type Topics struct {
+	Findings, Alerts, Samples string
+}
+
+// Config configures a Stream.
+type Config struct {
+	// Spool configures the spool; Spool.Dir is required.
+	Spool spool.Options
+	// Brokers are the Kafka bootstrap brokers; required.
+	Brokers []string
+	// Topics are the topic names; all three are required.
+	Topics Topics
+	// BatchSize and BatchTimeout tune the shipper (zero: its defaults).
+	BatchSize    int
+	BatchTimeout time.Duration
+	// Alerts configures alert deduplication.
+	Alerts alerting.Config
+	// Sampling configures the QA sample.
+	Sampling sampling.Config
+	// HoldWhenFull makes Publish fail with ErrFull when the spool is full
+	// (the caller holds the message); otherwise the event is dropped,
+	// counted and logged, and Publish succeeds.
+	HoldWhenFull bool
+	// Encryptor, when set, seals each message's raw text into text_enc.
+	Encryptor *event.Encryptor
+	// Logger receives state changes (spool full, recovered); nil means
+	// slog.Default(). Log lines never carry message text or keys.
+	Logger *slog.Logger
+}
+
+// Message is one inspected message, as Publish takes it. Publish reads it
+// synchronously and keeps nothing, so its fields may be views of buffers
+// the caller reuses afterwards.
+type Message struct {
+	Tenant, ConversationID, AgentID string
+	// Role is agent or customer.
+	Role string
+	// Route is the proxied route, if any.
+	Route string
+	// Verdict is the inspection's outcome; required.
+	Verdict *inspect.Verdict
+	// Risk is the conversation's complaint risk after this message.
+	Risk float64
+	// Recent are the conversation's last turns, masked, ending with this
+	// message: the context of an alert.
+	Recent []inspect.Turn
+	// Raw is the text as typed (only ever stored encrypted), Masked the
+	// text with private data masked.
+	Raw, Masked string
+	// Now is the inspection time.
+	Now time.Time
+}
+
+// Stats is a snapshot of the stream's counters.
+type Stats struct {
+	// Events is the number of messages spooled (to any topic); Findings,
+	// Alerts and Samples count them per topic.
+	Events, Findings, Alerts, Samples int64
+	// Suppressed is the number of alerts dropped as repeats.
+	Suppressed int64
+	// Dropped is the number of events lost to a full spool (serve policy);
+	// Held the number of messages refused for it (hold policy).
+	Dropped, Held int64
+	// Errors is the number of events that could not be built or written
+	// for another reason (logged).
+	Errors int64
+	// Spool is the spool's state.
+	Spool spool.Stats
+	// Shipper is the shipper's state.
+	Shipper shipper.Stats
+}
+
+// Routing bits in a spool record's key.
+const (
+	toFindings byte = 1 << iota
+	toAlerts
+	toSamples
+)
+
+// Stream is the event pipeline of one gateway. Publish is safe for
+// concurrent use; Run ships until its context ends; Close releases the
+// spool.
+type Stream struct {
+	cfg     Config
+	log     *slog.Logger
+	sp      *spool.Spool
+	ship    *shipper.Shipper
+	dedup   *alerting.Dedup
+	sampler *sampling.Sampler
+	bufs    sync.Pool // *[]byte: event JSON and record keys
+	full    atomic.Bool // last Publish met a full spool (for logging once)
+
+	closed    chan struct{} // closed by Close: ends Run's topic retries
+	closeOnce sync.Once
+
+	events, findings, alerts, samples, suppressed atomic.Int64
+	dropped, held, errs                           atomic.Int64
+}
+
+// Open opens the spool (replaying what an earlier run did not ship) and
+// prepares the shipper; nothing is sent until Run.
+func Open(cfg Config) (*Stream, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("stream: no brokers")
+	case cfg.Topics.Findings == "" || cfg.Topics.Alerts == "" || cfg.Topics.Samples == "":
+		return nil, errors.New("stream: a topic name is empty")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	sampler, err := sampling.New(cfg.Sampling)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	if cfg.Spool.Logger == nil {
+		cfg.Spool.Logger = log.With(slog.String("component", "spool"))
+	}
+	sp, err := spool.Open(cfg.Spool)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	s := &Stream{
+		cfg:     cfg,
+		log:     log.With(slog.String("component", "stream")),
+		sp:      sp,
+		dedup:   alerting.New(cfg.Alerts),
+		sampler: sampler,
+		closed:  make(chan struct{}),
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	s.ship, err = shipper.New(sp, shipper.Options{
+		Brokers:      cfg.Brokers,
+		Topic:        s.topics,
+		Headers:      s.kafkaHeaders,
+		Key:          func(r spool.Record) []byte { _, _, conv, _ := decodeKey(r.Key); return conv },
+		BatchSize:    cfg.BatchSize,
+		BatchTimeout: cfg.BatchTimeout,
+		Logger:       log,
+	})
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	if st := sp.Stats(); st.Records > 0 {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "spool holds unshipped events from an earlier run; shipping them first",
+			slog.Int64("events", st.Records), slog.Int64("bytes", st.Bytes))
+	}
+	return s, nil
+}
+
+// Publish routes the event of one inspected message and writes it to the
+// spool, in the order of Publish calls: callers that must keep a
+// conversation's order call it under that conversation's lock. The event
+// is durable once Commit returns. It returns ErrFull (hold policy) when the
+// spool has no room, and other errors only when the event cannot be built
+// or written (the caller decides whether the message may go on).
+func (s *Stream) Publish(ctx context.Context, m Message) error {
+	v := m.Verdict
+	var route byte
+	if len(v.Findings) > 0 || v.Action != rules.Allow || v.FailOpen {
+		route |= toFindings
+	}
+	sampled := v.Sample
+	if m.ConversationID != "" {
+		sampled, _ = s.sampler.Decide(m.Tenant, m.ConversationID, m.AgentID, m.Risk, v.Sample, m.Now)
+	}
+	if sampled {
+		route |= toSamples
+	}
+	var admitted []rules.Alert
+	for _, a := range v.Alerts {
+		if ok, _ := s.dedup.Admit(m.Tenant, m.ConversationID, a.Kind, a.Level, m.Now); ok {
+			admitted = append(admitted, a)
+		} else {
+			s.suppressed.Add(1)
+		}
+	}
+	if route == 0 && len(admitted) == 0 {
+		return nil
+	}
+	e, err := event.New(event.Input{
+		ID: v.DecisionID, TS: m.Now, Tenant: m.Tenant, ConversationID: m.ConversationID, AgentID: m.AgentID,
+		Role: m.Role, Route: m.Route, Verdict: v, Shadow: v.Shadow, Sampled: sampled,
+		Risk: m.Risk, Masked: m.Masked, Raw: m.Raw,
+	}, s.cfg.Encryptor)
+	if err != nil {
+		s.errs.Add(1)
+		return fmt.Errorf("stream: %w", err)
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	if route != 0 {
+		err = s.write(ctx, bp, route, m, e)
+	}
+	if len(admitted) > 0 && err == nil {
+		err = s.write(ctx, bp, toAlerts, m, e.ForAlert(admitted, m.Recent))
+	}
+	switch {
+	case errors.Is(err, errDropped):
+		return nil
+	case err != nil:
+		return err
+	}
+	s.events.Add(1)
+	return nil
+}
+
+// errDropped reports an event dropped for a full spool (serve policy).
+var errDropped = errors.New("stream: event dropped")
+
+// write encodes one record (key: routing, tenant, conversation; value: the
+// event) into *bp and writes it to the spool.
+func (s *Stream) write(ctx context.Context, bp *[]byte, route byte, m Message, e *event.Event) error {
+	b := appendKey((*bp)[:0], route, m.Tenant, m.ConversationID)
+	keyLen := len(b)
+	b, err := e.Marshal(b)
+	*bp = b
+	if err != nil {
+		s.errs.Add(1)
+		return fmt.Errorf("stream: %w", err)
+	}
+	_, err = s.sp.Write(ctx, b[:keyLen], b[keyLen:])
+	switch {
+	case errors.Is(err, spool.ErrFull):
+		if !s.full.Swap(true) {
+			st := s.sp.Stats()
+			s.log.LogAttrs(ctx, slog.LevelError, "spool full: Kafka is not keeping up or unreachable",
+				slog.Int64("bytes", st.Bytes), slog.Int64("events", st.Records), slog.Bool("hold", s.cfg.HoldWhenFull))
+		}
+		if s.cfg.HoldWhenFull {
+			s.held.Add(1)
+			return ErrFull
+		}
+		s.dropped.Add(1)
+		return errDropped
+	case err != nil:
+		s.errs.Add(1)
+		return fmt.Errorf("stream: %w", err)
+	}
+	if s.full.Swap(false) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "spool has room again",
+			slog.Int64("dropped_so_far", s.dropped.Load()), slog.Int64("held_so_far", s.held.Load()))
+	}
+	if route&toFindings != 0 {
+		s.findings.Add(1)
+	}
+	if route&toAlerts != 0 {
+		s.alerts.Add(1)
+	}
+	if route&toSamples != 0 {
+		s.samples.Add(1)
+	}
+	return nil
+}
+
+// Commit makes the events published so far durable when the spool's
+// policy is FsyncAlways (one fsync shared by concurrent callers); with the
+// other policies it returns at once. Call it after Publish and before
+// returning the verdict.
+func (s *Stream) Commit(ctx context.Context) error {
+	if s.cfg.Spool.Fsync != spool.FsyncAlways {
+		return nil
+	}
+	if err := s.sp.Sync(ctx); err != nil {
+		s.errs.Add(1)
+		return fmt.Errorf("stream: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the stream can take events: an error saying why
+// not while the spool is full.
+func (s *Stream) Ready() error {
+	if st := s.sp.Stats(); st.Full {
+		return fmt.Errorf("event spool full (%d bytes, %d events unshipped)", st.Bytes, st.Records)
+	}
+	return nil
+}
+
+// Run creates the topics that are missing (with the brokers' default
+// partitions and replication), then ships the spool to Kafka until ctx is
+// done or Close is called. Kafka outages are retried inside, so it returns
+// only at the end (nil) or when the spool fails.
+func (s *Stream) Run(ctx context.Context) error {
+	for backoff := shipper.MinBackoff; ; backoff = min(2*backoff, 10*time.Second) {
+		err := s.ensureTopics(ctx)
+		if err == nil {
+			break
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "creating topics failed; retrying", slog.Duration("backoff", backoff), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closed:
+			return nil
+		case <-time.After(backoff):
+		}
+	}
+	err := s.ship.Run(ctx)
+	if errors.Is(err, shipper.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// ensureTopics creates the three topics where they are missing.
+func (s *Stream) ensureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range []string{s.cfg.Topics.Findings, s.cfg.Topics.Alerts, s.cfg.Topics.Samples} {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: -1, ReplicationFactor: -1})
+	}
+	resp, err := c.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for t, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", t, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Stream) Stats() Stats {
+	return Stats{
+		Events: s.events.Load(), Findings: s.findings.Load(), Alerts: s.alerts.Load(), Samples: s.samples.Load(),
+		Suppressed: s.suppressed.Load(), Dropped: s.dropped.Load(), Held: s.held.Load(), Errors: s.errs.Load(),
+		Spool: s.sp.Stats(), Shipper: s.ship.Stats(),
+	}
+}
+
+// Close stops the shipper (what it had in flight is resent next time) and
+// closes the spool, fsyncing it unless the policy is FsyncNever.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	return errors.Join(s.ship.Close(), s.sp.Close())
+}
+
+func (s *Stream) topics(r spool.Record) []string {
+	route, _, _, ok := decodeKey(r.Key)
+	if !ok {
+		s.log.LogAttrs(context.Background(), slog.LevelError, "spool record with an unreadable key: not shipped", slog.Uint64("offset", uint64(r.Offset)))
+		return nil
+	}
+	var out []string
+	if route&toFindings != 0 {
+		out = append(out, s.cfg.Topics.Findings)
+	}
+	if route&toAlerts != 0 {
+		out = append(out, s.cfg.Topics.Alerts)
+	}
+	if route&toSamples != 0 {
+		out = append(out, s.cfg.Topics.Samples)
+	}
+	return out
+}
+
+func (s *Stream) kafkaHeaders(r spool.Record) []kafka.Header {
+	_, tenant, _, _ := decodeKey(r.Key)
+	return []kafka.Header{{Key: "tenant", Value: tenant}, {Key: "schema", Value: []byte(event.SchemaID)}}
+}
+
+// appendKey encodes a spool record key: the routing bits, uvarint(len
+// tenant), tenant, then the conversation id (the Kafka key).
+func appendKey(b []byte, route byte, tenant, conv string) []byte {
+	b = append(b, route)
+	b = binary.AppendUvarint(b, uint64(len(tenant)))
+	b = append(b, tenant...)
+	return append(b, conv...)
+}
+
+// decodeKey splits a spool record key; ok is false for a key appendKey did
+// not write (the record is then routed nowhere).
+func decodeKey(k []byte) (route byte, tenant, conv []byte, ok bool) {
+	if len(k) < 2 {
+		return 0, nil, nil, false
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || n > uint64(len(k)-1-w) {
+		return 0, nil, nil, false
+	}
+	i := 1 + w
+	return k[0], k[i : i+int(n)], k[i+int(n):], true
+}

@@ -1,0 +1,265 @@
+//go:build kafka
+
+package tail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/xunjian/xunjian/gateway/stream/event"
+)
+
+// These tests run against the real broker of scripts/kafka.sh:
+//
+//	scripts/kafka.sh start
+//	KAFKA_BROKERS=127.0.0.1:9092 go test -tags kafka -count=1 ./gateway/stream/tail/
+//
+// Without KAFKA_BROKERS they skip; with it set and no broker they fail.
+
+// realBrokers returns KAFKA_BROKERS or skips.
+func realBrokers(t *testing.T) []string {
+	t.Helper()
+	env := strings.TrimSpace(os.Getenv("KAFKA_BROKERS"))
+	if env == "" {
+		t.Fatal("KAFKA_BROKERS is not set: the kafka build tag needs a broker (scripts/kafka.sh start, then KAFKA_BROKERS=127.0.0.1:9092; scripts/test.sh does both)")
+	}
+	var out []string
+	for _, b := range strings.Split(env, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// realTopic creates a fresh 3-partition topic, waits for its leaders and
+// deletes it when the test ends.
+func realTopic(t *testing.T, addrs []string, name string) string {
+	t.Helper()
+	topic := fmt.Sprintf("xunjian-tail-%s-%d", name, time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", addrs[0])
+	if err != nil {
+		t.Fatalf("dial %s: %v", addrs[0], err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		t.Fatalf("controller: %v", err)
+	}
+	caddr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port))
+	cc, err := kafka.DialContext(ctx, "tcp", caddr)
+	if err != nil {
+		t.Fatalf("dial controller: %v", err)
+	}
+	defer cc.Close()
+	if err := cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	t.Cleanup(func() { deleteTopic(t, caddr, topic) })
+	for {
+		parts, err := conn.ReadPartitions(topic)
+		ready := err == nil && len(parts) == 3
+		for _, p := range parts {
+			ready = ready && p.Leader.Host != ""
+		}
+		if ready {
+			return topic
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s not ready: %v", topic, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func deleteTopic(t *testing.T, caddr, topic string) {
+	c, err := kafka.Dial("tcp", caddr)
+	if err != nil {
+		t.Logf("cleanup: dial controller: %v", err)
+		return
+	}
+	defer c.Close()
+	if err := c.DeleteTopics(topic); err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		t.Logf("cleanup: delete topic %s: %v", topic, err)
+	}
+}
+
+// realProduce writes events as the shipper does (key = conversation, hash
+// balancer, acks from all replicas, the two headers) and returns them per
+// conversation in order.
+func realProduce(t *testing.T, addrs []string, topic, prefix string, convs, each int) [][]*event.Event {
+	t.Helper()
+	// A transport of its own: the shared default one caches metadata for
+	// up to 6 s and would not know the topic just created.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(addrs...), Topic: topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, Transport: tr}
+	defer w.Close()
+	per := make([][]*event.Event, convs)
+	var msgs []kafka.Message
+	for i := range convs * each {
+		c := i % convs
+		e := testEvent(t, fmt.Sprintf("%s-%d", prefix, c), i)
+		per[c] = append(per[c], e)
+		msgs = append(msgs, kafka.Message{Key: e.Key(), Value: marshal(t, e), Headers: []kafka.Header{
+			{Key: "tenant", Value: []byte(e.Tenant)}, {Key: "schema", Value: []byte(event.SchemaID)}}})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	return per
+}
+
+func runMax(t *testing.T, o Options) string {
+	t.Helper()
+	var out bytes.Buffer
+	var errOut syncBuffer
+	o.Out, o.Err = &out, &errOut
+	tl, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := tl.Run(ctx); err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s\nstdout:\n%s", err, errOut.String(), out.String())
+	}
+	return out.String()
+}
+
+// TestKafkaAllPartitions reads 60 events over 6 conversations from the
+// beginning, without and with a group, as text and as JSON, and checks each
+// conversation's order.
+func TestTailKafkaAllPartitions(t *testing.T) {
+	addrs := realBrokers(t)
+	topic := realTopic(t, addrs, "all")
+	per := realProduce(t, addrs, topic, "conv", 6, 10)
+	for _, group := range []string{"", fmt.Sprintf("xunjian-tail-test-%d", time.Now().UnixNano())} {
+		for _, asJSON := range []bool{false, true} {
+			g := group
+			if g != "" {
+				g += strconv.FormatBool(asJSON)
+			}
+			out := runMax(t, Options{Brokers: addrs, Topic: topic, Group: g, FromBeginning: true, Max: 60, JSON: asJSON,
+				Format: Format{Location: time.UTC}})
+			if asJSON {
+				checkOrder(t, out, per, jsonNeedle(t))
+			} else {
+				checkOrder(t, out, per, textNeedle)
+			}
+		}
+	}
+}
+
+// TestKafkaGroupResumes checks that the group's committed offsets survive
+// Run: the second run prints only the later events.
+func TestTailKafkaGroupResumes(t *testing.T) {
+	addrs := realBrokers(t)
+	topic := realTopic(t, addrs, "group")
+	group := fmt.Sprintf("xunjian-tail-resume-%d", time.Now().UnixNano())
+	first := realProduce(t, addrs, topic, "first", 3, 4)
+	out := runMax(t, Options{Brokers: addrs, Topic: topic, Group: group, FromBeginning: true, Max: 12, JSON: true})
+	checkOrder(t, out, first, jsonNeedle(t))
+	later := realProduce(t, addrs, topic, "later", 3, 2)
+	out = runMax(t, Options{Brokers: addrs, Topic: topic, Group: group, FromBeginning: true, Max: 6, JSON: true})
+	checkOrder(t, out, later, jsonNeedle(t))
+	if strings.Contains(out, "first-") {
+		t.Errorf("the second run printed events the group had committed:\n%s", out)
+	}
+}
+
+// TestKafkaFromEnd checks that only events published after the start note
+// are printed.
+func TestTailKafkaFromEnd(t *testing.T) {
+	addrs := realBrokers(t)
+	topic := realTopic(t, addrs, "end")
+	realProduce(t, addrs, topic, "old", 3, 2)
+	var out, errOut syncBuffer
+	tl, err := New(Options{Brokers: addrs, Topic: topic, Max: 6, Out: &out, Err: &errOut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	done := started(t, ctx, tl, &errOut, "from the end")
+	later := realProduce(t, addrs, topic, "new", 3, 2)
+	if err := wait(t, done, 60*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkOrder(t, out.String(), later, textNeedle)
+	if strings.Contains(out.String(), "old-") {
+		t.Errorf("printed events from before the start:\n%s", out.String())
+	}
+}
+
+// TestKafkaNoTopic checks that a missing topic is ErrNoTopic and that the
+// look-up did not create it, although the broker auto-creates topics.
+func TestTailKafkaNoTopic(t *testing.T) {
+	addrs := realBrokers(t)
+	topic := fmt.Sprintf("xunjian-tail-missing-%d", time.Now().UnixNano())
+	for range 2 {
+		tl, err := New(Options{Brokers: addrs, Topic: topic, Out: &bytes.Buffer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tl.Run(t.Context()); !errors.Is(err, ErrNoTopic) {
+			t.Fatalf("Run = %v, want ErrNoTopic", err)
+		}
+	}
+	conn, err := kafka.DialContext(t.Context(), "tcp", addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Metadata v1 with all topics: asks for no topic, so creates none.
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if p.Topic == topic {
+			t.Fatalf("tail created topic %s", topic)
+		}
+	}
+}
+
+// TestKafkaCancel checks that Run stops promptly on a real broker in both
+// modes.
+func TestTailKafkaCancel(t *testing.T) {
+	addrs := realBrokers(t)
+	topic := realTopic(t, addrs, "cancel")
+	for _, group := range []string{"", fmt.Sprintf("xunjian-tail-cancel-%d", time.Now().UnixNano())} {
+		var errOut syncBuffer
+		tl, err := New(Options{Brokers: addrs, Topic: topic, Group: group, Out: &bytes.Buffer{}, Err: &errOut})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := started(t, ctx, tl, &errOut, "tail: "+topic+":")
+		time.Sleep(time.Second) // let the readers (and the group) get going
+		start := time.Now()
+		cancel()
+		if err := wait(t, done, 10*time.Second); !errors.Is(err, context.Canceled) {
+			t.Errorf("group %q: Run = %v, want context.Canceled", group, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("group %q: took %v to stop", group, d)
+		}
+	}
+}
