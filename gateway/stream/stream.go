@@ -133,7 +133,7 @@ type Stream struct {
 	ship    *shipper.Shipper
 	dedup   *alerting.Dedup
 	sampler *sampling.Sampler
-	bufs    sync.Pool // *[]byte: event JSON and record keys
+	bufs    sync.Pool   // *[]byte: event JSON and record keys
 	full    atomic.Bool // last Publish met a full spool (for logging once)
 
 	closed    chan struct{} // closed by Close: ends Run's topic retries

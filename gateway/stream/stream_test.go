@@ -32,7 +32,7 @@ var topics = Topics{Findings: "f", Alerts: "a", Samples: "s"}
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 // broker starts an embedded broker on a free port for the test.
-func broker(t *testing.T) string {
+func broker(t testing.TB) string {
 	t.Helper()
 	b, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Topics: []string{topics.Findings, topics.Alerts, topics.Samples}})
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *syncBuf) String() string {
 
 // open opens a Stream on dir (a fresh one when empty) and returns it with
 // its log; the Stream is closed when the test ends.
-func open(t *testing.T, cfg Config) (*Stream, *syncBuf) {
+func open(t testing.TB, cfg Config) (*Stream, *syncBuf) {
 	t.Helper()
 	if cfg.Spool.Dir == "" {
 		cfg.Spool.Dir = t.TempDir()
