@@ -67,6 +67,14 @@ func TestInvalidConfigNamesFieldAndReason(t *testing.T) {
 		{"route text", "routes:\n  - method: POST\n    path: /send\n    upstream: http://127.0.0.1:1\n", "routes[0].text: missing"},
 		{"route pointer", "routes:\n  - method: POST\n    path: /send\n    upstream: http://127.0.0.1:1\n    text: message.text\n", "routes[0].text"},
 		{"jwt without keys", "auth:\n  jwt:\n    issuer: me\n", "auth.jwt: set hs256_secret_env or jwks_file"},
+		{"broker addr", "stream:\n  brokers: [kafka]\n", `stream.brokers[0]: "kafka" is not host:port`},
+		{"public embedded broker", "stream:\n  embedded_broker: 0.0.0.0:9092\n", "stream.embedded_broker"},
+		{"topic name", "stream:\n  topics:\n    alerts: 告警\n", "stream.topics.alerts"},
+		{"same topics", "stream:\n  topics:\n    alerts: xunjian.findings\n", "the three topics must differ"},
+		{"fsync", "stream:\n  spool:\n    fsync: sometimes\n", "stream.spool.fsync"},
+		{"on full", "stream:\n  spool:\n    on_full: panic\n", "stream.spool.on_full"},
+		{"sampling rate", "stream:\n  sampling:\n    rate: 1.5\n", "stream.sampling.rate"},
+		{"high risk", "stream:\n  sampling:\n    high_risk_at: -1\n", "stream.sampling.high_risk_at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,5 +98,31 @@ func TestEmptyFile(t *testing.T) {
 	os.WriteFile(path, nil, 0o600)
 	if _, err := Load(path, noEnv); err != nil {
 		t.Errorf("empty file: %v", err)
+	}
+}
+
+// TestExampleConfig keeps docs/gateway.example.yaml loadable and checks
+// the stream section and its environment overrides.
+func TestExampleConfig(t *testing.T) {
+	env := map[string]string{"XUNJIAN_KAFKA_BROKERS": " k1:9092, k2:9092 ,", "XUNJIAN_SPOOL_DIR": "/var/spool/xj"}
+	c, err := Load("../../docs/gateway.example.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stream
+	if strings.Join(st.Brokers, ",") != "k1:9092,k2:9092" || st.Spool.Dir != "/var/spool/xj" {
+		t.Errorf("env overrides: brokers %q spool %q", st.Brokers, st.Spool.Dir)
+	}
+	if st.Topics.Alerts != "xunjian.alerts" || st.Spool.Fsync != FsyncInterval || st.Spool.OnFull != OnFullServe ||
+		st.Sampling.Rate != 0.05 || st.Sampling.AgentDailyMin != 2 || st.Alerts.Window.D() != 5*time.Minute {
+		t.Errorf("stream = %+v", st)
+	}
+	z, err := Load("", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zs := z.Stream; len(zs.Brokers) != 0 || zs.EmbeddedBroker != "127.0.0.1:9092" || !strings.HasSuffix(zs.Spool.Dir, "/xunjian/spool") ||
+		zs.Spool.MaxBytes != 1<<30 || zs.BatchSize != 500 || zs.Sampling.HighRiskAt != 0.8 {
+		t.Errorf("stream defaults = %+v", zs)
 	}
 }
