@@ -24,9 +24,11 @@ const maxFileBytes = 64 << 20
 // source is a bundle read from disk, a tarball or an fs.FS: its manifest,
 // data and parsed modules (tests included), before compilation.
 type source struct {
-	revision string                 // manifest revision, or the content hash
-	data     map[string]any         // the data document
-	modules  map[string]*ast.Module // by bundle-relative file name
+	revision  string                 // manifest revision, or the content hash
+	digest    string                 // hex sha256 over every file's name and content
+	data      map[string]any         // the data document
+	modules   map[string]*ast.Module // by bundle-relative file name
+	dataFiles []string               // bundle-relative names of the data files, sorted
 }
 
 // rawFile is a .rego file held back from the OPA bundle reader so that all
@@ -109,14 +111,19 @@ func readLoader(dl bundle.DirectoryLoader) (*source, error) {
 	if src.data == nil {
 		src.data = map[string]any{}
 	}
-	if src.revision == "" {
-		sort.Strings(cl.hashes)
-		h := sha256.New()
-		for _, s := range cl.hashes {
-			io.WriteString(h, s)
-			h.Write([]byte{'\n'})
+	sort.Strings(cl.hashes)
+	h := sha256.New()
+	for _, s := range cl.hashes {
+		io.WriteString(h, s)
+		h.Write([]byte{'\n'})
+		name, _, _ := strings.Cut(s, "\x00")
+		if base := path.Base(name); base == "data.json" || base == "data.yaml" || base == "data.yml" {
+			src.dataFiles = append(src.dataFiles, name)
 		}
-		src.revision = "sha256:" + hex.EncodeToString(h.Sum(nil))[:12]
+	}
+	src.digest = hex.EncodeToString(h.Sum(nil))
+	if src.revision == "" {
+		src.revision = "sha256:" + src.digest[:12]
 	}
 
 	// Parse every module and collect every error; Rego v1 unless the

@@ -31,6 +31,7 @@ var decisionRef = ast.MustParseRef("data.xunjian.decision")
 // Policy is replaced.
 type Policy struct {
 	revision string
+	digest   string // the bundle's content hash, see source.digest
 	data     map[string]any
 	modules  []string
 	query    rego.PreparedEvalQuery
@@ -110,7 +111,7 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	for _, opt := range opts {
 		opt(&o)
 	}
-	p := &Policy{revision: src.revision, data: src.data, cache: &sharedBaseCache{root: &baseCacheNode{}}}
+	p := &Policy{revision: src.revision, digest: src.digest, data: src.data, cache: &sharedBaseCache{root: &baseCacheNode{}}}
 	p.timings.Read = readTime
 
 	start := time.Now()

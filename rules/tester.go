@@ -106,6 +106,13 @@ func RunTests(ctx context.Context, path string, opts TestOptions) (TestReport, e
 	if err != nil {
 		return TestReport{}, fmt.Errorf("test bundle %s: %w", path, err)
 	}
+	return runTests(ctx, src, path, opts)
+}
+
+// runTests runs the tests of a bundle already read; name is for errors.
+// The modules of src are not modified (the compilers copy them), so the
+// same src can also be built into a Policy.
+func runTests(ctx context.Context, src *source, name string, opts TestOptions) (TestReport, error) {
 	report := TestReport{Revision: src.revision}
 
 	store := inmem.NewFromObject(src.data)
@@ -122,7 +129,7 @@ func RunTests(ctx context.Context, path string, opts TestOptions) (TestReport, e
 		runner = runner.SetCoverageQueryTracer(topdown.QueryTracer(cov))
 	}
 
-	err = storage.Txn(ctx, store, storage.TransactionParams{}, func(txn storage.Transaction) error {
+	err := storage.Txn(ctx, store, storage.TransactionParams{}, func(txn storage.Transaction) error {
 		ch, err := runner.RunTests(ctx, txn)
 		if err != nil {
 			return err
@@ -133,7 +140,7 @@ func RunTests(ctx context.Context, path string, opts TestOptions) (TestReport, e
 		return nil
 	})
 	if err != nil {
-		return TestReport{}, fmt.Errorf("test bundle %s: %w", path, err)
+		return TestReport{}, fmt.Errorf("test bundle %s: %w", name, err)
 	}
 	slices.SortFunc(report.Results, func(a, b TestResult) int {
 		if c := strings.Compare(a.File, b.File); c != 0 {

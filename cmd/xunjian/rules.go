@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -15,10 +16,40 @@ import (
 // the report has been printed.
 var errTestsFailed = errors.New("policy tests failed")
 
+// errNotFormatted is returned by `rules fmt -l/-d` when a file is not
+// formatted: exit status 1, so that CI can gate on it.
+var errNotFormatted = errors.New("policy files not formatted")
+
+// errCheckFailed is returned when `rules check` found problems: exit
+// status 1, after they have been printed.
+var errCheckFailed = errors.New("policy check failed")
+
+const rulesUsage = `xunjian rules <command>
+
+  test DIR|TAR [--run RE] [--coverage] [--threshold PCT] [-v] [--json]
+        run the bundle's Rego tests
+  fmt [-w] [-l] [-d] DIR|FILE...
+        format Rego files as opa fmt does (no flag: print them)
+  check [--json] [--no-test] [--require-tests] DIR|TAR
+        check a bundle as the gateway does before serving it`
+
 func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "test" {
-		return fmt.Errorf("%w: xunjian rules test DIR|TAR [--run RE] [--coverage] [--threshold PCT] [-v] [--json]", errUsage)
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", errUsage, rulesUsage)
 	}
+	switch args[0] {
+	case "test":
+		return runRulesTest(ctx, args, stdout, stderr)
+	case "fmt":
+		return runRulesFmt(args[1:], stdout, stderr)
+	case "check":
+		return runRulesCheck(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown rules command %q\n%s", errUsage, args[0], rulesUsage)
+}
+
+// runRulesTest is `xunjian rules test`; args[0] is "test".
+func runRulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	run := fs.String("run", "", "run only tests whose name matches this regular expression")
@@ -77,4 +108,128 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("coverage %.1f%% is below the threshold of %.1f%%", report.Coverage, *threshold)
 	}
 	return nil
+}
+
+// runRulesFmt is `xunjian rules fmt`: gofmt's flags for Rego files.
+func runRulesFmt(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules fmt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	write := fs.Bool("w", false, "write the formatted source back to each file")
+	list := fs.Bool("l", false, "list the files whose formatting differs (exit 1 if any, unless -w)")
+	diff := fs.Bool("d", false, "print a unified diff of the changes (exit 1 if any, unless -w)")
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("%w: rules fmt takes at least one DIR or FILE (xunjian rules fmt [-w] [-l] [-d] DIR|FILE...)", errUsage)
+	}
+	files, ferr := rules.FormatFiles(paths)
+	unformatted := 0
+	for _, f := range files {
+		if f.Changed() {
+			unformatted++
+		}
+		switch {
+		case *list || *diff || *write:
+			if !f.Changed() {
+				continue
+			}
+			if *list {
+				fmt.Fprintln(stdout, f.Path)
+			}
+			if *diff {
+				fmt.Fprint(stdout, f.Diff())
+			}
+			if *write {
+				if err := f.Write(); err != nil {
+					ferr = errors.Join(ferr, err)
+				}
+			}
+		default:
+			stdout.Write(f.Formatted)
+		}
+	}
+	if ferr != nil {
+		return ferr
+	}
+	if unformatted > 0 && (*list || *diff) && !*write {
+		return fmt.Errorf("%w: %d of %d files", errNotFormatted, unformatted, len(files))
+	}
+	return nil
+}
+
+// runRulesCheck is `xunjian rules check`: everything the gateway checks
+// before it serves a bundle, the detectors built from its lexicons
+// included.
+func runRulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	noTest := fs.Bool("no-test", false, "do not run the bundle's Rego tests")
+	requireTests := fs.Bool("require-tests", false, "a bundle without tests is a problem")
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(paths) != 1 {
+		return fmt.Errorf("%w: xunjian rules check [--json] [--no-test] [--require-tests] DIR|TAR", errUsage)
+	}
+	report, err := rules.Check(ctx, paths[0], rules.CheckOptions{
+		SkipTests:    *noTest,
+		RequireTests: *requireTests,
+		Validate: func(_ context.Context, p *rules.Policy) error {
+			in, err := inspect.New(p, inspect.Options{})
+			if err != nil {
+				return err
+			}
+			in.Close()
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range report.Problems {
+			fmt.Fprintln(stdout, p)
+		}
+		if report.OK() {
+			fmt.Fprintf(stdout, "ok  %s revision %s, %d modules", paths[0], report.Revision, len(report.Modules))
+			if report.Tests != nil {
+				fmt.Fprintf(stdout, ", tests %s", report.Tests)
+			}
+			if report.Cache != nil {
+				fmt.Fprintf(stdout, ", %s", report.Cache)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	if !report.OK() {
+		return fmt.Errorf("%w: %s: %d problems", errCheckFailed, paths[0], len(report.Problems))
+	}
+	return nil
+}
+
+// parseInterspersed parses fs from args, letting flags and positional
+// arguments mix (`rules fmt DIR -l` as well as `rules fmt -l DIR`), and
+// returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
 }

@@ -1,0 +1,672 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hot reload
+//
+// A Reloader serves one version at a time (a Policy and the caller's
+// attachment built from it) from an atomic.Pointer, so the hot path
+// (Current, Attachment) takes no lock. A new version goes through the same
+// steps whether it comes from a poll, a forced Reload or the first load:
+// fetch, read and parse, compile and prepare, check the data, run the
+// bundle's Rego tests, the caller's Attach hook; only then is it swapped in.
+// Requests that already hold the old version finish on it; the next Current
+// returns the new one. A version that fails any step is refused, and the
+// current one keeps serving.
+//
+// Closing a replaced version (which stops its decision cache) is never done
+// on swap: in-flight requests may still be using it. Replaced versions are
+// kept open for Rollback (History of them); one that leaves the history, or
+// that Rollback moves away from, is closed after CloseDelay, its attachment
+// too. A Decide racing the Policy's Close would still be safe (a closed
+// Policy answers by evaluating, without its cache); the delay is for the
+// attachment, which may not be as forgiving (the gateway's Inspector must
+// not be used after its Close).
+
+// DefaultPollInterval is how often [Reloader.Run] polls its source unless
+// [ReloaderOptions.Interval] says otherwise.
+const DefaultPollInterval = 2 * time.Second
+
+// DefaultCloseDelay is how long a policy version that is neither served nor
+// kept for rollback stays open unless [ReloaderOptions.CloseDelay] says
+// otherwise.
+const DefaultCloseDelay = 10 * time.Second
+
+// ErrNoPrevious is returned by [Reloader.Rollback] when there is no earlier
+// version to return to.
+var ErrNoPrevious = errors.New("rules: no previous policy version to roll back to")
+
+// ErrClosed is returned by a [Reloader]'s methods after Close.
+var ErrClosed = errors.New("rules: reloader closed")
+
+// Stage is the step of a reload attempt that failed.
+type Stage string
+
+// The stages of a reload attempt, in order.
+const (
+	// StageFetch: the source could not be read (I/O, network, HTTP status,
+	// size limit). Not a refusal: the next poll tries again.
+	StageFetch Stage = "fetch"
+	// StageLoad: the bundle could not be read, parsed, compiled or prepared.
+	StageLoad Stage = "load"
+	// StageData: the data document has values the policy would misread
+	// (see [Check]).
+	StageData Stage = "data"
+	// StageTest: a Rego test failed or errored (or, with RequireTests,
+	// there was none).
+	StageTest Stage = "test"
+	// StageAttach: the caller's Attach hook rejected the policy.
+	StageAttach Stage = "attach"
+)
+
+// ReloadError is why a reload attempt failed: the source, the stage, the
+// bundle revision when known, and every problem with its file and line.
+// Its fields must not be modified.
+type ReloadError struct {
+	// Source names the source, as Source.String does.
+	Source string `json:"source"`
+	// Stage is the step that failed.
+	Stage Stage `json:"stage"`
+	// Revision is the refused bundle's revision, if it got far enough to
+	// have one.
+	Revision string `json:"revision,omitempty"`
+	// Time is when the attempt started.
+	Time time.Time `json:"time"`
+	// Problems lists what is wrong, located where possible.
+	Problems []Problem `json:"problems"`
+	// Message is the whole error on one line, as Error returns it.
+	Message string `json:"message"`
+	// Err is the underlying error, for errors.Is and errors.As.
+	Err error `json:"-"`
+}
+
+// Error returns Message.
+func (e *ReloadError) Error() string { return e.Message }
+
+// Unwrap returns Err.
+func (e *ReloadError) Unwrap() error { return e.Err }
+
+func newReloadError(source string, stage Stage, revision string, at time.Time, err error, problems []Problem) *ReloadError {
+	e := &ReloadError{Source: source, Stage: stage, Revision: revision, Time: at, Problems: problems, Err: err}
+	if stage == StageFetch {
+		e.Message = err.Error()
+		return e
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "policy bundle %s", source)
+	if revision != "" {
+		fmt.Fprintf(&b, " (revision %s)", revision)
+	}
+	fmt.Fprintf(&b, " refused at %s: ", stage)
+	for i, p := range problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	e.Message = b.String()
+	return e
+}
+
+// ReloaderOptions configure a [Reloader]. The zero value polls every 2 s,
+// keeps one previous version, and accepts a bundle that compiles, has sane
+// data and passes its tests (if it has any).
+type ReloaderOptions struct {
+	// Interval is the time between two polls in Run; zero means
+	// DefaultPollInterval.
+	Interval time.Duration
+	// History is how many replaced versions are kept open for Rollback;
+	// zero means 1, the previous one. Each keeps its decision cache (see
+	// WithCacheBytes).
+	History int
+	// CloseDelay is how long a version that is neither served nor kept is
+	// left open before its Policy and attachment are closed, so that
+	// requests still using it finish first: it must exceed the longest
+	// time a request holds a version. Zero means DefaultCloseDelay.
+	CloseDelay time.Duration
+	// LoadOptions apply to every version loaded, e.g. WithCacheBytes.
+	LoadOptions []LoadOption
+	// RequireTests refuses a bundle that has no Rego test. By default such
+	// a bundle is accepted; one with a failing test never is.
+	RequireTests bool
+	// TestTimeout bounds each Rego test; zero means 5 s.
+	TestTimeout time.Duration
+	// Attach, if set, is called with each version that compiled, has sane
+	// data and passed its tests, before it is swapped in (the first version
+	// included). It builds what the caller derives from a policy and must
+	// swap together with it: the gateway's Inspector, whose detectors come
+	// from the bundle's lexicons. The value it returns travels with the
+	// version (Attachment, Swap) and, if it has a Close method, is closed
+	// with the version. An error refuses the version at StageAttach (a bad
+	// lexicon is refused rather than served); the value returned with an
+	// error is ignored, as Go's convention has it (a typed nil is fine).
+	Attach func(ctx context.Context, p *Policy) (any, error)
+	// OnSwap, if set, is called after every swap (a reload or a Rollback,
+	// not the first load), in swap order, from the goroutine that swapped,
+	// before Reload or Rollback returns. It must not call Reload or
+	// Rollback (they would deadlock; Current and Status are fine), and it
+	// holds up the next swap while it runs.
+	OnSwap func(Swap)
+	// OnError, if set, is called with every failed attempt after the first
+	// load: a source that could not be read, or a bundle refused. Same
+	// goroutine and restrictions as OnSwap.
+	OnError func(*ReloadError)
+}
+
+// Swap describes one change of the served version, for [ReloaderOptions.OnSwap].
+type Swap struct {
+	// Old is the policy served until now, New the one served from now on.
+	// The Reloader owns both: do not Close them.
+	Old, New *Policy
+	// OldAttachment and NewAttachment are what Attach returned for them
+	// (nil without Attach). The Reloader closes them too.
+	OldAttachment, NewAttachment any
+	// Rollback is true when Rollback, not a new bundle, made the swap.
+	Rollback bool
+	// Time is when the swap happened.
+	Time time.Time
+}
+
+// VersionInfo identifies a policy version held by a [Reloader].
+type VersionInfo struct {
+	// Revision is the bundle revision, as Policy.Revision reports it.
+	Revision string `json:"revision"`
+	// Digest is the hex SHA-256 over the bundle's file names and contents:
+	// unlike a manifest revision, it changes with any change.
+	Digest string `json:"digest"`
+	// Since is when the version last became the served one.
+	Since time.Time `json:"since"`
+}
+
+// ReloadStatus is a [Reloader]'s state, for the gateway's /v1/policy, its
+// metrics and its logs.
+type ReloadStatus struct {
+	// Source names where bundles come from.
+	Source string `json:"source"`
+	// Current is the version being served.
+	Current VersionInfo `json:"current"`
+	// Previous are the versions Rollback returns to, the most recent first.
+	Previous []VersionInfo `json:"previous"`
+	// LastCheck is when the source was last polled (or force-reloaded).
+	LastCheck time.Time `json:"last_check,omitzero"`
+	// Refused explains why the latest bundle the source offered is not
+	// served; nil once a newer one is accepted.
+	Refused *ReloadError `json:"refused,omitempty"`
+	// FetchError is why the source could not be read at the last check;
+	// nil once it can be read again.
+	FetchError *ReloadError `json:"fetch_error,omitempty"`
+	// Reloads counts new versions swapped in, Refusals bundles refused,
+	// FetchErrors failed reads of the source, Rollbacks rollbacks.
+	Reloads     uint64 `json:"reloads"`
+	Refusals    uint64 `json:"refusals"`
+	FetchErrors uint64 `json:"fetch_errors"`
+	Rollbacks   uint64 `json:"rollbacks"`
+}
+
+// Reloader serves the current version of a policy bundle and replaces it,
+// atomically, when its [Source] offers a new version that compiles and
+// passes its tests; it keeps the previous versions for [Reloader.Rollback].
+// It is safe for concurrent use: Current and Attachment are lock-free and
+// meant for every request; Reload, Rollback and Run may be called from any
+// goroutine.
+//
+// The Reloader owns every Policy it loads and every attachment (see
+// [ReloaderOptions.CloseDelay]): callers must not Close them.
+type Reloader struct {
+	src  Source
+	opts ReloaderOptions // defaults resolved
+	// cur points to a copy of current, never modified once stored.
+	cur atomic.Pointer[version]
+
+	// attemptMu serializes reload attempts (fetch, load, tests, Attach:
+	// the slow part). Rollback, Current and Attachment never take it.
+	attemptMu sync.Mutex
+	// swapMu serializes swaps together with their OnSwap calls, so the
+	// callback sees swaps in the order they happened.
+	swapMu sync.Mutex
+
+	mu sync.Mutex // guards the fields below
+	// current is the served version.
+	current version
+	// history holds replaced versions for Rollback, the most recent last.
+	history []version
+	// lastDigest is the digest of the last bundle content an attempt
+	// handled (accepted or refused): a poll that finds the same content
+	// again does nothing, so a refused or rolled-back version is not
+	// retried until the source changes (or Reload forces it).
+	lastDigest string
+	lastCheck  time.Time
+	refused    *ReloadError
+	fetchErr   *ReloadError
+	counts     struct{ reloads, refusals, fetchErrors, rollbacks uint64 }
+	// closing holds the versions waiting for CloseDelay, by policy.
+	closing map[*Policy]closingVersion
+	closed  bool
+}
+
+// version is one policy version: the Policy and its attachment.
+type version struct {
+	p     *Policy
+	att   any
+	since time.Time
+}
+
+func (v version) info() VersionInfo {
+	return VersionInfo{Revision: v.p.revision, Digest: v.p.digest, Since: v.since}
+}
+
+// close closes the Policy and, if it has a Close method, the attachment.
+func (v version) close() {
+	v.p.Close()
+	switch c := v.att.(type) {
+	case interface{ Close() error }:
+		c.Close()
+	case interface{ Close() }:
+		c.Close()
+	}
+}
+
+type closingVersion struct {
+	v     version
+	timer *time.Timer
+}
+
+// NewReloader loads the first version from src, through the same steps as
+// every reload (compile, data check, tests, Attach), and returns a
+// Reloader serving it. It fails, with a *ReloadError, if that version
+// cannot be read or is refused: a gateway should not start without a
+// policy it trusts. Call Run to poll src for new versions, and Close when
+// done.
+func NewReloader(ctx context.Context, src Source, opts ReloaderOptions) (*Reloader, error) {
+	if src == nil {
+		return nil, errors.New("rules: NewReloader: nil Source")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultPollInterval
+	}
+	if opts.History <= 0 {
+		opts.History = 1
+	}
+	if opts.CloseDelay <= 0 {
+		opts.CloseDelay = DefaultCloseDelay
+	}
+	r := &Reloader{src: src, opts: opts, closing: map[*Policy]closingVersion{}}
+	now := time.Now()
+	snap, err := src.fetch(ctx, true)
+	if err != nil {
+		return nil, newReloadError(src.String(), StageFetch, "", now, err, []Problem{{Code: CodeBundle, Message: err.Error()}})
+	}
+	v, rerr := r.vet(ctx, now, snap)
+	if rerr != nil {
+		return nil, rerr
+	}
+	v.since = time.Now()
+	r.current = v
+	r.lastDigest = v.p.digest
+	r.lastCheck = now
+	r.cur.Store(&v)
+	return r, nil
+}
+
+// vet takes a snapshot through every check and Attach; on failure it has
+// closed whatever it built.
+func (r *Reloader) vet(ctx context.Context, at time.Time, snap *snapshot) (version, *ReloadError) {
+	var att any
+	o := vetOptions{
+		load:         r.opts.LoadOptions,
+		tests:        TestOptions{Timeout: r.opts.TestTimeout},
+		requireTests: r.opts.RequireTests,
+		stage:        StageAttach,
+	}
+	if r.opts.Attach != nil {
+		o.validate = func(ctx context.Context, p *Policy) error {
+			a, err := r.opts.Attach(ctx, p)
+			if err != nil {
+				return err // vet's caller closes p
+			}
+			att = a
+			return nil
+		}
+	}
+	v, rerr := vet(ctx, r.src.String(), at, snap, o)
+	if rerr != nil {
+		if v.policy != nil {
+			v.policy.Close()
+		}
+		return version{}, rerr
+	}
+	return version{p: v.policy, att: att}, nil
+}
+
+// Current returns the policy being served. It never blocks and never
+// returns nil; call it once per request and use that Policy for the whole
+// request.
+func (r *Reloader) Current() *Policy { return r.cur.Load().p }
+
+// Attachment returns what Attach built for the policy being served (nil
+// without Attach), lock-free like Current: the gateway calls it once per
+// request for its Inspector. Two calls, or Current then Attachment, may
+// straddle a swap: take one value per request and use it throughout.
+func (r *Reloader) Attachment() any { return r.cur.Load().att }
+
+// Source returns the source the Reloader polls.
+func (r *Reloader) Source() Source { return r.src }
+
+// Run polls the source every Interval, reloading when it offers a new
+// version, until ctx is done; it then returns ctx.Err() (or ErrClosed once
+// the Reloader is closed). Failed attempts do not stop it: they are
+// reported through OnError and Status.
+func (r *Reloader) Run(ctx context.Context) error {
+	t := time.NewTicker(r.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if _, err := r.check(ctx, false); errors.Is(err, ErrClosed) {
+				return err
+			}
+		}
+	}
+}
+
+// Reload checks the source now, bypassing its change detection (an HTTP
+// source asks without If-None-Match), and swaps in what it offers unless
+// that is the version already served. Unlike a poll, it retries a version
+// that was refused or rolled back from. It reports whether a new version
+// was swapped in; a failed attempt returns its *ReloadError (the current
+// version keeps serving).
+func (r *Reloader) Reload(ctx context.Context) (bool, error) { return r.check(ctx, true) }
+
+// check runs one reload attempt; force is Reload's.
+func (r *Reloader) check(ctx context.Context, force bool) (bool, error) {
+	r.attemptMu.Lock()
+	defer r.attemptMu.Unlock()
+	now := time.Now()
+	r.mu.Lock()
+	closed := r.closed
+	r.lastCheck = now
+	r.mu.Unlock()
+	if closed {
+		return false, ErrClosed
+	}
+
+	snap, err := r.src.fetch(ctx, force)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err() // shutting down: not the source's fault
+		}
+		rerr := newReloadError(r.src.String(), StageFetch, "", now, err, []Problem{{Code: CodeBundle, Message: err.Error()}})
+		r.mu.Lock()
+		r.fetchErr = rerr
+		r.counts.fetchErrors++
+		r.mu.Unlock()
+		r.report(rerr)
+		return false, rerr
+	}
+	r.mu.Lock()
+	r.fetchErr = nil
+	serving, last := r.current.p.digest, r.lastDigest
+	r.mu.Unlock()
+	if snap == nil {
+		return false, nil
+	}
+	if snap.src != nil && (snap.src.digest == serving || (!force && snap.src.digest == last)) {
+		return false, nil
+	}
+
+	v, rerr := r.vet(ctx, now, snap)
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		r.mu.Lock()
+		r.refused = rerr
+		r.counts.refusals++
+		if snap.src != nil {
+			r.lastDigest = snap.src.digest
+		}
+		r.mu.Unlock()
+		r.report(rerr)
+		return false, rerr
+	}
+	return r.swapIn(v)
+}
+
+// report hands a failed attempt to OnError.
+func (r *Reloader) report(err *ReloadError) {
+	if r.opts.OnError != nil {
+		r.opts.OnError(err)
+	}
+}
+
+// swapIn makes v the served version and pushes the old one onto the
+// history.
+func (r *Reloader) swapIn(v version) (bool, error) {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	v.since = time.Now()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		v.close()
+		return false, ErrClosed
+	}
+	old := r.current
+	r.current = v
+	r.cur.Store(&v)
+	r.history = append(r.history, old)
+	if n := len(r.history) - r.opts.History; n > 0 {
+		for _, h := range r.history[:n] {
+			r.closeLater(h)
+		}
+		r.history = slices.Delete(r.history, 0, n)
+	}
+	r.lastDigest = v.p.digest
+	r.refused = nil
+	r.counts.reloads++
+	r.mu.Unlock()
+	if r.opts.OnSwap != nil {
+		r.opts.OnSwap(Swap{Old: old.p, New: v.p, OldAttachment: old.att, NewAttachment: v.att, Time: v.since})
+	}
+	return true, nil
+}
+
+// Rollback serves the most recent previous version again and drops the
+// current one (closed after CloseDelay). It is immediate: nothing is
+// fetched, compiled or attached. It returns ErrNoPrevious when the history
+// is empty. Polls do not bring back the version rolled back from until the
+// source changes; Reload does.
+func (r *Reloader) Rollback() error {
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	now := time.Now()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	if len(r.history) == 0 {
+		r.mu.Unlock()
+		return fmt.Errorf("%w (serving %s)", ErrNoPrevious, r.current.p.revision)
+	}
+	prev := r.history[len(r.history)-1]
+	r.history = r.history[:len(r.history)-1]
+	prev.since = now
+	old := r.current
+	r.current = prev
+	r.cur.Store(&prev)
+	r.closeLater(old)
+	r.counts.rollbacks++
+	r.mu.Unlock()
+	if r.opts.OnSwap != nil {
+		r.opts.OnSwap(Swap{Old: old.p, New: prev.p, OldAttachment: old.att, NewAttachment: prev.att, Rollback: true, Time: now})
+	}
+	return nil
+}
+
+// closeLater closes v after CloseDelay. Called with mu held.
+func (r *Reloader) closeLater(v version) {
+	r.closing[v.p] = closingVersion{v: v, timer: time.AfterFunc(r.opts.CloseDelay, func() {
+		r.mu.Lock()
+		_, mine := r.closing[v.p] // else Close took it
+		delete(r.closing, v.p)
+		r.mu.Unlock()
+		if mine {
+			v.close()
+		}
+	})}
+}
+
+// Status returns a snapshot of the Reloader's state. The *ReloadError
+// values in it are shared and must not be modified.
+func (r *Reloader) Status() ReloadStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := ReloadStatus{
+		Source:      r.src.String(),
+		Current:     r.current.info(),
+		Previous:    make([]VersionInfo, 0, len(r.history)),
+		LastCheck:   r.lastCheck,
+		Refused:     r.refused,
+		FetchError:  r.fetchErr,
+		Reloads:     r.counts.reloads,
+		Refusals:    r.counts.refusals,
+		FetchErrors: r.counts.fetchErrors,
+		Rollbacks:   r.counts.rollbacks,
+	}
+	for i := len(r.history) - 1; i >= 0; i-- {
+		s.Previous = append(s.Previous, r.history[i].info())
+	}
+	return s
+}
+
+// Close stops further reloads and closes every version the Reloader holds,
+// the current one and the attachments included, without waiting for
+// CloseDelay: call it once nothing serves requests any more. Current keeps
+// returning the last Policy, which still decides correctly (uncached).
+// Close is idempotent and never fails. Run returns ErrClosed at its next
+// poll; cancel its context to stop it at once.
+func (r *Reloader) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	vs := append([]version{r.current}, r.history...)
+	for _, c := range r.closing {
+		c.timer.Stop()
+		vs = append(vs, c.v)
+	}
+	clear(r.closing)
+	r.mu.Unlock()
+	for _, v := range vs {
+		v.close()
+	}
+	return nil
+}
+
+// vetOptions configure vet.
+type vetOptions struct {
+	load         []LoadOption
+	tests        TestOptions
+	skipTests    bool
+	requireTests bool
+	// validate is the caller's last check; its error fails at stage.
+	validate func(context.Context, *Policy) error
+	stage    Stage
+}
+
+// vetted is what vet got done: the policy, if it compiled, and the test
+// report, if the tests ran.
+type vetted struct {
+	policy *Policy
+	tests  *TestReport
+}
+
+// vet takes a fetched bundle through every check a version must pass
+// before it is served: build (compile, prepare), data, tests, validate. It
+// goes on past data problems to the tests, so one report lists both; a
+// build error stops it. On failure the caller closes the returned policy.
+func vet(ctx context.Context, name string, at time.Time, snap *snapshot, o vetOptions) (*vetted, *ReloadError) {
+	v := &vetted{}
+	if snap.err != nil {
+		return v, newReloadError(name, StageLoad, "", at, snap.err, Problems(snap.err))
+	}
+	src := snap.src
+	p, err := build(ctx, name, src, snap.readTime, o.load)
+	if err != nil {
+		return v, newReloadError(name, StageLoad, src.revision, at, err, Problems(err))
+	}
+	v.policy = p
+
+	var (
+		stage    Stage
+		problems []Problem
+		errs     []error
+	)
+	if dp := dataProblems(src.data, src.dataFiles); len(dp) > 0 {
+		stage, problems = StageData, dp
+		errs = append(errs, errors.New("data problems"))
+	}
+	if !o.skipTests {
+		tp, err := vetTests(ctx, src, name, o, v)
+		if len(tp) > 0 {
+			if stage == "" {
+				stage = StageTest
+			}
+			problems = append(problems, tp...)
+			errs = append(errs, err)
+		}
+	}
+	if len(problems) > 0 {
+		return v, newReloadError(name, stage, src.revision, at, errors.Join(errs...), problems)
+	}
+	if o.validate != nil {
+		if err := o.validate(ctx, p); err != nil {
+			problems := Problems(err)
+			for i := range problems {
+				if problems[i].Code == CodeBundle {
+					problems[i].Code = CodeRejected
+				}
+			}
+			return v, newReloadError(name, o.stage, src.revision, at, err, problems)
+		}
+	}
+	return v, nil
+}
+
+// vetTests runs the bundle's tests and lists their problems, with the
+// error that sums them up.
+func vetTests(ctx context.Context, src *source, name string, o vetOptions, v *vetted) ([]Problem, error) {
+	report, err := runTests(ctx, src, name, o.tests)
+	if err != nil {
+		ps := Problems(err)
+		for i := range ps {
+			if ps[i].Code == CodeBundle {
+				ps[i].Code = CodeTestError
+			}
+		}
+		return ps, err
+	}
+	v.tests = &report
+	ps := testProblems(report)
+	if len(report.Results) == 0 && o.requireTests {
+		ps = append(ps, Problem{Code: CodeNoTests, Message: "the bundle has no tests (test_* rules in *_test.rego files)"})
+	}
+	if len(ps) > 0 {
+		return ps, fmt.Errorf("tests: %s", report)
+	}
+	return nil, nil
+}

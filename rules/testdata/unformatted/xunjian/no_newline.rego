@@ -1,0 +1,3 @@
+package xunjian
+
+helper(x) := x + 1
