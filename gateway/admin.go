@@ -32,13 +32,8 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 	case "/metrics":
 		s.metrics.Serve(ctx)
-	case "/v1/policy":
-		p := s.inspector.Policy()
-		st := p.CacheStatus()
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-			"revision": p.Revision(), "modules": p.Modules(), "lexicon_version": s.inspector.LexiconVersion(),
-			"decision_cache": st.String(),
-		})
+	case "/v1/policy", "/v1/policy/reload", "/v1/policy/rollback":
+		s.servePolicy(ctx, path)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+path)
 	}

@@ -240,6 +240,8 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", "too many requests for this agent")
 		return nil, false
 	}
+	// One policy version for the whole request, whatever reloads meanwhile.
+	in := s.inspector()
 	req := inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conversation, AgentID: agent, TenantID: p.Tenant}
 	now := s.now()
 	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.InspectTimeout.D())
@@ -263,19 +265,19 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		published = s.publish(context.Background(), em)
 	}
 	if m.conversation == "" {
-		conv := inlineConversation(s.inspector, m, now)
-		if v, err = s.inspector.Inspect(ictx, req, conv, now); err == nil {
+		conv := inlineConversation(in, m, now)
+		if v, err = in.Inspect(ictx, req, conv, now); err == nil {
 			publish(conv)
 		}
 	} else {
 		s.convs.Update(p.Tenant, m.conversation, func(c *inspect.Conversation) {
 			if c.Turns == 0 && len(m.context) > 0 {
-				*c = *inlineConversation(s.inspector, m, now)
+				*c = *inlineConversation(in, m, now)
 			}
 			// Inspect a copy: a refused, failed or held message leaves
 			// the conversation as it was.
 			work := c.Clone()
-			if v, err = s.inspector.Inspect(ictx, req, &work, now); err == nil {
+			if v, err = in.Inspect(ictx, req, &work, now); err == nil {
 				if publish(&work); published {
 					*c = work
 				}
@@ -309,7 +311,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 			slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error()))
 		if mode == config.FailOpen {
 			v = inspect.Verdict{Action: rules.Allow, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, FailOpen: true,
-				PolicyRevision: s.inspector.Policy().Revision()}
+				PolicyRevision: in.Policy().Revision()}
 			// Supervisors see every uninspected release (findings topic).
 			if publish(&inspect.Conversation{ID: m.conversation}); !published || !s.commit() {
 				writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be inspected nor recorded for audit and was held; try again")

@@ -13,8 +13,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/rules"
 )
 
 // newBareServer builds a Server without listeners, for driving handlers
@@ -34,18 +32,11 @@ func newBareServer(t testing.TB, log *slog.Logger) *Server {
 	cfg.Stream.Spool.MaxBytes = 4 << 20
 	cfg.Stream.EmbeddedBroker = "127.0.0.1:0"
 	cfg.Defaults()
-	p, err := rules.Load(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{CacheBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg.Cache.MaxBytes = 1 << 20
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s, err := New(&cfg, in, Options{Logger: log})
+	s, err := New(context.Background(), &cfg, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

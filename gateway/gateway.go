@@ -25,19 +25,19 @@ import (
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/convstore"
-	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/metrics"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/ratelimit"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
+	"github.com/xunjian/xunjian/rules"
 )
 
 // Server is the gateway. Its methods are safe for concurrent use.
 type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
-	inspector *inspect.Inspector
+	policies  *rules.Reloader // the policy in force, hot-reloaded, with its Inspector
 	auth      *auth.Authenticator
 	proxy     *proxy.Proxy
 	convs     *convstore.Store
@@ -61,10 +61,11 @@ type Options struct {
 }
 
 // New provisions a Server for cfg (already defaulted and validated, as
-// config.Load returns it) running drafts through in. The Server owns in
-// from now on and closes it in Close.
-func New(cfg *config.Config, in *inspect.Inspector, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, inspector: in, log: opts.Logger, now: opts.Now}
+// config.Load returns it): it loads and tests the policy bundle (refusing
+// to start on a bundle that does not compile or whose tests fail), opens
+// the event spool and, without brokers, starts the built-in one.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -105,9 +106,16 @@ func New(cfg *config.Config, in *inspect.Inspector, opts Options) (*Server, erro
 		return nil, fmt.Errorf("limits: %w", err)
 	}
 	s.metrics = metrics.New()
-	s.metrics.Policy(in.Policy().Revision())
-	s.metrics.CacheStats("findings", in.CacheStats)
-	s.metrics.CacheStats("decision", in.Policy().CacheStats)
+	if err := s.openPolicy(ctx, cfg); err != nil {
+		s.convs.Close()
+		s.limiter.Close()
+		s.auth.Close()
+		return nil, err
+	}
+	s.metrics.Policy(s.policies.Current().Revision())
+	s.metrics.CacheStats("findings", func() (uint64, uint64) { return s.inspector().CacheStats() })
+	s.metrics.CacheStats("decision", func() (uint64, uint64) { return s.policies.Current().CacheStats() })
+	s.metrics.PolicyReloads(s.policyStats)
 	if s.stream, s.broker, err = openStream(cfg, getenv, s.log); err != nil {
 		s.closeStores()
 		return nil, err
@@ -170,6 +178,13 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	errc := make(chan error, 2)
 	go func() { errc <- agent.Serve(agentLn) }()
 	go func() { errc <- admin.Serve(adminLn) }()
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		_ = s.policies.Run(pollCtx) // returns pollCtx's error when stopped
+	}()
+	defer func() { stopPoll(); <-pollDone }()
 	streamCtx, stopStream := context.WithCancel(context.Background())
 	streamDone := make(chan struct{})
 	go func() {
@@ -180,7 +195,8 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	}()
 	attrs := []slog.Attr{
 		slog.String("agent", agentLn.Addr().String()), slog.String("admin", adminLn.Addr().String()),
-		slog.String("policy_revision", s.inspector.Policy().Revision()), slog.Int("routes", len(s.cfg.Routes)),
+		slog.String("policy_revision", s.policies.Current().Revision()), slog.String("policy_source", s.policies.Source().String()),
+		slog.Int("routes", len(s.cfg.Routes)),
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "gateway listening", attrs...)
 	if !s.auth.Enabled() {
@@ -224,7 +240,9 @@ func (s *Server) closeStores() {
 	s.convs.Close()
 	s.limiter.Close()
 	s.auth.Close()
-	s.inspector.Close()
+	if err := s.policies.Close(); err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelError, "closing the policy", slog.String("error", err.Error()))
+	}
 }
 
 func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Server {

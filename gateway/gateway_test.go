@@ -20,7 +20,6 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -89,22 +88,20 @@ func start(t *testing.T, cfg config.Config, policy string, env map[string]string
 	if cfg.Stream.EmbeddedBroker == "" {
 		cfg.Stream.EmbeddedBroker = "127.0.0.1:0"
 	}
+	if cfg.Policy == "" {
+		cfg.Policy = policy
+	}
+	if cfg.Cache.MaxBytes == 0 {
+		cfg.Cache.MaxBytes = 1 << 20
+	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	p, err := rules.Load(context.Background(), policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{CacheBytes: 1 << 20})
-	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
 	var logMu sync.Mutex
 	log := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, logs}, nil))
-	srv, err := New(&cfg, in, Options{Logger: log, Getenv: func(k string) string { return env[k] }})
+	srv, err := New(context.Background(), &cfg, Options{Logger: log, Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,9 +583,7 @@ func TestJWTAuth(t *testing.T) {
 	}
 	// A config naming an empty secret variable fails at start.
 	cfg.Defaults()
-	p, _ := rules.Load(context.Background(), "")
-	in, _ := inspect.New(p, inspect.Options{})
-	if _, err := New(&cfg, in, Options{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "hs256_secret_env") {
+	if _, err := New(context.Background(), &cfg, Options{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "hs256_secret_env") {
 		t.Errorf("empty secret variable: err = %v", err)
 	}
 }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/xunjian/xunjian/gateway"
 	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/rules"
 )
 
 // runDemo starts the gateway in dev mode with one proxy route,
@@ -53,15 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	p, err := rules.Load(ctx, cfg.Policy)
-	if err != nil {
-		return err
-	}
-	in, err := inspect.New(p, inspect.Options{CacheBytes: cfg.Cache.MaxBytes})
-	if err != nil {
-		return err
-	}
-	srv, err := gateway.New(cfg, in, gateway.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	srv, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err
 	}

@@ -11,15 +11,13 @@ import (
 	"github.com/xunjian/xunjian/gateway"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/rules"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML configuration file (default: none, dev mode on loopback)")
-	policy := fs.String("policy", "", "policy bundle: a directory or .tar.gz (overrides the config; default: the built-in bundle)")
+	policy := fs.String("policy", "", "policy bundle: a directory, a .tar.gz or an http(s) bundle URL, hot-reloaded (overrides the config; default: the built-in bundle)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -34,19 +32,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *policy != "" {
 		cfg.Policy = *policy
 	}
-	p, err := rules.Load(ctx, cfg.Policy)
-	if err != nil {
-		return err
-	}
-	cacheBytes := cfg.Cache.MaxBytes
-	if cfg.Cache.Disabled {
-		cacheBytes = 0
-	}
-	in, err := inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
-	if err != nil {
-		return err
-	}
-	srv, err := gateway.New(cfg, in, gateway.Options{Logger: log})
+	srv, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
 	if err != nil {
 		return err
 	}

@@ -30,9 +30,13 @@ type Config struct {
 	// AdminListen is the admin port's address; default 127.0.0.1:8081.
 	// Env XUNJIAN_ADMIN_LISTEN overrides it.
 	AdminListen string `yaml:"admin_listen"`
-	// Policy is the policy bundle, a directory or .tar.gz; empty means the
-	// built-in bundle. Env XUNJIAN_POLICY overrides it.
+	// Policy is the policy bundle: a directory, a .tar.gz, or an http(s)
+	// URL of a bundle (polled with ETag, as OPA's bundle service is); empty
+	// means the built-in bundle. Env XUNJIAN_POLICY overrides it.
 	Policy string `yaml:"policy"`
+	// PolicyPoll is how often the bundle is checked for a new version,
+	// which is compiled and tested before it is swapped in; default 2s.
+	PolicyPoll Duration `yaml:"policy_poll"`
 	// Limits bound requests and inspection.
 	Limits Limits `yaml:"limits"`
 	// Auth configures agent clients' credentials. With none configured the
@@ -358,6 +362,7 @@ func (c *Config) Defaults() {
 	}
 	setStr(&c.Listen, "127.0.0.1:8080")
 	setStr(&c.AdminListen, "127.0.0.1:8081")
+	setDur(&c.PolicyPoll, 2*time.Second)
 	if c.Limits.MaxBodyBytes == 0 {
 		c.Limits.MaxBodyBytes = 64 << 10
 	}
@@ -457,6 +462,7 @@ func (c *Config) Validate() error {
 		"limits.read_timeout": c.Limits.ReadTimeout, "limits.write_timeout": c.Limits.WriteTimeout,
 		"limits.idle_timeout": c.Limits.IdleTimeout, "limits.inspect_timeout": c.Limits.InspectTimeout,
 		"limits.shutdown_timeout": c.Limits.ShutdownTimeout, "conversations.ttl": c.Conversations.TTL, "ack.ttl": c.Ack.TTL,
+		"policy_poll": c.PolicyPoll,
 	} {
 		if d < 0 {
 			bad(field, "must not be negative")

@@ -82,3 +82,43 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.descSpoolFull, full)
 }
+
+// PolicyStats is what the policy reloader reports at each scrape.
+type PolicyStats struct {
+	// Reloads counts new versions swapped in, Refusals bundles refused
+	// (did not compile, bad data, failing tests), FetchErrors failed reads
+	// of the bundle source, Rollbacks rollbacks.
+	Reloads, Refusals, FetchErrors, Rollbacks uint64
+	// Refused is true while the latest bundle offered is refused.
+	Refused bool
+}
+
+// PolicyReloads exports the policy reloader's counters, read from fn once
+// per scrape.
+func (m *Metrics) PolicyReloads(fn func() PolicyStats) {
+	m.reg.MustRegister(&policyCollector{fn: fn,
+		reloads: prometheus.NewDesc("xunjian_policy_reloads_total",
+			"Policy reload attempts by result: swapped (a new version serves), refused (compile, data or test failure; the last good one serves), fetch_error, rollback.",
+			[]string{"result"}, nil),
+		refused: prometheus.NewDesc("xunjian_policy_refused", "1 while the latest bundle offered is refused and an older version serves.", nil, nil),
+	})
+}
+
+type policyCollector struct {
+	fn               func() PolicyStats
+	reloads, refused *prometheus.Desc
+}
+
+func (c *policyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.reloads; ch <- c.refused }
+
+func (c *policyCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.fn()
+	for result, v := range map[string]uint64{"swapped": s.Reloads, "refused": s.Refusals, "fetch_error": s.FetchErrors, "rollback": s.Rollbacks} {
+		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(v), result)
+	}
+	refused := 0.0
+	if s.Refused {
+		refused = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.GaugeValue, refused)
+}

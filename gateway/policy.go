@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/metrics"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// openPolicy loads the policy bundle cfg names through a hot-reloading
+// rules.Reloader, with one Inspector per version (its detectors come from
+// the bundle's lexicons), so a request takes one version, policy and
+// detectors together, and keeps it to the end.
+func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
+	src, err := rules.NewSource(cfg.Policy, rules.SourceOptions{})
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	cacheBytes := cfg.Cache.MaxBytes
+	if cfg.Cache.Disabled {
+		cacheBytes = 0
+	}
+	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions{
+		Interval: cfg.PolicyPoll.D(),
+		Attach: func(_ context.Context, p *rules.Policy) (any, error) {
+			return inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
+		},
+		OnSwap:  s.policySwapped,
+		OnError: s.policyRefused,
+	})
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	return nil
+}
+
+// inspector is the Inspector of the policy version in force. A request
+// calls it once and keeps what it got.
+func (s *Server) inspector() *inspect.Inspector {
+	return s.policies.Attachment().(*inspect.Inspector)
+}
+
+func (s *Server) policySwapped(sw rules.Swap) {
+	s.metrics.Policy(sw.New.Revision())
+	msg := "policy reloaded"
+	if sw.Rollback {
+		msg = "policy rolled back"
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, msg,
+		slog.String("from", sw.Old.Revision()), slog.String("to", sw.New.Revision()))
+}
+
+func (s *Server) policyRefused(e *rules.ReloadError) {
+	attrs := []slog.Attr{slog.String("source", e.Source), slog.String("stage", string(e.Stage)),
+		slog.String("serving", s.policies.Current().Revision())}
+	if e.Revision != "" {
+		attrs = append(attrs, slog.String("refused_revision", e.Revision))
+	}
+	for i, p := range e.Problems {
+		if i == 5 {
+			attrs = append(attrs, slog.Int("more_problems", len(e.Problems)-i))
+			break
+		}
+		attrs = append(attrs, slog.String(fmt.Sprintf("problem_%d", i), p.String()))
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelError, "policy bundle refused; the last good version keeps serving", attrs...)
+}
+
+// policyStats adapts the reloader's counters to the metrics package.
+func (s *Server) policyStats() metrics.PolicyStats {
+	st := s.policies.Status()
+	return metrics.PolicyStats{
+		Reloads: st.Reloads, Refusals: st.Refusals, FetchErrors: st.FetchErrors, Rollbacks: st.Rollbacks,
+		Refused: st.Refused != nil,
+	}
+}
+
+// servePolicy answers the admin port's /v1/policy routes: GET the version
+// in force and the reload status, POST …/reload to check the source now,
+// POST …/rollback to return to the previous version.
+func (s *Server) servePolicy(ctx *fasthttp.RequestCtx, path string) {
+	switch {
+	case path == "/v1/policy" && ctx.IsGet():
+	case path == "/v1/policy/reload" && ctx.IsPost():
+		rctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownTimeout.D())
+		defer cancel()
+		if _, err := s.policies.Reload(rctx); err != nil {
+			var re *rules.ReloadError
+			if errors.As(err, &re) {
+				writeJSON(ctx, fasthttp.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+					"code": "policy_refused", "message": re.Message, "stage": re.Stage, "problems": re.Problems}})
+				return
+			}
+			writeError(ctx, fasthttp.StatusInternalServerError, "reload_failed", err.Error())
+			return
+		}
+	case path == "/v1/policy/rollback" && ctx.IsPost():
+		if err := s.policies.Rollback(); err != nil {
+			if errors.Is(err, rules.ErrNoPrevious) {
+				writeError(ctx, fasthttp.StatusConflict, "no_previous_policy", "there is no earlier policy version to roll back to")
+				return
+			}
+			writeError(ctx, fasthttp.StatusInternalServerError, "rollback_failed", err.Error())
+			return
+		}
+	default:
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "GET /v1/policy, POST /v1/policy/reload, POST /v1/policy/rollback")
+		return
+	}
+	in := s.inspector()
+	p := in.Policy()
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+		"revision": p.Revision(), "modules": p.Modules(), "lexicon_version": in.LexiconVersion(),
+		"decision_cache": p.CacheStatus().String(), "status": s.policies.Status(),
+	})
+}
