@@ -35,19 +35,19 @@ import (
 
 // Server is the gateway. Its methods are safe for concurrent use.
 type Server struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	policies  *rules.Reloader // the policy in force, hot-reloaded, with its Inspector
-	auth      *auth.Authenticator
-	proxy     *proxy.Proxy
-	convs     *convstore.Store
-	acks      *ack.Issuer
-	limiter   *ratelimit.Limiter
-	metrics   *metrics.Metrics
-	stream    *stream.Stream   // nil when events are off
-	broker    *embedded.Broker // the built-in broker, when no brokers are configured
-	ready     atomic.Bool
-	now       func() time.Time
+	cfg      *config.Config
+	log      *slog.Logger
+	policies *rules.Reloader // the policy in force, hot-reloaded, with its Inspector
+	auth     *auth.Authenticator
+	proxy    *proxy.Proxy
+	convs    *convstore.Store
+	acks     *ack.Issuer
+	limiter  *ratelimit.Limiter
+	metrics  *metrics.Metrics
+	stream   *stream.Stream   // nil when events are off
+	broker   *embedded.Broker // the built-in broker, when no brokers are configured
+	ready    atomic.Bool
+	now      func() time.Time
 }
 
 // Options carry what New needs beyond the configuration.
