@@ -325,6 +325,9 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 	for _, f := range v.Findings {
 		s.metrics.Finding(f.Detector, f.Kind)
 	}
+	for _, r := range v.Shadow {
+		s.metrics.ShadowFire(r.Rule, r.Action.String())
+	}
 	if v.Action == rules.Confirm {
 		if m.ack == "" {
 			v.Ack = s.acks.Issue(p.Tenant, m.conversation, m.text, now)

@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -602,4 +605,22 @@ func TestSilentConnectionTimesOut(t *testing.T) {
 	if !strings.HasPrefix(string(b), "HTTP/1.1 408") || !strings.Contains(string(b), "request_timeout") {
 		t.Fatalf("silent connection got %q", b)
 	}
+}
+
+// consumeOne reads the first event of topic from the embedded broker.
+func consumeOne(t *testing.T, broker, topic string) *event.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, GroupID: "test", StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		t.Fatalf("consume %s: %v", topic, err)
+	}
+	e, err := event.Parse(m.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

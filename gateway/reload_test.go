@@ -253,3 +253,33 @@ func TestBrokenBundleAndRollback(t *testing.T) {
 		t.Errorf("GET rollback: %d", r.Status)
 	}
 }
+
+// TestShadowRule: a rule in package xunjian.shadow runs on live traffic,
+// never changes the action, and shows in the event's shadow field and a
+// metric.
+func TestShadowRule(t *testing.T) {
+	dir := t.TempDir()
+	bundleVersion(t, dir, "shadow-1", false)
+	writeAtomic(t, filepath.Join(dir, "xunjian", "shadow.rego"), []byte(`package xunjian.shadow
+
+# On trial: hold absolute claims for confirmation.
+reasons contains {"rule": "shadow.claim.confirm", "action": "confirm", "message": "trial", "finding": i} if {
+	some i, f in input.findings
+	f.detector == "commitment"
+	f.kind == "absolute_claim"
+}
+`))
+	g := start(t, config.Config{Policy: dir}, "", nil)
+	r := do(t, "POST", g.agent+"/v1/check", `{"text":"这款是全网最低价，放心买","conversation_id":"shadow-c1"}`)
+	if r.Body["action"] != "warn" {
+		t.Fatalf("a shadow rule changed the action: %s", r.Raw)
+	}
+	metrics := do(t, "GET", g.admin+"/metrics", "").Raw
+	if !strings.Contains(metrics, `xunjian_shadow_fires_total{action="confirm",rule="shadow.claim.confirm"} 1`) {
+		t.Errorf("shadow metric:\n%s", grepLines(metrics, "shadow"))
+	}
+	ev := consumeOne(t, g.srv.broker.Addr(), "xunjian.findings")
+	if len(ev.Shadow) != 1 || ev.Shadow[0].Rule != "shadow.claim.confirm" || ev.Action != rules.Warn || ev.EventID != r.Body["decision_id"] {
+		t.Errorf("event shadow %+v action %v id %s (decision %v)", ev.Shadow, ev.Action, ev.EventID, r.Body["decision_id"])
+	}
+}

@@ -25,6 +25,7 @@ type Metrics struct {
 	failures   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
 	policyInfo *prometheus.GaugeVec
+	shadow     *prometheus.CounterVec
 	handler    fasthttp.RequestHandler
 }
 
@@ -52,7 +53,10 @@ func New() *Metrics {
 	m.policyInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "xunjian_policy_info", Help: "1 for the policy revision in force.",
 	}, []string{"revision"})
-	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo,
+	m.shadow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_shadow_fires_total", Help: "Would-be reasons of shadow rules (on trial; they never changed an action), by rule and would-be action.",
+	}, []string{"rule", "action"})
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -86,6 +90,10 @@ func (m *Metrics) CacheStats(cache string, fn func() (hits, misses uint64)) {
 		}))
 	}
 }
+
+// ShadowFire counts one would-be reason of a shadow rule. rule comes from
+// the policy (a name its authors chose), never from message text.
+func (m *Metrics) ShadowFire(rule, action string) { m.shadow.WithLabelValues(rule, action).Inc() }
 
 // UpstreamError counts an upstream failure on route of kind timeout or unavailable.
 func (m *Metrics) UpstreamError(route, kind string) { m.upstream.WithLabelValues(route, kind).Inc() }

@@ -2,7 +2,14 @@
 #
 # Entry point: data.xunjian.decision, an object
 #   {action, reasons: [{rule, action, message, finding, suggestion}],
-#    alerts: [{level, kind, message}], sample}.
+#    alerts: [{level, kind, message}], sample, shadow}.
+#
+# Shadow rules: a rule under trial is written in package xunjian.shadow as
+#   reasons contains {"rule": ..., "action": ..., "message": ...} if { ... }
+# It runs on live traffic, its would-be reasons go to the decision's shadow
+# array (into every event and a metric), and it never changes the action:
+# action is computed from reasons alone. Moving it into this package
+# enforces it.
 #
 # Compliance teams edit data.xunjian.config (data.json beside this file):
 #   actions[<detector.kind>]   the action for a finding of that kind
@@ -23,7 +30,17 @@ decision := {
 	"reasons": reasons,
 	"alerts": alerts,
 	"sample": sample,
+	"shadow": shadow_results,
 }
+
+# shadow_results lists the would-be reasons of the shadow rules (a set, so
+# in a fixed order); [] when there are none. (data.xunjian.shadow is the
+# package of the shadow rules.)
+shadow_results := [r | some r in shadow_reasons]
+
+default shadow_reasons := set()
+
+shadow_reasons := data.xunjian.shadow.reasons
 
 # ranks orders the actions; action_names is its inverse.
 ranks := {"allow": 0, "warn": 1, "redact": 2, "confirm": 3, "block": 4}

@@ -51,7 +51,7 @@ test_kind_actions if {
 
 test_no_findings_allow if {
 	d := xunjian.decision with input as agent_draft([])
-	d == {"action": "allow", "reasons": [], "alerts": [], "sample": false}
+	d == {"action": "allow", "reasons": [], "alerts": [], "sample": false, "shadow": []}
 }
 
 test_unknown_kind_allow if {
@@ -214,4 +214,12 @@ test_sample_on_block if {
 	d := xunjian.decision with input as agent_draft([f("privacy", "credential", "high")])
 	d.sample == true
 	d.reasons[0].rule == "privacy.credential.block"
+}
+
+# A shadow rule fires into shadow and never changes the action.
+test_shadow_never_changes_action if {
+	d := xunjian.decision with input as agent_draft([f("commitment", "absolute_claim", "medium")])
+		with xunjian.shadow_reasons as {{"rule": "shadow.claim.block", "action": "block", "message": "trial"}}
+	d.action == "warn"
+	d.shadow == [{"rule": "shadow.claim.block", "action": "block", "message": "trial"}]
 }
