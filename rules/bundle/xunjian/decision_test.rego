@@ -218,8 +218,8 @@ test_sample_on_block if {
 
 # A shadow rule fires into shadow and never changes the action.
 test_shadow_never_changes_action if {
-	d := xunjian.decision with input as agent_draft([f("commitment", "absolute_claim", "medium")])
-		with xunjian.shadow_reasons as {{"rule": "shadow.claim.block", "action": "block", "message": "trial"}}
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with xunjian.shadow_reasons as {{"rule": "shadow.impatient.block", "action": "block", "message": "trial"}}
 	d.action == "warn"
-	d.shadow == [{"rule": "shadow.claim.block", "action": "block", "message": "trial"}]
+	d.shadow == [{"rule": "shadow.impatient.block", "action": "block", "message": "trial"}]
 }
