@@ -251,3 +251,28 @@ func BuildEmbedded[D any](family string, data []byte, build func(File) (D, error
 	}
 	return build(f)
 }
+
+// Extend returns f with ext's entries and allow phrases appended and its
+// sets' terms added to f's sets of the same name: a tenant's additions on
+// top of the shared lexicon, which it cannot weaken. Neither file is
+// modified.
+func (f File) Extend(ext File) File {
+	out := File{
+		Version: f.Version,
+		Entries: slices.Concat(f.Entries, ext.Entries),
+		Allow:   slices.Concat(f.Allow, ext.Allow),
+	}
+	if ext.Version != "" {
+		out.Version = f.Version + "+" + ext.Version
+	}
+	if len(f.Sets)+len(ext.Sets) > 0 {
+		out.Sets = make(map[string][]string, len(f.Sets)+len(ext.Sets))
+		for k, v := range f.Sets {
+			out.Sets[k] = slices.Clone(v)
+		}
+		for k, v := range ext.Sets {
+			out.Sets[k] = append(out.Sets[k], v...)
+		}
+	}
+	return out
+}

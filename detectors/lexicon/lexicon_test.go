@@ -131,3 +131,16 @@ func TestEmbedded(t *testing.T) {
 		t.Errorf("BuildEmbedded = %d, %v; want the constructor's result 1", got, err)
 	}
 }
+
+func TestExtend(t *testing.T) {
+	base := File{Version: "b1", Entries: []Entry{{ID: "a", Kind: "rude", Terms: []string{"x"}}}, Allow: []string{"p"}, Sets: map[string][]string{"s": {"1"}}}
+	ext := File{Version: "t1", Entries: []Entry{{ID: "t.b", Kind: "rude", Terms: []string{"y"}}}, Allow: []string{"q"}, Sets: map[string][]string{"s": {"2"}, "n": {"3"}}}
+	got := base.Extend(ext)
+	if got.Version != "b1+t1" || len(got.Entries) != 2 || got.Entries[1].ID != "t.b" || strings.Join(got.Allow, ",") != "p,q" ||
+		strings.Join(got.Sets["s"], ",") != "1,2" || strings.Join(got.Sets["n"], ",") != "3" {
+		t.Fatalf("Extend = %+v", got)
+	}
+	if len(base.Entries) != 1 || len(base.Sets["s"]) != 1 || len(base.Allow) != 1 {
+		t.Fatalf("Extend modified the base: %+v", base)
+	}
+}

@@ -87,7 +87,12 @@ type scratch struct {
 
 // New builds the detectors (from the lexicons in the policy bundle's data
 // under xunjian.lexicons.<family> where present, else the embedded ones)
-// and returns an Inspector for policy.
+// and returns an Inspector for policy. A tenant may add to the tone,
+// diversion, commitment and link lexicons (entries, allow phrases, set
+// terms) under xunjian.tenants.<id>.lexicons.<family> and allow link hosts
+// under xunjian.tenants.<id>.link_allow; such a tenant gets detectors of
+// its own, and no other tenant sees its additions. Privacy and complaint
+// lexicons are shared by all tenants.
 func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	lex := bundleLexicons(policy.Data())
 	load := func(family string, def func() (lexicon.File, error)) (lexicon.File, error) {
@@ -100,53 +105,53 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 		}
 		return def()
 	}
-	var errs []error
-	build := func(family string, def func() (lexicon.File, error), mk func(lexicon.File) error) {
-		f, err := load(family, def)
-		if err == nil {
-			err = mk(f)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("detector %s: %w", family, err))
-		}
-	}
 	in := &Inspector{norm: normalize.Default(), policy: policy, maxText: opts.MaxTextBytes}
 	if in.maxText <= 0 {
 		in.maxText = DefaultMaxTextBytes
 	}
-	var (
-		td *tone.Detector
-		dd *diversion.Detector
-		cd *commitment.Detector
-		ld *link.Detector
-	)
-	build("privacy", privacy.DefaultLexicon, func(f lexicon.File) (err error) { in.privacy, err = privacy.New(f); return })
-	build("tone", tone.DefaultLexicon, func(f lexicon.File) (err error) { td, err = tone.New(f); return })
-	build("diversion", diversion.DefaultLexicon, func(f lexicon.File) (err error) { dd, err = diversion.New(f); return })
-	build("commitment", commitment.DefaultLexicon, func(f lexicon.File) (err error) { cd, err = commitment.New(f); return })
-	build("link", link.DefaultLexicon, func(f lexicon.File) (err error) { ld, err = link.New(f); return })
-	build("complaint", complaint.DefaultLexicon, func(f lexicon.File) (err error) { in.complaint, err = complaint.New(f); return })
+	var errs []error
+	files := map[string]lexicon.File{}
+	for _, fam := range []struct {
+		name string
+		def  func() (lexicon.File, error)
+	}{
+		{"privacy", privacy.DefaultLexicon}, {"tone", tone.DefaultLexicon}, {"diversion", diversion.DefaultLexicon},
+		{"commitment", commitment.DefaultLexicon}, {"link", link.DefaultLexicon}, {"complaint", complaint.DefaultLexicon},
+	} {
+		f, err := load(fam.name, fam.def)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("detector %s: %w", fam.name, err))
+		}
+		files[fam.name] = f
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	in.agent = []detectors.Detector{in.privacy, td, dd, cd, ld}
-	in.customer = []detectors.Detector{in.privacy, td, dd, ld, in.complaint}
-	allow, err := tenantLinkAllow(policy.Data())
+	var err error
+	if in.privacy, err = privacy.New(files["privacy"]); err != nil {
+		return nil, fmt.Errorf("detector privacy: %w", err)
+	}
+	if in.complaint, err = complaint.New(files["complaint"]); err != nil {
+		return nil, fmt.Errorf("detector complaint: %w", err)
+	}
+	base, err := in.tenantSet(files, tenantConfig{})
 	if err != nil {
 		return nil, err
 	}
-	for tenant, hosts := range allow {
-		tl, err := ld.WithAllow(hosts)
+	in.agent, in.customer = base.agent, base.customer
+	tenants, err := tenantConfigs(policy.Data())
+	if err != nil {
+		return nil, err
+	}
+	for id, tc := range tenants {
+		set, err := in.tenantSet(files, tc)
 		if err != nil {
-			return nil, fmt.Errorf("tenant %s link_allow: %w", tenant, err)
+			return nil, fmt.Errorf("tenant %s: %w", id, err)
 		}
 		if in.byTenant == nil {
 			in.byTenant = map[string][2][]detectors.Detector{}
 		}
-		in.byTenant[tenant] = [2][]detectors.Detector{
-			{in.privacy, td, dd, cd, tl},
-			{in.privacy, td, dd, tl, in.complaint},
-		}
+		in.byTenant[id] = [2][]detectors.Detector{set.agent, set.customer}
 	}
 	if opts.CacheBytes > 0 {
 		c, err := newFindingsCache(opts.CacheBytes)
@@ -155,32 +160,115 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 		}
 		in.cache = c
 	}
-	in.version = strings.Join([]string{in.privacy.Version(), td.Version(), dd.Version(), cd.Version(), ld.Version(), in.complaint.Version()}, ".")
+	in.version = strings.Join([]string{in.privacy.Version(), base.tone.Version(), base.diversion.Version(), base.commitment.Version(), base.link.Version(), in.complaint.Version()}, ".")
 	return in, nil
 }
 
-// tenantLinkAllow reads data.xunjian.tenants.<id>.link_allow: hosts a
-// tenant allows in links on top of the lexicon's allowlist.
-func tenantLinkAllow(data map[string]any) (map[string][]string, error) {
+// detectorSet is the detectors of one tenant (or of all without their own).
+type detectorSet struct {
+	tone            *tone.Detector
+	diversion       *diversion.Detector
+	commitment      *commitment.Detector
+	link            *link.Detector
+	agent, customer []detectors.Detector
+}
+
+// tenantSet builds the tone, diversion, commitment and link detectors from
+// the shared lexicon files extended by tc, around the shared privacy and
+// complaint detectors.
+func (in *Inspector) tenantSet(files map[string]lexicon.File, tc tenantConfig) (detectorSet, error) {
+	file := func(family string) lexicon.File {
+		if ext, ok := tc.lexicons[family]; ok {
+			return files[family].Extend(ext)
+		}
+		return files[family]
+	}
+	var (
+		set  detectorSet
+		err  error
+		errs []error
+	)
+	if set.tone, err = tone.New(file("tone")); err != nil {
+		errs = append(errs, fmt.Errorf("detector tone: %w", err))
+	}
+	if set.diversion, err = diversion.New(file("diversion")); err != nil {
+		errs = append(errs, fmt.Errorf("detector diversion: %w", err))
+	}
+	if set.commitment, err = commitment.New(file("commitment")); err != nil {
+		errs = append(errs, fmt.Errorf("detector commitment: %w", err))
+	}
+	if set.link, err = link.New(file("link")); err == nil && tc.linkAllow != nil {
+		set.link, err = set.link.WithAllow(tc.linkAllow)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("detector link: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return detectorSet{}, err
+	}
+	set.agent = []detectors.Detector{in.privacy, set.tone, set.diversion, set.commitment, set.link}
+	set.customer = []detectors.Detector{in.privacy, set.tone, set.diversion, set.link, in.complaint}
+	return set, nil
+}
+
+// tenantConfig is what a tenant adds to the shared detectors.
+type tenantConfig struct {
+	lexicons  map[string]lexicon.File
+	linkAllow []string
+}
+
+// tenantFamily reports whether a tenant may extend the lexicon family.
+func tenantFamily(family string) bool {
+	switch family {
+	case "tone", "diversion", "commitment", "link":
+		return true
+	}
+	return false
+}
+
+// tenantConfigs reads data.xunjian.tenants.<id>.lexicons.<family> and
+// .link_allow (hosts a tenant allows in links on top of the lexicon's
+// allowlist), for the tenants that have either.
+func tenantConfigs(data map[string]any) (map[string]tenantConfig, error) {
 	x, _ := data["xunjian"].(map[string]any)
 	tenants, _ := x["tenants"].(map[string]any)
-	out := map[string][]string{}
+	out := map[string]tenantConfig{}
 	for id, v := range tenants {
 		t, _ := v.(map[string]any)
-		raw, ok := t["link_allow"]
-		if !ok {
-			continue
-		}
-		list, ok := raw.([]any)
-		if !ok {
-			return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow: want a list of hosts", id)
-		}
-		for i, h := range list {
-			host, ok := h.(string)
+		var tc tenantConfig
+		if raw, ok := t["link_allow"]; ok {
+			list, ok := raw.([]any)
 			if !ok {
-				return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow[%d]: want a host name", id, i)
+				return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow: want a list of hosts", id)
 			}
-			out[id] = append(out[id], host)
+			tc.linkAllow = []string{}
+			for i, h := range list {
+				host, ok := h.(string)
+				if !ok {
+					return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow[%d]: want a host name", id, i)
+				}
+				tc.linkAllow = append(tc.linkAllow, host)
+			}
+		}
+		if raw, ok := t["lexicons"]; ok {
+			lexs, ok := raw.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons: want an object of families", id)
+			}
+			tc.lexicons = map[string]lexicon.File{}
+			for family, v := range lexs {
+				if !tenantFamily(family) {
+					return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons.%s: a tenant may extend only tone, diversion, commitment and link", id, family)
+				}
+				f, err := lexicon.FromData(v)
+				if err != nil {
+					return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons.%s: %w", id, family, err)
+				}
+				tc.lexicons[family] = f
+			}
+		}
+		if tc.linkAllow != nil || tc.lexicons != nil {
+			out[id] = tc
 		}
 	}
 	return out, nil
