@@ -86,8 +86,9 @@ type scratch struct {
 }
 
 // New builds the detectors (from the lexicons in the policy bundle's data
-// under xunjian.lexicons.<family> where present, else the embedded ones)
-// and returns an Inspector for policy. A tenant may add to the tone,
+// under xunjian.lexicons.<family> where present, else the embedded ones,
+// plus the entries, allow phrases and set terms under
+// xunjian.lexicon_additions.<family>) and returns an Inspector for policy. A tenant may add to the tone,
 // diversion, commitment and link lexicons (entries, allow phrases, set
 // terms) under xunjian.tenants.<id>.lexicons.<family> and allow link hosts
 // under xunjian.tenants.<id>.link_allow; such a tenant gets detectors of
@@ -123,6 +124,21 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 			errs = append(errs, fmt.Errorf("detector %s: %w", fam.name, err))
 		}
 		files[fam.name] = f
+	}
+	x, _ := policy.Data()["xunjian"].(map[string]any)
+	adds, _ := x["lexicon_additions"].(map[string]any)
+	for family, v := range adds {
+		base, ok := files[family]
+		if !ok {
+			errs = append(errs, fmt.Errorf("data.xunjian.lexicon_additions.%s: no such detector family", family))
+			continue
+		}
+		ext, err := lexicon.FromData(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("data.xunjian.lexicon_additions.%s: %w", family, err))
+			continue
+		}
+		files[family] = base.Extend(ext)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -401,3 +401,37 @@ func hasAlert(v Verdict, kind string) bool {
 	}
 	return false
 }
+
+// TestBundleLexiconAdditions: entries under xunjian.lexicon_additions add
+// to a family's lexicon without replacing it.
+func TestBundleLexiconAdditions(t *testing.T) {
+	adds := `{"tone": {"entries": [{"id": "custom.pineapple", "kind": "rude", "severity": "high", "terms": ["菠萝头"]}]}}`
+	p, err := rules.Load(context.Background(), bundleWith(t, map[string]string{"xunjian/lexicon_additions/data.json": adds}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for _, text := range []string{"你这个菠萝头", "你是不是傻，看不懂字吗"} {
+		v, err := in.Inspect(context.Background(), Request{Text: text}, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasFinding(v, "tone.rude") {
+			t.Errorf("%q: findings %+v, want tone.rude (added and embedded terms both apply)", text, v.Findings)
+		}
+	}
+	p, err = rules.Load(context.Background(), bundleWith(t, map[string]string{"xunjian/lexicon_additions/data.json": `{"shoes": {"entries": []}}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := New(p, Options{}); err == nil || !strings.Contains(err.Error(), "lexicon_additions.shoes") {
+		if in != nil {
+			in.Close()
+		}
+		t.Errorf("unknown family: err = %v", err)
+	}
+}

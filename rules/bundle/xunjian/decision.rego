@@ -4,12 +4,15 @@
 #   {action, reasons: [{rule, action, message, finding, suggestion}],
 #    alerts: [{level, kind, message}], sample, shadow}.
 #
-# Shadow rules: a rule under trial is written in package xunjian.shadow as
+# Custom rules beyond the data-driven ones are written as
 #   reasons contains {"rule": ..., "action": ..., "message": ...} if { ... }
-# It runs on live traffic, its would-be reasons go to the decision's shadow
-# array (into every event and a metric), and it never changes the action:
-# action is computed from reasons alone. Moving it into this package
-# enforces it.
+# in one of two packages:
+#   - xunjian.shadow: on trial. It runs on live traffic, its would-be
+#     reasons go to the decision's shadow array (into every event and a
+#     metric), and it never changes the action.
+#   - xunjian.custom: enforced. Its reasons join the data-driven ones and
+#     count for the action.
+# Moving a rule from trial to enforcement is changing its package line.
 #
 # Compliance teams edit data.xunjian.config (data.json beside this file):
 #   actions[<detector.kind>]   the action for a finding of that kind
@@ -66,11 +69,19 @@ default role := "agent"
 
 role := input.draft.role
 
-# reasons holds one entry per finding that maps to an action above allow, in
-# the order of input.findings. Per finding: one spec lookup, one action
+# reasons are the data-driven reasons, then those of the enforced custom
+# rules (package xunjian.custom).
+reasons := array.concat(finding_reasons, [r | some r in custom_reasons])
+
+default custom_reasons := set()
+
+custom_reasons := data.xunjian.custom.reasons
+
+# finding_reasons holds one entry per finding that maps to an action above
+# allow, in the order of input.findings. Per finding: one spec lookup, one action
 # lookup (tenant, then config), the severity cap as a rank, and path
 # lookups for the texts; no helper-function calls.
-reasons := [r |
+finding_reasons := [r |
 	role != "customer"
 	some i, f in input.findings
 	k := concat(".", [f.detector, f.kind])

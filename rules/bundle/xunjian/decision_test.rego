@@ -223,3 +223,12 @@ test_shadow_never_changes_action if {
 	d.action == "warn"
 	d.shadow == [{"rule": "shadow.impatient.block", "action": "block", "message": "trial"}]
 }
+
+# An enforced custom rule (package xunjian.custom) counts for the action.
+test_custom_rule_enforced if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with xunjian.custom_reasons as {{"rule": "custom.impatient.block", "action": "block", "message": "m"}}
+	d.action == "block"
+	[r.rule | some r in d.reasons] == ["tone.impatient.warn", "custom.impatient.block"]
+	d.shadow == []
+}
