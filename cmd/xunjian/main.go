@@ -50,6 +50,7 @@ commands:
   demo        run the gateway with a proxy route to a stand-in chat backend
   rules test  run a policy bundle's Rego tests
   tail        print events from Kafka (alerts, findings or samples; --json for JSON lines)
+  replay      replay recorded messages through two policy versions and report what changes
   hash-key    print the config hash of an API key (or generate a key)
   version     print the version`
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdin, stdout, stderr)
 	case "hash-key":
 		return runHashKey(args[1:], stdout)
 	case "version":

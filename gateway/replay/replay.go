@@ -55,7 +55,7 @@ const DefaultTenant = "default"
 // maxSkipLines is how many line numbers a Report keeps per skip reason.
 const maxSkipLines = 5
 
-// Reasons a line is skipped, as they appear in Report.Skipped.
+// Reasons a line is skipped, as they appear in Report.SkipReasons.
 const (
 	// SkipTooLarge is a line longer than inspect.MaxLineBytes.
 	SkipTooLarge = "too_large"
@@ -131,16 +131,15 @@ type Options struct {
 	// ParseFailOn); Report.Gate says whether one occurred. The zero value
 	// gates nothing.
 	FailOn FailOn
-	// Now gives the time of check-format lines without a ts; it is called
-	// once per line and both versions see that same time. Nil means
-	// time.Now.
+	// Now gives the time of lines without a ts; it is called once per
+	// line and both versions see that same time. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Run reads JSON lines from r and replays every message through baseline
 // and candidate (the new policy version), in input order, each version with
 // its own conversation context; it returns what changed. Lines that cannot
-// be replayed are counted in Report.Skipped. It returns an error only when
+// be replayed are counted in Report.SkipReasons. It returns an error only when
 // r cannot be read, ctx is done, or a policy fails to decide (a
 // *PolicyError); the report is then nil.
 //
@@ -351,9 +350,13 @@ func (rp *replayer) decodeEvent(line []byte) (message, string) {
 		return message{}, SkipDecrypt
 	}
 	rp.seen[e.EventID] = struct{}{}
+	ts := e.TS
+	if ts.IsZero() {
+		ts = rp.opts.Now()
+	}
 	return message{
 		id: e.EventID, tenant: e.Tenant, conv: e.ConversationID, agent: e.AgentID,
-		role: e.Role, text: text, ts: e.TS,
+		role: e.Role, text: text, ts: ts,
 	}, ""
 }
 

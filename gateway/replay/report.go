@@ -259,7 +259,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		return v.Revision
 	}
-	ew.printf("baseline  %s\nnew       %s\n\n", name(r.Baseline), name(r.New))
+	ew.printf("baseline  %s\nnew       %s\n", name(r.Baseline), name(r.New))
+	if r.Baseline.Revision == r.New.Revision {
+		ew.printf("          (same revision string; the bundles may still differ)\n")
+	}
+	ew.printf("\n")
 	ew.printf("messages %d: replayed %d, skipped %d; changed %d (action changed %d)\n",
 		r.Messages, r.Replayed, r.Skipped, r.Changed, r.ActionChanged)
 
@@ -277,7 +281,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			if s.Count > len(s.Lines) {
 				lines = append(lines, "…")
 			}
-			ew.printf("  %-*s %6d  %s (lines %s)\n", width, s.Reason, s.Count, SkipHelp(s.Reason), strings.Join(lines, ", "))
+			label := "lines"
+			if s.Count == 1 {
+				label = "line"
+			}
+			ew.printf("  %-*s %6d  %s (%s %s)\n", width, s.Reason, s.Count, SkipHelp(s.Reason), label, strings.Join(lines, ", "))
 		}
 	}
 
@@ -305,7 +313,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		ew.printf("\n%-*s %8s %8s %8s\n", width, title, "baseline", "new", "delta")
 		for _, c := range cs {
-			ew.printf("  %-*s %8d %8d %8s\n", width-2, c.Name, c.Baseline, c.New, fmt.Sprintf("%+d", c.Delta))
+			delta := "0"
+			if c.Delta != 0 {
+				delta = fmt.Sprintf("%+d", c.Delta)
+			}
+			ew.printf("  %-*s %8d %8d %8s\n", width-2, c.Name, c.Baseline, c.New, delta)
 		}
 	}
 	counts("rules fired", r.Rules)
@@ -382,9 +394,16 @@ func writeChange(ew *errWriter, c Change) {
 	outcomeLine("new     ", c.New)
 }
 
-// oneLine keeps a text on one line of the report.
+// oneLine keeps a text on one line of the report and out of the
+// terminal's control: line breaks become ⏎, other control characters �.
 func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(s)
+	s = strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(s)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // errWriter remembers the first write error, so WriteText checks once.
