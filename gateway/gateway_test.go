@@ -7,12 +7,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -623,4 +625,47 @@ func consumeOne(t *testing.T, broker, topic string) *event.Event {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// TestSpoolFull: with Kafka unreachable the spool fills; /readyz turns
+// unready with the reason, the metric says so, and on_full applies: hold
+// answers drafts 503, serve keeps answering and counts dropped events.
+func TestSpoolFull(t *testing.T) {
+	for _, onFull := range []string{config.OnFullHold, config.OnFullServe} {
+		t.Run(onFull, func(t *testing.T) {
+			cfg := config.Config{}
+			cfg.Stream.Brokers = []string{"127.0.0.1:1"} // nothing listens: nothing ships
+			cfg.Stream.Spool.MaxBytes = 16 << 10
+			cfg.Stream.Spool.OnFull = onFull
+			g := start(t, cfg, "", nil)
+			var last reply
+			for i := range 200 {
+				last = do(t, "POST", g.agent+"/v1/check", fmt.Sprintf(`{"text":"你有病吧 %d","conversation_id":"c%d"}`, i, i))
+				if last.Status != http.StatusOK {
+					break
+				}
+			}
+			ready := do(t, "GET", g.admin+"/readyz", "")
+			if ready.Status != http.StatusServiceUnavailable || !strings.Contains(ready.Raw, "spool full") {
+				t.Errorf("/readyz with a full spool: %d %s", ready.Status, ready.Raw)
+			}
+			metrics := do(t, "GET", g.admin+"/metrics", "").Raw
+			if !strings.Contains(metrics, "xunjian_spool_full 1") {
+				t.Errorf("metrics:\n%s", grepLines(metrics, "spool"))
+			}
+			if !strings.Contains(g.logs.String(), "spool full") {
+				t.Errorf("no log line about the full spool")
+			}
+			switch onFull {
+			case config.OnFullHold:
+				if last.Status != http.StatusServiceUnavailable || last.Body["error"].(map[string]any)["code"] != "events_unavailable" {
+					t.Errorf("hold: last reply %d %s, want 503 events_unavailable", last.Status, last.Raw)
+				}
+			case config.OnFullServe:
+				if last.Status != http.StatusOK || !regexp.MustCompile(`(?m)^xunjian_events_dropped_total [1-9]`).MatchString(metrics) {
+					t.Errorf("serve: last reply %d, dropped:\n%s", last.Status, grepLines(metrics, "dropped"))
+				}
+			}
+		})
+	}
 }
