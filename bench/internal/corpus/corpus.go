@@ -1,0 +1,306 @@
+// Package corpus turns the shared dialogue corpora (../shared/corpora beside
+// the repository) into the load's message bodies: agent turns of Chinese
+// and English service dialogues, a configurable share of them with planted
+// private data, rude tone or off-platform contact, keyed by many
+// conversations and agents.
+//
+// Everything is deterministic for a seed, so every target of one run, and
+// runs with the same flags, see the same message sequence.
+package corpus
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// EnvDir names the environment variable that overrides where the corpora
+// are, as in the gateway's corpus tests.
+const EnvDir = "XUNJIAN_CORPORA"
+
+// DefaultNames are the dialogue corpora the load draws agent turns from:
+// Chinese travel service, English travel service, English coffee orders.
+var DefaultNames = []string{"crosswoz_zh", "multiwoz_en", "taskmaster4_coffee_en"}
+
+// Dir returns the corpora folder: flag when not empty, else $XUNJIAN_CORPORA,
+// else ../shared/corpora from the repository root found above the working
+// directory (the folder with go.mod).
+func Dir(flag string) (string, error) {
+	if flag != "" {
+		return checkDir(flag)
+	}
+	if d := os.Getenv(EnvDir); d != "" {
+		return checkDir(d)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return checkDir(filepath.Join(root, "..", "shared", "corpora"))
+}
+
+func checkDir(d string) (string, error) {
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return "", fmt.Errorf("corpora %s: %w", d, err)
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("corpora not found at %s (use --corpora or $%s): %w", abs, EnvDir, err)
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("corpora %s: not a directory", abs)
+	}
+	return abs, nil
+}
+
+// RepoRoot returns the nearest folder at or above the working directory
+// that holds a go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("repository root: %w", err)
+	}
+	for ; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		if dir == filepath.Dir(dir) {
+			return "", errors.New("repository root (a folder with go.mod) not found above the working directory")
+		}
+	}
+}
+
+// Utterance is one line of a corpus's utterances.jsonl.
+type Utterance struct {
+	DialogueID string `json:"dialogue_id"`
+	Role       string `json:"role"`
+	Text       string `json:"text"`
+}
+
+// ReadJSONL reads one JSON object per line of path into []T.
+func ReadJSONL[T any](path string) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read corpus: %w", err)
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Options choose the messages. The zero value is usable: the default
+// corpora, every agent turn, nothing planted, 200 agents, seed 1.
+type Options struct {
+	// Names are the corpus folders to read utterances.jsonl from; nil means
+	// DefaultNames.
+	Names []string
+	// MaxPerCorpus bounds the agent turns taken from each corpus (a
+	// seeded sample); zero means all.
+	MaxPerCorpus int
+	// Privacy, Rude and Diversion are the shares of messages that get a
+	// planted phone, ID or card number (or e-mail in English), a rude
+	// phrase, or an invitation to move off-platform (加我微信 …). Each
+	// message gets at most one plant; the shares must add up to at most 1.
+	Privacy, Rude, Diversion float64
+	// Agents is how many agent ids the conversations are spread over;
+	// zero means 200.
+	Agents int
+	// Seed makes sampling, order and plants reproducible; zero means 1.
+	Seed uint64
+}
+
+// Plant kinds recorded on a Message.
+const (
+	PlantNone      = ""
+	PlantPrivacy   = "privacy"
+	PlantRude      = "rude"
+	PlantDiversion = "diversion"
+)
+
+// Message is one agent draft of the load.
+type Message struct {
+	Corpus       string
+	Conversation string
+	Agent        string
+	Text         string
+	// Lang is "zh" or "en", from the corpus name's suffix.
+	Lang string
+	// Plant is what was planted in Text (Plant* constants).
+	Plant string
+}
+
+// Body is the JSON request body of m for the chat backend's send route:
+// {"conversation_id", "agent_id", "role": "agent", "message": {"text"}}.
+// The gateway's route reads it with the pointers in RoutePointers.
+func (m Message) Body() []byte {
+	b, err := json.Marshal(struct {
+		Conversation string `json:"conversation_id"`
+		Agent        string `json:"agent_id"`
+		Role         string `json:"role"`
+		Message      struct {
+			Text string `json:"text"`
+		} `json:"message"`
+	}{Conversation: m.Conversation, Agent: m.Agent, Role: "agent", Message: struct {
+		Text string `json:"text"`
+	}{m.Text}})
+	if err != nil { // strings only: cannot happen
+		panic(err)
+	}
+	return b
+}
+
+// RoutePointers are the JSON pointers of Body's fields, for a proxy route.
+var RoutePointers = struct{ Text, Conversation, Agent, Role string }{
+	Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent_id", Role: "/role",
+}
+
+// Load reads the agent turns of the corpora in dir, plants what opts asks
+// for, and returns them shuffled (conversations interleave, each one's
+// turns in order of appearance).
+func Load(dir string, opts Options) ([]Message, error) {
+	if opts.Privacy < 0 || opts.Rude < 0 || opts.Diversion < 0 || opts.Privacy+opts.Rude+opts.Diversion > 1 {
+		return nil, fmt.Errorf("plant shares privacy %.3f, rude %.3f, diversion %.3f: want each >= 0 and their sum <= 1",
+			opts.Privacy, opts.Rude, opts.Diversion)
+	}
+	names := opts.Names
+	if len(names) == 0 {
+		names = DefaultNames
+	}
+	agents := opts.Agents
+	if agents <= 0 {
+		agents = 200
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = 1
+	}
+	r := rand.New(rand.NewPCG(seed, 0x78756e6a69616e)) // "xunjian"
+	var out []Message
+	for _, name := range names {
+		utts, err := ReadJSONL[Utterance](filepath.Join(dir, name, "utterances.jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		lang := "en"
+		if strings.HasSuffix(name, "_zh") {
+			lang = "zh"
+		}
+		var msgs []Message
+		for _, u := range utts {
+			if u.Role != "agent" || strings.TrimSpace(u.Text) == "" {
+				continue
+			}
+			msgs = append(msgs, Message{
+				Corpus: name, Conversation: name + "/" + u.DialogueID,
+				Agent: fmt.Sprintf("agent-%03d", hash(u.DialogueID)%uint64(agents)),
+				Text:  u.Text, Lang: lang,
+			})
+		}
+		if len(msgs) == 0 {
+			return nil, fmt.Errorf("corpus %s: no agent turns", name)
+		}
+		if opts.MaxPerCorpus > 0 && len(msgs) > opts.MaxPerCorpus {
+			// Keep whole-corpus order: sample positions, not a prefix.
+			keep := r.Perm(len(msgs))[:opts.MaxPerCorpus]
+			mark := make([]bool, len(msgs))
+			for _, i := range keep {
+				mark[i] = true
+			}
+			sampled := msgs[:0:0]
+			for i, m := range msgs {
+				if mark[i] {
+					sampled = append(sampled, m)
+				}
+			}
+			msgs = sampled
+		}
+		out = append(out, msgs...)
+	}
+	for i := range out {
+		m := &out[i]
+		switch x := r.Float64(); {
+		case x < opts.Privacy:
+			m.Text, m.Plant = joinPlant(m.Text, PlantPrivacyText(r, m.Lang), m.Lang), PlantPrivacy
+		case x < opts.Privacy+opts.Rude:
+			m.Text, m.Plant = joinPlant(m.Text, pick(r, rudePhrases[m.Lang]), m.Lang), PlantRude
+		case x < opts.Privacy+opts.Rude+opts.Diversion:
+			m.Text, m.Plant = joinPlant(m.Text, pick(r, diversionPlants[m.Lang])(r), m.Lang), PlantDiversion
+		}
+	}
+	interleave(r, out)
+	return out, nil
+}
+
+// interleave shuffles msgs so that conversations mix while each
+// conversation's turns keep their order: a random permutation of the
+// message slots, then each conversation's turns dealt into its slots in
+// order.
+func interleave(r *rand.Rand, msgs []Message) {
+	perm := r.Perm(len(msgs))
+	shuffled := make([]Message, len(msgs))
+	for i, p := range perm {
+		shuffled[p] = msgs[i]
+	}
+	// Restore per-conversation order: collect each conversation's slots
+	// (ascending) and its messages (original order), and pair them up.
+	slots := map[string][]int{}
+	for i, m := range shuffled {
+		slots[m.Conversation] = append(slots[m.Conversation], i)
+	}
+	next := map[string]int{}
+	for _, m := range msgs {
+		s := slots[m.Conversation]
+		shuffled[s[next[m.Conversation]]] = m
+		next[m.Conversation]++
+	}
+	copy(msgs, shuffled)
+}
+
+func joinPlant(text, plant, lang string) string {
+	s, _ := Join(text, plant, lang)
+	return s
+}
+
+// Join appends plant to text as a new sentence ("。" in Chinese unless
+// text already ends a sentence, a space in English) and returns the result
+// and the code-point offset where plant starts in it.
+func Join(text, plant, lang string) (string, int) {
+	text = strings.TrimRight(text, " ")
+	sep := " "
+	if lang == "zh" {
+		sep = "。"
+		if r, _ := utf8.DecodeLastRuneInString(text); strings.ContainsRune("。！？!?；;", r) {
+			sep = ""
+		}
+	}
+	return text + sep + plant, utf8.RuneCountInString(text) + utf8.RuneCountInString(sep)
+}
+
+func hash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+func pick[T any](r *rand.Rand, list []T) T { return list[r.IntN(len(list))] }
