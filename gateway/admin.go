@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
@@ -34,6 +35,12 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		s.metrics.Serve(ctx)
 	case "/v1/policy", "/v1/policy/reload", "/v1/policy/rollback":
 		s.servePolicy(ctx, path)
+	case "/debug/pprof/", "/debug/pprof/profile", "/debug/pprof/allocs", "/debug/pprof/heap", "/debug/pprof/goroutine",
+		"/debug/pprof/block", "/debug/pprof/mutex", "/debug/pprof/trace", "/debug/pprof/cmdline", "/debug/pprof/symbol",
+		"/debug/pprof/threadcreate":
+		// Go's profiles, behind the admin credential like everything here
+		// but /healthz: for finding what is in the way under load.
+		pprofhandler.PprofHandler(ctx)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+path)
 	}

@@ -669,3 +669,15 @@ func TestSpoolFull(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminPprof: Go's profiles are served on the admin port, behind its
+// credential.
+func TestAdminPprof(t *testing.T) {
+	g := start(t, config.Config{}, "", nil)
+	if r := do(t, "GET", g.admin+"/debug/pprof/allocs", ""); r.Status != http.StatusOK || len(r.Raw) == 0 {
+		t.Errorf("allocs profile: %d (%d bytes)", r.Status, len(r.Raw))
+	}
+	if r := do(t, "GET", g.admin+"/debug/pprof/goroutine?debug=1", ""); r.Status != http.StatusOK || !strings.Contains(r.Raw, "goroutine profile") {
+		t.Errorf("goroutine profile: %d", r.Status)
+	}
+}

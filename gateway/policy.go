@@ -24,11 +24,14 @@ func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("policy: %w", err)
 	}
 	cacheBytes := cfg.Cache.MaxBytes
+	var loadOpts []rules.LoadOption
 	if cfg.Cache.Disabled {
 		cacheBytes = 0
+		loadOpts = append(loadOpts, rules.WithoutDecisionCache())
 	}
 	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions{
-		Interval: cfg.PolicyPoll.D(),
+		Interval:    cfg.PolicyPoll.D(),
+		LoadOptions: loadOpts,
 		Attach: func(_ context.Context, p *rules.Policy) (any, error) {
 			return inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
 		},

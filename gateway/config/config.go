@@ -52,7 +52,7 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Conversations bounds the conversation context store.
 	Conversations Conversations `yaml:"conversations"`
-	// Cache bounds the cache of detector findings.
+	// Cache bounds the caches of detector findings and policy decisions.
 	Cache Cache `yaml:"cache"`
 	// Ack configures the tokens that release a held (confirm) draft.
 	Ack Ack `yaml:"ack"`
@@ -267,11 +267,13 @@ type Conversations struct {
 	TTL Duration `yaml:"ttl"`
 }
 
-// Cache bounds the cache of context-free inspection results.
+// Cache bounds the caches: detector findings (context-free) and policy
+// decisions (per policy version).
 type Cache struct {
 	// MaxBytes bounds the cache; default 32 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
-	// Disabled turns the cache off.
+	// Disabled turns off both caches: detector findings and policy
+	// decisions (every draft is evaluated in full).
 	Disabled bool `yaml:"disabled"`
 }
 

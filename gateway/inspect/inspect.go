@@ -58,6 +58,11 @@ type Options struct {
 	// CacheBytes bounds the cache of detector findings by text; zero means
 	// no cache.
 	CacheBytes int64
+	// Decide, when set, takes the place of the policy's own evaluation: it
+	// gets the input the pipeline built and returns the decision. It is for
+	// comparisons (the bench's OPA sidecar sends the same input to a
+	// separate OPA server); the gateway leaves it nil.
+	Decide func(ctx context.Context, input *rules.Input) (rules.Decision, error)
 }
 
 // Inspector runs the pipeline for one policy version. It is immutable and
@@ -75,6 +80,7 @@ type Inspector struct {
 	maxText   int
 	version   string
 	cache     *findingsCache // nil: no cache
+	decide    func(context.Context, *rules.Input) (rules.Decision, error)
 	// scratch recycles normalization buffers between requests; nothing in
 	// a Verdict refers to them.
 	scratch sync.Pool // *scratch
@@ -106,7 +112,10 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 		}
 		return def()
 	}
-	in := &Inspector{norm: normalize.Default(), policy: policy, maxText: opts.MaxTextBytes}
+	in := &Inspector{norm: normalize.Default(), policy: policy, maxText: opts.MaxTextBytes, decide: opts.Decide}
+	if in.decide == nil {
+		in.decide = policy.Decide
+	}
 	if in.maxText <= 0 {
 		in.maxText = DefaultMaxTextBytes
 	}
@@ -436,7 +445,7 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		Agent:  rules.Agent{ID: req.AgentID},
 		Tenant: rules.Tenant{ID: req.TenantID},
 	}
-	dec, err := in.policy.Decide(ctx, input)
+	dec, err := in.decide(ctx, input)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("policy %s: %w", in.policy.Revision(), err)
 	}

@@ -435,3 +435,31 @@ func TestBundleLexiconAdditions(t *testing.T) {
 		t.Errorf("unknown family: err = %v", err)
 	}
 }
+
+// TestDecideHook: Options.Decide takes the policy's place and gets the
+// input the pipeline built.
+func TestDecideHook(t *testing.T) {
+	p, err := rules.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *rules.Input
+	in, err := New(p, Options{Decide: func(_ context.Context, input *rules.Input) (rules.Decision, error) {
+		got = input
+		return rules.Decision{Action: rules.Confirm, Reasons: []rules.Reason{{Rule: "sidecar", Action: rules.Confirm}}, Revision: "opa"}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	v, err := in.Inspect(context.Background(), Request{Text: "您的手机 13812345678 已登记", TenantID: "t1"}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Action != rules.Confirm || len(v.Reasons) != 1 || v.Reasons[0].Rule != "sidecar" {
+		t.Errorf("verdict %+v, want the hook's decision", v)
+	}
+	if got == nil || got.Tenant.ID != "t1" || len(got.Findings) == 0 || got.Findings[0].Kind != "phone" || got.Draft.Lang != "zh" {
+		t.Errorf("hook input %+v", got)
+	}
+}

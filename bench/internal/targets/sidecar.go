@@ -3,25 +3,17 @@ package targets
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/bench/internal/corpus"
 	"github.com/xunjian/xunjian/detectors"
-	"github.com/xunjian/xunjian/detectors/commitment"
-	"github.com/xunjian/xunjian/detectors/diversion"
-	"github.com/xunjian/xunjian/detectors/lexicon"
-	"github.com/xunjian/xunjian/detectors/link"
-	"github.com/xunjian/xunjian/detectors/normalize"
-	"github.com/xunjian/xunjian/detectors/privacy"
-	"github.com/xunjian/xunjian/detectors/tone"
+	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -57,33 +49,30 @@ type SidecarConfig struct {
 // risk and wait stay 0 too), no findings or decision cache and no ack
 // tokens. It is safe for concurrent use.
 type Sidecar struct {
-	proxy   *proxy.Proxy
-	norm    *normalize.Normalizer
-	privacy *privacy.Detector
-	agent   []detectors.Detector
-	opa     *fasthttp.HostClient
-	opaURI  string
-	turns   *turnCounter
-	scratch sync.Pool // *sidecarScratch
+	proxy  *proxy.Proxy
+	in     *inspect.Inspector // the gateway's pipeline, deciding through OPA
+	opa    *fasthttp.HostClient
+	opaURI string
+	turns  *turnCounter
 }
 
-type sidecarScratch struct {
-	text normalize.Text
-	buf  normalize.Buffer
-	fs   []detectors.Finding
-}
-
-// NewSidecar builds the detectors from the bundle at cfg.Bundle and the
+// NewSidecar builds the gateway's inspection pipeline from the bundle at
+// cfg.Bundle (detectors with the bundle's lexicons, no findings cache),
+// with every decision sent to OPA instead of the embedded engine, and the
 // upstream route.
 func NewSidecar(ctx context.Context, cfg SidecarConfig) (*Sidecar, error) {
 	p, err := rules.Load(ctx, cfg.Bundle, rules.WithoutDecisionCache())
 	if err != nil {
 		return nil, fmt.Errorf("sidecar: bundle: %w", err)
 	}
-	data := p.Data()
-	_ = p.Close()
-	s := &Sidecar{norm: normalize.Default(), turns: newTurnCounter()}
-	if s.privacy, s.agent, err = agentDetectors(data); err != nil {
+	s := &Sidecar{turns: newTurnCounter()}
+	s.opa = &fasthttp.HostClient{
+		Addr: cfg.OPA, MaxConns: 1024, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		MaxIdleConnDuration: time.Minute, NoDefaultUserAgentHeader: true,
+	}
+	s.opaURI = "http://" + cfg.OPA + decisionPath
+	if s.in, err = inspect.New(p, inspect.Options{Decide: s.decide}); err != nil {
+		p.Close()
 		return nil, fmt.Errorf("sidecar: %w", err)
 	}
 	ptr := corpus.RoutePointers
@@ -91,56 +80,10 @@ func NewSidecar(ctx context.Context, cfg SidecarConfig) (*Sidecar, error) {
 		Name: "send", Method: fasthttp.MethodPost, Path: RoutePath, Upstream: "http://" + cfg.Upstream,
 		Text: ptr.Text, Conversation: ptr.Conversation, Agent: ptr.Agent, Role: ptr.Role,
 	}}); err != nil {
+		s.in.Close()
 		return nil, fmt.Errorf("sidecar: route: %w", err)
 	}
-	s.opa = &fasthttp.HostClient{
-		Addr: cfg.OPA, MaxConns: 1024, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		MaxIdleConnDuration: time.Minute, NoDefaultUserAgentHeader: true,
-	}
-	s.opaURI = "http://" + cfg.OPA + decisionPath
 	return s, nil
-}
-
-// agentDetectors builds the detectors the gateway runs on agent drafts, in
-// its order, from the lexicons in the bundle's data under
-// xunjian.lexicons.<family> where present, else the embedded ones (what
-// gateway/inspect.New does; see the harness README for the export that
-// would remove this copy).
-func agentDetectors(data map[string]any) (*privacy.Detector, []detectors.Detector, error) {
-	x, _ := data["xunjian"].(map[string]any)
-	lex, _ := x["lexicons"].(map[string]any)
-	file := func(family string, def func() (lexicon.File, error)) (lexicon.File, error) {
-		if v, ok := lex[family]; ok {
-			return lexicon.FromData(v)
-		}
-		return def()
-	}
-	var errs []error
-	build := func(family string, def func() (lexicon.File, error), mk func(lexicon.File) error) {
-		f, err := file(family, def)
-		if err == nil {
-			err = mk(f)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("detector %s: %w", family, err))
-		}
-	}
-	var (
-		pd *privacy.Detector
-		td *tone.Detector
-		dd *diversion.Detector
-		cd *commitment.Detector
-		ld *link.Detector
-	)
-	build("privacy", privacy.DefaultLexicon, func(f lexicon.File) (err error) { pd, err = privacy.New(f); return })
-	build("tone", tone.DefaultLexicon, func(f lexicon.File) (err error) { td, err = tone.New(f); return })
-	build("diversion", diversion.DefaultLexicon, func(f lexicon.File) (err error) { dd, err = diversion.New(f); return })
-	build("commitment", commitment.DefaultLexicon, func(f lexicon.File) (err error) { cd, err = commitment.New(f); return })
-	build("link", link.DefaultLexicon, func(f lexicon.File) (err error) { ld, err = link.New(f); return })
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
-	}
-	return pd, []detectors.Detector{pd, td, dd, cd, ld}, nil
 }
 
 // opaRequest is OPA's data API request body.
@@ -174,40 +117,23 @@ func (s *Sidecar) Handle(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fasthttp.StatusBadRequest, "invalid_field", "message text missing or invalid")
 		return
 	}
-	sc, _ := s.scratch.Get().(*sidecarScratch)
-	if sc == nil {
-		sc = new(sidecarScratch)
-	}
-	defer s.scratch.Put(sc)
-	s.norm.NormalizeInto(&sc.text, &sc.buf, msg.Text)
-	sc.fs = sc.fs[:0]
-	for _, d := range s.agent {
-		sc.fs = d.Detect(&sc.text, sc.fs)
-	}
-	findings := sc.fs
-	in := &rules.Input{
-		Draft:        rules.Draft{Text: msg.Text, Normalized: sc.text.Norm, Role: "agent", Lang: language(msg.Text)},
-		Findings:     toRules(findings),
-		Conversation: rules.Conversation{ID: msg.ConversationID, Turns: s.turns.next(msg.ConversationID)},
-		Agent:        rules.Agent{ID: msg.AgentID},
-	}
-	dec, err := s.decide(in)
+	// Inspect counts this message in: the conversation had one turn fewer.
+	conv := &inspect.Conversation{ID: msg.ConversationID, Turns: s.turns.next(msg.ConversationID) - 1}
+	v, err := s.in.Inspect(context.Background(), inspect.Request{
+		Text: msg.Text, Role: inspect.RoleAgent, ConversationID: msg.ConversationID, AgentID: msg.AgentID,
+	}, conv, time.Now())
 	if err != nil {
 		writeErr(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", err.Error())
 		return
 	}
-	action := dec.Action.String()
-	switch dec.Action {
+	action := v.Action.String()
+	switch v.Action {
 	case rules.Block, rules.Confirm:
 		status := fasthttp.StatusUnprocessableEntity
-		if dec.Action == rules.Confirm {
+		if v.Action == rules.Confirm {
 			status = fasthttp.StatusConflict
 		}
-		v := sidecarVerdict{Action: dec.Action, Findings: findings, Reasons: dec.Reasons}
-		if v.Findings == nil {
-			v.Findings = []detectors.Finding{}
-		}
-		b, err := json.Marshal(v)
+		b, err := json.Marshal(sidecarVerdict{Action: v.Action, Findings: v.Findings, Reasons: v.Reasons})
 		if err != nil {
 			writeErr(ctx, fasthttp.StatusInternalServerError, "internal", "encode verdict")
 			return
@@ -217,7 +143,7 @@ func (s *Sidecar) Handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(b)
 		return
 	case rules.Redact:
-		if body, err = route.WithText(body, s.privacy.Redact(&sc.text, findings)); err != nil {
+		if body, err = route.WithText(body, v.Redacted); err != nil {
 			writeErr(ctx, fasthttp.StatusInternalServerError, "internal", "could not mask the message")
 			return
 		}
@@ -232,8 +158,9 @@ func (s *Sidecar) Handle(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set("X-Xunjian-Action", action)
 }
 
-// decide asks OPA for data.xunjian.decision on in.
-func (s *Sidecar) decide(in *rules.Input) (rules.Decision, error) {
+// decide asks OPA for data.xunjian.decision on in: the pipeline's
+// decision function (inspect.Options.Decide).
+func (s *Sidecar) decide(_ context.Context, in *rules.Input) (rules.Decision, error) {
 	b, err := json.Marshal(opaRequest{Input: in})
 	if err != nil {
 		return rules.Decision{}, fmt.Errorf("encode input: %w", err)
@@ -261,34 +188,11 @@ func (s *Sidecar) decide(in *rules.Input) (rules.Decision, error) {
 	return *out.Result, nil
 }
 
-// Close releases idle connections.
+// Close releases the pipeline and idle connections.
 func (s *Sidecar) Close() {
+	s.in.Close()
 	s.opa.CloseIdleConnections()
 	s.proxy.CloseIdleConnections()
-}
-
-// toRules converts findings to the policy's input form (as
-// gateway/inspect does).
-func toRules(fs []detectors.Finding) []rules.Finding {
-	out := make([]rules.Finding, len(fs))
-	for i, f := range fs {
-		out[i] = rules.Finding{
-			Detector: f.Detector, Kind: f.Kind, Severity: f.Severity.String(), Score: f.Score,
-			Start: f.Start, End: f.End, Evidence: f.Evidence, Rule: f.Rule, Lexicon: f.Lexicon,
-		}
-	}
-	return out
-}
-
-// language guesses the draft's language as gateway/inspect does: "zh" when
-// it has any Han character, else "en".
-func language(s string) string {
-	for _, r := range s {
-		if r >= 0x2E80 && unicode.Is(unicode.Han, r) {
-			return "zh"
-		}
-	}
-	return "en"
 }
 
 func writeErr(ctx *fasthttp.RequestCtx, status int, code, msg string) {

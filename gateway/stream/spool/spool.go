@@ -602,8 +602,12 @@ func (s *Spool) Read(ctx context.Context, dst []Record, max int) ([]Record, erro
 // readChunk bounds one file read in readLocked.
 const readChunk = 256 << 10
 
-// readLocked reads records at readPos into out. Called with mu held. It may
-// return no records after skipping damaged ones.
+// readLocked reads records at readPos into out. Called with mu held; it
+// releases mu around the file read and the checksums, so appenders never
+// wait for them. That is safe because Read, Ack and Rewind run on one
+// goroutine (the reader's), records below writeEnd never change, and a
+// segment file is only closed by Ack (the reader) or Close (checked after
+// relocking). It may return no records after skipping damaged ones.
 func (s *Spool) readLocked(out []Record, max int) ([]Record, error) {
 	for len(out) < max && s.readPos < s.writeEnd {
 		g := s.segmentAt(s.readPos)
@@ -614,59 +618,97 @@ func (s *Spool) readLocked(out []Record, max int) ([]Record, error) {
 			s.readPos = g.base // skip a gap left by truncation
 		}
 		rel := int64(s.readPos - g.base)
-		if rel >= g.size {
+		size := g.size // records in [rel, size) are complete and immutable
+		if rel >= size {
 			s.readPos = g.end()
 			continue
 		}
-		n := min(g.size-rel, readChunk)
-		buf := make([]byte, n) // handed to the caller: records slice into it
-		if _, err := g.f.ReadAt(buf, rel); err != nil {
-			return out, fmt.Errorf("spool: reading segment %016x: %w", uint64(g.base), err)
+		start, f := s.readPos, g.f
+		s.mu.Unlock()
+		c, err := readChunkAt(f, g.base, start, rel, size, max-len(out), s.log)
+		s.mu.Lock()
+		if s.closed {
+			return out, ErrClosed
 		}
-		p := 0
-		for p < len(buf) && len(out) < max {
-			off := s.readPos
-			if len(buf)-p < headerSize {
-				break
-			}
-			h, ok := parseHeader(buf[p:])
-			if !ok || rel+int64(p)+int64(h.size()) > g.size {
-				s.log.Error("damaged record header; skipping rest of segment",
-					slog.Uint64("offset", uint64(off)), slog.Int64("bytes_skipped", g.size-rel-int64(p)))
-				s.readPos = g.end()
-				break
-			}
-			if p+h.size() > len(buf) {
-				if p > 0 {
-					break // the next chunk starts with this record
-				}
-				// One record larger than the chunk: read it whole.
-				buf = make([]byte, h.size())
-				if _, err := g.f.ReadAt(buf, rel); err != nil {
-					return out, fmt.Errorf("spool: reading segment %016x: %w", uint64(g.base), err)
-				}
-			}
-			rec := buf[p : p+h.size() : p+h.size()]
-			p += h.size()
-			s.readPos += Offset(h.size())
-			if s.unread > 0 {
-				s.unread--
-			}
-			if !checkCRC(h, rec) {
-				s.log.Error("record failed checksum; skipped",
-					slog.Uint64("offset", uint64(off)), slog.Int("bytes", h.size()))
-				continue
-			}
-			k := rec[headerSize : headerSize+h.keyLen : headerSize+h.keyLen]
-			out = append(out, Record{Offset: off, Key: k, Value: rec[headerSize+h.keyLen:]})
-			s.inflight = append(s.inflight, inflight{off: off, end: s.readPos})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, c.recs...)
+		s.inflight = append(s.inflight, c.inflight...)
+		s.unread = max64(s.unread-c.consumed, 0)
+		s.readPos = c.next
+		if c.skipRest {
+			s.readPos = g.end()
 		}
 	}
 	return out, nil
 }
 
-// segmentAt returns the segment holding off, or the first one after a gap
-// containing off. Called with mu held.
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// chunk is what readChunkAt found.
+type chunk struct {
+	recs     []Record
+	inflight []inflight
+	consumed int64  // records read, damaged ones included
+	next     Offset // where the next read starts
+	skipRest bool   // a damaged header: the rest of the segment is unreadable
+}
+
+// readChunkAt reads up to max records of the segment file f (logical base
+// base) from offset start (rel bytes into the file), stopping at size
+// bytes. It touches no Spool state.
+func readChunkAt(f *os.File, base, start Offset, rel, size int64, max int, log *slog.Logger) (chunk, error) {
+	c := chunk{next: start}
+	n := min(size-rel, readChunk)
+	buf := make([]byte, n) // handed to the caller: records slice into it
+	if _, err := f.ReadAt(buf, rel); err != nil {
+		return c, fmt.Errorf("spool: reading segment %016x: %w", uint64(base), err)
+	}
+	p := 0
+	for p < len(buf) && len(c.recs) < max {
+		off := c.next
+		if len(buf)-p < headerSize {
+			break
+		}
+		h, ok := parseHeader(buf[p:])
+		if !ok || rel+int64(p)+int64(h.size()) > size {
+			log.Error("damaged record header; skipping rest of segment",
+				slog.Uint64("offset", uint64(off)), slog.Int64("bytes_skipped", size-rel-int64(p)))
+			c.skipRest = true
+			break
+		}
+		if p+h.size() > len(buf) {
+			if p > 0 {
+				break // the next chunk starts with this record
+			}
+			// One record larger than the chunk: read it whole.
+			buf = make([]byte, h.size())
+			if _, err := f.ReadAt(buf, rel); err != nil {
+				return c, fmt.Errorf("spool: reading segment %016x: %w", uint64(base), err)
+			}
+		}
+		rec := buf[p : p+h.size() : p+h.size()]
+		p += h.size()
+		c.next += Offset(h.size())
+		c.consumed++
+		if !checkCRC(h, rec) {
+			log.Error("record failed checksum; skipped",
+				slog.Uint64("offset", uint64(off)), slog.Int("bytes", h.size()))
+			continue
+		}
+		k := rec[headerSize : headerSize+h.keyLen : headerSize+h.keyLen]
+		c.recs = append(c.recs, Record{Offset: off, Key: k, Value: rec[headerSize+h.keyLen:]})
+		c.inflight = append(c.inflight, inflight{off: off, end: c.next})
+	}
+	return c, nil
+}
+
 func (s *Spool) segmentAt(off Offset) *segment {
 	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].end() > off })
 	if i == len(s.segs) {
