@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +193,11 @@ type Spool struct {
 	wbuf     []byte        // encode buffer, reused by Append
 	notify   chan struct{} // closed and replaced when a waiting reader should wake
 	waiting  bool          // a Read is waiting on notify
+	// unsynced are rolled segments whose data the next syncTo fsyncs, and
+	// dirDirty says the directory gained a segment since the last one: a
+	// roll never fsyncs under mu, so appenders never wait for a disk.
+	unsynced []*segment
+	dirDirty bool
 
 	done     chan struct{} // closed by Close
 	syncerWG sync.WaitGroup
@@ -408,11 +414,8 @@ func (s *Spool) newSegment(base Offset) error {
 	if err != nil {
 		return fmt.Errorf("spool: creating segment: %w", err)
 	}
-	if err := syncDir(s.opts.Dir); err != nil {
-		f.Close()
-		return err
-	}
 	s.segs = append(s.segs, &segment{base: base, f: f})
+	s.dirDirty = true // its name is durable after the next syncTo
 	return nil
 }
 
@@ -509,20 +512,23 @@ func (s *Spool) write(ctx context.Context, key, value []byte) (Offset, Offset, e
 	return off, end, nil
 }
 
-// roll fsyncs the active segment (unless FsyncNever) and starts a new one.
-// Called with mu held. The old file stays open for reading.
+// roll starts a new segment; the old one is fsynced by the next syncTo
+// (unless FsyncNever), outside mu. Called with mu held. The old file stays
+// open for reading.
 func (s *Spool) roll(active *segment) error {
-	if s.opts.Fsync != FsyncNever {
-		if err := active.f.Sync(); err != nil {
-			return fmt.Errorf("spool: syncing segment: %w", err)
-		}
+	if err := s.newSegment(s.writeEnd); err != nil {
+		return err
 	}
-	return s.newSegment(s.writeEnd)
+	if s.opts.Fsync != FsyncNever {
+		s.unsynced = append(s.unsynced, active)
+	}
+	return nil
 }
 
-// syncTo returns once everything below end is fsynced. Concurrent callers
-// share one fsync (group commit). Earlier segments were fsynced when rolled,
-// so syncing the active segment suffices.
+// syncTo returns once everything below end is fsynced: the segments rolled
+// since the last call, the directory if it gained one, and the active
+// segment. Concurrent callers share the fsyncs (group commit). It never
+// holds mu during an fsync.
 func (s *Spool) syncTo(end Offset) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -536,11 +542,38 @@ func (s *Spool) syncTo(end Offset) error {
 	}
 	f := s.segs[len(s.segs)-1].f
 	target := s.writeEnd
+	rolled, dirDirty := s.unsynced, s.dirDirty
+	s.unsynced, s.dirDirty = nil, false
 	s.mu.Unlock()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("spool: fsync: %w", err)
+	if err := s.syncFiles(rolled, dirDirty, f); err != nil {
+		s.mu.Lock()
+		// Retried next time, but for segments Ack has dropped meanwhile.
+		rolled = slices.DeleteFunc(rolled, func(g *segment) bool { return !slices.Contains(s.segs, g) })
+		s.unsynced = append(rolled, s.unsynced...)
+		s.dirDirty = s.dirDirty || dirDirty
+		s.mu.Unlock()
+		return err
 	}
 	s.synced = target
+	return nil
+}
+
+// syncFiles fsyncs rolled segments, then the directory (when it gained a
+// segment), then the active segment. Called with syncMu held.
+func (s *Spool) syncFiles(rolled []*segment, dirDirty bool, active *os.File) error {
+	for _, g := range rolled {
+		if err := g.f.Sync(); err != nil {
+			return fmt.Errorf("spool: syncing segment %016x: %w", uint64(g.base), err)
+		}
+	}
+	if dirDirty {
+		if err := syncDir(s.opts.Dir); err != nil {
+			return err
+		}
+	}
+	if err := active.Sync(); err != nil {
+		return fmt.Errorf("spool: fsync: %w", err)
+	}
 	return nil
 }
 
@@ -765,6 +798,8 @@ func (s *Spool) Ack(upTo Offset) error {
 		s.segs[0] = nil
 		s.segs = s.segs[1:]
 	}
+	// Acknowledged data needs no fsync: forget dropped segments there.
+	s.unsynced = slices.DeleteFunc(s.unsynced, func(g *segment) bool { return slices.Contains(drop, g) })
 	s.mu.Unlock()
 	if len(drop) == 0 {
 		return nil
@@ -833,9 +868,10 @@ func (s *Spool) Close() error {
 	defer s.mu.Unlock()
 	var err error
 	if s.opts.Fsync != FsyncNever && len(s.segs) > 0 {
-		if e := s.segs[len(s.segs)-1].f.Sync(); e != nil {
+		if e := s.syncFiles(s.unsynced, s.dirDirty, s.segs[len(s.segs)-1].f); e != nil {
 			err = fmt.Errorf("spool: fsync on close: %w", e)
 		}
+		s.unsynced, s.dirDirty = nil, false
 	}
 	if e := s.closeFiles(); err == nil {
 		err = e

@@ -608,3 +608,47 @@ func TestWriteThenSync(t *testing.T) {
 		t.Fatalf("Write after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestRollDefersFsync: rolling to a new segment leaves the old one for the
+// next sync (never an fsync under the append lock); Append with
+// FsyncAlways, Sync and Ack all leave nothing unsynced behind.
+func TestRollDefersFsync(t *testing.T) {
+	state := func(s *Spool) (unsynced int, synced, end Offset) {
+		s.syncMu.Lock()
+		defer s.syncMu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.unsynced), s.synced, s.writeEnd
+	}
+	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 500, Fsync: FsyncInterval, Interval: time.Hour})
+	for i := range 20 {
+		if _, err := s.Write(context.Background(), key(i), val(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _, _ := state(s); n == 0 {
+		t.Fatal("rolls left no segment to sync")
+	}
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, synced, end := state(s); n != 0 || synced != end {
+		t.Fatalf("after Sync: %d unsynced, synced %d of %d", n, synced, end)
+	}
+	for i := 20; i < 40; i++ {
+		s.Write(context.Background(), key(i), val(i))
+	}
+	recs := readN(t, s, 40, 100)
+	if err := s.Ack(recs[len(recs)-2].Offset); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := state(s); n != 0 {
+		t.Fatalf("acked segments still wait for an fsync: %d", n)
+	}
+
+	a, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 500, Fsync: FsyncAlways})
+	appendN(t, a, 0, 20)
+	if n, synced, end := state(a); n != 0 || synced != end {
+		t.Fatalf("FsyncAlways: %d unsynced, synced %d of %d after Append", n, synced, end)
+	}
+}
