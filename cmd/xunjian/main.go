@@ -3,7 +3,10 @@
 //	xunjian serve      run the gateway
 //	xunjian check      inspect messages from the command line
 //	xunjian demo       the gateway with a stand-in chat backend, for a first look
-//	xunjian rules test run a policy bundle's Rego tests
+//	xunjian rules      test, format and check a policy bundle
+//	xunjian replay     replay recorded traffic through two policy versions
+//	xunjian tail       print events from Kafka
+//	xunjian broker     the built-in Kafka-protocol broker alone (development)
 //	xunjian hash-key   hash (or generate) an API key for the config
 //	xunjian version    print the version
 //
@@ -49,6 +52,7 @@ commands:
   check       inspect a message (TEXT argument, stdin, or --jsonl)
   demo        run the gateway with a proxy route to a stand-in chat backend
   rules test  run a policy bundle's Rego tests
+  broker      run the built-in Kafka-protocol broker alone (development)
   tail        print events from Kafka (alerts, findings or samples; --json for JSON lines)
   replay      replay recorded messages through two policy versions and report what changes
   hash-key    print the config hash of an API key (or generate a key)
@@ -71,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "broker":
+		return runBroker(ctx, args[1:], stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdin, stdout, stderr)
 	case "hash-key":

@@ -49,7 +49,7 @@ var descriptions = map[string]string{
 	Direct:          "client straight to the test upstream (the floor)",
 	Proxy:           "plain fasthttp reverse proxy, no inspection (the limit)",
 	Xunjian:         "xunjian serve: full inspection, default policy, event stream",
-	XunjianNoCache:  "xunjian serve with cache.disabled (findings cache off; decision cache on)",
+	XunjianNoCache:  "xunjian serve with cache.disabled (findings and decision caches off)",
 	XunjianNoStream: "xunjian serve with stream.disabled (diagnostic: no spool, no Kafka)",
 	OPASidecar:      "same detectors in process + opa run --server over HTTP per decision",
 }
@@ -503,6 +503,18 @@ func startTargets(ctx context.Context, cfg Config, work string, group *targets.G
 		rep.Machine.OPA = strings.TrimPrefix(v, "v") + " (embedded, from go.mod)"
 	}
 
+	// The gateways send their events to a broker process of its own, as
+	// in production, not to one on their own heap.
+	var broker string
+	if need(Xunjian, XunjianNoCache) {
+		p, addr, err := targets.StartBroker(ctx, xunjianBin, work)
+		if err != nil {
+			return nil, err
+		}
+		group.Add(p)
+		broker = addr
+		say("broker on %s (xunjian broker)", addr)
+	}
 	var run []running
 	for _, name := range cfg.Targets {
 		switch name {
@@ -519,6 +531,7 @@ func startTargets(ctx context.Context, cfg Config, work string, group *targets.G
 			g, err := targets.StartGateway(ctx, xunjianBin, targets.GatewayConfig{
 				Name: name, Upstream: upAddr, WorkDir: work,
 				NoCache: name == XunjianNoCache, NoStream: name == XunjianNoStream, InspectTimeout: cfg.InspectTimeout,
+				Broker: broker,
 			})
 			if err != nil {
 				return nil, err

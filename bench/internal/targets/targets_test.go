@@ -275,8 +275,12 @@ func TestStartReportsEarlyExit(t *testing.T) {
 func TestGatewayConfig(t *testing.T) {
 	for _, noCache := range []bool{false, true} {
 		noStream := noCache
+		external := "" // embedded broker with cache on, an external one with cache off
+		if noCache {
+			external = "127.0.0.1:19094"
+		}
 		path := filepath.Join(t.TempDir(), "gw.yaml")
-		y := gatewayConfig("127.0.0.1:18080", "127.0.0.1:18081", "127.0.0.1:19093", "127.0.0.1:9000", t.TempDir(), noCache, noStream, time.Duration(b2i(noCache))*time.Second)
+		y := gatewayConfig("127.0.0.1:18080", "127.0.0.1:18081", brokerLine(external, "127.0.0.1:19093"), "127.0.0.1:9000", t.TempDir(), noCache, noStream, time.Duration(b2i(noCache))*time.Second)
 		if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -286,8 +290,9 @@ func TestGatewayConfig(t *testing.T) {
 		}
 		if len(c.Routes) != 1 || c.Routes[0].Path != RoutePath || c.Routes[0].Upstream != "http://127.0.0.1:9000" ||
 			c.Routes[0].Text != "/message/text" || c.Limits.AgentRate != 0 || c.Cache.Disabled != noCache ||
-			c.Stream.EmbeddedBroker != "127.0.0.1:19093" || c.Stream.Disabled != noStream ||
-			(noCache && c.Limits.InspectTimeout.D() != time.Second) || (!noCache && c.Limits.InspectTimeout.D() != 50*time.Millisecond) || c.Stream.Spool.Fsync != config.FsyncInterval || len(c.Stream.Brokers) != 0 {
+			(external == "" && c.Stream.EmbeddedBroker != "127.0.0.1:19093") || c.Stream.Disabled != noStream ||
+			(noCache && c.Limits.InspectTimeout.D() != time.Second) || (!noCache && c.Limits.InspectTimeout.D() != 50*time.Millisecond) || c.Stream.Spool.Fsync != config.FsyncInterval ||
+			(external == "" && len(c.Stream.Brokers) != 0) || (external != "" && (len(c.Stream.Brokers) != 1 || c.Stream.Brokers[0] != external)) {
 			t.Errorf("config %+v", c)
 		}
 	}

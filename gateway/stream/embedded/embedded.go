@@ -5,8 +5,10 @@
 //
 // It is franz-go's kfake: one broker, in memory, on a loopback address.
 // Everything is lost when the process ends, and retention bounds memory
-// (by default 64 MiB and one hour per partition, enforced every minute).
-// It is for development and demos; production configures real brokers.
+// (by default 8 MiB and one hour per partition, enforced every few
+// seconds): what it keeps lives on the heap of the process that runs it,
+// so a gateway running it pays for it in garbage collection. It is for
+// development and demos; production configures real brokers.
 package embedded
 
 import (
@@ -22,9 +24,9 @@ import (
 // Defaults of Options.
 const (
 	DefaultPartitions     = 3
-	DefaultRetentionBytes = 64 << 20
+	DefaultRetentionBytes = 8 << 20
 	DefaultRetention      = time.Hour
-	retentionEvery        = time.Minute
+	retentionEvery        = 5 * time.Second
 )
 
 // Options configures the broker. The zero value of each field means its
