@@ -57,7 +57,7 @@ func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		line, tooLong, err := readLine(br)
+		line, tooLong, err := ReadLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read line %d: %w", lineNo, err)
 		}
@@ -123,9 +123,12 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 	return LineResult{ID: l.ID, Verdict: &v}
 }
 
-// readLine reads one line without its newline. A line longer than
-// MaxLineBytes is consumed and reported as tooLong.
-func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+// ReadLine reads one line of a JSONL stream without its newline, for
+// RunJSONL and the tools that read the same format. A line longer than
+// MaxLineBytes is consumed whole and reported as tooLong (line is then
+// empty), so one bad line never ends the stream. err is the reader's
+// (io.EOF after the last line).
+func ReadLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := br.ReadSlice('\n')

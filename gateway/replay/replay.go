@@ -155,7 +155,7 @@ func Run(ctx context.Context, r io.Reader, baseline, candidate *inspect.Inspecto
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		line, tooLong, err := readLine(br)
+		line, tooLong, err := inspect.ReadLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("replay: read line %d: %w", lineNo, err)
 		}
@@ -466,23 +466,4 @@ func countOf(m map[string]*Count, name string) *Count {
 		m[name] = c
 	}
 	return c
-}
-
-// readLine reads one line without its newline. A line longer than
-// inspect.MaxLineBytes is consumed and reported as tooLong.
-func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > inspect.MaxLineBytes+1 {
-			tooLong = true
-			buf = buf[:0]
-		} else {
-			buf = append(buf, chunk...)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		return bytes.TrimRight(buf, "\r\n"), tooLong, err
-	}
 }

@@ -454,7 +454,7 @@ func scanPII(t *testing.T, p *pii, what string, haystacks ...[]byte) {
 // with no private value in clear in any event on any topic or in the
 // gateway's log, and the raw text recoverable with the auditors' key.
 func TestKafkaTenThousandDrafts(t *testing.T) {
-	addrs := brokers(t)
+	addrs := Brokers(t)
 	spec := newSpec(t, strings.Join(addrs, ","))
 	g := startGateway(t, spec)
 	p := &pii{}
@@ -518,7 +518,7 @@ func kafkaScript(t *testing.T, port int, cmd string) {
 // TestKafkaOutage stops the broker in the middle of a run and starts it
 // again: the gateway keeps answering, and every event arrives.
 func TestKafkaOutage(t *testing.T) {
-	brokers(t) // the suite's broker must be up: this one is extra
+	Brokers(t) // the suite's broker must be up: this one is extra
 	const port = 9192
 	kafkaScript(t, port, "start")
 	t.Cleanup(func() { kafkaScript(t, port, "stop") })
@@ -566,7 +566,7 @@ func grep(b []byte, sub string) string {
 // run and starts it again on the same spool: every answered draft's event
 // arrives.
 func TestKafkaGatewaySIGKILL(t *testing.T) {
-	addrs := brokers(t)
+	addrs := Brokers(t)
 	spec := newSpec(t, strings.Join(addrs, ","))
 	g1 := startGateway(t, spec)
 	s1 := newSender(g1.agent, "kill1", &pii{})
@@ -591,7 +591,7 @@ func TestKafkaGatewaySIGKILL(t *testing.T) {
 // gateway, cuts the spool's last record short, and restarts with Kafka:
 // the torn record is skipped with a log line and the rest ship.
 func TestKafkaTornSpool(t *testing.T) {
-	addrs := brokers(t)
+	addrs := Brokers(t)
 	spec := newSpec(t, "127.0.0.1:1") // nothing listens: everything stays spooled
 	g1 := startGateway(t, spec)
 	s := newSender(g1.agent, "torn", &pii{})

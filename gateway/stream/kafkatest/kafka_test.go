@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,90 +20,16 @@ const (
 	numPartitions = 3
 )
 
-// brokers returns the broker list from KAFKA_BROKERS or skips the test.
-func brokers(t *testing.T) []string {
-	t.Helper()
-	env := strings.TrimSpace(os.Getenv("KAFKA_BROKERS"))
-	if env == "" {
-		t.Fatal("KAFKA_BROKERS is not set: the kafka build tag needs a broker; start one with scripts/kafka.sh start and run with KAFKA_BROKERS=127.0.0.1:9092 (scripts/test.sh does)")
-	}
-	var out []string
-	for _, b := range strings.Split(env, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// createTopic creates topic with numPartitions partitions (replication factor
-// 1) through the cluster controller, waits until every partition has a
-// leader, and deletes the topic when the test ends.
-func createTopic(ctx context.Context, t *testing.T, broker, topic string) {
-	t.Helper()
-	conn, err := kafka.DialContext(ctx, "tcp", broker)
-	if err != nil {
-		t.Fatalf("dial %s: %v", broker, err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		t.Fatalf("find controller: %v", err)
-	}
-	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-	if err != nil {
-		t.Fatalf("dial controller: %v", err)
-	}
-	defer cc.Close()
-	if err := cc.CreateTopics(kafka.TopicConfig{
-		Topic:             topic,
-		NumPartitions:     numPartitions,
-		ReplicationFactor: 1,
-	}); err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
-	}
-	t.Cleanup(func() {
-		c, err := kafka.Dial("tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-		if err != nil {
-			t.Logf("cleanup: dial controller: %v", err)
-			return
-		}
-		defer c.Close()
-		if err := c.DeleteTopics(topic); err != nil {
-			t.Logf("cleanup: delete topic %s: %v", topic, err)
-		}
-	})
-
-	// Metadata reaches the broker shortly after the controller accepts the
-	// topic; wait for all partitions to have a leader before producing.
-	for {
-		parts, err := conn.ReadPartitions(topic)
-		ready := err == nil && len(parts) == numPartitions
-		for _, p := range parts {
-			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
-		}
-		if ready {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s not ready (partitions %d, last error %v): %v", topic, len(parts), err, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // TestProduceConsumeKeyedOrder produces numMessages keyed messages with
 // acks=all and the hash balancer, consumes them with a consumer group, and
 // checks that every message arrives exactly once, that each key stays on one
 // partition, and that each key's messages arrive in production order.
 func TestProduceConsumeKeyedOrder(t *testing.T) {
-	addrs := brokers(t)
+	addrs := Brokers(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	topic := fmt.Sprintf("xunjian-kafkatest-%d", time.Now().UnixNano())
-	createTopic(ctx, t, addrs[0], topic)
+	topic := Topic(t, addrs[0], "xunjian-kafkatest", numPartitions)
 
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(addrs...),

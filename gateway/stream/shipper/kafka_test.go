@@ -5,87 +5,21 @@ package shipper
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
 	"github.com/xunjian/xunjian/gateway/stream/spool"
 )
-
-// brokers returns KAFKA_BROKERS or skips.
-func brokers(t testing.TB) []string {
-	t.Helper()
-	env := strings.TrimSpace(os.Getenv("KAFKA_BROKERS"))
-	if env == "" {
-		t.Fatal("KAFKA_BROKERS is not set: the kafka build tag needs a broker (scripts/kafka.sh start, then KAFKA_BROKERS=127.0.0.1:9092; scripts/test.sh does both)")
-	}
-	var out []string
-	for _, b := range strings.Split(env, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// createTopic creates a fresh 3-partition topic, waits for its leaders and
-// deletes it when the test ends.
-func createTopic(t testing.TB, addrs []string) string {
-	t.Helper()
-	topic := fmt.Sprintf("xunjian-shipper-%d", time.Now().UnixNano())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", addrs[0])
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		t.Fatalf("controller: %v", err)
-	}
-	caddr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port))
-	cc, err := kafka.DialContext(ctx, "tcp", caddr)
-	if err != nil {
-		t.Fatalf("dial controller: %v", err)
-	}
-	defer cc.Close()
-	if err := cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	t.Cleanup(func() {
-		if c, err := kafka.Dial("tcp", caddr); err == nil {
-			c.DeleteTopics(topic)
-			c.Close()
-		}
-	})
-	for {
-		parts, err := conn.ReadPartitions(topic)
-		ready := err == nil && len(parts) == 3
-		for _, p := range parts {
-			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
-		}
-		if ready {
-			return topic
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("topic %s not ready: %v", topic, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestShipRealBroker ships 2000 events over 50 conversations and checks
 // every one arrives with per-key order and one partition per key.
 func TestShipRealBroker(t *testing.T) {
-	addrs := brokers(t)
-	topic := createTopic(t, addrs)
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-shipper", 3)
 	sp := openSpool(t)
 	appendEvents(t, sp, "k", 2000, 50, map[string]int{})
 	s, err := New(sp, Options{
@@ -116,8 +50,8 @@ func TestShipRealBroker(t *testing.T) {
 // and retries for 1 s without acknowledging anything; a new shipper against
 // the real broker then delivers all 100 records.
 func TestUnreachableThenRealBroker(t *testing.T) {
-	addrs := brokers(t)
-	topic := createTopic(t, addrs)
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-shipper", 3)
 	route := func(spool.Record) []string { return []string{topic} }
 	sp := openSpool(t)
 	appendEvents(t, sp, "d", 100, 9, map[string]int{})
@@ -168,8 +102,8 @@ func BenchmarkSpoolShipper(b *testing.B) {
 }
 
 func benchShip(b *testing.B, size int, timeout time.Duration) {
-	addrs := brokers(b)
-	topic := createTopic(b, addrs)
+	addrs := kafkatest.Brokers(b)
+	topic := kafkatest.Topic(b, addrs[0], "xunjian-shipper", 3)
 	sp, err := spool.Open(spool.Options{Dir: b.TempDir(), Fsync: spool.FsyncInterval, Logger: quietLogger()})
 	if err != nil {
 		b.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
 )
 
 // These tests run against the real broker of scripts/kafka.sh:
@@ -24,78 +23,7 @@ import (
 //	scripts/kafka.sh start
 //	KAFKA_BROKERS=127.0.0.1:9092 go test -tags kafka -count=1 ./gateway/stream/tail/
 //
-// Without KAFKA_BROKERS they skip; with it set and no broker they fail.
-
-// realBrokers returns KAFKA_BROKERS or skips.
-func realBrokers(t *testing.T) []string {
-	t.Helper()
-	env := strings.TrimSpace(os.Getenv("KAFKA_BROKERS"))
-	if env == "" {
-		t.Fatal("KAFKA_BROKERS is not set: the kafka build tag needs a broker (scripts/kafka.sh start, then KAFKA_BROKERS=127.0.0.1:9092; scripts/test.sh does both)")
-	}
-	var out []string
-	for _, b := range strings.Split(env, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// realTopic creates a fresh 3-partition topic, waits for its leaders and
-// deletes it when the test ends.
-func realTopic(t *testing.T, addrs []string, name string) string {
-	t.Helper()
-	topic := fmt.Sprintf("xunjian-tail-%s-%d", name, time.Now().UnixNano())
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", addrs[0])
-	if err != nil {
-		t.Fatalf("dial %s: %v", addrs[0], err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		t.Fatalf("controller: %v", err)
-	}
-	caddr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port))
-	cc, err := kafka.DialContext(ctx, "tcp", caddr)
-	if err != nil {
-		t.Fatalf("dial controller: %v", err)
-	}
-	defer cc.Close()
-	if err := cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 3, ReplicationFactor: 1}); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	t.Cleanup(func() { deleteTopic(t, caddr, topic) })
-	for {
-		parts, err := conn.ReadPartitions(topic)
-		ready := err == nil && len(parts) == 3
-		for _, p := range parts {
-			ready = ready && p.Leader.Host != ""
-		}
-		if ready {
-			return topic
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s not ready: %v", topic, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func deleteTopic(t *testing.T, caddr, topic string) {
-	c, err := kafka.Dial("tcp", caddr)
-	if err != nil {
-		t.Logf("cleanup: dial controller: %v", err)
-		return
-	}
-	defer c.Close()
-	if err := c.DeleteTopics(topic); err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
-		t.Logf("cleanup: delete topic %s: %v", topic, err)
-	}
-}
+// Without KAFKA_BROKERS, or with it set and no broker, they fail.
 
 // realProduce writes events as the shipper does (key = conversation, hash
 // balancer, acks from all replicas, the two headers) and returns them per
@@ -147,8 +75,8 @@ func runMax(t *testing.T, o Options) string {
 // beginning, without and with a group, as text and as JSON, and checks each
 // conversation's order.
 func TestTailKafkaAllPartitions(t *testing.T) {
-	addrs := realBrokers(t)
-	topic := realTopic(t, addrs, "all")
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-all", 3)
 	per := realProduce(t, addrs, topic, "conv", 6, 10)
 	for _, group := range []string{"", fmt.Sprintf("xunjian-tail-test-%d", time.Now().UnixNano())} {
 		for _, asJSON := range []bool{false, true} {
@@ -170,8 +98,8 @@ func TestTailKafkaAllPartitions(t *testing.T) {
 // TestKafkaGroupResumes checks that the group's committed offsets survive
 // Run: the second run prints only the later events.
 func TestTailKafkaGroupResumes(t *testing.T) {
-	addrs := realBrokers(t)
-	topic := realTopic(t, addrs, "group")
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-group", 3)
 	group := fmt.Sprintf("xunjian-tail-resume-%d", time.Now().UnixNano())
 	first := realProduce(t, addrs, topic, "first", 3, 4)
 	out := runMax(t, Options{Brokers: addrs, Topic: topic, Group: group, FromBeginning: true, Max: 12, JSON: true})
@@ -187,8 +115,8 @@ func TestTailKafkaGroupResumes(t *testing.T) {
 // TestKafkaFromEnd checks that only events published after the start note
 // are printed.
 func TestTailKafkaFromEnd(t *testing.T) {
-	addrs := realBrokers(t)
-	topic := realTopic(t, addrs, "end")
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-end", 3)
 	realProduce(t, addrs, topic, "old", 3, 2)
 	var out, errOut syncBuffer
 	tl, err := New(Options{Brokers: addrs, Topic: topic, Max: 6, Out: &out, Err: &errOut})
@@ -211,7 +139,7 @@ func TestTailKafkaFromEnd(t *testing.T) {
 // TestKafkaNoTopic checks that a missing topic is ErrNoTopic and that the
 // look-up did not create it, although the broker auto-creates topics.
 func TestTailKafkaNoTopic(t *testing.T) {
-	addrs := realBrokers(t)
+	addrs := kafkatest.Brokers(t)
 	topic := fmt.Sprintf("xunjian-tail-missing-%d", time.Now().UnixNano())
 	for range 2 {
 		tl, err := New(Options{Brokers: addrs, Topic: topic, Out: &bytes.Buffer{}})
@@ -242,8 +170,8 @@ func TestTailKafkaNoTopic(t *testing.T) {
 // TestKafkaCancel checks that Run stops promptly on a real broker in both
 // modes.
 func TestTailKafkaCancel(t *testing.T) {
-	addrs := realBrokers(t)
-	topic := realTopic(t, addrs, "cancel")
+	addrs := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-cancel", 3)
 	for _, group := range []string{"", fmt.Sprintf("xunjian-tail-cancel-%d", time.Now().UnixNano())} {
 		var errOut syncBuffer
 		tl, err := New(Options{Brokers: addrs, Topic: topic, Group: group, Out: &bytes.Buffer{}, Err: &errOut})
