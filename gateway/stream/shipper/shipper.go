@@ -8,7 +8,16 @@
 // again after an exponential back-off (capped at MaxBackoff), so a consumer
 // may see a record more than once (it dedups on event_id) but never misses
 // one. Per-conversation order is kept by the hash balancer (one key, one
-// partition) and by sending one batch at a time.
+// partition), by sending one batch at a time, and by sending each batch as
+// one produce request per partition: a partition's records of a batch
+// succeed or fail together, so a retry can only repeat them after
+// themselves, never put a later record before an earlier one.
+//
+// The shipper produces with kafka-go's Client (the protocol client under
+// kafka.Writer) rather than the Writer itself: the Writer allocates a
+// slice of BatchSize messages for every partition batch it opens, however
+// few it holds, which under live traffic (a few records per partition per
+// batch) was most of the gateway's garbage.
 //
 // Logs carry offsets, counts and error kinds, never keys or values.
 package shipper
@@ -18,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,19 +42,19 @@ const (
 	// DefaultBatchSize is the number of spool records read and sent per
 	// batch when Options.BatchSize is zero.
 	DefaultBatchSize = 500
-	// DefaultBatchTimeout is kafka-go's per-partition flush timeout when
-	// Options.BatchTimeout is zero. It overrides kafka-go's 1 s default,
-	// which would add up to a second to every synchronous write.
+	// DefaultBatchTimeout is how long a batch may wait to fill up before
+	// it is sent when Options.BatchTimeout is zero.
 	DefaultBatchTimeout = 10 * time.Millisecond
 	// MinBackoff is the first wait after a failed batch; each further
 	// consecutive failure doubles it up to MaxBackoff.
 	MinBackoff = 50 * time.Millisecond
 	// MaxBackoff caps the wait between retries of a failed batch.
 	MaxBackoff = 2 * time.Second
-	// writeAttempts is how many times kafka-go itself tries a batch before
-	// WriteMessages fails; further retries are ours (with a rewind), so
-	// this stays small to surface outages quickly in Stats and logs.
-	writeAttempts = 3
+	// requestTimeout bounds one produce or metadata request.
+	requestTimeout = 10 * time.Second
+	// partitionAttempts is how many times a batch's failed partitions are
+	// tried before the whole batch fails (and is rewound and resent).
+	partitionAttempts = 4
 )
 
 // Sentinel errors, for errors.Is.
@@ -75,12 +85,11 @@ type Options struct {
 	// the record's key as is. It is called on the shipper goroutine and
 	// must not block.
 	Key func(spool.Record) []byte
-	// BatchSize is the number of spool records per batch, also used as
-	// kafka-go's per-partition batch size. Zero means DefaultBatchSize
-	// (500).
+	// BatchSize is the most spool records sent per batch. Zero means
+	// DefaultBatchSize (500).
 	BatchSize int
-	// BatchTimeout is kafka-go's per-partition flush timeout. Zero means
-	// DefaultBatchTimeout (10ms), overriding kafka-go's 1 s default.
+	// BatchTimeout is how long a batch waits to fill up to BatchSize
+	// before it is sent anyway. Zero means DefaultBatchTimeout (10ms).
 	BatchTimeout time.Duration
 	// Logger receives failure reports. Nil means slog.Default().
 	Logger *slog.Logger
@@ -106,11 +115,17 @@ type Stats struct {
 // spool's reader side (Read, Ack, Rewind); Stats and Close may be called from
 // any goroutine. Close is idempotent.
 type Shipper struct {
-	sp    *spool.Spool
-	opts  Options
-	log   *slog.Logger
-	w     *kafka.Writer
-	stop  chan struct{} // closed by Close; ends Run
+	sp        *spool.Spool
+	opts      Options
+	log       *slog.Logger
+	transport *kafka.Transport
+	client    *kafka.Client
+	balancer  kafka.Hash
+	// partitions caches each topic's partition ids; only Run's goroutine
+	// touches it. A failed batch forgets it, so a re-partitioned topic is
+	// looked up again.
+	partitions map[string][]int
+	stop       chan struct{} // closed by Close; ends Run
 	once  sync.Once     // guards closing stop and the writer
 	runWG sync.WaitGroup
 
@@ -150,21 +165,15 @@ func New(sp *spool.Spool, opts Options) (*Shipper, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	transport := &kafka.Transport{}
 	s := &Shipper{
-		sp:   sp,
-		opts: opts,
-		log:  log.With(slog.String("component", "shipper")),
-		stop: make(chan struct{}),
-		w: &kafka.Writer{
-			Addr:                   kafka.TCP(opts.Brokers...),
-			Balancer:               &kafka.Hash{}, // one conversation, one partition: order kept
-			RequiredAcks:           kafka.RequireAll,
-			Async:                  false,
-			AllowAutoTopicCreation: true,
-			BatchSize:              opts.BatchSize,
-			BatchTimeout:           opts.BatchTimeout,
-			MaxAttempts:            writeAttempts,
-		},
+		sp:         sp,
+		opts:       opts,
+		log:        log.With(slog.String("component", "shipper")),
+		stop:       make(chan struct{}),
+		transport:  transport,
+		client:     &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: requestTimeout, Transport: transport},
+		partitions: map[string][]int{},
 	}
 	return s, nil
 }
@@ -201,22 +210,36 @@ func (s *Shipper) Run(ctx context.Context) error {
 
 	var (
 		recs    []spool.Record
-		msgs    []kafka.Message
+		more    []spool.Record
 		backoff time.Duration
 		err     error
+		sent    int
 	)
 	for {
 		recs, err = s.sp.Read(ctx, recs[:0], s.opts.BatchSize)
 		if err != nil {
 			return s.endErr(ctx, fmt.Errorf("shipper: reading spool: %w", err))
 		}
-		msgs = s.messages(recs, msgs[:0])
+		// Let the batch fill for up to BatchTimeout: fewer, larger requests.
+		if len(recs) < s.opts.BatchSize {
+			lctx, cancel := context.WithTimeout(ctx, s.opts.BatchTimeout)
+			for len(recs) < s.opts.BatchSize {
+				if more, err = s.sp.Read(lctx, more[:0], s.opts.BatchSize-len(recs)); err != nil {
+					break
+				}
+				recs = append(recs, more...)
+			}
+			cancel()
+			if errors.Is(err, spool.ErrClosed) {
+				return s.endErr(ctx, fmt.Errorf("shipper: reading spool: %w", err))
+			}
+		}
 		last := recs[len(recs)-1].Offset
-		err = s.w.WriteMessages(ctx, msgs...)
+		sent, err = s.send(ctx, recs)
 		if err == nil {
 			if err = s.sp.Ack(last); err == nil {
 				s.shipped.Add(int64(len(recs)))
-				s.msgCount.Add(int64(len(msgs)))
+				s.msgCount.Add(int64(sent))
 				backoff = 0
 				continue
 			}
@@ -265,26 +288,141 @@ func (s *Shipper) endErr(ctx context.Context, err error) error {
 	return err
 }
 
-// messages appends to dst one Kafka message per record and topic.
-func (s *Shipper) messages(recs []spool.Record, dst []kafka.Message) []kafka.Message {
+// partition is one topic partition of a batch.
+type partition struct {
+	topic string
+	id    int
+}
+
+// message is one record bound for one partition.
+type message struct {
+	key, value []byte
+	headers    []kafka.Header
+}
+
+// send produces recs, each to the topics Options.Topic names, as one
+// request per topic partition (sent concurrently), and returns how many
+// messages Kafka acknowledged with acks from all in-sync replicas. Any
+// failure fails the whole batch.
+func (s *Shipper) send(ctx context.Context, recs []spool.Record) (int, error) {
+	groups := map[partition][]message{}
+	var order []partition // deterministic request order, for logs and tests
+	n := 0
 	for _, r := range recs {
 		topics := s.opts.Topic(r)
 		if len(topics) == 0 {
 			continue
 		}
-		var h []kafka.Header
-		if s.opts.Headers != nil {
-			h = s.opts.Headers(r)
-		}
 		key := r.Key
 		if s.opts.Key != nil {
 			key = s.opts.Key(r)
 		}
+		var h []kafka.Header
+		if s.opts.Headers != nil {
+			h = s.opts.Headers(r)
+		}
 		for _, t := range topics {
-			dst = append(dst, kafka.Message{Topic: t, Key: key, Value: r.Value, Headers: h})
+			ids, err := s.topicPartitions(ctx, t)
+			if err != nil {
+				return 0, err
+			}
+			p := partition{t, s.balancer.Balance(kafka.Message{Key: key}, ids...)}
+			if _, ok := groups[p]; !ok {
+				order = append(order, p)
+			}
+			groups[p] = append(groups[p], message{key: key, value: r.Value, headers: h})
+			n++
 		}
 	}
-	return dst
+	// A partition that failed is retried alone (its records after
+	// themselves, in order), a few times, before the batch fails: a leader
+	// election must not duplicate what the other partitions took.
+	pending := order
+	for attempt := 1; ; attempt++ {
+		failed, err := s.produce(ctx, pending, groups)
+		if err == nil {
+			return n, nil
+		}
+		if attempt == partitionAttempts || ctx.Err() != nil {
+			clear(s.partitions) // leaders or partitions may have moved
+			return 0, err
+		}
+		t := time.NewTimer(time.Duration(attempt) * MinBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		pending = failed
+	}
+}
+
+// produce sends each partition's records as one request, concurrently,
+// and returns the partitions that failed with their errors joined.
+func (s *Shipper) produce(ctx context.Context, parts []partition, groups map[partition][]message) ([]partition, error) {
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Records are readers, consumed by a send: new ones each try.
+			msgs := groups[p]
+			recs := make([]kafka.Record, len(msgs))
+			for j, m := range msgs {
+				recs[j] = kafka.Record{Key: kafka.NewBytes(m.key), Value: kafka.NewBytes(m.value), Headers: m.headers}
+			}
+			resp, err := s.client.Produce(ctx, &kafka.ProduceRequest{
+				Topic: p.topic, Partition: p.id, RequiredAcks: kafka.RequireAll,
+				Records: kafka.NewRecordReader(recs...),
+			})
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("produce to %s/%d: %w", p.topic, p.id, err)
+			case resp.Error != nil:
+				errs[i] = fmt.Errorf("produce to %s/%d: %w", p.topic, p.id, resp.Error)
+			}
+		}()
+	}
+	wg.Wait()
+	var failed []partition
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, parts[i])
+		}
+	}
+	return failed, errors.Join(errs...)
+}
+
+// topicPartitions returns the partition ids of topic, from the cache or
+// the brokers' metadata.
+func (s *Shipper) topicPartitions(ctx context.Context, topic string) ([]int, error) {
+	if ids, ok := s.partitions[topic]; ok {
+		return ids, nil
+	}
+	meta, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range meta.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		ids := make([]int, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			ids = append(ids, p.ID)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		slices.Sort(ids)
+		s.partitions[topic] = ids
+		return ids, nil
+	}
+	return nil, fmt.Errorf("metadata of %s: no partitions", topic)
 }
 
 // Stats returns a snapshot of the counters. Safe for concurrent use.
@@ -301,7 +439,8 @@ func (s *Shipper) Stats() Stats {
 }
 
 // Close stops Run (waiting for it to return; a batch being written is
-// abandoned unacknowledged and will be resent) and closes the Kafka writer.
+// abandoned unacknowledged and will be resent) and closes the Kafka
+// connections.
 // It does not close the spool. Close is idempotent and safe for concurrent
 // use; every call returns the first call's result.
 func (s *Shipper) Close() error {
@@ -311,9 +450,7 @@ func (s *Shipper) Close() error {
 		s.mu.Unlock()
 		close(s.stop)
 		s.runWG.Wait()
-		if err := s.w.Close(); err != nil {
-			s.closeErr = fmt.Errorf("shipper: closing kafka writer: %w", err)
-		}
+		s.transport.CloseIdleConnections()
 	})
 	return s.closeErr
 }
