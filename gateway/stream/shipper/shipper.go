@@ -126,8 +126,8 @@ type Shipper struct {
 	// looked up again.
 	partitions map[string][]int
 	stop       chan struct{} // closed by Close; ends Run
-	once  sync.Once     // guards closing stop and the writer
-	runWG sync.WaitGroup
+	once       sync.Once     // guards closing stop and the writer
+	runWG      sync.WaitGroup
 
 	// mu guards closed, so runWG.Add never races with Close's Wait.
 	mu     sync.Mutex
