@@ -126,7 +126,7 @@ type Shipper struct {
 	// looked up again.
 	partitions map[string][]int
 	stop       chan struct{} // closed by Close; ends Run
-	once       sync.Once     // guards closing stop and the writer
+	once       sync.Once     // guards closing stop and the connections
 	runWG      sync.WaitGroup
 
 	// mu guards closed, so runWG.Add never races with Close's Wait.
