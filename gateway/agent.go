@@ -266,7 +266,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 	}
 	if m.conversation == "" {
 		conv := inlineConversation(in, m, now)
-		if v, err = in.Inspect(ictx, req, conv, now); err == nil {
+		if v, err = in.Inspect(ictx, req, conv, now); err == nil && ictx.Err() == nil {
 			publish(conv)
 		}
 	} else {
@@ -277,7 +277,8 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 			// Inspect a copy: a refused, failed or held message leaves
 			// the conversation as it was.
 			work := c.Clone()
-			if v, err = in.Inspect(ictx, req, &work, now); err == nil {
+			// Past the deadline the fail mode decides, below: no event.
+			if v, err = in.Inspect(ictx, req, &work, now); err == nil && ictx.Err() == nil {
 				if publish(&work); published {
 					*c = work
 				}
