@@ -22,6 +22,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 	"github.com/xunjian/xunjian/gateway/stream/sampling"
 	"github.com/xunjian/xunjian/gateway/stream/spool"
 	"github.com/xunjian/xunjian/rules"
@@ -110,6 +111,7 @@ func consume(t *testing.T, addr, topic string, n int, d time.Duration) []msg {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	schema := eventtest.Compile(t, event.Schema())
 	var out []msg
 	extra := time.Time{}
 	for ctx.Err() == nil {
@@ -124,6 +126,9 @@ func consume(t *testing.T, addr, topic string, n int, d time.Duration) []msg {
 		fs := cl.PollFetches(pctx)
 		pcancel()
 		fs.EachRecord(func(r *kgo.Record) {
+			if err := schema.Validate(r.Value); err != nil {
+				t.Errorf("%s: %s does not validate: %v", r.Topic, r.Value, err)
+			}
 			e, err := event.Parse(r.Value)
 			if err != nil {
 				t.Errorf("%s: %v", r.Topic, err)

@@ -12,43 +12,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 	"github.com/xunjian/xunjian/rules"
 )
 
-const schemaURL = "https://xunjian.dev/schema/xunjian.event/v1.json"
+func compileSchema(t testing.TB) *eventtest.Schema { return eventtest.Compile(t, Schema()) }
 
-func compileSchema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	c.AssertContent()
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(schemaURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validate(s *jsonschema.Schema, b []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	return s.Validate(inst)
-}
+func validate(s *eventtest.Schema, b []byte) error { return s.Validate(b) }
 
 func intp(i int) *int { return &i }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 )
 
 // These tests run the real gateway binary (xunjian serve) against the real
@@ -320,6 +321,7 @@ func consumeUntil(t *testing.T, brokers, topic string, want map[string]bool, d t
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	schema := eventtest.Compile(t, event.Schema())
 	var out []got
 	missing := len(want)
 	seen := map[string]bool{}
@@ -342,6 +344,10 @@ func consumeUntil(t *testing.T, brokers, topic string, want map[string]bool, d t
 				continue
 			}
 			t.Fatalf("read %s: %v", topic, err)
+		}
+		// Every event produced validates against the published schema.
+		if err := schema.Validate(m.Value); err != nil {
+			t.Fatalf("%s partition %d offset %d does not validate: %v", topic, m.Partition, m.Offset, err)
 		}
 		e, err := event.Parse(m.Value)
 		if err != nil {
