@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
 )
 
@@ -25,9 +26,13 @@ func runBroker(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 || *partitions <= 0 || *retention <= 0 {
 		return fmt.Errorf("%w: xunjian broker [--listen 127.0.0.1:9092] [--partitions N] [--retention-bytes N]", errUsage)
 	}
+	// The topics a gateway with the default configuration uses.
+	var defaults config.Config
+	defaults.Defaults()
+	t := defaults.Stream.Topics
 	b, err := embedded.Start(embedded.Options{
 		Addr: *listen, Partitions: *partitions, RetentionBytes: *retention,
-		Topics: []string{"xunjian.findings", "xunjian.alerts", "xunjian.samples"},
+		Topics: []string{t.Findings, t.Alerts, t.Samples},
 	})
 	if err != nil {
 		return err

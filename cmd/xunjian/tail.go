@@ -10,17 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/stream/tail"
 )
 
 // tailTopic returns the default topic name of a tail topic argument (the
 // stream.topics defaults of gateway/config).
 func tailTopic(arg string) (string, bool) {
-	switch arg {
-	case "alerts", "findings", "samples":
-		return "xunjian." + arg, true
-	}
-	return "", false
+	var c config.Config
+	c.Defaults()
+	t, ok := map[string]string{"alerts": c.Stream.Topics.Alerts, "findings": c.Stream.Topics.Findings, "samples": c.Stream.Topics.Samples}[arg]
+	return t, ok
 }
 
 const tailUsage = `usage: xunjian tail [flags] alerts|findings|samples
