@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/ack"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/internal/jsonkeys"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/rules"
@@ -101,9 +102,7 @@ type message struct {
 
 func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []byte) string {
 	var req checkRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_json", jsonError(err))
+	if !s.decodeJSON(ctx, body, &req) {
 		return "none"
 	}
 	if req.Text == nil {
@@ -111,13 +110,73 @@ func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", "text: missing")
 		return "none"
 	}
+	if !s.mayAct(ctx, p, auth.ForRole(req.Role), req.Role) || !s.contextFits(ctx, req.Context) {
+		return "none"
+	}
+	for _, t := range req.Context {
+		if t.Role == inspect.RoleCustomer && !s.mayAct(ctx, p, auth.ScopeCustomer, "customer (in context)") {
+			return "none"
+		}
+	}
 	m := message{text: *req.Text, role: req.Role, conversation: req.ConversationID, agent: req.AgentID, ack: req.Ack, context: req.Context}
-	v, ok := s.verdict(ctx, p, m)
+	v, ok := s.verdict(ctx, p, s.inspector(), m)
 	if !ok {
 		return "none"
 	}
 	writeJSON(ctx, fasthttp.StatusOK, v)
 	return v.Action.String()
+}
+
+// decodeJSON decodes body into v, refusing malformed JSON and duplicate
+// keys (exact or but for case); on false it has written the 400 reply.
+func (s *Server) decodeJSON(ctx *fasthttp.RequestCtx, body []byte, v any) bool {
+	if err := json.Unmarshal(body, v); err != nil {
+		s.metrics.Rejected("bad_request")
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid_json", jsonError(err))
+		return false
+	}
+	if err := jsonkeys.Check(body); err != nil {
+		s.metrics.Rejected("bad_request")
+		writeError(ctx, fasthttp.StatusBadRequest, "duplicate_key", err.Error()+": a key may appear once per object, whatever its case")
+		return false
+	}
+	return true
+}
+
+// mayAct reports whether p holds want, the scope of speaking as role (or
+// of a lifecycle event); on false it has written the 403 reply. Who speaks
+// is a trust decision: a body saying "customer" is believed only from a
+// credential that may send customer-side messages.
+func (s *Server) mayAct(ctx *fasthttp.RequestCtx, p auth.Principal, want auth.Scopes, what string) bool {
+	if p.Scopes.Has(want) {
+		return true
+	}
+	s.metrics.Rejected("forbidden")
+	code, msg := "role_forbidden", fmt.Sprintf("this credential may not send messages as %s (it holds scopes %q)", what, p.Scopes.String())
+	if want == auth.ScopeLifecycle {
+		code, msg = "lifecycle_forbidden", "conversation lifecycle events need a credential with the lifecycle scope (the chat backend's)"
+	}
+	writeError(ctx, fasthttp.StatusForbidden, code, msg)
+	return false
+}
+
+// contextFits checks the inline context against limits.max_context_turns
+// and max_context_bytes; on false it has written the 413 reply. Replaying
+// context costs an inspection per turn, so unbounded context would let one
+// request run past the inspection deadline on demand.
+func (s *Server) contextFits(ctx *fasthttp.RequestCtx, turns []inspect.Turn) bool {
+	l := s.cfg.Limits
+	n := 0
+	for _, t := range turns {
+		n += len(t.Text)
+	}
+	if len(turns) <= l.MaxContextTurns && n <= l.MaxContextBytes {
+		return true
+	}
+	s.metrics.Rejected("too_large")
+	writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "context_too_large",
+		fmt.Sprintf("context: %d turns, %d bytes of text; the limits are %d turns and %d bytes", len(turns), n, l.MaxContextTurns, l.MaxContextBytes))
+	return false
 }
 
 // eventRequest is the body of POST /v1/events.
@@ -134,9 +193,7 @@ type eventRequest struct {
 // conversation events.
 func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []byte) string {
 	var ev eventRequest
-	if err := json.Unmarshal(body, &ev); err != nil {
-		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_json", jsonError(err))
+	if !s.decodeJSON(ctx, body, &ev) {
 		return "none"
 	}
 	if ev.ConversationID == "" {
@@ -153,15 +210,23 @@ func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 		if role == "" {
 			role = inspect.RoleCustomer
 		}
-		v, ok := s.verdict(ctx, p, message{text: *ev.Text, role: role, conversation: ev.ConversationID, agent: ev.AgentID})
+		if !s.mayAct(ctx, p, auth.ForRole(role), role) {
+			return "none"
+		}
+		v, ok := s.verdict(ctx, p, s.inspector(), message{text: *ev.Text, role: role, conversation: ev.ConversationID, agent: ev.AgentID})
 		if !ok {
 			return "none"
 		}
 		writeJSON(ctx, fasthttp.StatusAccepted, v)
 		return v.Action.String()
-	case "closed":
-		s.convs.Delete(p.Tenant, ev.ConversationID)
-	case "assigned", "transferred":
+	case "closed", "assigned", "transferred":
+		if !s.mayAct(ctx, p, auth.ScopeLifecycle, ev.Type) {
+			return "none"
+		}
+		if ev.Type == "closed" {
+			s.convs.Delete(p.Tenant, ev.ConversationID)
+			break
+		}
 		// A new agent takes over: the customer's wait and risk carry on.
 		s.convs.Update(p.Tenant, ev.ConversationID, func(*inspect.Conversation) {})
 	default:
@@ -173,16 +238,54 @@ func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 }
 
 // serveProxy inspects a message on a proxy route and forwards what is
-// released; it answers held and stopped drafts itself.
+// released; it answers held and stopped drafts itself. Every text the
+// route declares (the draft, more body texts, accepted query parameters)
+// is inspected as one message, the way the customer would read it, and
+// each is masked on redact.
 func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *proxy.Compiled, body []byte) string {
-	msg, err := route.Extract(body)
+	msg, texts, err := route.ExtractRequest(&ctx.Request)
 	if err != nil {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
+		switch {
+		case errors.Is(err, proxy.ErrUnsupportedMediaType):
+			writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
+		case errors.Is(err, proxy.ErrUnsupportedEncoding):
+			writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_encoding", err.Error())
+		case errors.Is(err, proxy.ErrQueryNotAllowed):
+			writeError(ctx, fasthttp.StatusBadRequest, "query_not_allowed", err.Error())
+		default:
+			writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
+		}
 		return "none"
 	}
-	m := message{text: msg.Text, role: msg.Role, conversation: msg.ConversationID, agent: msg.AgentID, ack: string(ctx.Request.Header.Peek(AckHeader)), route: route.Name()}
-	v, ok := s.verdict(ctx, p, m)
+	role := msg.Role
+	if role == "" {
+		role = route.Roles()[0]
+	}
+	if role != inspect.RoleAgent && role != inspect.RoleCustomer {
+		s.metrics.Rejected("bad_request")
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", fmt.Sprintf("role %q: want agent or customer", role))
+		return "none"
+	}
+	if !route.AllowsRole(role) {
+		s.metrics.Rejected("forbidden")
+		writeError(ctx, fasthttp.StatusForbidden, "role_forbidden", fmt.Sprintf("route %s carries %s messages only", route.Name(), strings.Join(route.Roles(), " and ")))
+		return "none"
+	}
+	if !s.mayAct(ctx, p, auth.ForRole(role), role) {
+		return "none"
+	}
+	text := texts[0].Text
+	if len(texts) > 1 {
+		parts := make([]string, len(texts))
+		for i, t := range texts {
+			parts[i] = t.Text
+		}
+		text = strings.Join(parts, "\n")
+	}
+	in := s.inspector()
+	m := message{text: text, role: role, conversation: msg.ConversationID, agent: msg.AgentID, ack: string(ctx.Request.Header.Peek(AckHeader)), route: route.Name()}
+	v, ok := s.verdict(ctx, p, in, m)
 	if !ok {
 		return "none"
 	}
@@ -194,9 +297,26 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	case v.Action == rules.Confirm && !v.Acked:
 		writeJSON(ctx, StatusHeld, v)
 		return action
-	case v.Action == rules.Redact:
-		if body, err = route.WithText(body, v.Redacted); err != nil {
-			s.log.LogAttrs(context.Background(), slog.LevelError, "mask proxied body", slog.String("route", route.Name()), slog.String("error", err.Error()))
+	}
+	query := ctx.Request.URI().QueryString()
+	if v.Action == rules.Redact {
+		if len(texts) == 1 {
+			texts[0].Text = v.Redacted
+		} else {
+			for i := range texts {
+				if texts[i].Text, err = s.maskText(in, texts[i].Text, role, p.Tenant); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			body, err = route.WithTexts(body, texts)
+		}
+		if err == nil {
+			query, err = route.QueryWithTexts(query, texts)
+		}
+		if err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelError, "mask proxied request", slog.String("route", route.Name()), slog.String("error", err.Error()))
 			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "could not mask the message; it was not sent")
 			return action
 		}
@@ -205,45 +325,83 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	defer fasthttp.ReleaseResponse(resp)
 	// The route's timeout bounds the call; the client going away does not
 	// cancel a message already on its way to the backend.
-	if err := route.Forward(context.Background(), &ctx.Request, ctx.RemoteIP(), body, resp); err != nil {
-		kind, status, code := "unavailable", fasthttp.StatusBadGateway, "upstream_unavailable"
+	if err := route.ForwardQuery(context.Background(), &ctx.Request, ctx.RemoteIP(), query, body, resp); err != nil {
+		kind, status := "unavailable", fasthttp.StatusBadGateway
 		if errors.Is(err, proxy.ErrUpstreamTimeout) {
-			kind, status, code = "timeout", fasthttp.StatusGatewayTimeout, "upstream_timeout"
+			kind, status = "timeout", fasthttp.StatusGatewayTimeout
 		}
 		s.metrics.UpstreamError(route.Name(), kind)
-		s.log.LogAttrs(context.Background(), slog.LevelWarn, "upstream failed", slog.String("route", route.Name()), slog.String("kind", kind), slog.String("error", err.Error()))
-		writeError(ctx, status, code, "the chat backend did not take the message; it was not sent")
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "upstream failed", slog.String("route", route.Name()), slog.String("kind", kind),
+			slog.Bool("sent", !errors.Is(err, proxy.ErrNotSent)), slog.String("error", err.Error()))
+		setDecisionHeaders(ctx, v)
+		if errors.Is(err, proxy.ErrNotSent) {
+			writeError(ctx, status, "upstream_"+kind, "the chat backend could not be reached; the message was not sent")
+			return action
+		}
+		// Bytes reached the backend: it may have taken the message.
+		writeError(ctx, status, "delivery_unknown", "the chat backend received the message but did not answer ("+kind+"): it may have been delivered; check the conversation before sending it again (decision "+v.DecisionID+")")
 		return action
 	}
 	resp.CopyTo(&ctx.Response)
-	ctx.Response.Header.Set("X-Xunjian-Action", action)
+	setDecisionHeaders(ctx, v)
+	return action
+}
+
+// setDecisionHeaders tells a proxy route's client what the gateway decided,
+// beside the backend's reply.
+func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *inspect.Verdict) {
+	ctx.Response.Header.Set("X-Xunjian-Action", v.Action.String())
 	if v.DecisionID != "" {
 		ctx.Response.Header.Set("X-Xunjian-Decision", v.DecisionID)
 	}
 	if v.FailOpen {
 		ctx.Response.Header.Set("X-Xunjian-Fail-Open", "true")
 	}
-	return action
 }
 
-// verdict inspects m for principal p, in its conversation's context, and
-// applies acks and the tenant's fail mode. On false it has written the
-// error reply.
-func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) (*inspect.Verdict, bool) {
-	agent := p.Agent
-	if agent == "" {
-		agent = m.agent
+// maskText masks the private data of one of a message's texts, as the
+// message's redact verdict masked the message as a whole.
+func (s *Server) maskText(in *inspect.Inspector, text, role, tenant string) (string, error) {
+	if strings.TrimSpace(text) == "" {
+		return text, nil
 	}
-	if !s.limiter.Allow(p.Tenant, agent, s.now()) {
+	sc, err := in.Screen(inspect.Request{Text: text, Role: role, TenantID: tenant})
+	if err != nil {
+		return "", fmt.Errorf("mask text: %w", err)
+	}
+	return sc.Masked, nil
+}
+
+// verdict inspects m for principal p with in (one policy version for the
+// whole request, whatever reloads meanwhile), in its conversation's
+// context, and applies acks and the tenant's fail mode. On false it has written the
+// error reply.
+func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.Inspector, m message) (*inspect.Verdict, bool) {
+	// The agent is who the credential says; a credential that pins none
+	// (a shared integration key) has the body's agent id recorded as
+	// claimed, and is limited as a whole as well as per claimed agent.
+	agent, claimed := p.Agent, false
+	if agent == "" {
+		agent, claimed = m.agent, m.agent != ""
+	}
+	_ = claimed // TODO(stream): AgentClaimed
+	now := s.now()
+	if !s.limiter.Allow(p.Tenant, agent, now) || (p.Agent == "" && p.Credential != "" && !s.credLimiter.Allow(p.Tenant, p.Credential, now)) {
 		s.metrics.Rejected("rate_limit")
 		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", "too many requests for this agent")
+		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", "too many requests for this agent or credential")
 		return nil, false
 	}
-	// One policy version for the whole request, whatever reloads meanwhile.
-	in := s.inspector()
+	// Admission before inspection: under overload a draft is refused with
+	// Retry-After, never run past its deadline into the fail mode.
+	if !s.admit() {
+		s.metrics.Rejected("overloaded")
+		ctx.Response.Header.Set("Retry-After", "1")
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "overloaded", "the gateway is at capacity and did not inspect the message; it was not sent, try again")
+		return nil, false
+	}
+	defer s.release()
 	req := inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conversation, AgentID: agent, TenantID: p.Tenant}
-	now := s.now()
 	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.InspectTimeout.D())
 	defer cancel()
 	var (
@@ -253,40 +411,44 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 	)
 	// The event is written with the inspection, under the conversation's
 	// lock, so a conversation's events keep the order of its messages.
-	publish := func(c *inspect.Conversation) {
+	publish := func(pv *inspect.Verdict, c *inspect.Conversation) bool {
 		em := stream.Message{
 			Tenant: p.Tenant, ConversationID: m.conversation, AgentID: agent, Role: req.Role, Route: m.route,
-			Verdict: &v, Risk: c.Risk, Recent: c.Recent, Raw: m.text, Now: now,
+			Verdict: pv, Risk: c.Risk, Recent: c.Recent, Raw: m.text, Now: now,
 		}
 		if n := len(c.Recent); n > 0 {
 			em.Masked = c.Recent[n-1].Text
 		}
 		// Not ictx: a spool write is not abandoned halfway for a deadline.
-		published = s.publish(context.Background(), em)
+		return s.publish(context.Background(), em)
 	}
+	// A verdict the pipeline reached stands, even a little past the
+	// deadline: the fail mode is for drafts the policy could not decide,
+	// never a way to release a decided draft above its action.
 	if m.conversation == "" {
-		conv := inlineConversation(in, m, now)
-		if v, err = in.Inspect(ictx, req, conv, now); err == nil && ictx.Err() == nil {
-			publish(conv)
+		var conv *inspect.Conversation
+		if conv, err = inlineConversation(ictx, in, m, now); err == nil {
+			if v, err = in.Inspect(ictx, req, conv, now); err == nil {
+				published = publish(&v, conv)
+			}
 		}
 	} else {
 		s.convs.Update(p.Tenant, m.conversation, func(c *inspect.Conversation) {
+			base := c
 			if c.Turns == 0 && len(m.context) > 0 {
-				*c = *inlineConversation(in, m, now)
+				if base, err = inlineConversation(ictx, in, m, now); err != nil {
+					return
+				}
 			}
 			// Inspect a copy: a refused, failed or held message leaves
 			// the conversation as it was.
-			work := c.Clone()
-			// Past the deadline the fail mode decides, below: no event.
-			if v, err = in.Inspect(ictx, req, &work, now); err == nil && ictx.Err() == nil {
-				if publish(&work); published {
+			work := base.Clone()
+			if v, err = in.Inspect(ictx, req, &work, now); err == nil {
+				if published = publish(&v, &work); published {
 					*c = work
 				}
 			}
 		})
-	}
-	if err == nil && ictx.Err() != nil {
-		err = ictx.Err()
 	}
 	if err == nil && published {
 		published = s.commit()
@@ -303,25 +465,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
 		return nil, false
 	case err != nil:
-		mode := s.cfg.Tenants[p.Tenant].FailMode
-		if mode == "" {
-			mode = config.FailClosed
-		}
-		s.metrics.InspectionFailure(mode)
-		s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed",
-			slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error()))
-		if mode == config.FailOpen {
-			v = inspect.Verdict{Action: rules.Allow, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, FailOpen: true,
-				PolicyRevision: in.Policy().Revision()}
-			// Supervisors see every uninspected release (findings topic).
-			if publish(&inspect.Conversation{ID: m.conversation}); !published || !s.commit() {
-				writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be inspected nor recorded for audit and was held; try again")
-				return nil, false
-			}
-			return &v, true
-		}
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "the message could not be inspected in time and was held; try again")
-		return nil, false
+		return s.failed(ctx, p, in, req, err, publish)
 	}
 	for _, f := range v.Findings {
 		s.metrics.Finding(f.Detector, f.Kind)
@@ -351,19 +495,67 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, m message) 
 	return &v, true
 }
 
+// failed applies the tenant's fail mode to a draft the policy could not
+// decide (err). Fail closed holds it with 503. Fail open releases it only
+// when the detectors ran and found nothing but private data, which is
+// masked (action redact); a draft with any other finding, or one the
+// detectors could not screen, is held whatever the mode. Every release is
+// flagged (fail_open) in the reply and the event, and counted.
+func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.Inspector, req inspect.Request, err error,
+	publish func(*inspect.Verdict, *inspect.Conversation) bool) (*inspect.Verdict, bool) {
+	mode := s.cfg.Tenants[p.Tenant].FailMode
+	if mode == "" {
+		mode = config.FailClosed
+	}
+	s.metrics.InspectionFailure(mode)
+	attrs := []slog.Attr{slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error())}
+	if rule, ok := invalidDecisionRule(err); ok {
+		s.metrics.InvalidDecision(rule)
+		attrs = append(attrs, slog.String("rule", rule))
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed", attrs...)
+	if mode != config.FailOpen {
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "the message could not be inspected in time and was held; try again")
+		return nil, false
+	}
+	screen, serr := in.Screen(req)
+	if serr != nil || !screen.PrivacyOnly() {
+		s.metrics.FailOpenHeld()
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed",
+			"the policy could not decide and the detectors found more than private data, so the message was held even though this tenant fails open; try again")
+		return nil, false
+	}
+	v := inspect.Verdict{Action: rules.Allow, Findings: screen.Findings, Reasons: []rules.Reason{}, FailOpen: true,
+		PolicyRevision: in.Policy().Revision()}
+	if screen.Masked != req.Text {
+		v.Action, v.Redacted = rules.Redact, screen.Masked
+	}
+	// Supervisors see every uninspected release (findings topic).
+	conv := &inspect.Conversation{ID: req.ConversationID, Recent: []inspect.Turn{{Role: req.Role, Text: screen.Masked, TS: s.now()}}}
+	if !publish(&v, conv) || !s.commit() {
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be inspected nor recorded for audit and was held; try again")
+		return nil, false
+	}
+	s.metrics.FailOpenReleased()
+	return &v, true
+}
+
 // inlineConversation replays the turns a client sent inline, so the policy
-// sees the conversation's risk and wait without server-side state.
-func inlineConversation(in *inspect.Inspector, m message, now time.Time) *inspect.Conversation {
+// sees the conversation's risk and wait without server-side state. A turn
+// the pipeline refuses (empty, too long) is skipped; any other error, the
+// deadline's among them, is returned.
+func inlineConversation(ctx context.Context, in *inspect.Inspector, m message, now time.Time) (*inspect.Conversation, error) {
 	conv := &inspect.Conversation{ID: m.conversation}
 	for _, t := range m.context {
 		ts := t.TS
 		if ts.IsZero() || ts.After(now) {
 			ts = now
 		}
-		// Context turns are best effort: a bad one is skipped.
-		_, _ = in.Inspect(context.Background(), inspect.Request{Text: t.Text, Role: t.Role, ConversationID: m.conversation}, conv, ts)
+		if _, err := in.Inspect(ctx, inspect.Request{Text: t.Text, Role: t.Role, ConversationID: m.conversation}, conv, ts); err != nil && !errors.Is(err, inspect.ErrInvalid) {
+			return nil, fmt.Errorf("context: %w", err)
+		}
 	}
-	return conv
+	return conv, nil
 }
 
 // jsonError describes a JSON syntax or type error without quoting input.
@@ -378,3 +570,7 @@ func jsonError(err error) string {
 	}
 	return "malformed JSON"
 }
+
+// invalidDecisionRule names the rule whose decision broke the decision
+// schema, when err is such a refusal.
+func invalidDecisionRule(err error) (string, bool) { return "", false }

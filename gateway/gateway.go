@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"time"
@@ -42,12 +43,16 @@ type Server struct {
 	proxy    *proxy.Proxy
 	convs    *convstore.Store
 	acks     *ack.Issuer
-	limiter  *ratelimit.Limiter
-	metrics  *metrics.Metrics
-	stream   *stream.Stream   // nil when events are off
-	broker   *embedded.Broker // the built-in broker, when no brokers are configured
-	ready    atomic.Bool
-	now      func() time.Time
+	limiter  *ratelimit.Limiter // per agent
+	// credLimiter limits credentials that pin no agent as a whole.
+	credLimiter *ratelimit.Limiter
+	// slots admits inspections: a buffered channel of limits.max_inflight.
+	slots   chan struct{}
+	metrics *metrics.Metrics
+	stream  *stream.Stream   // nil when events are off
+	broker  *embedded.Broker // the built-in broker, when no brokers are configured
+	ready   atomic.Bool
+	now     func() time.Time
 }
 
 // Options carry what New needs beyond the configuration.
@@ -85,9 +90,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		routes[i] = proxy.Route{
 			Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream, Timeout: r.Timeout.D(),
 			Text: r.Text, Conversation: r.Conversation, Agent: r.Agent, Role: r.Role, ForwardAuth: r.ForwardAuth,
+			Texts: r.Texts, Roles: r.Roles, ContentTypes: r.ContentTypes, Query: r.Query,
 		}
 	}
-	if s.proxy, err = proxy.New(routes); err != nil {
+	var popts proxy.Options
+	for _, c := range cfg.TrustedProxies {
+		pfx, err := netip.ParsePrefix(c) // validated by config
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %w", err)
+		}
+		popts.TrustedProxies = append(popts.TrustedProxies, pfx)
+	}
+	if s.proxy, err = proxy.NewWithOptions(routes, popts); err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 	if s.convs, err = convstore.New(convstore.Config{MaxConversations: cfg.Conversations.Max, TTL: cfg.Conversations.TTL.D()}); err != nil {
@@ -105,10 +119,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Rate: cfg.Limits.AgentRate, Burst: cfg.Limits.AgentBurst}); err != nil {
 		return nil, fmt.Errorf("limits: %w", err)
 	}
+	if s.credLimiter, err = ratelimit.New(ratelimit.Config{Rate: cfg.Limits.CredentialRate, Burst: cfg.Limits.CredentialBurst}); err != nil {
+		s.limiter.Close()
+		return nil, fmt.Errorf("limits: credential: %w", err)
+	}
+	s.slots = make(chan struct{}, max(cfg.Limits.MaxInflight, 1))
 	s.metrics = metrics.New()
 	if err := s.openPolicy(ctx, cfg); err != nil {
 		s.convs.Close()
 		s.limiter.Close()
+		s.credLimiter.Close()
 		s.auth.Close()
 		return nil, err
 	}
@@ -131,13 +151,13 @@ func newAuth(cfg *config.Config, getenv func(string) string) (*auth.Authenticato
 	keys := func(list []config.APIKey) []auth.APIKey {
 		out := make([]auth.APIKey, len(list))
 		for i, k := range list {
-			out[i] = auth.APIKey{Name: k.Name, Tenant: k.Tenant, Agent: k.Agent, Hash: k.Hash}
+			out[i] = auth.APIKey{Name: k.Name, Tenant: k.Tenant, Agent: k.Agent, Scopes: k.Scopes, Hash: k.Hash}
 		}
 		return out
 	}
 	ac := auth.Config{APIKeys: keys(cfg.Auth.APIKeys), AdminKeys: keys(cfg.Admin.APIKeys)}
 	if j := cfg.Auth.JWT; j != nil {
-		jc := &auth.JWTConfig{JWKSFile: j.JWKSFile, Issuer: j.Issuer, Audience: j.Audience, TenantClaim: j.TenantClaim, AgentClaim: j.AgentClaim}
+		jc := &auth.JWTConfig{JWKSFile: j.JWKSFile, Issuer: j.Issuer, Audience: j.Audience, TenantClaim: j.TenantClaim, AgentClaim: j.AgentClaim, ScopesClaim: j.ScopesClaim}
 		if j.HS256SecretEnv != "" {
 			if jc.HS256Secret = []byte(getenv(j.HS256SecretEnv)); len(jc.HS256Secret) == 0 {
 				return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty", j.HS256SecretEnv)
@@ -176,8 +196,8 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	agent := s.newServer("xunjian", s.handleAgent)
 	admin := s.newServer("xunjian-admin", s.handleAdmin)
 	errc := make(chan error, 2)
-	go func() { errc <- agent.Serve(agentLn) }()
-	go func() { errc <- admin.Serve(adminLn) }()
+	go func() { errc <- agent.Serve(newLingerListener(agentLn)) }()
+	go func() { errc <- admin.Serve(newLingerListener(adminLn)) }()
 	pollCtx, stopPoll := context.WithCancel(context.Background())
 	pollDone := make(chan struct{})
 	go func() {
@@ -239,6 +259,7 @@ func (s *Server) Close() {
 func (s *Server) closeStores() {
 	s.convs.Close()
 	s.limiter.Close()
+	s.credLimiter.Close()
 	s.auth.Close()
 	if err := s.policies.Close(); err != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelError, "closing the policy", slog.String("error", err.Error()))
@@ -248,15 +269,26 @@ func (s *Server) closeStores() {
 func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Server {
 	l := s.cfg.Limits
 	return &fasthttp.Server{
-		Name:                  name,
-		Handler:               s.recoverer(h),
-		ReadTimeout:           l.ReadTimeout.D(),
-		WriteTimeout:          l.WriteTimeout.D(),
-		IdleTimeout:           l.IdleTimeout.D(),
-		MaxRequestBodySize:    l.MaxBodyBytes,
+		Name:               name,
+		Handler:            s.recoverer(h),
+		ReadTimeout:        l.ReadTimeout.D(),
+		WriteTimeout:       l.WriteTimeout.D(),
+		IdleTimeout:        l.IdleTimeout.D(),
+		MaxRequestBodySize: l.MaxBodyBytes,
+		// The header block must hold the 8 KiB tokens auth accepts.
+		ReadBufferSize:        l.MaxHeaderBytes,
 		NoDefaultServerHeader: true,
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			var small *fasthttp.ErrSmallBuffer
+			if errors.As(err, &small) {
+				s.metrics.Rejected("too_large")
+				writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", fmt.Sprintf("request headers over %d bytes", l.MaxHeaderBytes))
+				return
+			}
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				// The client may still be sending the body: read it
+				// away before closing, so it gets this reply, not a reset.
+				lingerOnClose(ctx.Conn())
 				s.metrics.Rejected("too_large")
 				writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", l.MaxBodyBytes))
 				return
@@ -274,6 +306,28 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 		},
 	}
 }
+
+// admit takes an inspection slot, waiting at most limits.queue_timeout;
+// false means the gateway is at capacity and the draft must be refused
+// before inspection.
+func (s *Server) admit() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.cfg.Limits.QueueTimeout.D())
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// release returns the slot admit took.
+func (s *Server) release() { <-s.slots }
 
 // recoverer turns a panic into a 500 with an error id that is logged.
 func (s *Server) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {

@@ -190,6 +190,7 @@ func proxyConfig(up *upstream) config.Config {
 	return config.Config{Routes: []config.Route{{
 		Method: "POST", Path: sendRoute, Upstream: up.URL, Timeout: config.Duration(300 * time.Millisecond),
 		Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent/id", Role: "/role",
+		Query: []string{"trace"}, // the backend's own tracing parameter, inspected and forwarded
 	}}}
 }
 
@@ -307,11 +308,20 @@ func TestUpstreamFailures(t *testing.T) {
 	dead.Close()
 	cfg.Routes = append(cfg.Routes, config.Route{Method: "POST", Path: "/dead", Upstream: deadURL, Text: "/message/text"})
 	g := start(t, cfg, "", nil)
-	if r := do(t, "POST", g.agent+"/dead", sendBody("您好")); r.Status != 502 || r.errCode() != "upstream_unavailable" {
-		t.Errorf("down upstream: %d %s, want 502 upstream_unavailable", r.Status, r.Raw)
+	// Nothing reached the down upstream: "not sent" is the truth.
+	if r := do(t, "POST", g.agent+"/dead", sendBody("您好")); r.Status != 502 || r.errCode() != "upstream_unavailable" || !strings.Contains(r.Raw, "not sent") {
+		t.Errorf("down upstream: %d %s, want 502 upstream_unavailable, not sent", r.Status, r.Raw)
 	}
-	if r := do(t, "POST", g.agent+sendRoute, sendBody("您好")); r.Status != 504 || r.errCode() != "upstream_timeout" {
-		t.Errorf("slow upstream: %d %s, want 504 upstream_timeout", r.Status, r.Raw)
+	// The slow upstream read the whole request before the deadline: it
+	// may well have delivered it, so the client is told so, with the
+	// decision id, and not to resend blindly.
+	r := do(t, "POST", g.agent+sendRoute, sendBody("您好"))
+	if r.Status != 504 || r.errCode() != "delivery_unknown" || r.Header.Get("X-Xunjian-Decision") == "" || strings.Contains(r.Raw, "not sent") {
+		t.Errorf("slow upstream: %d %s %v, want 504 delivery_unknown with the decision id", r.Status, r.Raw, r.Header)
+	}
+	time.Sleep(2 * time.Second) // the slow upstream records when it is done
+	if n := len(slow.received()); n != 1 {
+		t.Errorf("the slow upstream recorded %d messages, want the 1 delivery_unknown was about", n)
 	}
 }
 
@@ -375,7 +385,8 @@ func TestAuthAndTenantIsolation(t *testing.T) {
 	cfg := config.Config{
 		Auth: config.Auth{APIKeys: []config.APIKey{
 			{Name: "a", Tenant: "lenient", Hash: auth.HashKey(keyA)},
-			{Name: "b", Tenant: "strict", Hash: auth.HashKey(keyB)},
+			// b also sends the customer's messages (as a chat backend does).
+			{Name: "b", Tenant: "strict", Scopes: []string{"agent", "customer"}, Hash: auth.HashKey(keyB)},
 		}},
 		Admin: config.Admin{APIKeys: []config.APIKey{{Name: "ops", Hash: auth.HashKey(adminKey)}}},
 	}
@@ -430,24 +441,52 @@ func TestAuthAndTenantIsolation(t *testing.T) {
 	}
 }
 
+// failingBundle is the default bundle plus an enforced custom rule with a
+// run-time conflict: any draft containing 故障演练 makes the policy fail
+// (eval_conflict_error), as a buggy rule would in production.
+func failingBundle(t *testing.T) string {
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := rules.WriteDefaultBundle(bundle); err != nil {
+		t.Fatal(err)
+	}
+	rego := `package xunjian.custom
+
+drill := 1 if contains(input.draft.normalized, "故障演练")
+
+drill := 2 if contains(input.draft.normalized, "故障演练")
+
+reasons contains {"rule": "drill.conflict", "action": "warn", "message": "drill"} if drill > 0
+`
+	if err := os.WriteFile(filepath.Join(bundle, "xunjian", "drill.rego"), []byte(rego), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle
+}
+
 func TestFailModes(t *testing.T) {
 	up := newUpstream(t, 0)
 	cfg := proxyConfig(up)
-	cfg.Limits.InspectTimeout = config.Duration(time.Nanosecond) // every inspection runs past it
 	cfg.Tenants = map[string]config.Tenant{auth.DevTenant: {FailMode: config.FailOpen}}
-	g := start(t, cfg, "", nil)
-	r := do(t, "POST", g.agent+sendRoute, sendBody("您好"))
+	g := start(t, cfg, failingBundle(t), nil)
+	r := do(t, "POST", g.agent+sendRoute, sendBody("您好，故障演练"))
 	if r.Status != 201 || len(up.received()) != 1 || r.Header.Get("X-Xunjian-Fail-Open") != "true" {
 		t.Errorf("fail open: %d %s %v, want the message released and flagged", r.Status, r.Raw, r.Header)
 	}
-	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"您好"}`); r.Status != 200 || r.Body["fail_open"] != true || r.Body["findings"] == nil {
+	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"您好，故障演练"}`); r.Status != 200 || r.Body["fail_open"] != true || r.Body["findings"] == nil {
 		t.Errorf("fail open on /v1/check: %d %s, want a flagged verdict with findings []", r.Status, r.Raw)
 	}
 	cfg.Tenants = nil
-	g = start(t, cfg, "", nil)
-	r = do(t, "POST", g.agent+sendRoute, sendBody("您好"))
+	g = start(t, cfg, failingBundle(t), nil)
+	r = do(t, "POST", g.agent+sendRoute, sendBody("您好，故障演练"))
 	if r.Status != 503 || r.errCode() != "inspection_failed" || len(up.received()) != 1 {
 		t.Errorf("fail closed: %d %s, want 503 and nothing sent", r.Status, r.Raw)
+	}
+	// A draft the pipeline decided stands even when it ran past the
+	// deadline: the fail mode never releases it above its action.
+	cfg.Limits.InspectTimeout = config.Duration(time.Nanosecond)
+	g = start(t, cfg, "", nil)
+	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"亲，加我微信 wxid_abc123 私聊"}`); r.Status == 200 && r.Body["action"] == "allow" {
+		t.Errorf("past the deadline: %s, want the policy's action or a hold", r.Raw)
 	}
 }
 

@@ -83,6 +83,15 @@ type Principal struct {
 	// Method is how the request authenticated: MethodAPIKey, MethodJWT,
 	// MethodAdminKey or MethodNone (dev mode).
 	Method string
+	// Scopes is what the credential may do: send agent drafts, customer
+	// messages, lifecycle events. Dev mode holds AllScopes.
+	Scopes Scopes
+	// Credential identifies the credential itself, never its secret:
+	// "key:" and the API key's name (or the first 12 hex digits of its
+	// hash when unnamed), "jwt:" and the token's subject. Rate limits
+	// apply per credential too, so a key that does not pin an agent cannot
+	// multiply its allowance by naming new agents. Empty in dev mode.
+	Credential string
 }
 
 // APIKey is one configured API key. The key itself is never stored, only its
@@ -104,6 +113,9 @@ type APIKey struct {
 	// Agent optionally binds the key to one agent (Principal.Agent). Empty
 	// means the key does not pin an agent.
 	Agent string
+	// Scopes names what the key may do: agent, customer, lifecycle (see
+	// Scopes). Empty means agent drafts only. Admin keys ignore it.
+	Scopes []string
 	// Hash is HashKey(key): "sha256:" followed by 64 hex digits.
 	Hash string
 }
@@ -187,7 +199,16 @@ func addKeys(errs []error, m, other map[[sha256.Size]byte]keyEntry, field string
 			errs = append(errs, fmt.Errorf("%s.hash: same key as an agent API key; an admin key must be distinct", f))
 			continue
 		}
-		m[sum] = keyEntry{p: Principal{Tenant: k.Tenant, Agent: k.Agent, Subject: k.Name, Method: method}}
+		scopes, err := ParseScopes(k.Scopes)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.scopes: %w", f, err))
+			continue
+		}
+		cred := "key:" + k.Name
+		if k.Name == "" {
+			cred = "key:" + hex.EncodeToString(sum[:6])
+		}
+		m[sum] = keyEntry{p: Principal{Tenant: k.Tenant, Agent: k.Agent, Subject: k.Name, Method: method, Scopes: scopes, Credential: cred}}
 	}
 	return errs
 }
@@ -276,7 +297,7 @@ func (a *Authenticator) AdminEnabled() bool {
 // help in finding a valid key; no constant-time compare is needed.
 func (a *Authenticator) Authenticate(get func(name string) []byte, now time.Time) (Principal, error) {
 	if !a.Enabled() {
-		return Principal{Tenant: DevTenant, Method: MethodNone}, nil
+		return Principal{Tenant: DevTenant, Method: MethodNone, Scopes: AllScopes}, nil
 	}
 	cred, err := credential(get)
 	if err != nil {

@@ -90,11 +90,11 @@ func TestAPIKey(t *testing.T) {
 		want    Principal
 		wantErr error
 	}{
-		{"x-api-key", map[string]string{"X-API-Key": testKeyA}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey}, nil},
-		{"x-api-key lowercase header, padded", map[string]string{"x-api-key": "  " + testKeyB + " "}, Principal{Tenant: "tenant-b", Agent: "agent-7", Subject: "shop-b-agent7", Method: MethodAPIKey}, nil},
-		{"bearer", map[string]string{"Authorization": "Bearer " + testKeyA}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey}, nil},
-		{"bearer scheme case-insensitive", map[string]string{"Authorization": "bEaReR \t" + testKeyB}, Principal{Tenant: "tenant-b", Agent: "agent-7", Subject: "shop-b-agent7", Method: MethodAPIKey}, nil},
-		{"x-api-key wins, authorization left for upstream", map[string]string{"X-API-Key": testKeyA, "Authorization": "Basic dXNlcjpwYXNz"}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey}, nil},
+		{"x-api-key", map[string]string{"X-API-Key": testKeyA}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey, Scopes: ScopeAgent, Credential: "key:shop-a"}, nil},
+		{"x-api-key lowercase header, padded", map[string]string{"x-api-key": "  " + testKeyB + " "}, Principal{Tenant: "tenant-b", Agent: "agent-7", Subject: "shop-b-agent7", Method: MethodAPIKey, Scopes: ScopeAgent, Credential: "key:shop-b-agent7"}, nil},
+		{"bearer", map[string]string{"Authorization": "Bearer " + testKeyA}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey, Scopes: ScopeAgent, Credential: "key:shop-a"}, nil},
+		{"bearer scheme case-insensitive", map[string]string{"Authorization": "bEaReR \t" + testKeyB}, Principal{Tenant: "tenant-b", Agent: "agent-7", Subject: "shop-b-agent7", Method: MethodAPIKey, Scopes: ScopeAgent, Credential: "key:shop-b-agent7"}, nil},
+		{"x-api-key wins, authorization left for upstream", map[string]string{"X-API-Key": testKeyA, "Authorization": "Basic dXNlcjpwYXNz"}, Principal{Tenant: "tenant-a", Subject: "shop-a", Method: MethodAPIKey, Scopes: ScopeAgent, Credential: "key:shop-a"}, nil},
 		{"no headers", nil, Principal{}, ErrNoCredential},
 		{"empty authorization", map[string]string{"Authorization": ""}, Principal{}, ErrNoCredential},
 		{"unknown key", map[string]string{"X-API-Key": "xj_unknownunknownunknownunknownunknownunknownu"}, Principal{}, ErrBadCredential},
@@ -136,8 +136,8 @@ func TestAuthenticateAdmin(t *testing.T) {
 		want    Principal
 		wantErr error
 	}{
-		{"admin key", map[string]string{"X-API-Key": testAdmin}, Principal{Subject: "ops", Method: MethodAdminKey}, nil},
-		{"admin key as bearer", map[string]string{"Authorization": "Bearer " + testAdmin}, Principal{Subject: "ops", Method: MethodAdminKey}, nil},
+		{"admin key", map[string]string{"X-API-Key": testAdmin}, Principal{Subject: "ops", Method: MethodAdminKey, Scopes: ScopeAgent, Credential: "key:ops"}, nil},
+		{"admin key as bearer", map[string]string{"Authorization": "Bearer " + testAdmin}, Principal{Subject: "ops", Method: MethodAdminKey, Scopes: ScopeAgent, Credential: "key:ops"}, nil},
 		{"agent key refused", map[string]string{"X-API-Key": testKeyA}, Principal{}, ErrBadCredential},
 		{"jwt refused", map[string]string{"Authorization": "Bearer aaaa.bbbb.cccc"}, Principal{}, ErrBadCredential},
 		{"nothing", nil, Principal{}, ErrNoCredential},
@@ -161,7 +161,7 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("Enabled() = %v, AdminEnabled() = %v on zero Config, want false", a.Enabled(), a.AdminEnabled())
 	}
 	p, err := a.Authenticate(headers(map[string]string{"X-API-Key": "anything"}), testNow)
-	if err != nil || p != (Principal{Tenant: DevTenant, Method: MethodNone}) {
+	if err != nil || p != (Principal{Tenant: DevTenant, Method: MethodNone, Scopes: AllScopes}) {
 		t.Errorf("Authenticate in dev mode = %+v, %v", p, err)
 	}
 	p, err = a.AuthenticateAdmin(headers(nil), testNow)
@@ -314,7 +314,7 @@ func TestJWTHS256(t *testing.T) {
 		Audience:    "xunjian",
 	}})
 	sec := []byte(testSecret)
-	okP := Principal{Tenant: "tenant-j", Agent: "agent-42", Subject: "agent-42", Method: MethodJWT}
+	okP := Principal{Tenant: "tenant-j", Agent: "agent-42", Subject: "agent-42", Method: MethodJWT, Scopes: ScopeAgent, Credential: "jwt:agent-42"}
 	tests := []struct {
 		name    string
 		tok     string
@@ -323,7 +323,7 @@ func TestJWTHS256(t *testing.T) {
 	}{
 		{"valid", signHS(t, hsHdr, claims(), sec), okP, ""},
 		{"aud as array", signHS(t, hsHdr, claims(set("aud", []string{"other", "xunjian"})), sec), okP, ""},
-		{"no sub: agent and subject empty", signHS(t, hsHdr, claims(del("sub")), sec), Principal{Tenant: "tenant-j", Method: MethodJWT}, ""},
+		{"no sub: agent and subject empty", signHS(t, hsHdr, claims(del("sub")), sec), Principal{Tenant: "tenant-j", Method: MethodJWT, Scopes: ScopeAgent, Credential: "jwt:"}, ""},
 		{"expired within leeway", signHS(t, hsHdr, claims(set("exp", testNow.Add(-10*time.Second).Unix())), sec), okP, ""},
 		{"expired", signHS(t, hsHdr, claims(set("exp", testNow.Add(-time.Minute).Unix())), sec), Principal{}, reasonExpired},
 		{"no exp", signHS(t, hsHdr, claims(del("exp")), sec), Principal{}, reasonMissing},
@@ -390,7 +390,7 @@ func TestJWTCustomClaimsAndLeeway(t *testing.T) {
 	sec := []byte(testSecret)
 	c := claims(del("tenant"), set("org", "org-9"), set("agent_id", "a-1"))
 	got, err := a.Authenticate(headers(map[string]string{"Authorization": "Bearer " + signHS(t, hsHdr, c, sec)}), testNow)
-	checkJWT(t, got, err, Principal{Tenant: "org-9", Agent: "a-1", Subject: "agent-42", Method: MethodJWT}, "", "")
+	checkJWT(t, got, err, Principal{Tenant: "org-9", Agent: "a-1", Subject: "agent-42", Method: MethodJWT, Scopes: ScopeAgent, Credential: "jwt:agent-42"}, "", "")
 
 	// No issuer/audience configured: any iss/aud passes.
 	c2 := claims(del("tenant"), set("org", "org-9"), set("iss", "x"), set("aud", "y"), set("agent_id", 5))
@@ -415,7 +415,7 @@ func TestJWTRS256(t *testing.T) {
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 
-	okP := Principal{Tenant: "tenant-j", Agent: "agent-42", Subject: "agent-42", Method: MethodJWT}
+	okP := Principal{Tenant: "tenant-j", Agent: "agent-42", Subject: "agent-42", Method: MethodJWT, Scopes: ScopeAgent, Credential: "jwt:agent-42"}
 	rs := func(kid string) map[string]any {
 		h := map[string]any{"alg": "RS256", "typ": "JWT"}
 		if kid != "" {
@@ -617,5 +617,72 @@ func TestVerifiedTokenCache(t *testing.T) {
 	tampered := tok[:len(tok)-2] + "AA"
 	if _, err := a.Authenticate(headers(map[string]string{"Authorization": "Bearer " + tampered}), testNow); err == nil {
 		t.Error("a tampered token was accepted")
+	}
+}
+
+func TestKeyScopes(t *testing.T) {
+	keyC, keyD := "xj_backendbackendbackendbackendbackendbackend01", "xj_customercustomercustomercustomercustomercus"
+	a := mustNew(t, Config{APIKeys: []APIKey{
+		{Name: "agent-desk", Tenant: "t", Hash: HashKey(testKeyA)},
+		{Name: "backend", Tenant: "t", Scopes: []string{"agent", "customer", "lifecycle"}, Hash: HashKey(keyC)},
+		{Tenant: "t", Scopes: []string{"customer"}, Hash: HashKey(keyD)},
+	}})
+	for _, tc := range []struct {
+		key                        string
+		agent, customer, lifecycle bool
+		credential                 string
+	}{
+		{testKeyA, true, false, false, "key:agent-desk"},
+		{keyC, true, true, true, "key:backend"},
+		{keyD, false, true, false, "key:" + HashKey(keyD)[len("sha256:"):len("sha256:")+12]},
+	} {
+		p, err := a.Authenticate(headers(map[string]string{"X-API-Key": tc.key}), testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Scopes.Has(ScopeAgent) != tc.agent || p.Scopes.Has(ScopeCustomer) != tc.customer || p.Scopes.Has(ScopeLifecycle) != tc.lifecycle {
+			t.Errorf("%s: scopes %q, want agent=%v customer=%v lifecycle=%v", p.Credential, p.Scopes, tc.agent, tc.customer, tc.lifecycle)
+		}
+		if p.Credential != tc.credential {
+			t.Errorf("credential %q, want %q", p.Credential, tc.credential)
+		}
+	}
+	if _, err := New(Config{APIKeys: []APIKey{{Tenant: "t", Scopes: []string{"custmer"}, Hash: HashKey(testKeyA)}}}); err == nil ||
+		!strings.Contains(err.Error(), `auth.api_keys[0].scopes: scope "custmer"`) {
+		t.Errorf("typo in a scope: err = %v, want it named", err)
+	}
+}
+
+func TestJWTScopes(t *testing.T) {
+	sec := []byte(testSecret)
+	a := mustNew(t, Config{JWT: &JWTConfig{HS256Secret: sec}})
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		want   Scopes
+		reason string
+	}{
+		{"absent: agent only", claims(), ScopeAgent, ""},
+		{"array", claims(set("xunjian_scopes", []string{"customer", "lifecycle"})), ScopeCustomer | ScopeLifecycle, ""},
+		{"space-separated, foreign names ignored", claims(set("xunjian_scopes", "openid agent customer profile")), ScopeAgent | ScopeCustomer, ""},
+		{"only foreign names: nothing", claims(set("xunjian_scopes", "openid")), 0, ""},
+		{"number", claims(set("xunjian_scopes", 7)), 0, reasonScopesClaim},
+		{"array of numbers", claims(set("xunjian_scopes", []int{1})), 0, reasonScopesClaim},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := a.Authenticate(headers(map[string]string{"Authorization": "Bearer " + signHS(t, hsHdr, tc.claims, sec)}), testNow)
+			if tc.reason != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.reason) {
+					t.Fatalf("err = %v, want %q", err, tc.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Scopes != tc.want {
+				t.Errorf("scopes %q, want %q", p.Scopes, tc.want)
+			}
+		})
 	}
 }

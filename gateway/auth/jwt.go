@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -19,6 +20,7 @@ import (
 const (
 	DefaultTenantClaim = "tenant"
 	DefaultAgentClaim  = "sub"
+	DefaultScopesClaim = "xunjian_scopes"
 	DefaultLeeway      = 30 * time.Second
 )
 
@@ -56,6 +58,12 @@ type JWTConfig struct {
 	// AgentClaim names the claim holding the agent id (Principal.Agent),
 	// optional in the token. Empty means "sub".
 	AgentClaim string
+	// ScopesClaim names the claim holding the token's scopes
+	// (Principal.Scopes): an array of names or one space-separated string,
+	// as OAuth's "scope" is. Names other than agent, customer and lifecycle
+	// are ignored (they belong to other services); a token without the
+	// claim holds DefaultScopes. Empty means "xunjian_scopes".
+	ScopesClaim string
 	// Leeway is the clock skew allowed when checking "exp", "nbf" and
 	// "iat". Zero means 30s; a negative value means none.
 	Leeway time.Duration
@@ -67,6 +75,7 @@ type jwtVerifier struct {
 	rsa         *rsaKeys // nil: RS256 disabled
 	tenantClaim string
 	agentClaim  string
+	scopesClaim string
 	static      []jwt.ParseOption // options shared by every Parse; never appended to in place
 	leeway      time.Duration
 	// verified remembers tokens that passed verification, with their
@@ -110,7 +119,10 @@ type rsaKeys struct {
 }
 
 func newJWTVerifier(c JWTConfig) (*jwtVerifier, error) {
-	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim}
+	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim, scopesClaim: c.ScopesClaim}
+	if v.scopesClaim == "" {
+		v.scopesClaim = DefaultScopesClaim
+	}
 	if v.tenantClaim == "" {
 		v.tenantClaim = DefaultTenantClaim
 	}
@@ -255,6 +267,7 @@ const (
 	reasonNoTenant    = "tenant claim missing or empty"
 	reasonAgentClaim  = "agent claim not a string"
 	reasonTenantClaim = "tenant claim not a string"
+	reasonScopesClaim = "scopes claim not a string or an array of strings"
 )
 
 func badJWT(reason string) error {
@@ -356,13 +369,52 @@ func (v *jwtVerifier) verify(tok []byte, now time.Time) (Principal, error) {
 		return Principal{}, badJWT(reasonAgentClaim)
 	}
 	p.Subject, _ = t.Subject()
+	p.Credential = "jwt:" + p.Subject
+	var ok bool
+	if p.Scopes, ok = tokenScopes(t, v.scopesClaim); !ok {
+		return Principal{}, badJWT(reasonScopesClaim)
+	}
 	if v.verified != nil {
 		vt := verifiedToken{p: p}
 		vt.exp, _ = t.Expiration() // required by the parse options
 		vt.nbf, _ = t.NotBefore()
-		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+len(p.Subject)+96), vt.exp.Add(v.leeway).Sub(now))
+		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+2*len(p.Subject)+100), vt.exp.Add(v.leeway).Sub(now))
 	}
 	return p, nil
+}
+
+// tokenScopes reads the scopes claim of t: absent means DefaultScopes; an
+// array of strings or a space-separated string names them. A claim of
+// another type is not ok.
+func tokenScopes(t jwt.Token, claim string) (Scopes, bool) {
+	var raw any
+	if err := t.Get(claim, &raw); err != nil {
+		return DefaultScopes, errors.Is(err, jwt.ClaimNotFoundError())
+	}
+	var names []string
+	switch v := raw.(type) {
+	case string:
+		names = strings.Fields(v)
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return 0, false
+			}
+			names = append(names, s)
+		}
+	case []string:
+		names = v
+	default:
+		return 0, false
+	}
+	var s Scopes
+	for _, n := range names {
+		if one, ok := scopeByName(n); ok {
+			s |= one
+		}
+	}
+	return s, true
 }
 
 // classify maps a jwx error to a fixed reason. jwx's own messages may quote

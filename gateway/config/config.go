@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,11 @@ type Config struct {
 	Tenants map[string]Tenant `yaml:"tenants"`
 	// Routes are the proxy routes. None means check-only.
 	Routes []Route `yaml:"routes"`
+	// TrustedProxies are the networks (CIDR, e.g. 10.0.0.0/8) of load
+	// balancers in front of the gateway. Forwarding headers
+	// (X-Forwarded-For, Forwarded, X-Real-IP) from a client outside them
+	// are dropped, not passed to the chat backend; default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Conversations bounds the conversation context store.
 	Conversations Conversations `yaml:"conversations"`
 	// Cache bounds the caches of detector findings and policy decisions.
@@ -174,6 +181,30 @@ type Limits struct {
 	// means no limit. AgentBurst is the burst; zero means twice the rate.
 	AgentRate  float64 `yaml:"agent_rate"`
 	AgentBurst int     `yaml:"agent_burst"`
+	// CredentialRate and CredentialBurst limit a credential that does not
+	// pin an agent (a shared integration key), whatever agent ids its
+	// requests name, so new agent ids do not multiply its allowance.
+	// Zero means the agent rate and burst: raise them for a key that
+	// really carries many agents.
+	CredentialRate  float64 `yaml:"credential_rate"`
+	CredentialBurst int     `yaml:"credential_burst"`
+	// MaxInflight bounds the inspections running at once; default 16 per
+	// CPU. A draft that finds no free slot within QueueTimeout (default
+	// 10ms) is answered 503 overloaded with Retry-After before any
+	// inspection, so that overload sheds load instead of running
+	// inspections past their deadline into the fail mode.
+	MaxInflight  int      `yaml:"max_inflight"`
+	QueueTimeout Duration `yaml:"queue_timeout"`
+	// MaxContextTurns and MaxContextBytes bound the inline context of a
+	// /v1/check request (turns, and their text bytes in all); default 20
+	// turns and 16 KiB. Beyond them the request is answered 413
+	// context_too_large.
+	MaxContextTurns int `yaml:"max_context_turns"`
+	MaxContextBytes int `yaml:"max_context_bytes"`
+	// MaxHeaderBytes bounds a request's header block; default 16 KiB, so
+	// that a JWT of the 8 KiB the gateway accepts fits with room for the
+	// other headers. Larger get 431.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// ShutdownTimeout bounds the graceful drain on shutdown; default 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -195,6 +226,11 @@ type APIKey struct {
 	// Agent optionally binds the key to one agent id; empty lets the
 	// request name its agent.
 	Agent string `yaml:"agent"`
+	// Scopes lists what the key may do: agent (send agent drafts),
+	// customer (send customer-side messages), lifecycle (post assigned,
+	// transferred and closed events). Default [agent]: an agent client's
+	// key can neither speak as the customer nor close a conversation.
+	Scopes []string `yaml:"scopes"`
 	// Hash is "sha256:<hex>" of the key.
 	Hash string `yaml:"hash"`
 }
@@ -213,6 +249,10 @@ type JWT struct {
 	TenantClaim string `yaml:"tenant_claim"`
 	// AgentClaim names the claim with the agent id; default "sub".
 	AgentClaim string `yaml:"agent_claim"`
+	// ScopesClaim names the claim with the token's scopes (agent,
+	// customer, lifecycle; an array or a space-separated string); default
+	// "xunjian_scopes". A token without it may send agent drafts only.
+	ScopesClaim string `yaml:"scopes_claim"`
 }
 
 // Admin configures the admin port's credentials.
@@ -257,6 +297,23 @@ type Route struct {
 	// ForwardAuth forwards the client's Authorization and X-API-Key
 	// headers upstream; by default the gateway's credentials stay with it.
 	ForwardAuth bool `yaml:"forward_auth"`
+	// Texts are more JSON pointers to texts the backend shows the
+	// customer (an HTML rendering, attachment captions), inspected and
+	// masked with Text; "*" matches every array element or object member,
+	// e.g. /attachments/*/caption.
+	Texts []string `yaml:"texts"`
+	// Roles are the sender roles the route carries: agent, customer;
+	// default [agent]. A body role outside them is refused (403), and a
+	// customer role needs a credential with the customer scope.
+	Roles []string `yaml:"roles"`
+	// ContentTypes are the media types the route accepts; default
+	// [application/json]. Anything else is refused with 415, since the
+	// gateway would forward bytes it did not inspect.
+	ContentTypes []string `yaml:"content_types"`
+	// Query names the query parameters the route accepts; their values are
+	// inspected and masked as texts. A request with any other parameter is
+	// refused; default none.
+	Query []string `yaml:"query"`
 }
 
 // Conversations bounds the conversation context store.
@@ -376,6 +433,28 @@ func (c *Config) Defaults() {
 	if c.Limits.AgentRate > 0 && c.Limits.AgentBurst == 0 {
 		c.Limits.AgentBurst = int(2*c.Limits.AgentRate + 0.999)
 	}
+	if c.Limits.CredentialRate == 0 {
+		c.Limits.CredentialRate = c.Limits.AgentRate
+		if c.Limits.CredentialBurst == 0 {
+			c.Limits.CredentialBurst = c.Limits.AgentBurst
+		}
+	}
+	if c.Limits.CredentialRate > 0 && c.Limits.CredentialBurst == 0 {
+		c.Limits.CredentialBurst = int(2*c.Limits.CredentialRate + 0.999)
+	}
+	if c.Limits.MaxInflight == 0 {
+		c.Limits.MaxInflight = 16 * runtime.GOMAXPROCS(0)
+	}
+	setDur(&c.Limits.QueueTimeout, 10*time.Millisecond)
+	if c.Limits.MaxContextTurns == 0 {
+		c.Limits.MaxContextTurns = 20
+	}
+	if c.Limits.MaxContextBytes == 0 {
+		c.Limits.MaxContextBytes = 16 << 10
+	}
+	if c.Limits.MaxHeaderBytes == 0 {
+		c.Limits.MaxHeaderBytes = 16 << 10
+	}
 	if c.Auth.JWT != nil {
 		setStr(&c.Auth.JWT.TenantClaim, "tenant")
 		setStr(&c.Auth.JWT.AgentClaim, "sub")
@@ -460,9 +539,22 @@ func (c *Config) Validate() error {
 	if c.Limits.AgentRate < 0 {
 		bad("limits.agent_rate", "must not be negative")
 	}
+	for field, n := range map[string]float64{
+		"limits.credential_rate": c.Limits.CredentialRate, "limits.credential_burst": float64(c.Limits.CredentialBurst),
+		"limits.max_inflight": float64(c.Limits.MaxInflight), "limits.max_context_turns": float64(c.Limits.MaxContextTurns),
+		"limits.max_context_bytes": float64(c.Limits.MaxContextBytes), "limits.max_header_bytes": float64(c.Limits.MaxHeaderBytes),
+	} {
+		if n < 0 {
+			bad(field, "must not be negative")
+		}
+	}
+	if h := c.Limits.MaxHeaderBytes; h > 0 && h < 9<<10 {
+		bad("limits.max_header_bytes", "%d: want at least 9216, so that the 8 KiB JWTs the gateway accepts fit", h)
+	}
 	for field, d := range map[string]Duration{
 		"limits.read_timeout": c.Limits.ReadTimeout, "limits.write_timeout": c.Limits.WriteTimeout,
 		"limits.idle_timeout": c.Limits.IdleTimeout, "limits.inspect_timeout": c.Limits.InspectTimeout,
+		"limits.queue_timeout":    c.Limits.QueueTimeout,
 		"limits.shutdown_timeout": c.Limits.ShutdownTimeout, "conversations.ttl": c.Conversations.TTL, "ack.ttl": c.Ack.TTL,
 		"policy_poll": c.PolicyPoll,
 	} {
@@ -512,8 +604,23 @@ func (c *Config) Validate() error {
 				bad(f+"."+p.field, "%q is not a JSON pointer (RFC 6901: starts with /)", p.ptr)
 			}
 		}
+		for j, ptr := range r.Texts {
+			if !strings.HasPrefix(ptr, "/") {
+				bad(f+".texts["+strconv.Itoa(j)+"]", "%q is not a JSON pointer (RFC 6901: starts with /)", ptr)
+			}
+		}
+		for j, role := range r.Roles {
+			if role != "agent" && role != "customer" {
+				bad(f+".roles["+strconv.Itoa(j)+"]", "%q: want agent or customer", role)
+			}
+		}
 		if r.Path == "/v1/check" || r.Path == "/v1/events" {
 			bad(f+".path", "%s is the gateway's own endpoint", r.Path)
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("trusted_proxies["+strconv.Itoa(i)+"]", "%q: want a network in CIDR form, e.g. 10.0.0.0/8 or 192.0.2.7/32", p)
 		}
 	}
 	if c.Conversations.Max < 0 {

@@ -26,6 +26,8 @@ type Metrics struct {
 	rejected   *prometheus.CounterVec
 	policyInfo *prometheus.GaugeVec
 	shadow     *prometheus.CounterVec
+	invalid    *prometheus.CounterVec
+	failOpen   *prometheus.CounterVec
 	handler    fasthttp.RequestHandler
 }
 
@@ -56,7 +58,13 @@ func New() *Metrics {
 	m.shadow = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_shadow_fires_total", Help: "Would-be reasons of shadow rules (on trial; they never changed an action), by rule and would-be action.",
 	}, []string{"rule", "action"})
-	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow,
+	m.invalid = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_policy_invalid_decisions_total", Help: "Decisions refused at run time because their output broke the decision schema, by rule (the tenant's fail mode applied).",
+	}, []string{"rule"})
+	m.failOpen = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_fail_open_total", Help: "Drafts of fail-open tenants whose policy could not decide, by outcome: released (nothing but private data found, masked) or held (other findings).",
+	}, []string{"outcome"})
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -100,6 +108,18 @@ func (m *Metrics) UpstreamError(route, kind string) { m.upstream.WithLabelValues
 
 // InspectionFailure counts an inspection that failed and the mode applied.
 func (m *Metrics) InspectionFailure(mode string) { m.failures.WithLabelValues(mode).Inc() }
+
+// InvalidDecision counts a decision refused at run time for breaking the
+// decision schema; rule is the rule id or package the error names.
+func (m *Metrics) InvalidDecision(rule string) { m.invalid.WithLabelValues(rule).Inc() }
+
+// FailOpenReleased counts a fail-open release: the policy could not decide
+// and the detectors found nothing but private data, which was masked.
+func (m *Metrics) FailOpenReleased() { m.failOpen.WithLabelValues("released").Inc() }
+
+// FailOpenHeld counts a draft of a fail-open tenant that was held anyway,
+// because its detectors found more than private data.
+func (m *Metrics) FailOpenHeld() { m.failOpen.WithLabelValues("held").Inc() }
 
 // Rejected counts a request refused before inspection.
 func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }

@@ -45,7 +45,22 @@ const (
 	problemMissing   = "missing"
 	problemNotString = "not a string"
 	problemDuplicate = "duplicate key" // also keys equal but for case, see locate
+	// problemFold is a key that equals a token but for case, with no exact
+	// match: an upstream that matches keys case-insensitively (Go's
+	// encoding/json) reads it as the field, so it is no more "missing" than
+	// the exact key would be.
+	problemFold = "key differs only in case"
 )
+
+// primaryProblem maps a locate problem for the required text: a key that
+// differs only in case is reported as the field missing, as it always was
+// (both refuse the body).
+func primaryProblem(problem string) string {
+	if problem == problemFold {
+		return problemMissing
+	}
+	return problem
+}
 
 // Message is what Extract pulls out of a request body. Its strings are
 // copies and do not alias the body. Text is private: Message masks itself
@@ -68,7 +83,9 @@ func (m Message) LogValue() slog.Value {
 	)
 }
 
-// Extract parses body (JSON) and returns the route's fields.
+// Extract parses body (JSON) and returns the route's fields. It is
+// ExtractAll without the texts, kept for callers that inspect the draft
+// only; a route with Texts needs ExtractAll (or ExtractRequest).
 //
 // The text field is required and must be a JSON string. The conversation,
 // agent and role fields are optional: missing or null gives "", and the
@@ -76,19 +93,44 @@ func (m Message) LogValue() slog.Value {
 // Any other type is an error, as is a key that appears twice, or twice but
 // for case, in an object on a pointer's path: {"text":"a","Text":"b"} would
 // have us inspect one draft while an upstream such as Go's encoding/json
-// (last key wins, case-insensitive) delivers the other.
+// (last key wins, case-insensitive) delivers the other. For the same reason
+// an optional field whose key differs from the pointer's only in case
+// ({"Role":"customer"}) is an error, not a missing field.
 //
 // Errors unwrap to ErrBadBody; field errors are *FieldError naming the
 // pointer. Strings are copied, so body may be reused afterwards. Extract is
 // safe for concurrent use.
 func (r *Compiled) Extract(body []byte) (Message, error) {
+	m, _, err := r.extract(body, false)
+	return m, err
+}
+
+// extract is Extract, and with texts also ExtractAll's texts.
+func (r *Compiled) extract(body []byte, texts bool) (Message, []Text, error) {
+	m, err := r.extractMessage(body)
+	if err != nil || !texts {
+		return m, nil, err
+	}
+	spans, err := r.textSpans(body)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	out := make([]Text, len(spans))
+	for i, sp := range spans {
+		out[i] = Text{Pointer: r.pointerRaw(sp.ptr), Path: sp.path, Text: decodeString(body[sp.start+1 : sp.end-1])}
+	}
+	return m, out, nil
+}
+
+// extractMessage is Extract.
+func (r *Compiled) extractMessage(body []byte) (Message, error) {
 	var m Message
 	if fastjson.ValidateBytes(body) != nil {
 		return m, errInvalidJSON
 	}
 	start, end, problem := locate(body, r.text.toks)
 	if problem != "" {
-		return m, &FieldError{Pointer: r.text.raw, Problem: problem}
+		return m, &FieldError{Pointer: r.text.raw, Problem: primaryProblem(problem)}
 	}
 	if body[start] != '"' {
 		return m, &FieldError{Pointer: r.text.raw, Problem: problemNotString}
@@ -148,7 +190,7 @@ func (r *Compiled) AppendWithText(dst, body []byte, text string) ([]byte, error)
 	}
 	start, end, problem := locate(body, r.text.toks)
 	if problem != "" {
-		return dst, &FieldError{Pointer: r.text.raw, Problem: problem}
+		return dst, &FieldError{Pointer: r.text.raw, Problem: primaryProblem(problem)}
 	}
 	if body[start] != '"' {
 		return dst, &FieldError{Pointer: r.text.raw, Problem: problemNotString}
@@ -164,8 +206,10 @@ func (r *Compiled) AppendWithText(dst, body []byte, text string) ([]byte, error)
 // locate finds the value toks point to in b, which must already be valid
 // JSON, and returns its span [start, end) or a problem: missing, or a
 // duplicate key. A key that equals a token but for case (Unicode simple
-// folding, as encoding/json matches) counts as a duplicate of it. It never
-// panics on malformed input; it reports such input as missing.
+// folding, as encoding/json matches) counts as a duplicate of it, or, with
+// no exact key beside it, is problemFold. It never panics on malformed
+// input; it reports such input as missing. "*" tokens are literal here;
+// walk handles wildcards.
 func locate(b []byte, toks []ptrToken) (start, end int, problem string) {
 	i := skipWS(b, 0)
 	for _, t := range toks {
@@ -209,10 +253,12 @@ func locate(b []byte, toks []ptrToken) (start, end int, problem string) {
 				}
 				break
 			}
-			if dup && found >= 0 {
+			switch {
+			case dup && found >= 0:
 				return 0, 0, problemDuplicate
-			}
-			if found < 0 {
+			case dup:
+				return 0, 0, problemFold
+			case found < 0:
 				return 0, 0, problemMissing
 			}
 			i = found

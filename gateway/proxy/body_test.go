@@ -3,6 +3,8 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -10,13 +12,19 @@ import (
 
 func mustRoute(t testing.TB, rt Route) *Compiled {
 	t.Helper()
+	return mustRouteOpts(t, rt, Options{})
+}
+
+// mustRouteOpts compiles rt alone with opts and returns it.
+func mustRouteOpts(t testing.TB, rt Route, opts Options) *Compiled {
+	t.Helper()
 	if rt.Path == "" {
 		rt.Path = "/api/messages/send"
 	}
 	if rt.Upstream == "" {
 		rt.Upstream = "http://127.0.0.1:1"
 	}
-	p, err := New([]Route{rt})
+	p, err := NewWithOptions([]Route{rt}, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -251,8 +259,17 @@ func FuzzExtract(f *testing.F) {
 	} {
 		f.Add([]byte(s), "redacted ***")
 	}
+	for _, s := range []string{
+		`{"message":{"text":"t","html":"<b>h</b>"},"attachments":[{"caption":"c"},{},{"caption":null}],"quote":{"a":"q","b":"r"}}`,
+		`{"message":{"text":"t"},"attachments":{"x":{"caption":"c"}},"quote":{"a":"1","A":"2"}}`,
+		`{"message":{"text":"t","HTML":"h"},"attachments":[{"caption":1}]}`,
+	} {
+		f.Add([]byte(s), "手机 138****5678")
+	}
 	r := mustRoute(f, Route{Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent/id", Role: "/role"})
+	all := mustRoute(f, Route{Text: "/message/text", Texts: []string{"/message/html", "/attachments/*/caption", "/quote/*", "/message/*"}, Role: "/role"})
 	f.Fuzz(func(t *testing.T, body []byte, x string) {
+		fuzzExtractAll(t, all, body, x)
 		m, err := r.Extract(body)
 		if err != nil {
 			if !errors.Is(err, ErrBadBody) {
@@ -282,6 +299,59 @@ func FuzzExtract(f *testing.F) {
 			t.Fatalf("after WithText got %+v, want %+v", m2, want)
 		}
 	})
+}
+
+// fuzzExtractAll checks ExtractAll and WithTexts on one input: errors wrap
+// ErrBadBody; WithTexts with the texts unchanged gives an equivalent body;
+// with every text replaced by x, ExtractAll finds x at every path.
+func fuzzExtractAll(t *testing.T, r *Compiled, body []byte, x string) {
+	m, texts, err := r.ExtractAll(body)
+	if err != nil {
+		if !errors.Is(err, ErrBadBody) {
+			t.Fatalf("ExtractAll error %v does not wrap ErrBadBody", err)
+		}
+		if _, werr := r.WithTexts(body, nil); werr == nil {
+			t.Fatalf("ExtractAll failed (%v) but WithTexts succeeded", err)
+		}
+		return
+	}
+	if len(texts) == 0 || texts[0].Text != m.Text || texts[0].Path != "/message/text" {
+		t.Fatalf("first text %q is not the draft %q", texts, m.Text)
+	}
+	same, err := r.WithTexts(body, texts)
+	if err != nil {
+		t.Fatalf("WithTexts(unchanged texts): %v", err)
+	}
+	var a, b any
+	if err := json.Unmarshal(body, &a); err != nil {
+		return // valid for fastjson, not for encoding/json (e.g. deep nesting)
+	}
+	if err := json.Unmarshal(same, &b); err != nil || !reflect.DeepEqual(a, b) {
+		t.Fatalf("WithTexts(unchanged texts) = %q, not equivalent to %q (%v)", same, body, err)
+	}
+	masked := slices.Clone(texts)
+	for i := range masked {
+		masked[i].Text = x
+	}
+	out, err := r.WithTexts(body, masked)
+	if err != nil {
+		t.Fatalf("WithTexts(masked): %v", err)
+	}
+	if !json.Valid(out) {
+		t.Fatalf("WithTexts produced invalid JSON: %q", out)
+	}
+	_, got, err := r.ExtractAll(out)
+	if err != nil {
+		t.Fatalf("ExtractAll after WithTexts: %v", err)
+	}
+	if len(got) != len(texts) {
+		t.Fatalf("after masking %d texts, got %d: %q", len(texts), len(got), got)
+	}
+	for i, g := range got {
+		if g.Path != texts[i].Path || g.Text != validUTF8(x) {
+			t.Fatalf("text %d after masking = %q at %s, want %q at %s", i, g.Text, g.Path, x, texts[i].Path)
+		}
+	}
 }
 
 func TestMessageLogValueMasksText(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -108,18 +109,28 @@ Content-Length: 22
 
 func newRoute(t *testing.T, rt Route) *Compiled {
 	t.Helper()
+	return newRouteOpts(t, rt, Options{})
+}
+
+// newRouteOpts is newRoute on a Proxy built with opts.
+func newRouteOpts(t *testing.T, rt Route, opts Options) *Compiled {
+	t.Helper()
 	if rt.Path == "" {
 		rt.Path = "/api/messages/send"
 	}
 	if rt.Text == "" {
 		rt.Text = "/text"
 	}
-	return mustRoute(t, rt)
+	return mustRouteOpts(t, rt, opts)
 }
 
 func TestForwardRequestAndResponse(t *testing.T) {
 	up := startUpstream(t, nil)
-	r := newRoute(t, Route{Upstream: "http://" + up.addr + "/base"})
+	// The query parameters are declared and 192.0.2.7 is a trusted proxy:
+	// an undeclared query is refused and an untrusted client's
+	// X-Forwarded-For dropped (TestForwardHeadersUntrusted).
+	r := newRouteOpts(t, Route{Upstream: "http://" + up.addr + "/base", Query: []string{"x", "y"}},
+		Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
 	req := parseRequest(t, clientRequest)
 	body := []byte(`{"text":"masked ***"}`)
 	var resp fasthttp.Response

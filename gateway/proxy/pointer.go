@@ -16,6 +16,7 @@ type ptrToken struct {
 	name  string // unescaped member name (~1 → /, ~0 → ~)
 	nameB []byte // name as bytes, so matching a key allocates nothing
 	index int    // array index the token denotes, or -1 if it is not one
+	wild  bool   // "*" in a text pointer: every element or member
 }
 
 // maxIndex bounds array indexes so that parsing cannot overflow.
@@ -43,6 +44,38 @@ func parsePointer(s string) (pointer, error) {
 		p.toks = append(p.toks, ptrToken{name: name, nameB: []byte(name), index: arrayIndex(name)})
 	}
 	return p, nil
+}
+
+// parseTextPointer parses s like parsePointer, but a reference token that
+// is exactly "*" is a wildcard over array elements and object members
+// (Route.Texts).
+func parseTextPointer(s string) (pointer, error) {
+	p, err := parsePointer(s)
+	if err != nil {
+		return p, err
+	}
+	for i := range p.toks {
+		if p.toks[i].name == "*" {
+			p.toks[i].wild = true
+		}
+	}
+	return p, nil
+}
+
+// appendToken appends "/" and name escaped per RFC 6901 to path.
+func appendToken(path []byte, name string) []byte {
+	path = append(path, '/')
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '~':
+			path = append(path, '~', '0')
+		case '/':
+			path = append(path, '~', '1')
+		default:
+			path = append(path, c)
+		}
+	}
+	return path
 }
 
 // arrayIndex returns the array index name denotes per RFC 6901 section 4

@@ -1,9 +1,16 @@
 // Package proxy holds the gateway's configured proxy routes: it matches a
-// request to a route, pulls the draft and its ids out of the JSON body by
-// JSON pointers (RFC 6901), replaces the draft with its masked form, and
-// forwards the request to the route's upstream the way a reverse proxy
-// should (net/http/httputil.ReverseProxy is the model: hop-by-hop headers
-// stripped, X-Forwarded-For appended). Inspection is the gateway's job.
+// request to a route, pulls every text the route carries out of the request
+// (the draft and other text fields of the JSON body by JSON pointers, RFC
+// 6901, and the allowed query parameters) with the draft's ids, replaces
+// the texts with their masked forms, and forwards the request to the
+// route's upstream the way a reverse proxy should (net/http/httputil.
+// ReverseProxy is the model: hop-by-hop headers stripped, X-Forwarded-For
+// appended). Inspection is the gateway's job.
+//
+// The rule behind the request checks is that the gateway never forwards a
+// byte it did not inspect: a body in a media type or content coding the
+// route does not parse, or a query parameter the route does not declare, is
+// refused rather than passed through (see ExtractRequest).
 //
 // Everything is parsed and validated by New; the request path only looks up
 // precomputed state, so a *Proxy and its *Compiled routes are immutable and
@@ -13,10 +20,14 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -75,6 +86,49 @@ type Route struct {
 	// They are the gateway's own credentials, so by default (false) they are
 	// stripped and the upstream never sees them.
 	ForwardAuth bool `json:"forward_auth" yaml:"forward_auth"`
+	// Texts are JSON pointers to further text fields the body may carry
+	// beside Text, e.g. "/message/html" or "/attachments/*/caption": each
+	// is inspected and masked like the draft. A "*" token matches every
+	// element of an array and every member of an object (so in Texts a
+	// member literally named "*" cannot be addressed). They are optional:
+	// a missing field or null is no text; any other non-string is an error.
+	Texts []string `json:"texts" yaml:"texts"`
+	// Query lists the query parameters the route accepts; their values are
+	// texts too, inspected and masked. Empty means a request with any query
+	// string is refused: a parameter no one inspects could carry the draft
+	// to an upstream that reads it.
+	Query []string `json:"query" yaml:"query"`
+	// ContentTypes are the media types the route accepts, e.g.
+	// "application/json"; empty means just that one. The body is parsed as
+	// JSON whatever it says, so only JSON types are allowed (application/json
+	// or a "+json" suffix type): an upstream that decodes a form or a
+	// multipart body could read text the JSON parse does not see.
+	ContentTypes []string `json:"content_types" yaml:"content_types"`
+	// Roles are the sender roles the route carries ("agent", "customer");
+	// empty means ["agent"]. The gateway checks a message's role against
+	// them (AllowsRole) before trusting it.
+	Roles []string `json:"roles" yaml:"roles"`
+}
+
+// Sender roles a route may carry (Route.Roles).
+const (
+	RoleAgent    = "agent"
+	RoleCustomer = "customer"
+)
+
+// DefaultContentType is the media type a route accepts when
+// Route.ContentTypes is empty.
+const DefaultContentType = "application/json"
+
+// Options configure a Proxy as a whole.
+type Options struct {
+	// TrustedProxies are the networks of the load balancers or proxies in
+	// front of the gateway. Only a request whose direct client address is in
+	// one of them keeps its X-Forwarded-For chain (the client's address is
+	// appended), Forwarded, X-Real-IP and X-Forwarded-Host/Proto/Port; from
+	// anyone else they are claims the client made up, and are stripped.
+	// Empty trusts no one.
+	TrustedProxies []netip.Prefix
 }
 
 // Proxy is a set of compiled routes. Build it with New; it is immutable
@@ -82,6 +136,12 @@ type Route struct {
 type Proxy struct {
 	routes  map[string]map[string]*Compiled // method → path → route
 	clients []*fasthttp.HostClient
+}
+
+// proxyShared is the state a Proxy's routes share.
+type proxyShared struct {
+	trusted   []netip.Prefix
+	transport *transport
 }
 
 // Compiled is a validated route with its parsed pointers and upstream
@@ -95,25 +155,44 @@ type Compiled struct {
 	forwardAuth bool
 
 	text                      pointer
-	conversation, agent, role *pointer // nil: not configured
+	texts                     []pointer // Route.Texts, "*" tokens are wildcards
+	conversation, agent, role *pointer  // nil: not configured
+	query                     []string  // allowed query parameter names
+	contentTypes              []string  // lower-case media types
+	roles                     []string
 
+	shared *proxyShared
 	client *fasthttp.HostClient
 }
 
-// New validates routes and compiles them. Errors name the offending field,
-// e.g. `routes[1].text: JSON pointer must start with "/"`, all of them
-// joined. It builds one pooled fasthttp.HostClient per upstream scheme and
-// host; no connection is opened until the first Forward.
+// New is NewWithOptions with zero Options: no trusted proxies.
 func New(routes []Route) (*Proxy, error) {
+	return NewWithOptions(routes, Options{})
+}
+
+// NewWithOptions validates routes and compiles them. Errors name the
+// offending field, e.g. `routes[1].text: JSON pointer must start with "/"`,
+// all of them joined. It builds one pooled fasthttp.HostClient per upstream
+// scheme and host; no connection is opened until the first Forward.
+func NewWithOptions(routes []Route, opts Options) (*Proxy, error) {
 	p := &Proxy{routes: make(map[string]map[string]*Compiled)}
 	clients := make(map[string]*fasthttp.HostClient)
+	shared := &proxyShared{transport: &transport{}}
 	var errs []error
+	for i, pfx := range opts.TrustedProxies {
+		if !pfx.IsValid() {
+			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: not a valid prefix", i))
+			continue
+		}
+		shared.trusted = append(shared.trusted, pfx.Masked())
+	}
 	for i, rt := range routes {
 		c, hostKey, host, isTLS, err := compile(rt)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("routes[%d]%w", i, err))
 			continue
 		}
+		c.shared = shared
 		byPath := p.routes[c.method]
 		if byPath == nil {
 			byPath = make(map[string]*Compiled)
@@ -145,6 +224,8 @@ func New(routes []Route) (*Proxy, error) {
 				SecureErrorLogMessage: true,
 				// The path sent is the route's own, already clean.
 				DisablePathNormalizing: true,
+				// Records whether a request's bytes reached the upstream.
+				Transport: shared.transport,
 			}
 			clients[hostKey] = hc
 			p.clients = append(p.clients, hc)
@@ -242,7 +323,72 @@ func compile(rt Route) (c *Compiled, hostKey, host string, isTLS bool, err error
 		}
 		*f.dst = &ptr
 	}
+	if err := c.compileChannels(rt); err != nil {
+		return nil, "", "", false, err
+	}
 	return c, hostKey, host, isTLS, nil
+}
+
+// compileChannels validates the route's extra texts, query parameters,
+// content types and roles. Errors start with ".field".
+func (c *Compiled) compileChannels(rt Route) error {
+	for _, t := range c.text.toks {
+		if t.name == "*" {
+			return errors.New(`.text: the draft's pointer names one string; put "*" pointers in texts`)
+		}
+	}
+	for i, raw := range rt.Texts {
+		ptr, err := parseTextPointer(raw)
+		if err != nil {
+			return fmt.Errorf(".texts[%d]: %w", i, err)
+		}
+		if raw == c.text.raw || slices.ContainsFunc(c.texts, func(p pointer) bool { return p.raw == raw }) {
+			return fmt.Errorf(".texts[%d]: duplicate pointer", i)
+		}
+		c.texts = append(c.texts, ptr)
+	}
+	for i, name := range rt.Query {
+		switch {
+		case name == "":
+			return fmt.Errorf(".query[%d]: empty parameter name", i)
+		case !utf8.ValidString(name):
+			return fmt.Errorf(".query[%d]: not UTF-8", i)
+		case slices.Contains(c.query, name):
+			return fmt.Errorf(".query[%d]: duplicate parameter", i)
+		}
+		c.query = append(c.query, name)
+	}
+	cts := rt.ContentTypes
+	if len(cts) == 0 {
+		cts = []string{DefaultContentType}
+	}
+	for i, ct := range cts {
+		mt, params, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return fmt.Errorf(".content_types[%d]: not a media type", i)
+		case len(params) > 0:
+			return fmt.Errorf(".content_types[%d]: no parameters allowed (charset is always UTF-8)", i)
+		case mt != "application/json" && !strings.HasSuffix(mt, "+json"):
+			return fmt.Errorf(`.content_types[%d]: the body is parsed as JSON: only application/json or a "+json" type`, i)
+		}
+		if !slices.Contains(c.contentTypes, mt) {
+			c.contentTypes = append(c.contentTypes, mt)
+		}
+	}
+	roles := rt.Roles
+	if len(roles) == 0 {
+		roles = []string{RoleAgent}
+	}
+	for i, role := range roles {
+		if role != RoleAgent && role != RoleCustomer {
+			return fmt.Errorf(`.roles[%d]: must be "agent" or "customer"`, i)
+		}
+		if !slices.Contains(c.roles, role) {
+			c.roles = append(c.roles, role)
+		}
+	}
+	return nil
 }
 
 // isToken reports whether s is an RFC 9110 token, as a method must be.
@@ -301,3 +447,12 @@ func (r *Compiled) Method() string { return r.method }
 
 // Path returns the path the route matches and forwards to.
 func (r *Compiled) Path() string { return r.path }
+
+// Roles returns the sender roles the route carries (Route.Roles, default
+// ["agent"]). The slice is a copy.
+func (r *Compiled) Roles() []string { return slices.Clone(r.roles) }
+
+// AllowsRole reports whether the route carries messages from role, compared
+// exactly. The gateway maps a message without a role to its default role
+// before asking.
+func (r *Compiled) AllowsRole(role string) bool { return slices.Contains(r.roles, role) }

@@ -95,6 +95,7 @@ type gwSpec struct {
 	topics   [3]string // findings, alerts, samples
 	spoolDir string
 	textKey  string // base64 AES-256 key for text_enc
+	extra    string // more top-level YAML (auth, routes, tenants)
 }
 
 func newSpec(t *testing.T, brokers string) gwSpec {
@@ -136,7 +137,7 @@ stream:
   sampling: {rate: 0.2}
   text_key_env: XJ_E2E_TEXT_KEY
   text_key_id: e2e
-`, g.agent, g.admin, spec.brokers, spec.topics[0], spec.topics[1], spec.topics[2], spec.spoolDir)
+`, g.agent, g.admin, spec.brokers, spec.topics[0], spec.topics[1], spec.topics[2], spec.spoolDir) + spec.extra
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
