@@ -25,10 +25,16 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		if s.stream != nil {
-			if err := s.stream.Ready(); err != nil {
-				writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-				return
+			// Kafka unreachable leaves the gateway ready while the spool
+			// has room (events wait there); the body says so.
+			r := s.stream.Readiness()
+			status, word := fasthttp.StatusOK, "ready"
+			if !r.Ready {
+				status, word = fasthttp.StatusServiceUnavailable, "not ready"
 			}
+			writeJSON(ctx, status, map[string]any{"status": word, "reason": r.Reason, "warning": r.Warning, "kafka": r.Kafka,
+				"spool_events": r.SpoolEvents, "spool_bytes": r.SpoolBytes})
+			return
 		}
 		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 	case "/metrics":

@@ -384,7 +384,6 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	if agent == "" {
 		agent, claimed = m.agent, m.agent != ""
 	}
-	_ = claimed // TODO(stream): AgentClaimed
 	now := s.now()
 	if !s.limiter.Allow(p.Tenant, agent, now) || (p.Agent == "" && p.Credential != "" && !s.credLimiter.Allow(p.Tenant, p.Credential, now)) {
 		s.metrics.Rejected("rate_limit")
@@ -413,7 +412,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	// lock, so a conversation's events keep the order of its messages.
 	publish := func(pv *inspect.Verdict, c *inspect.Conversation) bool {
 		em := stream.Message{
-			Tenant: p.Tenant, ConversationID: m.conversation, AgentID: agent, Role: req.Role, Route: m.route,
+			Tenant: p.Tenant, ConversationID: m.conversation, AgentID: agent, AgentClaimed: claimed, Role: req.Role, Route: m.route,
 			Verdict: pv, Risk: c.Risk, Recent: c.Recent, Raw: m.text, Now: now,
 		}
 		if n := len(c.Recent); n > 0 {

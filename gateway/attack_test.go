@@ -167,6 +167,9 @@ func TestAttackAgentIdentity(t *testing.T) {
 	cfg := attackConfig(up)
 	cfg.Limits.AgentRate, cfg.Limits.AgentBurst = 20, 40
 	g := start(t, cfg, "", nil)
+	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"你是不是傻，看不懂字吗","agent_id":"boss","conversation_id":"claim-1"}`, "X-API-Key", deskKey); r.Status != 200 {
+		t.Fatalf("unpinned: %d %s", r.Status, r.Raw)
+	}
 	ok := 0
 	for i := range 200 {
 		r := do(t, "POST", g.agent+"/v1/check", fmt.Sprintf(`{"text":"您好，请问还有什么可以帮您？%d","agent_id":"rot-%d"}`, i, i), "X-API-Key", deskKey)
@@ -188,14 +191,20 @@ func TestAttackAgentIdentity(t *testing.T) {
 	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"你是不是傻，看不懂字吗","agent_id":"boss","conversation_id":"pin-1"}`, "X-API-Key", pinnedKey); r.Status != 200 {
 		t.Fatalf("pinned: %d %s", r.Status, r.Raw)
 	}
-	var pinned *event.Event
+	var pinned, claimed *event.Event
 	for _, e := range drainEvents(t, g.srv.broker.Addr(), "xunjian.findings", 2*time.Second) {
-		if e.ConversationID == "pin-1" {
+		switch e.ConversationID {
+		case "pin-1":
 			pinned = e
+		case "claim-1":
+			claimed = e
 		}
 	}
-	if pinned == nil || pinned.AgentID != "a-7" {
-		t.Fatalf("pinned key's event: %+v, want agent a-7 whatever the body says", pinned)
+	if pinned == nil || pinned.AgentID != "a-7" || pinned.AgentClaimed {
+		t.Fatalf("pinned key's event: %+v, want agent a-7, established, whatever the body says", pinned)
+	}
+	if claimed == nil || claimed.AgentID != "boss" || !claimed.AgentClaimed {
+		t.Fatalf("unpinned key's event: %+v, want agent boss marked as claimed", claimed)
 	}
 }
 
@@ -578,5 +587,38 @@ func TestAttackDeliveryUnknown(t *testing.T) {
 	}
 	if got.Load() != 1 {
 		t.Errorf("backend took %d requests, want 1 (no retry of a request that was written)", got.Load())
+	}
+}
+
+// TestAttackDeadBroker: with brokers configured and none listening, the
+// gateway keeps answering (events wait in the spool) and says within 10 s,
+// in /readyz, a metric and one log line, that Kafka is unreachable.
+func TestAttackDeadBroker(t *testing.T) {
+	cfg := config.Config{}
+	cfg.Stream.Brokers = []string{"127.0.0.1:1"}
+	g := start(t, cfg, "", nil)
+	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"你有病吧","conversation_id":"k1"}`); r.Status != 200 {
+		t.Fatalf("draft with Kafka down: %d %s", r.Status, r.Raw)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := do(t, "GET", g.admin+"/readyz", "")
+		kafka, _ := r.Body["kafka"].(map[string]any)
+		if kafka != nil && kafka["reachable"] == false && kafka["since"] != nil {
+			if r.Status != 200 {
+				t.Errorf("/readyz %d with room in the spool, want 200 with the warning", r.Status)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after 10 s: %d %s, want kafka unreachable and since when", r.Status, r.Raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if m := do(t, "GET", g.admin+"/metrics", "").Raw; !strings.Contains(m, "xunjian_kafka_reachable 0") {
+		t.Errorf("metrics:\n%s", grepLines(m, "kafka"))
+	}
+	if n := strings.Count(g.logs.String(), "kafka unreachable"); n != 1 {
+		t.Errorf("%d log lines say kafka is unreachable, want 1:\n%s", n, g.logs.String())
 	}
 }

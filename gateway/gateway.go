@@ -142,6 +142,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	if s.stream != nil {
 		s.metrics.Stream(streamStats(s.stream))
+		s.metrics.Registry().MustRegister(s.stream.Collector())
 	}
 	s.ready.Store(true)
 	return s, nil

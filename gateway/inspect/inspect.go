@@ -524,13 +524,24 @@ func (in *Inspector) detected(req Request) *detection {
 	return d
 }
 
-// masked returns text with its private data masked: itself when it has
-// none.
+// masked returns text with its private data masked: the privacy findings
+// as the privacy detector redacts them, and the contact handles of the
+// diversion.contact findings (wxid_abc123, QQ numbers, @handles) as
+// MaskContact masks them, which is how an event's evidence shows them. It
+// returns text itself when there is nothing to mask.
 func (in *Inspector) masked(text string, findings []detectors.Finding) string {
+	private := false
 	for _, f := range findings {
 		if f.Detector == "privacy" {
-			return in.redact(text, findings)
+			private = true
+			break
 		}
+	}
+	// Contacts first: MaskContact keeps every code point's place, so the
+	// privacy findings' spans still hold on the result.
+	text = maskContacts(text, findings)
+	if private {
+		return in.redact(text, findings)
 	}
 	return text
 }
@@ -544,6 +555,178 @@ func (in *Inspector) redact(text string, findings []detectors.Finding) string {
 	defer in.scratch.Put(sc)
 	in.norm.NormalizeInto(&sc.text, &sc.buf, text)
 	return in.privacy.Redact(&sc.text, findings)
+}
+
+// IsContact reports whether f is a diversion.contact finding, whose
+// evidence holds a private contact handle to mask with MaskContact.
+func IsContact(f detectors.Finding) bool { return f.Detector == "diversion" && f.Kind == "contact" }
+
+// maskContacts applies MaskContact to the span of every diversion.contact
+// finding in text (spans in code points, as findings give them); it returns
+// text itself when none changes.
+func maskContacts(text string, findings []detectors.Finding) string {
+	var rs []rune
+	for _, f := range findings {
+		if !IsContact(f) || f.Start < 0 || f.End <= f.Start {
+			continue
+		}
+		if rs == nil {
+			rs = []rune(text)
+		}
+		if f.End > len(rs) {
+			continue
+		}
+		seg := string(rs[f.Start:f.End])
+		if m := MaskContact(seg); m != seg {
+			copy(rs[f.Start:f.End], []rune(m))
+		}
+	}
+	if rs == nil {
+		return text
+	}
+	if out := string(rs); out != text {
+		return out
+	}
+	return text
+}
+
+// MaskContact masks the contact handles in s, the text of a
+// diversion.contact finding ("加我微信 wxid_abc123", "QQ 1234567890", "telegram
+// @someone"): each token the diversion detector takes for a contact id (a
+// number of five digits or more, an @handle, an e-mail address, a handle
+// mixing letters with digits or underscores) is starred, one star per code
+// point so that spans keep their offsets:
+//
+//   - a number keeps its last four digits at most, and never fewer than
+//     four are starred (1234567890 → ******7890, 12345 → ****5);
+//   - an @handle keeps the @ and its first character (@someone → @s******);
+//   - an e-mail address keeps the first character of its user part and the
+//     domain (zhangsan@qq.com → z*******@qq.com);
+//   - any other handle keeps its first two characters (wxid_abc123 →
+//     wx*********).
+//
+// The app names and invitations around them stay, so a reader still sees
+// what the finding is. Digits count in any form (full-width, circled,
+// Chinese numerals). MaskContact is idempotent: what it leaves is no longer
+// shaped like an id. It is the one masker of contact handles: the inspector
+// masks the text with it, and events mask the evidence with it.
+func MaskContact(s string) string {
+	src := []rune(s)
+	var rs []rune // a copy of src, made on the first change
+	for i := 0; i < len(src); {
+		if !isContactRune(src[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(src) && isContactRune(src[j]) {
+			j++
+		}
+		k := j
+		for k > i && isContactTrail(src[k-1]) {
+			k--
+		}
+		// An @ right after stars is a masked e-mail address's domain,
+		// not an @handle.
+		masked := (src[i] == '@' || src[i] == '＠') && i > 0 && src[i-1] == '*'
+		if keep := contactKeep(src[i:k]); keep != nil && !masked {
+			if rs == nil {
+				rs = slices.Clone(src)
+			}
+			for p := i; p < k; p++ {
+				if !keep[p-i] {
+					rs[p] = '*'
+				}
+			}
+		}
+		i = j
+	}
+	if rs == nil {
+		return s
+	}
+	return string(rs)
+}
+
+// contactKeep returns, for a token shaped like a contact id, which of its
+// code points stay in clear (see MaskContact); nil when the token is not
+// an id.
+func contactKeep(tok []rune) []bool {
+	var letters, digits, under, at, atPos = 0, 0, 0, 0, -1
+	for p, r := range tok {
+		switch {
+		case isContactLetter(r):
+			letters++
+		case isContactDigit(r):
+			digits++
+		case r == '_' || r == '＿':
+			under++
+		case r == '@' || r == '＠':
+			at++
+			atPos = p
+		}
+	}
+	keep := make([]bool, len(tok))
+	switch {
+	case letters == 0 && under == 0 && at == 0:
+		if digits < 5 {
+			return nil
+		}
+		clear := min(4, digits-4)
+		k := 0
+		for p, r := range tok {
+			if !isContactDigit(r) {
+				keep[p] = true
+				continue
+			}
+			keep[p] = k >= digits-clear
+			k++
+		}
+	case at == 1 && atPos == 0:
+		if len(tok) < 4 || letters+digits == 0 {
+			return nil
+		}
+		keep[0], keep[1] = true, true
+	case at == 1:
+		if atPos == 0 || !slices.ContainsFunc(tok[atPos:], func(r rune) bool { return r == '.' || r == '．' }) {
+			return nil
+		}
+		keep[0] = true
+		for p := atPos; p < len(tok); p++ {
+			keep[p] = true
+		}
+	case at > 1:
+		return nil
+	default:
+		if len(tok) < 5 || !isContactLetter(tok[0]) || letters == 0 || digits+under == 0 {
+			return nil
+		}
+		keep[0], keep[1] = true, true
+	}
+	return keep
+}
+
+// isContactRune reports whether r may be part of a contact id token, in
+// the original text (full-width forms included).
+func isContactRune(r rune) bool {
+	return isContactLetter(r) || isContactDigit(r) || strings.ContainsRune("_@.-+＿＠．－＋", r)
+}
+
+// isContactTrail reports whether r is dropped from the end of a token
+// (trailing dots, dashes and pluses are punctuation, not the id).
+func isContactTrail(r rune) bool { return strings.ContainsRune(".-+．－＋", r) }
+
+func isContactLetter(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 'ａ' && r <= 'ｚ' || r >= 'Ａ' && r <= 'Ｚ'
+}
+
+// isContactDigit reports whether r stands for a digit: any Unicode digit
+// or number (ASCII, full-width, circled, superscript…) or a Chinese numeral
+// as phone and QQ numbers are spelled out.
+func isContactDigit(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= '0' && r <= '9'
+	}
+	return unicode.In(r, unicode.Nd, unicode.No, unicode.Nl) || strings.ContainsRune("〇零一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖貳參陸", r)
 }
 
 // detect appends the findings of every detector that applies to the

@@ -16,6 +16,18 @@
 // verdict's decision_id, so a client's reply leads an auditor to its event. The spool record's key carries
 // the routing bits and the tenant ahead of the conversation id; the shipper
 // turns them back into topics, the tenant header and the Kafka key.
+//
+// Readiness with Kafka away. The stream reports whether the brokers answer
+// (Kafka, Readiness, and the metrics of Collector: xunjian_kafka_reachable
+// and xunjian_kafka_unreachable_since_seconds), within 10 s of an outage
+// even with no traffic (the shipper probes them), and logs one line when
+// they stop answering and one when they answer again. An unreachable Kafka
+// alone does not make the gateway unready: the gateway still inspects and
+// answers, and every event waits in the spool, on disk, until Kafka is back;
+// what /readyz must say is that Kafka is unreachable and since when, so an
+// operator sees the outage before the spool fills. Readiness turns false
+// (503) only when the spool is full, when events are being held or
+// dropped.
 package stream
 
 import (
@@ -72,6 +84,9 @@ type Config struct {
 	// Logger receives state changes (spool full, recovered); nil means
 	// slog.Default(). Log lines never carry message text or keys.
 	Logger *slog.Logger
+	// ProbeInterval is how often the brokers are probed while no batch
+	// ships (zero: shipper.DefaultProbeInterval).
+	ProbeInterval time.Duration
 }
 
 // Message is one inspected message, as Publish takes it. Publish reads it
@@ -79,6 +94,9 @@ type Config struct {
 // the caller reuses afterwards.
 type Message struct {
 	Tenant, ConversationID, AgentID string
+	// AgentClaimed marks AgentID as named by the request, not established
+	// by the credential.
+	AgentClaimed bool
 	// Role is agent or customer.
 	Role string
 	// Route is the proxied route, if any.
@@ -177,13 +195,14 @@ func Open(cfg Config) (*Stream, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	s.ship, err = shipper.New(sp, shipper.Options{
-		Brokers:      cfg.Brokers,
-		Topic:        s.topics,
-		Headers:      s.kafkaHeaders,
-		Key:          func(r spool.Record) []byte { _, _, conv, _ := decodeKey(r.Key); return conv },
-		BatchSize:    cfg.BatchSize,
-		BatchTimeout: cfg.BatchTimeout,
-		Logger:       log,
+		Brokers:       cfg.Brokers,
+		Topic:         s.topics,
+		Headers:       s.kafkaHeaders,
+		Key:           func(r spool.Record) []byte { _, _, conv, _ := decodeKey(r.Key); return conv },
+		BatchSize:     cfg.BatchSize,
+		BatchTimeout:  cfg.BatchTimeout,
+		Logger:        log,
+		ProbeInterval: cfg.ProbeInterval,
 	})
 	if err != nil {
 		sp.Close()
@@ -227,7 +246,7 @@ func (s *Stream) Publish(ctx context.Context, m Message) error {
 		return nil
 	}
 	e, err := event.New(event.Input{
-		ID: v.DecisionID, TS: m.Now, Tenant: m.Tenant, ConversationID: m.ConversationID, AgentID: m.AgentID,
+		ID: v.DecisionID, TS: m.Now, Tenant: m.Tenant, ConversationID: m.ConversationID, AgentID: m.AgentID, AgentClaimed: m.AgentClaimed,
 		Role: m.Role, Route: m.Route, Verdict: v, Shadow: v.Shadow, Sampled: sampled,
 		Risk: m.Risk, Masked: m.Masked, Raw: m.Raw,
 	}, s.cfg.Encryptor)
@@ -330,6 +349,12 @@ func (s *Stream) Ready() error {
 // done or Close is called. Kafka outages are retried inside, so it returns
 // only at the end (nil) or when the spool fails.
 func (s *Stream) Run(ctx context.Context) error {
+	// The shipper watches the brokers while it runs; until then (topics
+	// not created yet, perhaps for want of a broker) Watch does.
+	wctx, stopWatch := context.WithCancel(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { s.ship.Watch(wctx) })
+	defer func() { stopWatch(); watch.Wait() }()
 	for backoff := shipper.MinBackoff; ; backoff = min(2*backoff, 10*time.Second) {
 		err := s.ensureTopics(ctx)
 		if err == nil {
@@ -344,6 +369,8 @@ func (s *Stream) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 	}
+	stopWatch()
+	watch.Wait()
 	err := s.ship.Run(ctx)
 	if errors.Is(err, shipper.ErrClosed) {
 		return nil

@@ -30,8 +30,12 @@
 //     reasons); they never changed the action. May be empty.
 //   - latency_us: the inspection's latency in microseconds.
 //   - sampled: the message belongs to the QA sample.
-//   - fail_open (optional): inspection failed and the tenant's fail-open
-//     mode released the message uninspected.
+//   - agent_claimed (optional): agent_id was named by the request, not
+//     established by the credential (a key that pins no agent): an
+//     attribution to weigh, not a verified one.
+//   - fail_open (optional): the policy could not decide and the tenant's
+//     fail-open mode released the message, masked, on the detectors'
+//     findings alone.
 //   - route (optional): the proxied route.
 //   - text_enc (optional): the raw text sealed for auditors, {alg
 //     "AES-256-GCM", key_id, nonce, ciphertext}, nonce (12 bytes) and
@@ -47,11 +51,19 @@
 //     message, scrubbed like evidence.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
-// Evidence comes from the verdict, where privacy detectors already mask it;
-// New still passes every evidence, reason message, suggestion and alert
-// message through Scrub, which stars digit runs longer than four and e-mail
-// user parts, so a detector that forgot to mask (or a diversion finding
-// quoting a phone number) cannot leak one.
+// Every text field of an event passes through Scrub on the way out:
+// text_masked, context[].text_masked, evidence, the messages and
+// suggestions of reasons and shadow, and alert messages. Scrub stars every
+// run of more than four digit-like code points but its last four (digits
+// in any form: ASCII, full-width, circled, superscript, Chinese numerals
+// plain and capital, split by spaces, dashes, dots or zero-width
+// characters) and cuts e-mail user parts, so a detector that forgot to
+// mask, a policy message quoting a number or a phone spelled 一三八… cannot
+// leak one. Evidence comes from the verdict, where the privacy detector
+// already masks it; a diversion.contact finding's evidence also has its
+// contact handle (wxid_…, QQ number, @handle) masked by inspect.MaskContact,
+// the same masker with which the inspector masks the handle in the text that
+// becomes text_masked and context, so both show the same stars.
 //
 // Marshal appends the JSON encoding to a caller's buffer (for the spool);
 // Parse reads it back strictly.

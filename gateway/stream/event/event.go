@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +53,7 @@ type Event struct {
 	Shadow         []rules.Reason      `json:"shadow"`
 	LatencyUS      int64               `json:"latency_us"`
 	Sampled        bool                `json:"sampled"`
+	AgentClaimed   bool                `json:"agent_claimed,omitempty"`
 	FailOpen       bool                `json:"fail_open,omitempty"`
 	Route          string              `json:"route,omitempty"`
 	TextEnc        *TextEnc            `json:"text_enc,omitempty"`
@@ -63,6 +65,11 @@ type Event struct {
 	// first and ending with this message: set on the alerts topic, so a
 	// supervisor sees what led to the alert (optional).
 	Context []Turn `json:"context,omitempty"`
+
+	// handles masks, in the free text of this event, the contact handles
+	// of its verdict's diversion.contact findings wherever a text quotes
+	// them (nil: none); see scrub.
+	handles *strings.Replacer
 }
 
 // Turn is one masked turn of an alert's context.
@@ -82,6 +89,9 @@ type Input struct {
 	Tenant         string
 	ConversationID string
 	AgentID        string
+	// AgentClaimed marks AgentID as named by the request rather than
+	// established by the credential.
+	AgentClaimed bool
 	// Role is agent (the default when empty) or customer.
 	Role string
 	// Route is the proxied route, if any.
@@ -94,8 +104,9 @@ type Input struct {
 	// policy's own Verdict.Sample.
 	Sampled bool
 	// Masked is the text with its private data masked (the caller masks
-	// it); it goes to text_masked unchanged, so it must not hold raw
-	// private data. Empty means no text_masked.
+	// it, as the inspector's Verdict.Redacted and Conversation.Recent do);
+	// it goes to text_masked scrubbed again like every other text field.
+	// Empty means no text_masked.
 	Masked string
 	// Risk is the conversation's complaint risk after this message.
 	Risk float64
@@ -144,32 +155,36 @@ func New(in Input, enc *Encryptor) (*Event, error) {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
+	hs := handleReplacer(v.Findings)
+	sc := func(s string) string { return scrubWith(hs, s) }
 	e := &Event{
 		EventID:        id,
 		TS:             ts,
 		Tenant:         in.Tenant,
 		ConversationID: in.ConversationID,
 		AgentID:        in.AgentID,
+		AgentClaimed:   in.AgentClaimed,
 		Role:           role,
 		Action:         v.Action,
-		Alerts:         scrubAlerts(v.Alerts),
+		Alerts:         scrubAlerts(v.Alerts, sc),
 		PolicyRevision: v.PolicyRevision,
 		LatencyUS:      max(v.LatencyUS, 0),
 		Sampled:        in.Sampled || v.Sample,
 		FailOpen:       v.FailOpen,
 		Route:          in.Route,
-		TextMasked:     in.Masked,
+		TextMasked:     sc(in.Masked),
 		Risk:           min(max(in.Risk, 0), 1),
-		Context:        turns(in.Context),
+		Context:        turns(in.Context, sc),
+		handles:        hs,
 	}
 	var err error
 	if e.Findings, err = findings(v.Findings); err != nil {
 		return nil, err
 	}
-	if e.Reasons, err = reasons(v.Reasons, "reasons"); err != nil {
+	if e.Reasons, err = reasons(v.Reasons, "reasons", sc); err != nil {
 		return nil, err
 	}
-	if e.Shadow, err = reasons(in.Shadow, "shadow"); err != nil {
+	if e.Shadow, err = reasons(in.Shadow, "shadow", sc); err != nil {
 		return nil, err
 	}
 	if enc != nil && in.Raw != "" {
@@ -183,7 +198,8 @@ func New(in Input, enc *Encryptor) (*Event, error) {
 }
 
 // findings copies fs (never the caller's array: evidence may change) with
-// evidence re-checked and scores clamped to [0, 1].
+// evidence re-checked (contact handles masked by inspect.MaskContact, then
+// Scrub) and scores clamped to [0, 1].
 func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
 	out := make([]detectors.Finding, len(fs))
 	for i, f := range fs {
@@ -197,15 +213,20 @@ func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
 			return nil, fmt.Errorf("event: findings[%d] %s: %w", i, f.Name(), err)
 		}
 		f.Score = min(max(f.Score, 0), 1)
+		if inspect.IsContact(f) {
+			// The handle masked as the inspector masks it in the text,
+			// so evidence and text_masked show the same stars.
+			f.Evidence = inspect.MaskContact(f.Evidence)
+		}
 		f.Evidence = Scrub(f.Evidence)
 		out[i] = f
 	}
 	return out, nil
 }
 
-// reasons returns rs with messages and suggestions re-checked, copying
-// only when one changes; nil becomes empty.
-func reasons(rs []rules.Reason, field string) ([]rules.Reason, error) {
+// reasons returns rs with messages and suggestions scrubbed, copying only
+// when one changes; nil becomes empty.
+func reasons(rs []rules.Reason, field string, scrub func(string) string) ([]rules.Reason, error) {
 	if rs == nil {
 		return []rules.Reason{}, nil
 	}
@@ -217,7 +238,7 @@ func reasons(rs []rules.Reason, field string) ([]rules.Reason, error) {
 		if r.Finding != nil && *r.Finding < 0 {
 			return nil, fmt.Errorf("event: %s[%d] %s: finding %d", field, i, r.Rule, *r.Finding)
 		}
-		m, s := Scrub(r.Message), Scrub(r.Suggestion)
+		m, s := scrub(r.Message), scrub(r.Suggestion)
 		if m == r.Message && s == r.Suggestion {
 			continue
 		}
@@ -234,24 +255,26 @@ func reasons(rs []rules.Reason, field string) ([]rules.Reason, error) {
 
 // turns copies the context turns with their texts scrubbed again; nil
 // stays nil.
-func turns(ts []inspect.Turn) []Turn {
+func turns(ts []inspect.Turn, scrub func(string) string) []Turn {
 	if ts == nil {
 		return nil
 	}
 	out := make([]Turn, len(ts))
 	for i, t := range ts {
-		out[i] = Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: Scrub(t.Text)}
+		out[i] = Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: scrub(t.Text)}
 	}
 	return out
 }
 
-func scrubAlerts(as []rules.Alert) []rules.Alert {
+// scrubAlerts returns as with their messages scrubbed, copying only when
+// one changes; nil becomes empty.
+func scrubAlerts(as []rules.Alert, scrub func(string) string) []rules.Alert {
 	if as == nil {
 		return []rules.Alert{}
 	}
 	var out []rules.Alert
 	for i, a := range as {
-		if m := Scrub(a.Message); m != a.Message {
+		if m := scrub(a.Message); m != a.Message {
 			if out == nil {
 				out = append([]rules.Alert(nil), as...)
 			}
@@ -267,11 +290,12 @@ func scrubAlerts(as []rules.Alert) []rules.Alert {
 // ForAlert returns the event as the alerts topic carries it: a shallow copy
 // with only the given alerts (those admitted by deduplication; nil means
 // none) and the conversation's recent turns as context, their texts
-// scrubbed again. e is not modified.
+// scrubbed as New scrubs them. e is not modified.
 func (e *Event) ForAlert(alerts []rules.Alert, recent []inspect.Turn) *Event {
 	c := *e
-	c.Alerts = scrubAlerts(alerts)
-	c.Context = turns(recent)
+	sc := func(s string) string { return scrubWith(e.handles, s) }
+	c.Alerts = scrubAlerts(alerts, sc)
+	c.Context = turns(recent, sc)
 	if c.Context == nil {
 		c.Context = []Turn{}
 	}
@@ -399,6 +423,9 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	b = strconv.AppendInt(b, e.LatencyUS, 10)
 	b = append(b, `,"sampled":`...)
 	b = strconv.AppendBool(b, e.Sampled)
+	if e.AgentClaimed {
+		b = append(b, `,"agent_claimed":true`...)
+	}
 	if e.FailOpen {
 		b = append(b, `,"fail_open":true`...)
 	}

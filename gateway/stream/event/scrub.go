@@ -1,16 +1,88 @@
 package event
 
 import (
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/gateway/inspect"
 )
 
+// handleReplacer returns a replacer that stars, wherever a text quotes
+// them, the parts of the contact handles in fs (diversion.contact findings
+// with evidence in clear) that inspect.MaskContact stars in the evidence:
+// a policy message or alert that quotes the draft must not show the
+// handle the evidence hides. It returns nil when there are none.
+func handleReplacer(fs []detectors.Finding) *strings.Replacer {
+	var pairs []string
+	for _, f := range fs {
+		if !inspect.IsContact(f) {
+			continue
+		}
+		raw := []rune(f.Evidence)
+		masked := []rune(inspect.MaskContact(f.Evidence))
+		if len(masked) != len(raw) {
+			continue // MaskContact keeps code points in place; never here
+		}
+		for i := 0; i < len(raw); {
+			if raw[i] == masked[i] {
+				i++
+				continue
+			}
+			j := i
+			for j < len(raw) && raw[j] != masked[j] {
+				j++
+			}
+			// Short segments (a masked digit or two) would star ordinary
+			// words; Scrub covers long digit runs anyway.
+			if j-i >= 3 {
+				pairs = append(pairs, string(raw[i:j]), strings.Repeat("*", j-i))
+			}
+			i = j
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	// Longest first, so a handle is not cut by a shorter one it contains.
+	type pair struct{ old, new string }
+	ps := make([]pair, 0, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		ps = append(ps, pair{pairs[i], pairs[i+1]})
+	}
+	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.old) - len(a.old) })
+	pairs = pairs[:0]
+	for _, p := range ps {
+		pairs = append(pairs, p.old, p.new)
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// scrubWith masks the handles hs knows (nil: none), then applies Scrub.
+func scrubWith(hs *strings.Replacer, s string) string {
+	if hs != nil {
+		s = hs.Replace(s)
+	}
+	return Scrub(s)
+}
+
 // Scrub is the last line of defence against private data in an event's
-// free text (evidence, policy messages, suggestions): every run of more than
-// four digits (ASCII or full-width) is starred but for its last four, and
-// the user part of an e-mail address (an @ followed by a domain) is cut to
-// its first character and "***", as the privacy detector masks them. Text
-// already masked that way comes back unchanged, without allocating.
+// free text (text_masked, context, evidence, policy messages, suggestions,
+// alerts): every run of more than four digit-like code points is starred but
+// for its last four, and the user part of an e-mail address (an @ followed
+// by a domain) is cut to its first character and "***", as the privacy
+// detector masks them. Text already masked that way comes back unchanged,
+// without allocating.
+//
+// A digit-like code point is any Unicode digit or number (ASCII,
+// full-width, circled ①, superscript ¹, subscript, Roman, other scripts'
+// digits) or a Chinese numeral (〇零一…九, 幺, 两, capital 壹贰…玖): an agent
+// who spells a phone number 一三八一二三四五六七八 or ①③⑧… leaks it as surely
+// as one who types 13812345678. A run may be split by spaces, dashes, dots,
+// zero-width and control characters (138 1234 5678, 138-1234-5678,
+// 138\u200b1234…), which are kept; anything else, a star included, ends it.
 func Scrub(s string) string {
 	if !needsScrub(s) {
 		return s
@@ -32,40 +104,91 @@ func Scrub(s string) string {
 	}
 	b.WriteString(s[last:])
 	// Then long digit runs.
-	out := []rune(b.String())
-	for i := 0; i < len(out); {
-		if !isDigit(out[i]) {
-			i++
-			continue
+	t := b.String()
+	b.Reset()
+	b.Grow(len(t))
+	last = 0
+	for i := 0; i < len(t); {
+		start, end, n := nextRun(t, i)
+		if start < 0 {
+			break
 		}
-		j := i
-		for j < len(out) && isDigit(out[j]) {
-			j++
+		if n > maxClearDigits {
+			b.WriteString(t[last:start])
+			k := 0
+			for _, r := range t[start:end] {
+				if isDigitLike(r) {
+					if k < n-maxClearDigits {
+						r = '*'
+					}
+					k++
+				}
+				b.WriteRune(r)
+			}
+			last = end
 		}
-		for k := i; k < j-4; k++ {
-			out[k] = '*'
-		}
-		i = j
+		i = end
 	}
-	return string(out)
+	b.WriteString(t[last:])
+	return b.String()
 }
+
+// maxClearDigits is how many digits of a run Scrub leaves in clear: the
+// last four, as the privacy detector's masks do.
+const maxClearDigits = 4
 
 // needsScrub reports whether Scrub would change s; it does not allocate.
 func needsScrub(s string) bool {
-	run := 0
-	for i, r := range s {
-		if isDigit(r) {
-			if run++; run > 4 {
-				return true
-			}
-			continue
+	for i := 0; i < len(s); {
+		start, end, n := nextRun(s, i)
+		if start < 0 {
+			break
 		}
-		run = 0
+		if n > maxClearDigits {
+			return true
+		}
+		i = end
+	}
+	for i, r := range s {
 		if isAt(r) && maskLocal(s[localStart(s, i):i], s[i:]) {
 			return true
 		}
 	}
 	return false
+}
+
+// nextRun finds the first digit run in s at or after byte i: it starts at
+// a digit-like code point and goes on through the digit-like code points
+// that follow it, directly or after separators (see isRunSep). It returns
+// the run's byte range, ending after its last digit, and its number of
+// digits; start is -1 when s[i:] holds no digit.
+func nextRun(s string, i int) (start, end, n int) {
+	start = -1
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isDigitLike(r) {
+			start = i
+			break
+		}
+		i += size
+	}
+	if start < 0 {
+		return -1, len(s), 0
+	}
+	end = start
+	for j := start; j < len(s); {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		switch {
+		case isDigitLike(r):
+			n++
+			end = j + size
+		case isRunSep(r):
+		default:
+			return start, end, n
+		}
+		j += size
+	}
+	return start, end, n
 }
 
 // maskLocal reports whether local, a user part before rest (which starts
@@ -85,7 +208,39 @@ func maskLocal(local, rest string) bool {
 	return domainAfter(rest[size:])
 }
 
-func isDigit(r rune) bool { return r >= '0' && r <= '9' || r >= '０' && r <= '９' }
+// isDigitLike reports whether r stands for a digit: a Unicode decimal
+// digit (Nd: ASCII, full-width, Arabic-Indic, mathematical…), another
+// number (No, Nl: ① ¹ ₁ ⑴ ⒈ ❶ Ⅷ 〇), or a Chinese numeral, plain or
+// capital, as people spell phone numbers out.
+func isDigitLike(r rune) bool {
+	switch {
+	case r >= '0' && r <= '9':
+		return true
+	case r < utf8.RuneSelf:
+		return false
+	case unicode.In(r, unicode.Nd, unicode.No, unicode.Nl):
+		return true
+	}
+	return strings.ContainsRune(chineseNumerals, r)
+}
+
+// chineseNumerals are the Chinese digits 0–9 as phone numbers are spelled
+// out: plain (with 幺 and 两 for one and two), capital (financial) in
+// simplified and traditional forms.
+const chineseNumerals = "〇零一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖貳參陸"
+
+// isRunSep reports whether r may separate the digits of one run: spaces,
+// dashes, dots, zero-width, format and control characters.
+func isRunSep(r rune) bool {
+	switch r {
+	case ' ', '-', '.', '\u00b7', '\u2212', '\u30fb', '\uff0d', '\uff0e', '\uff65':
+		return true
+	}
+	if r < utf8.RuneSelf {
+		return r < 0x20 || r == 0x7f
+	}
+	return r >= '\u2010' && r <= '\u2015' || unicode.In(r, unicode.Zs, unicode.Cf, unicode.Cc)
+}
 
 func isAt(r rune) bool { return r == '@' || r == '＠' }
 

@@ -19,6 +19,16 @@
 // few it holds, which under live traffic (a few records per partition per
 // batch) was 44% of the gateway's allocations under load.
 //
+// Reachability. The shipper tracks whether the brokers answer (Reachable,
+// Status): a batch Kafka acknowledged says they do; while Run is active (or
+// Watch), a probe (a connection and an ApiVersions round trip to each
+// bootstrap broker in turn, bounded by ProbeTimeout and the context) runs
+// every ProbeInterval when no batch has been acknowledged since the last
+// one, and at once after a failed batch, so an idle shipper notices a dead
+// broker too, within ProbeInterval+ProbeTimeout (5 s by default). The state
+// changes are logged once each: one line when the brokers stop answering,
+// one when they answer again; never one per retry.
+//
 // Logs carry offsets, counts and error kinds, never keys or values.
 package shipper
 
@@ -55,6 +65,11 @@ const (
 	// partitionAttempts is how many times a batch's failed partitions are
 	// tried before the whole batch fails (and is rewound and resent).
 	partitionAttempts = 4
+	// DefaultProbeInterval is how often the brokers are probed when
+	// Options.ProbeInterval is zero.
+	DefaultProbeInterval = 2 * time.Second
+	// ProbeTimeout bounds one probe of all the bootstrap brokers.
+	ProbeTimeout = 3 * time.Second
 )
 
 // Sentinel errors, for errors.Is.
@@ -93,6 +108,23 @@ type Options struct {
 	BatchTimeout time.Duration
 	// Logger receives failure reports. Nil means slog.Default().
 	Logger *slog.Logger
+	// ProbeInterval is how often an idle shipper checks that the brokers
+	// answer. Zero means DefaultProbeInterval (2s).
+	ProbeInterval time.Duration
+}
+
+// Status is whether the brokers answer, as the shipper last saw them.
+type Status struct {
+	// Reachable is false from the first failed probe until a probe
+	// succeeds or Kafka acknowledges a batch. Before the first contact it
+	// is true (nothing has failed yet) and Since is zero.
+	Reachable bool
+	// Since is when the current state began: the start of the outage
+	// while unreachable, the recovery (or first contact) while reachable.
+	Since time.Time
+	// Error is the last probe failure while unreachable (addresses and
+	// error kinds, never message data); empty while reachable.
+	Error string
 }
 
 // Stats is a snapshot of the shipper's counters.
@@ -139,6 +171,12 @@ type Shipper struct {
 	failures  atomic.Int64
 	lastError atomic.Int64 // unix nanoseconds; 0 if none
 	closeErr  error        // set once by Close
+
+	// statusMu guards status; kick asks the watcher for a probe now.
+	statusMu sync.Mutex
+	status   Status
+	lastOK   atomic.Int64 // unix nanoseconds of the last acknowledged batch or probe
+	kick     chan struct{}
 }
 
 // New validates opts and returns a Shipper for sp. It does not connect: the
@@ -161,6 +199,9 @@ func New(sp *spool.Spool, opts Options) (*Shipper, error) {
 	if opts.BatchTimeout == 0 {
 		opts.BatchTimeout = DefaultBatchTimeout
 	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = DefaultProbeInterval
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -174,6 +215,8 @@ func New(sp *spool.Spool, opts Options) (*Shipper, error) {
 		transport:  transport,
 		client:     &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: requestTimeout, Transport: transport},
 		partitions: map[string][]int{},
+		status:     Status{Reachable: true},
+		kick:       make(chan struct{}, 1),
 	}
 	return s, nil
 }
@@ -207,6 +250,9 @@ func (s *Shipper) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	var watch sync.WaitGroup
+	watch.Go(func() { s.Watch(ctx) })
+	defer func() { cancel(); watch.Wait() }()
 
 	var (
 		recs    []spool.Record
@@ -240,6 +286,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 			if err = s.sp.Ack(last); err == nil {
 				s.shipped.Add(int64(len(recs)))
 				s.msgCount.Add(int64(sent))
+				s.setStatus(nil)
 				backoff = 0
 				continue
 			}
@@ -256,6 +303,10 @@ func (s *Shipper) Run(ctx context.Context) error {
 		}
 		s.failures.Add(1)
 		s.lastError.Store(time.Now().UnixNano())
+		select { // let the watcher tell a dead broker from a refusal
+		case s.kick <- struct{}{}:
+		default:
+		}
 		backoff = min(max(2*backoff, MinBackoff), MaxBackoff)
 		s.log.LogAttrs(ctx, slog.LevelWarn, "batch failed; rewinding and retrying",
 			slog.Int("records", len(recs)),
@@ -436,6 +487,121 @@ func (s *Shipper) Stats() Stats {
 		st.LastError = time.Unix(0, ns)
 	}
 	return st
+}
+
+// Reachable reports whether the brokers answer and since when (see
+// Status). Safe for concurrent use.
+func (s *Shipper) Reachable() (ok bool, since time.Time) {
+	st := s.Status()
+	return st.Reachable, st.Since
+}
+
+// Status returns the brokers' reachability. Safe for concurrent use.
+func (s *Shipper) Status() Status {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	return s.status
+}
+
+// Watch probes the brokers every Options.ProbeInterval (skipping a round
+// when a batch was acknowledged meanwhile, and probing at once after a
+// failed batch) until ctx is done or the Shipper is closed, recording
+// reachability for Status. Run watches while it runs; call Watch only to
+// watch while Run is not running (for example while topics are being
+// created).
+func (s *Shipper) Watch(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // Close ends a probe in flight too
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(s.opts.ProbeInterval)
+	defer t.Stop()
+	for {
+		if since := time.Since(time.Unix(0, s.lastOK.Load())); since >= s.opts.ProbeInterval {
+			err := s.probe(ctx)
+			if ctx.Err() != nil {
+				return // cancelled, not a verdict on the brokers
+			}
+			s.setStatus(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.kick:
+			s.lastOK.Store(0) // a batch failed: probe now, whatever came before
+		}
+	}
+}
+
+// probe connects to the bootstrap brokers in turn until one answers an
+// ApiVersions request, within ProbeTimeout; it returns the failures joined
+// when none does.
+func (s *Shipper) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	var errs []error
+	d := kafka.Dialer{}
+	for _, b := range s.opts.Brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("probe %s: %w", b, err))
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close() }) // cancellation ends the round trip
+		_, err = conn.ApiVersions()
+		stop()
+		conn.Close()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("probe %s: %w", b, err))
+	}
+	return errors.Join(errs...)
+}
+
+// setStatus records the outcome of a probe or batch (nil: the brokers
+// answered) and logs a change of state: one line per outage, one per
+// recovery.
+func (s *Shipper) setStatus(err error) {
+	now := time.Now()
+	if err == nil {
+		s.lastOK.Store(now.UnixNano())
+	}
+	s.statusMu.Lock()
+	prev := s.status
+	switch {
+	case err == nil && prev.Reachable && !prev.Since.IsZero():
+		s.statusMu.Unlock()
+		return
+	case err == nil:
+		s.status = Status{Reachable: true, Since: now}
+	case !prev.Reachable:
+		s.status.Error = err.Error()
+		s.statusMu.Unlock()
+		return
+	default:
+		s.status = Status{Reachable: false, Since: now, Error: err.Error()}
+	}
+	s.statusMu.Unlock()
+	switch {
+	case err != nil:
+		s.log.LogAttrs(context.Background(), slog.LevelError, "kafka unreachable; events stay in the spool until it answers",
+			slog.Time("since", now), slog.String("error", err.Error()))
+	case !prev.Reachable:
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "kafka reachable again",
+			slog.Time("unreachable_since", prev.Since), slog.Duration("outage", now.Sub(prev.Since)))
+	}
 }
 
 // Close stops Run (waiting for it to return; a batch being written is

@@ -1,0 +1,237 @@
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/rules"
+)
+
+// digitOf returns the value of a digit-like code point, or -1: the forms
+// people and attackers spell numbers in. It is the test's own table, not
+// the scrubber's, so the test can catch a form the scrubber misses.
+func digitOf(r rune) int {
+	switch {
+	case r >= '0' && r <= '9':
+		return int(r - '0')
+	case r >= '０' && r <= '９':
+		return int(r - '０')
+	case r >= '①' && r <= '⑨':
+		return int(r-'①') + 1
+	case r >= '⑴' && r <= '⑼':
+		return int(r-'⑴') + 1
+	case r >= '⒈' && r <= '⒐':
+		return int(r-'⒈') + 1
+	case r >= '❶' && r <= '❾':
+		return int(r-'❶') + 1
+	case r >= '₀' && r <= '₉':
+		return int(r - '₀')
+	case r >= '⁴' && r <= '⁹':
+		return int(r-'⁴') + 4
+	case r >= '٠' && r <= '٩':
+		return int(r - '٠')
+	case r >= '𝟎' && r <= '𝟗':
+		return int(r - '𝟎')
+	}
+	switch r {
+	case '⁰', '〇', '零', '⓪':
+		return 0
+	case '¹', '幺':
+		return 1
+	case '²', '两':
+		return 2
+	case '³':
+		return 3
+	}
+	for _, set := range []string{"一二三四五六七八九", "壹贰叁肆伍陆柒捌玖"} {
+		for i, d := range []rune(set) {
+			if r == d {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// foldDigits maps s to its digit runs in ASCII: separators an attacker
+// slips between digits (spaces, dashes, dots, zero-width and control
+// characters) are dropped, anything else breaks the run with '|'.
+func foldDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch d := digitOf(r); {
+		case d >= 0:
+			b.WriteByte(byte('0' + d))
+		case r == ' ' || r == '-' || r == '.' || r == '\u200b' || r == '\u2060' || r == '\ufeff' || r < 0x20:
+		default:
+			b.WriteByte('|')
+		}
+	}
+	return b.String()
+}
+
+// leak returns the first five consecutive digits of value (ASCII) that
+// survive in s in any digit form, or "".
+func leak(s, value string) string {
+	runs := foldDigits(s)
+	for i := 0; i+5 <= len(value); i++ {
+		if w := value[i : i+5]; strings.Contains(runs, w) {
+			return w
+		}
+	}
+	return ""
+}
+
+func TestScrubDigitForms(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"spaced", "电话 138 1234 5678", "电话 *** **** 5678"},
+		{"dashed", "138-1234-5678", "***-****-5678"},
+		{"dotted", "138.1234.5678", "***.****.5678"},
+		{"zero-width", "138\u200b1234\u200b5678", "***\u200b****\u200b5678"},
+		{"control", "电话138\x001234\x005678", "电话***\x00****\x005678"},
+		{"full-width spaced", "１３８　１２３４　５６７８", "＊＊＊　＊＊＊＊　５６７８"},
+		{"circled", "电话①③⑧①②③④⑤⑥⑦⑧", "电话*******⑤⑥⑦⑧"},
+		{"superscript", "电话¹³⁸¹²³⁴⁵⁶⁷⁸", "电话*******⁵⁶⁷⁸"},
+		{"chinese numerals", "我的电话一三八一二三四五六七八", "我的电话*******五六七八"},
+		{"yao for one", "幺三八幺二三四五六七八", "*******五六七八"},
+		{"capital numerals", "电话壹叁捌壹贰叁肆伍陆柒捌", "电话*******伍陆柒捌"},
+		{"mixed forms", "电话1三8一2三4五6七8", "电话*******五6七8"},
+		{"arabic-indic", "٠١٢٣٤٥٦٧٨٩", "******٦٧٨٩"},
+		{"mathematical bold", "𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖", "*******𝟓𝟔𝟕𝟖"},
+		{"eight phones", strings.Repeat("13812345678 ", 8), strings.Repeat("*", 11) + " " + strings.Repeat("*********** ", 6) + "*******5678 "},
+		{"five is a run", "123 45", "*23 45"},
+		{"four is not", "一二三四", "一二三四"},
+		{"chinese date", "十一月二十三日", "十一月二十三日"},
+		{"counts", "共 2 件，3 天内送达", "共 2 件，3 天内送达"},
+		{"a star ends a run", "138 **** 5678", "138 **** 5678"},
+		{"trailing separator", "12345 号", "*2345 号"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The full-width spaced case stars with ASCII stars.
+			want := strings.ReplaceAll(tc.want, "＊", "*")
+			if got := Scrub(tc.in); got != want {
+				t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, want)
+			}
+			if got := Scrub(want); got != want {
+				t.Errorf("Scrub not idempotent on %q: %q", want, got)
+			}
+		})
+	}
+}
+
+// TestEventsCarryNoPrivateData inspects drafts and customer messages the
+// way agents and attackers write them, builds their events as the gateway
+// does (text_masked and context from the inspector's masked turns, the
+// alerts topic's copy), adds policy messages, suggestions and alerts that
+// quote the values, and checks that the marshalled JSON shows no phone or
+// QQ number in any digit form and no contact handle, and that evidence
+// and text_masked mask a handle the same way.
+func TestEventsCarryNoPrivateData(t *testing.T) {
+	ctx := context.Background()
+	p, err := rules.Load(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(p, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const phone, qq = "13812345678", "1234567890"
+	numbers := []string{phone, qq, "110101199003074514"}
+	handles := []string{"secrethandle", "wxid_", "abc_12345", "secret_handle"}
+	texts := []string{
+		strings.Repeat(phone+" ", 8),
+		"加我QQ 1234567890 给您返现",
+		"QQ 1234567890",
+		"加我微信 wxid_secrethandle 私聊",
+		"亲，加我V信：abc_12345，给您优惠",
+		"telegram @secret_handle",
+		"我的电话一三八一二三四五六七八",
+		"电话①③⑧①②③④⑤⑥⑦⑧",
+		"电话¹³⁸¹²³⁴⁵⁶⁷⁸",
+		"电话壹叁捌壹贰叁肆伍陆柒捌",
+		"电话1三8一2三4五6七8",
+		"电话138\u200b1234\u200b5678",
+		"电话 138-1234-5678，身份证110101199003074514",
+		"加我微信 wxid_secrethandle，电话13812345678",
+	}
+	s := compileSchema(t)
+	now := testTS
+	for _, role := range []string{inspect.RoleAgent, inspect.RoleCustomer} {
+		conv := &inspect.Conversation{ID: "c-" + role}
+		for i, text := range texts {
+			v, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1"}, conv, now.Add(time.Duration(i)*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What a careless policy might say: the raw text quoted back.
+			v.Reasons = append(v.Reasons, rules.Reason{Rule: "test.quote", Action: rules.Warn, Message: "您发送了：" + text, Suggestion: "不要发送 " + text})
+			v.Alerts = append(v.Alerts, rules.Alert{Level: "high", Kind: "test.quote", Message: "坐席发送了 " + text})
+			masked := conv.Recent[len(conv.Recent)-1].Text
+			e, err := New(Input{TS: now, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text, Context: conv.Recent}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range []*Event{e, e.ForAlert(v.Alerts, conv.Recent)} {
+				b, err := ev.Marshal(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := validate(s, b); err != nil {
+					t.Errorf("%s: %v", b, err)
+				}
+				var all []string
+				collectStrings(t, b, &all)
+				for _, field := range all {
+					for _, n := range numbers {
+						if w := leak(field, n); w != "" {
+							t.Errorf("%s %q: the event shows %s of %s in %q", role, text, w, n, field)
+						}
+					}
+					for _, h := range handles {
+						if strings.Contains(field, h) {
+							t.Errorf("%s %q: the event shows the handle %q in %q", role, text, h, field)
+						}
+					}
+				}
+				for _, f := range ev.Findings {
+					if inspect.IsContact(f) && !strings.Contains(ev.TextMasked, f.Evidence) {
+						t.Errorf("%s %q: evidence %q is masked otherwise than text_masked %q", role, text, f.Evidence, ev.TextMasked)
+					}
+				}
+			}
+		}
+	}
+}
+
+// collectStrings appends every string value of the JSON document b but
+// timestamps ("ts"), whose digits are no one's private data.
+func collectStrings(t *testing.T, b []byte, out *[]string) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("event JSON: %v", err)
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			*out = append(*out, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				if k != "ts" {
+					walk(e)
+				}
+			}
+		}
+	}
+	walk(v)
+}
