@@ -10,6 +10,8 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/xunjian/xunjian/gateway/internal/jsonkeys"
 )
 
 // MaxLineBytes is the longest JSONL input line RunJSONL reads; a longer line
@@ -89,6 +91,11 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 	var l Line
 	if err := json.Unmarshal(line, &l); err != nil {
 		return fail(nil, "invalid_json", err.Error())
+	}
+	// As on the HTTP endpoints: a key named twice (or twice but for case)
+	// would have one value inspected and another acted on.
+	if err := jsonkeys.Check(line); err != nil {
+		return fail(l.ID, "duplicate_key", err.Error())
 	}
 	if l.Text == nil {
 		return fail(l.ID, "invalid_field", "text: missing")

@@ -46,3 +46,18 @@ func FuzzRunJSONL(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONLDuplicateKeys: a line naming a key twice, or twice but for
+// case, is refused with its id, as the HTTP endpoints refuse such bodies.
+func TestJSONLDuplicateKeys(t *testing.T) {
+	in := defaultInspector(t)
+	input := `{"id":1,"text":"ok","TEXT":"加我微信 wxid_abc123 私聊"}` + "\n" + `{"id":2,"text":"您好"}` + "\n"
+	var out bytes.Buffer
+	if err := in.RunJSONL(context.Background(), strings.NewReader(input), &out, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], `{"id":1,"error":{"code":"duplicate_key"`) || !strings.Contains(lines[1], `"action":"allow"`) {
+		t.Errorf("output:\n%s\nwant line 1 refused as duplicate_key with its id, line 2 inspected", out.String())
+	}
+}
