@@ -12,6 +12,12 @@
 //     digits where they form a number of at least four digits;
 //   - spaces, dots, dashes, emoji and zero-width characters between digits of
 //     such a number, and separators placed between Chinese characters;
+//   - invisible code points anywhere: controls other than tab, newline and
+//     carriage return (Cc), format characters (Cf, zero-width and bidi
+//     marks, tags), private-use (Co) and unassigned (Cn) code points,
+//     variation selectors, U+FFFC and a few fillers. They are dropped as if
+//     never typed and attached to the next code point in the offset map, so
+//     inserting one never changes Norm nor splits a number into groups.
 //   - look-alike spellings of contact apps (V信, vx, 薇信, 扣扣, 飞机 …) and
 //     spelled-out emails (at, 艾特, dot, 点), from data/folds.tsv.
 package normalize
@@ -74,6 +80,28 @@ func (t *Text) Span(nb, ne int) (start, end int) {
 	return int(t.src[nb].start), int(t.src[ne-1].end)
 }
 
+// NormRange returns the range of Norm bytes [nb, ne) produced by the original
+// code points from start up to end: the bytes whose source starts in
+// [start, end). It is the inverse of Span, for callers (masking) that must
+// decide per original code point from what it was folded to. Code points
+// that produced nothing (a dropped separator) have no bytes.
+func (t *Text) NormRange(start, end int) (nb, ne int) {
+	first := func(cp int) int {
+		lo, hi := 0, len(t.src)
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if int(t.src[m].start) < cp {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
+	nb = first(start)
+	return nb, max(nb, first(end))
+}
+
 // OrigText returns the original text of the code points [start, end).
 func (t *Text) OrigText(start, end int) string {
 	n := t.Len()
@@ -93,7 +121,14 @@ type Normalizer struct {
 	// pattern, so most runes skip the map lookup.
 	foldFirst [1 << 16 / 64]uint64
 	foldASCII [utf8.RuneSelf][]fold // folds[r] for ASCII r
+	// hidden has bit r set for every code point r < hiddenLimit that
+	// normalization drops (see isInvisible).
+	hidden *[hiddenLimit / 64]uint64
 }
+
+// hiddenLimit bounds the hidden bitset: from U+40000 on, every code point
+// is unassigned, a tag, a variation selector or private-use, and is hidden.
+const hiddenLimit = 0x40000
 
 type foldContext uint8
 
@@ -127,7 +162,7 @@ func Default() *Normalizer {
 // context", context one of any, word, email). Lines starting with # are
 // comments.
 func New(t2s, folds []byte) (*Normalizer, error) {
-	n := &Normalizer{hanLo: 0x3400, hanHi: 0xA000, t2s: map[rune]rune{}, folds: map[rune][]fold{}}
+	n := &Normalizer{hanLo: 0x3400, hanHi: 0xA000, t2s: map[rune]rune{}, folds: map[rune][]fold{}, hidden: hiddenTable()}
 	n.hanT2S = make([]rune, n.hanHi-n.hanLo)
 	err := eachLine(t2s, func(line int, cols []string) error {
 		if len(cols) != 2 || utf8.RuneCountInString(cols[0]) != 1 || utf8.RuneCountInString(cols[1]) != 1 {
@@ -233,14 +268,23 @@ func (n *Normalizer) NormalizeInto(t *Text, b *Buffer, s string) {
 
 	// Pass 1: one code point at a time.
 	cp := int32(0)
+	hiddenFrom := int32(-1) // first of the hidden code points before this one
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		t.origByte = append(t.origByte, int32(i))
 		i += size
 		sp := span{cp, cp + 1}
 		cp++
-		if isInvisible(r) {
+		if n.isInvisible(r) {
+			if hiddenFrom < 0 {
+				hiddenFrom = sp.start
+			}
 			continue
+		}
+		if hiddenFrom >= 0 {
+			// The next visible code point owns the hidden ones before it,
+			// so they open no gap between the groups of a number.
+			sp.start, hiddenFrom = hiddenFrom, -1
 		}
 		if r >= 0xFF01 && r <= 0xFF5E {
 			r -= 0xFEE0
@@ -470,13 +514,60 @@ func (n *Normalizer) foldRune(r rune) rune {
 }
 
 // isInvisible reports code points that carry nothing a reader sees and are
-// used to split words past a filter: zero-width characters, soft hyphens,
-// variation selectors and the keycap combiner.
-func isInvisible(r rune) bool {
+// used to split words past a filter: controls (but tab, newline and carriage
+// return), format characters such as zero-width spaces, bidi marks and tags,
+// private-use and unassigned code points, soft hyphens, variation selectors,
+// the keycap combiner and Hangul fillers.
+func (n *Normalizer) isInvisible(r rune) bool {
+	if r < hiddenLimit {
+		return n.hidden[r/64]&(1<<(r%64)) != 0
+	}
+	return true
+}
+
+// hiddenTable builds the bitset of hidden code points below hiddenLimit:
+// every code point outside the letter, mark, number, punctuation, symbol and
+// separator categories (that is Cc, Cf, Co and Cn) except tab, newline and
+// carriage return, and the listed look-through characters.
+func hiddenTable() *[hiddenLimit / 64]uint64 {
+	var visible [hiddenLimit / 64]uint64
+	set := func(lo, hi, stride uint32) {
+		for r := lo; r <= hi && r < hiddenLimit; r += stride {
+			visible[r/64] |= 1 << (r % 64)
+		}
+	}
+	for _, t := range []*unicode.RangeTable{unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z} {
+		for _, r := range t.R16 {
+			set(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+		}
+		for _, r := range t.R32 {
+			set(r.Lo, r.Hi, r.Stride)
+		}
+	}
+	set('\t', '\t', 1)
+	set('\n', '\n', 1)
+	set('\r', '\r', 1)
+	hidden := new([hiddenLimit / 64]uint64)
+	for i, v := range visible {
+		hidden[i] = ^v
+	}
+	for r := rune(0); r < hiddenLimit; r++ {
+		if lookThrough(r) {
+			hidden[r/64] |= 1 << (r % 64)
+		}
+	}
+	return hidden
+}
+
+// lookThrough reports assigned code points that are invisible in practice
+// and used to split words: soft hyphen, combining grapheme joiner, fillers,
+// variation selectors, the keycap combiner and the object replacement
+// character (an So that renders as nothing or a box).
+func lookThrough(r rune) bool {
 	switch r {
 	case 0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E,
 		0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064,
-		0x3164, 0xFEFF, 0x20E3:
+		0x3164, 0xFEFF, 0x20E3, 0xFFA0, 0xFFFC:
 		return true
 	}
 	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)

@@ -3,6 +3,8 @@ package normalize
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -178,4 +180,156 @@ func BenchmarkNormalize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// invisibles are code points of every class normalization must look
+// through: controls (C0 but tab, newline and carriage return; DEL; C1),
+// format characters (zero-width, bidi, interlinear annotation, tags),
+// private-use (BMP and planes 15 and 16), unassigned code points, variation
+// selectors and the object replacement character.
+var invisibles = []rune{
+	0x0000, 0x0001, 0x0008, 0x000B, 0x000C, 0x001B, 0x001F, 0x007F, 0x0080, 0x0085, 0x009F,
+	0x00AD, 0x061C, 0x200B, 0x200D, 0x200E, 0x202E, 0x2060, 0x2066, 0xFEFF,
+	0xFFF9, 0xFFFA, 0xFFFB, 0xFFFC,
+	0xE000, 0xF8FF, 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD,
+	0x0378, 0x1FFFF, 0x2FFFE, 0x50000, 0xE0000, 0xFFFF,
+	0xFE00, 0xFE0F, 0xE0100, 0xE01EF,
+	0xE0001, 0xE0020, 0xE0041, 0xE007F,
+}
+
+func TestInvisible(t *testing.T) {
+	n := Default()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"nul in a contact word", "加我微\u0000信abc123", "加我微信abc123"},
+		{"nul between phone groups", "电话138\u00001234\u00005678", "电话13812345678"},
+		{"soh in an insult", "你是不是\u0001傻", "你是不是傻"},
+		{"del", "傻\u007f逼", "傻逼"},
+		{"c1 control", "微\u0085信", "微信"},
+		{"interlinear annotation", "13\ufff98\ufffa1234\ufffb5678", "13812345678"},
+		{"object replacement", "加\ufffc微信", "加微信"},
+		{"private use", "加\ue000微\U000F0000信\U0010FFFD", "加微信"},
+		{"unassigned", "傻\u0378逼\U0001FFFF", "傻逼"},
+		{"tags", "V\U000E0041信", "微信"},
+		{"variation selector supplement", "1\U000E01003800", "13800"},
+		{"tab stays a separator", "hello\tworld", "hello\tworld"},
+		{"tab between digits", "138\t1234\t5678", "13812345678"},
+		{"newline stays", "第一行\n第二行", "第一行第二行"},
+		{"newline in english", "line one\nline two", "line one\nline two"},
+		{"carriage return stays", "a\r\nb", "a\r\nb"},
+		{"replacement character stays", "a\ufffdb", "a\ufffdb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := n.Normalize(tt.in)
+			if got.Norm != tt.want {
+				t.Errorf("Normalize(%q).Norm = %q, want %q", tt.in, got.Norm, tt.want)
+			}
+			checkOffsets(t, got)
+		})
+	}
+	for _, r := range invisibles {
+		if !n.isInvisible(r) {
+			t.Errorf("U+%04X is not folded out", r)
+		}
+	}
+	for _, r := range []rune{'\t', '\n', '\r', ' ', 'a', '1', '微', 0x3000, 0xFFFD, 0x1F600, 0x20000, 0x2028} {
+		if n.isInvisible(r) {
+			t.Errorf("U+%04X is folded out, want it kept", r)
+		}
+	}
+}
+
+// TestInvisibleOpensNoGap checks that a hidden code point belongs to the next
+// visible one in the offset map, so a number keeps its groups: detectors tell
+// "138 1234 5678" from "13812345678" by gaps in the map.
+func TestInvisibleOpensNoGap(t *testing.T) {
+	n := Default()
+	for _, in := range []string{"13812345678", "138\u200b12345678", "1381234\x005678", "138\U000E0020\U000E007F12345678"} {
+		txt := n.Normalize(in)
+		for i := 1; i < len(txt.Norm); i++ {
+			_, e0 := txt.Span(i-1, i)
+			s1, _ := txt.Span(i, i+1)
+			if s1 != e0 {
+				t.Errorf("%q: gap before byte %d of %q", in, i, txt.Norm)
+			}
+		}
+		if s, e := txt.Span(0, len(txt.Norm)); txt.OrigText(s, e) != in {
+			t.Errorf("%q: span of the number = %q", in, txt.OrigText(s, e))
+		}
+	}
+}
+
+func TestNormRange(t *testing.T) {
+	n := Default()
+	tests := []struct {
+		in         string
+		start, end int
+		want       string
+	}{
+		{"电话 138 1234 5678 谢谢", 3, 16, "13812345678"},
+		{"电话 138 1234 5678 谢谢", 0, 2, "电话"},
+		{"请加我V信：wx", 3, 5, "微信"},
+		{"john at gmail dot com", 0, 21, "john@gmail.com"},
+		{"一三八一二三四五六七八", 3, 7, "1234"},
+		{"138 1234", 3, 4, ""}, // the dropped space
+		{"abc", 5, 9, ""},
+	}
+	for _, tt := range tests {
+		txt := n.Normalize(tt.in)
+		nb, ne := txt.NormRange(tt.start, tt.end)
+		if got := txt.Norm[nb:ne]; got != tt.want {
+			t.Errorf("%q: NormRange(%d, %d) = %q, want %q", tt.in, tt.start, tt.end, got, tt.want)
+		}
+	}
+}
+
+// hiddenCategory reports whether r is of general category Cc (but tab,
+// newline, carriage return), Cf, Co or Cn.
+func hiddenCategory(r rune) bool {
+	if r == '\t' || r == '\n' || r == '\r' || utf16.IsSurrogate(r) {
+		return false
+	}
+	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
+}
+
+// FuzzInvisible checks that inserting a code point of a hidden class (Cc
+// but tab, newline and carriage return; Cf; Co; Cn; variation selectors)
+// anywhere in a draft leaves its normalized text unchanged, so no detector
+// loses a finding to it.
+func FuzzInvisible(f *testing.F) {
+	for i, s := range []string{
+		"加我微信abc123", "电话13812345678", "你是不是傻", "亲，加我V信 wxid_abc123 私聊",
+		"手机 138 1234 5678", "john at gmail dot com", "身份证110101199003074514",
+		"一三八一二三四五六七八", "傻 逼", "①③⑧①②③④⑤⑥⑦⑧", "12345艾特qq点com", "meet me at 5 pm",
+	} {
+		f.Add(s, uint(i), uint(i))
+	}
+	n := Default()
+	f.Fuzz(func(t *testing.T, s string, pos, which uint) {
+		want := n.Normalize(s).Norm
+		// Insert at a code point boundary of s.
+		var bounds []int
+		for i := range s {
+			bounds = append(bounds, i)
+		}
+		bounds = append(bounds, len(s))
+		at := bounds[pos%uint(len(bounds))]
+		r := invisibles[which%uint(len(invisibles))]
+		if which%2 == 1 {
+			// Any code point of the hidden categories, by the Unicode
+			// tables rather than the normalizer's own bitset.
+			r = rune(which / 2 % (unicode.MaxRune + 1))
+			if !hiddenCategory(r) {
+				return
+			}
+		}
+		in := s[:at] + string(r) + s[at:]
+		got := n.Normalize(in)
+		checkOffsets(t, got)
+		if got.Norm != want {
+			t.Fatalf("inserting U+%04X at byte %d of %q: Norm = %q, want %q", r, at, s, got.Norm, want)
+		}
+	})
 }

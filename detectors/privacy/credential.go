@@ -26,7 +26,7 @@ func (s *scan) credentials() {
 				continue
 			}
 			f := detectors.At(s.t, Name, h.Entry.Kind, h.Entry.Severity, h.Entry.Score, h.Start, h.End)
-			f.Evidence = maskLongDigits(f.Evidence)
+			f.Evidence = s.d.maskLongDigits(s.t, f.Start, f.End)
 			f.Lexicon, f.Rule = h.Entry.ID, AskRule
 			s.dst = append(s.dst, f)
 			askedClause = cs
@@ -53,7 +53,7 @@ func (s *scan) credentials() {
 			continue
 		}
 		f := detectors.At(s.t, Name, "credential", detectors.Critical, 0.85, a, b)
-		f.Evidence = maskLongDigits(f.Evidence)
+		f.Evidence = s.d.maskLongDigits(s.t, f.Start, f.End)
 		f.Rule = AskRule
 		s.dst = append(s.dst, f)
 		askedClause = cs

@@ -11,8 +11,8 @@ import (
 const (
 	kwWindow    = 24 // a keyword this close to a number describes it
 	orderWindow = 24 // 订单号：… / order number: …
-	maxRun      = 80 // longer digit runs are data dumps, not one number
-	maxGroups   = 16 // separator groups tried one by one
+	maxRun      = 80 // longer digit runs are tried by windows, not as groups
+	maxGroups   = 16 // separator groups tried one by one; more go to windows
 )
 
 // numbers classifies every digit run of the normalized text.
@@ -61,7 +61,7 @@ func (s *scan) parenNANP(i, j int) int {
 // digitRun classifies the maximal digit run norm[i:j].
 func (s *scan) digitRun(i, j int) {
 	norm := s.norm
-	if j-i < 6 || j-i > maxRun {
+	if j-i < 6 {
 		return
 	}
 	// Letters glued to the front: a passport (E12345678) or a code.
@@ -90,6 +90,12 @@ func (s *scan) digitRun(i, j int) {
 		return
 	}
 	plus := i > 0 && norm[i-1] == '+'
+	if j-i > maxRun {
+		// Too long for one number or its groups: many numbers in a row,
+		// or one padded to slip past a length cap.
+		s.windows(i, end, plus)
+		return
+	}
 	if s.classify(i, end, plus, true) {
 		return
 	}
@@ -104,6 +110,8 @@ func (s *scan) digitRun(i, j int) {
 		s1, _ := s.t.Span(p, p+1)
 		if s1 > e0 {
 			if nc == maxGroups {
+				// More groups than are worth pairing ("1 3 8 1 2 …").
+				s.windows(i, end, plus)
 				return
 			}
 			cuts[nc] = p
@@ -111,9 +119,11 @@ func (s *scan) digitRun(i, j int) {
 		}
 	}
 	if nc == 1 {
+		s.windows(i, end, plus)
 		return
 	}
 	cuts[nc] = end
+	found := false
 	for a := 0; a < nc; {
 		matched := false
 		for b := nc; b > a; b-- {
@@ -121,7 +131,7 @@ func (s *scan) digitRun(i, j int) {
 				continue
 			}
 			if s.classify(cuts[a], cuts[b], plus && a == 0, false) {
-				a, matched = b, true
+				a, matched, found = b, true, true
 				break
 			}
 		}
@@ -129,6 +139,53 @@ func (s *scan) digitRun(i, j int) {
 			a++
 		}
 	}
+	if !found {
+		s.windows(i, end, plus)
+	}
+}
+
+// windows looks inside the digit run norm[a:b] that is no single number for
+// numbers at any digit offset, and reports one finding covering the whole
+// run when it holds one: a mainland mobile, a resident ID (region, date and
+// check character) or a card passing Luhn that is UnionPay (62…) or next to
+// a card keyword. Runs shorter than the longest number (19 digits) are left
+// alone: they were classified whole and by groups, and a short code often
+// contains a mobile-shaped window. The run is reported whole, at the
+// severity of the strongest number in it, so that masking covers every
+// digit of every number in it (a run keeps only its last four), whatever
+// padding or other numbers surround them. The scan is linear in the run:
+// constant work per offset.
+func (s *scan) windows(a, b int, plus bool) {
+	ds := s.norm[a:b]
+	if len(ds) < maxNumber {
+		return
+	}
+	cardKW := s.near(setCard, a, b, kwWindow)
+	kind, sev := "", detectors.Info
+	for p := 0; p < len(ds) && sev < detectors.High; p++ {
+		rest := ds[p:]
+		if len(rest) >= 18 && s.residentID(rest[:18]) {
+			kind, sev = "id_card", detectors.High
+			break
+		}
+		for n := 16; n <= min(19, len(rest)); n++ {
+			if !strings.HasSuffix(rest[:n], "x") && (cardKW || strings.HasPrefix(rest, "62")) && luhn(rest[:n]) {
+				kind, sev = "bank_card", detectors.High
+				break
+			}
+		}
+		if kind == "" && len(rest) >= 11 && s.mobileOK(rest[:11]) {
+			kind, sev = "phone", detectors.Medium
+		}
+	}
+	if kind == "" {
+		return
+	}
+	start := a
+	if plus {
+		start--
+	}
+	s.add(kind, sev, 0.8, start, b, "")
 }
 
 // grouped4 reports whether norm[a:b] was written in groups of four (the

@@ -211,7 +211,7 @@ type scan struct {
 // evidence.
 func (s *scan) add(kind string, sev detectors.Severity, score float64, nb, ne int, rule string) {
 	f := detectors.At(s.t, Name, kind, sev, min(score, 1), nb, ne)
-	f.Evidence = Mask(kind, f.Evidence)
+	f.Evidence = s.d.maskSpan(s.t, kind, f.Start, f.End)
 	f.Rule = rule
 	s.dst = append(s.dst, f)
 }
