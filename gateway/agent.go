@@ -508,7 +508,7 @@ func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.
 	}
 	s.metrics.InspectionFailure(mode)
 	attrs := []slog.Attr{slog.String("tenant", p.Tenant), slog.String("mode", mode), slog.String("error", err.Error())}
-	if rule, ok := invalidDecisionRule(err); ok {
+	if rule, ok := rules.InvalidDecisionRule(err); ok {
 		s.metrics.InvalidDecision(rule)
 		attrs = append(attrs, slog.String("rule", rule))
 	}
@@ -569,7 +569,3 @@ func jsonError(err error) string {
 	}
 	return "malformed JSON"
 }
-
-// invalidDecisionRule names the rule whose decision broke the decision
-// schema, when err is such a refusal.
-func invalidDecisionRule(err error) (string, bool) { return "", false }

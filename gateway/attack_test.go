@@ -15,6 +15,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/rules"
 )
 
 // Keys of the attack gateway: an agent desk's key that pins no agent, a key
@@ -620,5 +623,56 @@ func TestAttackDeadBroker(t *testing.T) {
 	}
 	if n := strings.Count(g.logs.String(), "kafka unreachable"); n != 1 {
 		t.Errorf("%d log lines say kafka is unreachable, want 1:\n%s", n, g.logs.String())
+	}
+}
+
+// TestAttackTypoRule: a custom rule with a misspelt action is refused when
+// the policy loads or reloads; one that only a live draft reaches applies
+// the tenant's fail mode loudly (a log line naming the rule, a metric).
+func TestAttackTypoRule(t *testing.T) {
+	typo := func(cond string) string {
+		return `package xunjian.custom
+
+reasons contains {"rule": "custom.typo", "action": "blok", "message": "typo"} if {
+	` + cond + `
+}
+`
+	}
+	bundle := func(rego string) string {
+		dir := filepath.Join(t.TempDir(), "bundle")
+		if err := rules.WriteDefaultBundle(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "xunjian", "typo.rego"), []byte(rego), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	// Reached by the probes (any diversion finding): the gateway refuses
+	// to start on it.
+	cfg := config.Config{Policy: bundle(typo(`some f in input.findings; f.kind == "payment"`))}
+	cfg.Stream.Disabled = true
+	cfg.Defaults()
+	if _, err := New(context.Background(), &cfg, Options{}); err == nil || !strings.Contains(err.Error(), "custom.typo") {
+		t.Fatalf("start on a bundle with a typo: %v, want refused naming the rule", err)
+	}
+	// Reached only by one phrase: it serves, and the one draft fails.
+	up := newUpstream(t, 0)
+	g := start(t, attackConfig(up), bundle(typo(`contains(input.draft.normalized, "暗号九九")`)), nil)
+	r := do(t, "POST", g.agent+agentRoute, chatBody("t1", "a1", "agent", "暗号九九，加我微信 wxid_abc123"), "X-API-Key", deskKey)
+	if r.Status != http.StatusServiceUnavailable || r.errCode() != "inspection_failed" {
+		t.Errorf("draft reaching the typo rule: %d %s, want 503 inspection_failed (fail closed)", r.Status, r.Raw)
+	}
+	if !strings.Contains(g.logs.String(), `"rule":"custom.typo"`) {
+		t.Errorf("no log line names the rule:\n%s", g.logs.String())
+	}
+	if m := do(t, "GET", g.admin+"/metrics", "").Raw; !strings.Contains(m, `xunjian_policy_invalid_decisions_total{rule="custom.typo"} 1`) {
+		t.Errorf("metrics:\n%s", grepLines(m, "invalid"))
+	}
+	if r := do(t, "POST", g.agent+agentRoute, chatBody("t2", "a1", "agent", "您好，已为您发货"), "X-API-Key", deskKey); r.Status != 201 {
+		t.Errorf("other drafts: %d %s, want them served", r.Status, r.Raw)
+	}
+	if n := len(up.received()); n != 1 {
+		t.Errorf("backend received %d messages, want only the benign one", n)
 	}
 }

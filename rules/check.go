@@ -28,6 +28,9 @@ const (
 	CodeTestError = "test_error"
 	// CodeNoTests is a bundle without tests where tests are required.
 	CodeNoTests = "no_tests"
+	// CodeTestBudget: the bundle's tests together ran past their time
+	// budget (ReloaderOptions.TestBudget); the version is refused.
+	CodeTestBudget = "test_budget"
 	// CodeRejected is a bundle the caller's hook (ReloaderOptions.Attach,
 	// CheckOptions.Validate) rejected.
 	CodeRejected = "rejected"
@@ -129,6 +132,13 @@ type CheckOptions struct {
 	RequireTests bool
 	// TestTimeout bounds each test; zero means 5 s.
 	TestTimeout time.Duration
+	// TestBudget bounds all the tests together; zero means no bound but
+	// TestTimeout's.
+	TestBudget time.Duration
+	// Probes are inputs the policy is evaluated on; a decision that breaks
+	// the decision schema on any of them is a problem (CodeInvalidDecision)
+	// naming the rule, as the gateway's reload would refuse it.
+	Probes []*Input
 	// Validate, if set, is called with the policy when everything else
 	// passed, as [ReloaderOptions.Attach] is; its error is a problem
 	// (CodeRejected).
@@ -186,7 +196,8 @@ func Check(ctx context.Context, path string, opts CheckOptions) (CheckReport, er
 	var report CheckReport
 	v, rerr := vet(ctx, name, time.Now(), snap, vetOptions{
 		skipTests: opts.SkipTests, requireTests: opts.RequireTests,
-		tests: TestOptions{Timeout: opts.TestTimeout}, validate: opts.Validate, stage: "validate",
+		tests: TestOptions{Timeout: opts.TestTimeout, Budget: opts.TestBudget}, validate: opts.Validate, stage: "validate",
+		probes: opts.Probes,
 	})
 	if err := ctx.Err(); err != nil {
 		return CheckReport{}, err

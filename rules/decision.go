@@ -66,20 +66,23 @@ var (
 	kLevel      = ast.InternedTerm("level")
 )
 
-// decodeDecision reads a Decision from the policy's result value.
+// decodeDecision reads a Decision from the policy's result value. Every
+// error it returns is an *InvalidDecisionError: it checks what
+// decision.schema.json states (the same constraints, here without the cost
+// of a schema validator on the hot path).
 func decodeDecision(v ast.Value) (Decision, error) {
 	var d Decision
 	obj, ok := v.(ast.Object)
 	if !ok {
-		return d, fmt.Errorf("rules: decision is %s, want object", ast.ValueName(v))
+		return d, invalid("", "decision", fmt.Errorf("is %s, want an object", ast.ValueName(v)))
 	}
 	act, ok := str(obj.Get(kAction))
 	if !ok {
-		return d, errors.New("rules: decision has no string action")
+		return d, invalid("", "action", errors.New("missing or not a string"))
 	}
 	a, err := ParseAction(act)
 	if err != nil {
-		return d, err
+		return d, invalid(strongestRule(obj, act), "action", err)
 	}
 	d.Action = a
 	if d.Reasons, err = decodeReasons(obj.Get(kReasons), "reasons"); err != nil {
@@ -91,29 +94,68 @@ func decodeDecision(v ast.Value) (Decision, error) {
 	if t := obj.Get(kAlerts); t != nil {
 		arr, ok := t.Value.(*ast.Array)
 		if !ok {
-			return d, errors.New("rules: decision alerts is not an array")
+			return d, invalid("", "alerts", errors.New("not an array"))
 		}
 		if n := arr.Len(); n > 0 {
 			d.Alerts = make([]Alert, n)
 			for i := range n {
+				field := fmt.Sprintf("alerts[%d]", i)
 				o, ok := arr.Elem(i).Value.(ast.Object)
 				if !ok {
-					return d, fmt.Errorf("rules: decision alerts[%d] is not an object", i)
+					return d, invalid("", field, errors.New("not an object"))
 				}
-				d.Alerts[i].Level, _ = str(o.Get(kLevel))
-				d.Alerts[i].Kind, _ = str(o.Get(kKind))
-				d.Alerts[i].Message, _ = str(o.Get(kMessage))
+				al := &d.Alerts[i]
+				al.Level, _ = str(o.Get(kLevel))
+				al.Kind, _ = str(o.Get(kKind))
+				if m := o.Get(kMessage); m != nil {
+					if al.Message, ok = str(m); !ok {
+						return d, invalid("", field+".message", errors.New("not a string"))
+					}
+				}
+				switch al.Level {
+				case "low", "medium", "high", "critical":
+				default:
+					return d, invalid("", field+".level", fmt.Errorf("%q: want low, medium, high or critical", al.Level))
+				}
+				if al.Kind == "" {
+					return d, invalid("", field+".kind", errors.New("missing or empty"))
+				}
 			}
 		}
 	}
 	if t := obj.Get(kSample); t != nil {
 		b, ok := t.Value.(ast.Boolean)
 		if !ok {
-			return d, errors.New("rules: decision sample is not a boolean")
+			return d, invalid("", "sample", errors.New("not a boolean"))
 		}
 		d.Sample = bool(b)
 	}
 	return d, nil
+}
+
+// strongestRule names the rule that asked for act, an action that is not
+// one, when a reason carries it: the decision's action is the strictest
+// of its reasons', so a misspelt reason action surfaces there first.
+func strongestRule(obj ast.Object, act string) string {
+	for _, key := range []*ast.Term{kReasons, kShadow} {
+		t := obj.Get(key)
+		if t == nil {
+			continue
+		}
+		arr, ok := t.Value.(*ast.Array)
+		if !ok {
+			continue
+		}
+		for i := range arr.Len() {
+			if o, ok := arr.Elem(i).Value.(ast.Object); ok {
+				if a, _ := str(o.Get(kAction)); a == act {
+					r, _ := str(o.Get(kRule))
+					return r
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
@@ -122,7 +164,7 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 	}
 	arr, ok := t.Value.(*ast.Array)
 	if !ok {
-		return nil, fmt.Errorf("rules: decision %s is not an array", field)
+		return nil, invalid("", field, errors.New("not an array"))
 	}
 	n := arr.Len()
 	if n == 0 {
@@ -131,29 +173,47 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 	out := make([]Reason, n)
 	idx := make([]int, n) // one allocation for all Finding pointers
 	for i := range n {
+		at := fmt.Sprintf("%s[%d]", field, i)
 		o, ok := arr.Elem(i).Value.(ast.Object)
 		if !ok {
-			return nil, fmt.Errorf("rules: decision %s[%d] is not an object", field, i)
+			return nil, invalid("", at, errors.New("not an object"))
 		}
 		r := &out[i]
-		r.Rule, _ = str(o.Get(kRule))
-		r.Message, _ = str(o.Get(kMessage))
-		r.Suggestion, _ = str(o.Get(kSuggestion))
-		if s, ok := str(o.Get(kAction)); ok {
+		var hasRule bool
+		r.Rule, hasRule = str(o.Get(kRule))
+		if !hasRule || r.Rule == "" {
+			return nil, invalid("", at+".rule", errors.New("missing or empty: every reason names its rule"))
+		}
+		for _, f := range []struct {
+			key *ast.Term
+			dst *string
+		}{{kMessage, &r.Message}, {kSuggestion, &r.Suggestion}} {
+			if t := f.key; o.Get(t) != nil {
+				var ok bool
+				if *f.dst, ok = str(o.Get(t)); !ok {
+					return nil, invalid(r.Rule, at+"."+string(t.Value.(ast.String)), errors.New("not a string"))
+				}
+			}
+		}
+		if at := o.Get(kAction); at != nil {
+			s, ok := str(at)
+			if !ok {
+				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), errors.New("not a string"))
+			}
 			a, err := ParseAction(s)
 			if err != nil {
-				return nil, fmt.Errorf("rules: decision %s[%d]: %w", field, i, err)
+				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), err)
 			}
 			r.Action = a
 		}
 		if ft := o.Get(kFinding); ft != nil {
 			num, ok := ft.Value.(ast.Number)
 			if !ok {
-				return nil, fmt.Errorf("rules: decision %s[%d].finding is not a number", field, i)
+				return nil, invalid(r.Rule, at+".finding", errors.New("not a number"))
 			}
 			f, ok := num.Int()
-			if !ok {
-				return nil, fmt.Errorf("rules: decision %s[%d].finding is not an integer", field, i)
+			if !ok || f < 0 {
+				return nil, invalid(r.Rule, at+".finding", errors.New("not a non-negative integer"))
 			}
 			idx[i] = f
 			r.Finding = &idx[i]

@@ -66,6 +66,9 @@ const (
 	StageTest Stage = "test"
 	// StageAttach: the caller's Attach hook rejected the policy.
 	StageAttach Stage = "attach"
+	// StageDecision: on a probe input the policy's decision broke the
+	// decision schema (see [ErrInvalidDecision]).
+	StageDecision Stage = "decision"
 )
 
 // ReloadError is why a reload attempt failed: the source, the stage, the
@@ -140,6 +143,21 @@ type ReloaderOptions struct {
 	RequireTests bool
 	// TestTimeout bounds each Rego test; zero means 5 s.
 	TestTimeout time.Duration
+	// TestBudget bounds all of a new version's Rego tests together; past
+	// it the version is refused (StageTest, CodeTestBudget) and the
+	// evaluation stops. Zero means DefaultTestBudget.
+	TestBudget time.Duration
+	// TestShare is the share of one CPU a new version's tests may use
+	// while the current version serves traffic (the first version's tests
+	// run at full speed): evaluation pauses as long
+	// as needed to stay under it, so that vetting a slow bundle does not
+	// slow live decisions. Zero means DefaultTestShare; 1 means no pause.
+	TestShare float64
+	// Probes are inputs every new version is evaluated on before it is
+	// swapped in; a decision that breaks the decision schema on any of
+	// them refuses the version (StageDecision). The gateway passes one per
+	// taxonomy kind and role (gateway/inspect.Probes).
+	Probes []*Input
 	// Attach, if set, is called with each version that compiled, has sane
 	// data and passed its tests, before it is swapped in (the first version
 	// included). It builds what the caller derives from a policy and must
@@ -323,9 +341,16 @@ func (r *Reloader) vet(ctx context.Context, at time.Time, snap *snapshot) (versi
 	var att any
 	o := vetOptions{
 		load:         r.opts.LoadOptions,
-		tests:        TestOptions{Timeout: r.opts.TestTimeout},
+		tests:        TestOptions{Timeout: r.opts.TestTimeout, Budget: cmpDuration(r.opts.TestBudget, DefaultTestBudget), Share: r.opts.TestShare},
 		requireTests: r.opts.RequireTests,
+		probes:       r.opts.Probes,
 		stage:        StageAttach,
+	}
+	if o.tests.Share == 0 {
+		o.tests.Share = DefaultTestShare
+	}
+	if r.cur.Load() == nil {
+		o.tests.Share = 1 // the first version: no live traffic to yield to yet
 	}
 	if r.opts.Attach != nil {
 		o.validate = func(ctx context.Context, p *Policy) error {
@@ -583,6 +608,7 @@ type vetOptions struct {
 	tests        TestOptions
 	skipTests    bool
 	requireTests bool
+	probes       []*Input
 	// validate is the caller's last check; its error fails at stage.
 	validate func(context.Context, *Policy) error
 	stage    Stage
@@ -630,6 +656,16 @@ func vet(ctx context.Context, name string, at time.Time, snap *snapshot, o vetOp
 			errs = append(errs, err)
 		}
 	}
+	if len(problems) == 0 && len(o.probes) > 0 {
+		dp, err := checkDecisions(ctx, p, o.probes, src.modules)
+		if err != nil {
+			return v, newReloadError(name, StageDecision, src.revision, at, err, Problems(err))
+		}
+		if len(dp) > 0 {
+			stage, problems = StageDecision, dp
+			errs = append(errs, fmt.Errorf("%w on %d probe inputs", ErrInvalidDecision, len(dp)))
+		}
+	}
 	if len(problems) > 0 {
 		return v, newReloadError(name, stage, src.revision, at, errors.Join(errs...), problems)
 	}
@@ -651,6 +687,9 @@ func vet(ctx context.Context, name string, at time.Time, snap *snapshot, o vetOp
 // error that sums them up.
 func vetTests(ctx context.Context, src *source, name string, o vetOptions, v *vetted) ([]Problem, error) {
 	report, err := runTests(ctx, src, name, o.tests)
+	if errors.Is(err, errTestBudget) {
+		return []Problem{{Code: CodeTestBudget, Message: fmt.Sprintf("the tests ran past their budget of %s and were stopped", o.tests.Budget)}}, err
+	}
 	if err != nil {
 		ps := Problems(err)
 		for i := range ps {

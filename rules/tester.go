@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,7 +26,26 @@ type TestOptions struct {
 	Coverage bool
 	// Timeout bounds each test; zero means 5 s.
 	Timeout time.Duration
+	// Budget bounds all the tests together; zero means no bound. Past it
+	// evaluation stops and the run reports a CodeTestBudget problem.
+	Budget time.Duration
+	// Share, in (0, 1), is the share of one CPU the tests may use: they
+	// pause as often as needed to stay under it (see ReloaderOptions).
+	// Zero or 1 means no pause.
+	Share float64
 }
+
+// Defaults of a reload's test run (ReloaderOptions).
+const (
+	// DefaultTestBudget bounds a new version's tests together.
+	DefaultTestBudget = 30 * time.Second
+	// DefaultTestShare is the share of one CPU a new version's tests may
+	// take from live traffic.
+	DefaultTestShare = 0.25
+)
+
+// errTestBudget ends a test run that went past TestOptions.Budget.
+var errTestBudget = errors.New("the tests ran past their time budget")
 
 // TestResult is the outcome of one test rule.
 type TestResult struct {
@@ -124,9 +144,21 @@ func runTests(ctx context.Context, src *source, name string, opts TestOptions) (
 		CapturePrintOutput(true).
 		SetTimeout(cmpDuration(opts.Timeout, 5*time.Second)).
 		Filter(opts.Run)
+	var tracer topdown.QueryTracer
 	if opts.Coverage {
 		cov = cover.New()
-		runner = runner.SetCoverageQueryTracer(topdown.QueryTracer(cov))
+		tracer = cov
+	}
+	if opts.Share > 0 && opts.Share < 1 {
+		// One test at a time, and each paused to its share of a CPU.
+		runner = runner.SetParallel(1)
+		tracer = newThrottle(opts.Share, tracer)
+	}
+	runner = runner.SetCoverageQueryTracer(tracer)
+	if opts.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Budget, errTestBudget)
+		defer cancel()
 	}
 
 	err := storage.Txn(ctx, store, storage.TransactionParams{}, func(txn storage.Transaction) error {
@@ -139,6 +171,9 @@ func runTests(ctx context.Context, src *source, name string, opts TestOptions) (
 		}
 		return nil
 	})
+	if err == nil && opts.Budget > 0 && errors.Is(context.Cause(ctx), errTestBudget) {
+		err = errTestBudget
+	}
 	if err != nil {
 		return TestReport{}, fmt.Errorf("test bundle %s: %w", name, err)
 	}

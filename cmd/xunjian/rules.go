@@ -176,6 +176,9 @@ func runRulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	report, err := rules.Check(ctx, paths[0], rules.CheckOptions{
 		SkipTests:    *noTest,
 		RequireTests: *requireTests,
+		// The gateway evaluates these before a version serves: refuse here
+		// what it would refuse there.
+		Probes: inspect.Probes(),
 		Validate: func(_ context.Context, p *rules.Policy) error {
 			in, err := inspect.New(p, inspect.Options{})
 			if err != nil {

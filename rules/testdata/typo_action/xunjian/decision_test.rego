@@ -1,0 +1,234 @@
+package xunjian_test
+
+import data.xunjian
+
+# f builds a finding of detector.kind at the given severity.
+f(detector, kind, severity) := {
+	"detector": detector, "kind": kind, "severity": severity,
+	"score": 0.9, "start": 0, "end": 1, "evidence": "x",
+}
+
+agent_draft(findings) := {
+	"draft": {"text": "x", "normalized": "x", "role": "agent", "lang": "zh"},
+	"findings": findings,
+	"conversation": {"id": "c1", "turns": 3, "customer_escalations": 0, "risk": 0.1, "wait_seconds": 5},
+	"agent": {"id": "a1"},
+	"tenant": {"id": "t1"},
+}
+
+customer_msg(findings) := object.union(agent_draft(findings), {"draft": {"role": "customer"}})
+
+action_of(detector, kind, severity) := d.action if {
+	d := xunjian.decision with input as agent_draft([f(detector, kind, severity)])
+}
+
+test_kind_actions if {
+	every kind, want in {
+		"privacy.credential": "block",
+		"privacy.id_card": "redact",
+		"privacy.bank_card": "redact",
+		"privacy.passport": "redact",
+		"privacy.phone": "redact",
+		"privacy.email": "redact",
+		"privacy.address": "redact",
+		"privacy.license_plate": "redact",
+		"diversion.contact": "block",
+		"diversion.payment": "block",
+		"tone.rude": "block",
+		"tone.profanity": "block",
+		"tone.dismissive": "confirm",
+		"tone.impatient": "warn",
+		"commitment.guarantee": "confirm",
+		"commitment.compensation": "confirm",
+		"commitment.absolute_claim": "warn",
+		"link.external": "confirm",
+		"complaint.escalation": "allow",
+	} {
+		parts := split(kind, ".")
+		action_of(parts[0], parts[1], "medium") == want
+	}
+}
+
+test_no_findings_allow if {
+	d := xunjian.decision with input as agent_draft([])
+	d == {"action": "allow", "reasons": [], "alerts": [], "sample": false, "shadow": []}
+}
+
+test_unknown_kind_allow if {
+	action_of("privacy", "shoe_size", "high") == "allow"
+}
+
+test_max_over_findings if {
+	d := xunjian.decision with input as agent_draft([
+		f("tone", "impatient", "low"),
+		f("privacy", "phone", "medium"),
+		f("link", "external", "medium"),
+	])
+	d.action == "confirm"
+	[r.rule | some r in d.reasons] == ["tone.impatient.warn", "privacy.phone.redact", "link.external.confirm"]
+	[r.finding | some r in d.reasons] == [0, 1, 2]
+}
+
+test_compensation_by_severity if {
+	action_of("commitment", "compensation", "low") == "confirm"
+	action_of("commitment", "compensation", "high") == "block"
+	action_of("commitment", "compensation", "critical") == "block"
+}
+
+test_info_severity_capped_at_warn if {
+	action_of("privacy", "credential", "info") == "warn"
+	action_of("tone", "rude", "info") == "warn"
+	action_of("tone", "impatient", "info") == "warn"
+}
+
+test_phone_only_for_agent_role if {
+	inp := object.union(agent_draft([f("privacy", "phone", "medium")]), {"draft": {"role": "bot"}})
+	d := xunjian.decision with input as inp
+	d.action == "allow"
+	d.reasons == []
+
+	inp2 := object.union(agent_draft([f("privacy", "email", "medium")]), {"draft": {"role": "bot"}})
+	d2 := xunjian.decision with input as inp2
+	d2.action == "redact"
+}
+
+test_missing_role_is_agent if {
+	inp := json.remove(agent_draft([f("tone", "rude", "high")]), ["draft/role"])
+	d := xunjian.decision with input as inp
+	d.action == "block"
+}
+
+test_diversion_suggestion_by_lang if {
+	d := xunjian.decision with input as agent_draft([f("diversion", "contact", "high")])
+	d.reasons[0].suggestion == "请通过平台内聊天与顾客沟通"
+	d.reasons[0].rule == "diversion.contact.block"
+
+	en := object.union(agent_draft([f("diversion", "payment", "high")]), {"draft": {"lang": "en"}})
+	d2 := xunjian.decision with input as en
+	d2.reasons[0].suggestion == "Please keep talking with the customer in the platform chat"
+	d2.reasons[0].message == "Do not ask for payment outside the platform"
+}
+
+test_rude_has_rewrite if {
+	every kind in ["rude", "profanity"] {
+		d := xunjian.decision with input as agent_draft([f("tone", kind, "high")])
+		d.action == "block"
+		count(d.reasons[0].suggestion) > 0
+	}
+}
+
+test_no_suggestion_for_redact if {
+	d := xunjian.decision with input as agent_draft([f("privacy", "id_card", "high")])
+	d.reasons[0].suggestion == ""
+	d.reasons[0].message == "身份证号已遮盖"
+}
+
+test_customer_always_allow if {
+	d := xunjian.decision with input as customer_msg([
+		f("tone", "profanity", "high"),
+		f("privacy", "credential", "high"),
+		f("complaint", "escalation", "high"),
+	])
+	d.action == "allow"
+	d.reasons == []
+	d.alerts == [{"level": "high", "kind": "complaint", "message": "顾客威胁投诉或升级"}]
+	d.sample == true
+}
+
+test_customer_tenant_cannot_hold if {
+	d := xunjian.decision with input as customer_msg([f("tone", "rude", "high")])
+		with data.xunjian.tenants as {"t1": {"actions": {"tone.rude": "block"}}}
+	d.action == "allow"
+}
+
+test_complaint_alert_levels if {
+	d := xunjian.decision with input as customer_msg([f("complaint", "risk", "medium")])
+	d.alerts == [{"level": "medium", "kind": "complaint", "message": "会话投诉风险升高"}]
+	d.sample == false
+
+	d2 := xunjian.decision with input as customer_msg([f("complaint", "escalation", "critical")])
+	d2.alerts[0].level == "critical"
+}
+
+test_complaint_on_agent_draft_no_alert if {
+	d := xunjian.decision with input as agent_draft([f("complaint", "escalation", "high")])
+	d.alerts == []
+}
+
+test_risk_threshold_alert if {
+	below := object.union(agent_draft([]), {"conversation": {"risk": 0.79}})
+	d := xunjian.decision with input as below
+	d.alerts == []
+
+	at := object.union(agent_draft([]), {"conversation": {"risk": 0.8}})
+	d2 := xunjian.decision with input as at
+	d2.alerts == [{"level": "high", "kind": "risk", "message": "会话风险超过阈值"}]
+	d2.sample == true
+	d2.action == "allow"
+}
+
+test_wait_threshold_alert if {
+	waited := object.union(customer_msg([]), {"conversation": {"wait_seconds": 180}, "draft": {"lang": "en"}})
+	d := xunjian.decision with input as waited
+	d.alerts == [{"level": "medium", "kind": "wait", "message": "Customer has been waiting too long"}]
+	d.sample == false
+
+	short := object.union(customer_msg([]), {"conversation": {"wait_seconds": 179}})
+	d2 := xunjian.decision with input as short
+	d2.alerts == []
+}
+
+test_tenant_threshold_override if {
+	inp := object.union(agent_draft([]), {"conversation": {"wait_seconds": 60}})
+	d := xunjian.decision with input as inp
+		with data.xunjian.tenants as {"t1": {"thresholds": {"wait": 30}}}
+	d.alerts[0].kind == "wait"
+}
+
+test_tenant_action_override if {
+	tenants := {"t1": {"actions": {"link.external": "block", "tone.impatient": "allow"}}}
+	d := xunjian.decision with input as agent_draft([f("link", "external", "medium")])
+		with data.xunjian.tenants as tenants
+	d.action == "block"
+	d.reasons[0].rule == "link.external.block"
+
+	d2 := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with data.xunjian.tenants as tenants
+	d2.action == "allow"
+	d2.reasons == []
+
+	# Another tenant keeps the defaults.
+	other := object.union(agent_draft([f("link", "external", "medium")]), {"tenant": {"id": "t2"}})
+	d3 := xunjian.decision with input as other
+		with data.xunjian.tenants as tenants
+	d3.action == "confirm"
+}
+
+test_config_table_drives_action if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with data.xunjian.config.actions["tone.impatient"] as "confirm"
+	d.action == "confirm"
+}
+
+test_sample_on_block if {
+	d := xunjian.decision with input as agent_draft([f("privacy", "credential", "high")])
+	d.sample == true
+	d.reasons[0].rule == "privacy.credential.block"
+}
+
+# A shadow rule fires into shadow and never changes the action.
+test_shadow_never_changes_action if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with xunjian.shadow_reasons as {{"rule": "shadow.impatient.block", "action": "block", "message": "trial"}}
+	d.action == "warn"
+	d.shadow == [{"rule": "shadow.impatient.block", "action": "block", "message": "trial"}]
+}
+
+# An enforced custom rule (package xunjian.custom) counts for the action.
+test_custom_rule_enforced if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "medium")])
+		with xunjian.custom_reasons as {{"rule": "custom.impatient.block", "action": "block", "message": "m"}}
+	d.action == "block"
+	[r.rule | some r in d.reasons] == ["tone.impatient.warn", "custom.impatient.block"]
+	d.shadow == []
+}
