@@ -28,6 +28,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/internal/leaktest"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -674,5 +675,60 @@ reasons contains {"rule": "custom.typo", "action": "blok", "message": "typo"} if
 	}
 	if n := len(up.received()); n != 1 {
 		t.Errorf("backend received %d messages, want only the benign one", n)
+	}
+}
+
+// TestAttackPrivateForms: a phone spelt in any digit form, hidden in a
+// long run, or split by invisible characters is masked before it reaches
+// the backend (the action says redact and means it), a contact handle or
+// control character does not let a diversion through, and no event on any
+// topic carries the digits or the handle in clear.
+func TestAttackPrivateForms(t *testing.T) {
+	up := newUpstream(t, 0)
+	cfg := attackConfig(up)
+	cfg.Stream.Sampling.Rate = 1 // every conversation on the samples topic too
+	g := start(t, cfg, "", nil)
+	phone := "13812345678"
+	for _, text := range []string{
+		"我的电话一三八一二三四五六七八", "电话①③⑧①②③④⑤⑥⑦⑧", "电话¹³⁸¹²³⁴⁵⁶⁷⁸", "电话壹叁捌壹贰叁肆伍陆柒捌",
+		"电话1三8一2三4五6七8", strings.Repeat(phone+" ", 8), "电话 " + phone + strings.Repeat(" 0", 70),
+		"电话138\u00001234\u00005678", "电话138\u20601234\uFFF95678", "电话 １３８１２３４５６７８",
+	} {
+		before := len(up.received())
+		r := do(t, "POST", g.agent+agentRoute, chatBody("pf", "a1", "agent", text), "X-API-Key", deskKey)
+		if r.Status != 201 || r.Header.Get("X-Xunjian-Action") != "redact" {
+			t.Errorf("%q: %d action %q, want released masked", text, r.Status, r.Header.Get("X-Xunjian-Action"))
+			continue
+		}
+		got := upstreamTexts(up)[before:]
+		if w, leak := leaktest.Digits(strings.Join(got, ""), phone); leak {
+			t.Errorf("%q reached the backend as %q: digits %s in clear", text, got, w)
+		}
+	}
+	for _, text := range []string{"加我微\u0000信abc123", "加我微\u200b信 abc123", "你是不是\u0001傻", "加我QQ 1234567890 给您返现", "加我微信 wxid_secrethandle 私聊"} {
+		if r := do(t, "POST", g.agent+agentRoute, chatBody("pf", "a1", "agent", text), "X-API-Key", deskKey); r.Status < 400 {
+			t.Errorf("%q: %d, want it stopped", text, r.Status)
+		}
+	}
+	for _, topic := range []string{"xunjian.findings", "xunjian.alerts", "xunjian.samples"} {
+		for _, e := range drainEvents(t, g.srv.broker.Addr(), topic, 2*time.Second) {
+			b, err := json.Marshal(struct {
+				Masked string
+				F      any
+				R      any
+				C      any
+			}{e.TextMasked, e.Findings, e.Reasons, e.Context})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []string{phone, "1234567890"} {
+				if w, leak := leaktest.Digits(string(b), v); leak {
+					t.Errorf("%s event %s carries %s: %s", topic, e.EventID, w, b)
+				}
+			}
+			if strings.Contains(string(b), "secrethandle") {
+				t.Errorf("%s event carries the WeChat handle: %s", topic, b)
+			}
+		}
 	}
 }
