@@ -82,7 +82,7 @@ func decodeDecision(v ast.Value) (Decision, error) {
 	}
 	a, err := ParseAction(act)
 	if err != nil {
-		return d, invalid(strongestRule(obj, act), "action", err)
+		return d, invalid(strongestRule(obj, act), "action", actionError(act))
 	}
 	d.Action = a
 	if d.Reasons, err = decodeReasons(obj.Get(kReasons), "reasons"); err != nil {
@@ -202,7 +202,7 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 			}
 			a, err := ParseAction(s)
 			if err != nil {
-				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), err)
+				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), actionError(s))
 			}
 			r.Action = a
 		}
@@ -220,6 +220,17 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 		}
 	}
 	return out, nil
+}
+
+// actionError says that s is not an action, quoting s only when it looks
+// like a misspelt name (a policy may build its output from input text,
+// which must not reach a log).
+func actionError(s string) error {
+	const want = "want allow, warn, redact, confirm or block"
+	if isRuleID(s) && len(s) <= 32 {
+		return fmt.Errorf("unknown action %q (%s)", s, want)
+	}
+	return errors.New("unknown action (" + want + ")")
 }
 
 func str(t *ast.Term) (string, bool) {

@@ -32,7 +32,41 @@ type InvalidDecisionError struct {
 }
 
 func invalid(rule, field string, err error) *InvalidDecisionError {
+	if !isRuleID(rule) {
+		// A rule id is the policy's output, and a rule may build it from
+		// the input's text: one that does not look like an id is left out
+		// of errors, logs and metric labels rather than quoted.
+		rule = ""
+	}
 	return &InvalidDecisionError{Rule: rule, Field: field, Err: err}
+}
+
+// maxRuleID is the longest rule id an error names.
+const maxRuleID = 128
+
+// isRuleID reports whether s looks like a rule id: at most maxRuleID bytes
+// of ASCII letters, digits and "_-.:/", with no run of more than four
+// digits (which could be part of a phone number or an ID).
+func isRuleID(s string) bool {
+	if s == "" || len(s) > maxRuleID {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			if digits++; digits > 4 {
+				return false
+			}
+			continue
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', strings.IndexByte("_-.:/", c) >= 0:
+		default:
+			return false
+		}
+		digits = 0
+	}
+	return true
 }
 
 // Error implements error.

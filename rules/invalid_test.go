@@ -148,3 +148,30 @@ func TestDecisionSchemaAgreesWithDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidDecisionRuleIsNotText: a rule id built from the draft (which
+// may hold a phone number) never reaches the error, so never a log line or
+// a metric label.
+func TestInvalidDecisionRuleIsNotText(t *testing.T) {
+	for _, tc := range []struct {
+		rule string
+		ok   bool
+	}{
+		{"diversion.payment.typo", true},
+		{"custom/early_receipt:v2", true},
+		{"rule-2026", true},
+		{"rule-13812345678", false},
+		{"加我微信", false},
+		{"has space", false},
+		{strings.Repeat("r", 129), false},
+		{"", false},
+	} {
+		err := invalid(tc.rule, "reasons[0].action", errors.New("bad"))
+		if got, _ := InvalidDecisionRule(err); (got == tc.rule) != tc.ok || (!tc.ok && got != "decision") {
+			t.Errorf("rule %q: InvalidDecisionRule = %q, want it kept: %v", tc.rule, got, tc.ok)
+		}
+		if !tc.ok && tc.rule != "" && strings.Contains(err.Error(), tc.rule) {
+			t.Errorf("error %q quotes the rule id %q", err, tc.rule)
+		}
+	}
+}
