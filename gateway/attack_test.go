@@ -471,23 +471,7 @@ func TestAttackChannels(t *testing.T) {
 	g := start(t, attackConfig(up), "", nil)
 	raw := func(path, ctype, body string, headers ...string) reply {
 		t.Helper()
-		req, _ := http.NewRequest("POST", g.agent+path, strings.NewReader(body))
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		req.Header.Set("X-API-Key", deskKey)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(b)}
-		json.Unmarshal(b, &r.Body)
-		return r
+		return doAs(t, "POST", g.agent+path, ctype, body, append([]string{"X-API-Key", deskKey}, headers...)...)
 	}
 	benign := chatBody("ch", "a1", "agent", "您好")
 	for _, tc := range []struct {

@@ -159,11 +159,19 @@ type reply struct {
 
 func do(t *testing.T, method, url, body string, headers ...string) reply {
 	t.Helper()
+	return doAs(t, method, url, "application/json", body, headers...)
+}
+
+// doAs is do with the Content-Type ctype ("" sends none).
+func doAs(t *testing.T, method, url, ctype, body string, headers ...string) reply {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

@@ -8,83 +8,9 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/internal/leaktest"
 	"github.com/xunjian/xunjian/rules"
 )
-
-// digitOf returns the value of a digit-like code point, or -1: the forms
-// people and attackers spell numbers in. It is the test's own table, not
-// the scrubber's, so the test can catch a form the scrubber misses.
-func digitOf(r rune) int {
-	switch {
-	case r >= '0' && r <= '9':
-		return int(r - '0')
-	case r >= '０' && r <= '９':
-		return int(r - '０')
-	case r >= '①' && r <= '⑨':
-		return int(r-'①') + 1
-	case r >= '⑴' && r <= '⑼':
-		return int(r-'⑴') + 1
-	case r >= '⒈' && r <= '⒐':
-		return int(r-'⒈') + 1
-	case r >= '❶' && r <= '❾':
-		return int(r-'❶') + 1
-	case r >= '₀' && r <= '₉':
-		return int(r - '₀')
-	case r >= '⁴' && r <= '⁹':
-		return int(r-'⁴') + 4
-	case r >= '٠' && r <= '٩':
-		return int(r - '٠')
-	case r >= '𝟎' && r <= '𝟗':
-		return int(r - '𝟎')
-	}
-	switch r {
-	case '⁰', '〇', '零', '⓪':
-		return 0
-	case '¹', '幺':
-		return 1
-	case '²', '两':
-		return 2
-	case '³':
-		return 3
-	}
-	for _, set := range []string{"一二三四五六七八九", "壹贰叁肆伍陆柒捌玖"} {
-		for i, d := range []rune(set) {
-			if r == d {
-				return i + 1
-			}
-		}
-	}
-	return -1
-}
-
-// foldDigits maps s to its digit runs in ASCII: separators an attacker
-// slips between digits (spaces, dashes, dots, zero-width and control
-// characters) are dropped, anything else breaks the run with '|'.
-func foldDigits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch d := digitOf(r); {
-		case d >= 0:
-			b.WriteByte(byte('0' + d))
-		case r == ' ' || r == '-' || r == '.' || r == '\u200b' || r == '\u2060' || r == '\ufeff' || r < 0x20:
-		default:
-			b.WriteByte('|')
-		}
-	}
-	return b.String()
-}
-
-// leak returns the first five consecutive digits of value (ASCII) that
-// survive in s in any digit form, or "".
-func leak(s, value string) string {
-	runs := foldDigits(s)
-	for i := 0; i+5 <= len(value); i++ {
-		if w := value[i : i+5]; strings.Contains(runs, w) {
-			return w
-		}
-	}
-	return ""
-}
 
 func TestScrubDigitForms(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
@@ -188,7 +114,7 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 				collectStrings(t, b, &all)
 				for _, field := range all {
 					for _, n := range numbers {
-						if w := leak(field, n); w != "" {
+						if w, ok := leaktest.Window(field, n, 5); ok {
 							t.Errorf("%s %q: the event shows %s of %s in %q", role, text, w, n, field)
 						}
 					}
