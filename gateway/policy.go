@@ -32,9 +32,6 @@ func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
 	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions{
 		Interval:    cfg.PolicyPoll.D(),
 		LoadOptions: loadOpts,
-		// A rule whose decision breaks the schema on any kind or role is
-		// refused before it serves, not discovered by live drafts.
-		Probes: inspect.Probes(),
 		Attach: func(_ context.Context, p *rules.Policy) (any, error) {
 			return inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
 		},

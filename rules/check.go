@@ -135,9 +135,11 @@ type CheckOptions struct {
 	// TestBudget bounds all the tests together; zero means no bound but
 	// TestTimeout's.
 	TestBudget time.Duration
-	// Probes are inputs the policy is evaluated on; a decision that breaks
-	// the decision schema on any of them is a problem (CodeInvalidDecision)
-	// naming the rule, as the gateway's reload would refuse it.
+	// Probes are inputs the policy is evaluated on besides the built-in
+	// probe set ([Probes], always evaluated); a decision that breaks the
+	// decision schema (decision.schema.json, [DecisionSchema]) on any of
+	// them is a problem (CodeInvalidDecision) naming the rule and its
+	// file:line, as a [Reloader] would refuse it.
 	Probes []*Input
 	// Validate, if set, is called with the policy when everything else
 	// passed, as [ReloaderOptions.Attach] is; its error is a problem
@@ -158,7 +160,8 @@ type CheckReport struct {
 	// Tests is the test report, when the tests ran.
 	Tests *TestReport `json:"tests,omitempty"`
 	// Problems is everything wrong, in the order found: read and compile
-	// errors, then data errors, then failed tests.
+	// errors, then data errors, then failed tests, then invalid decisions
+	// on the probe inputs.
 	Problems []Problem `json:"problems"`
 }
 
@@ -168,7 +171,9 @@ func (r CheckReport) OK() bool { return len(r.Problems) == 0 }
 // Check examines the bundle at path (a directory or a .tar.gz; "" for the
 // default bundle) the way a [Reloader] does before serving it: it compiles
 // and prepares the policy as [Load] does, checks the data document the
-// policy reads (see below), runs the bundle's tests, then opts.Validate.
+// policy reads (see below), runs the bundle's tests, evaluates the policy
+// on the probe inputs (the built-in [Probes] and opts.Probes) and
+// validates each decision against the decision schema, then opts.Validate.
 // Everything wrong is in the report's Problems; the error is only for a
 // check that could not run (a cancelled context).
 //

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -69,7 +70,9 @@ var (
 // decodeDecision reads a Decision from the policy's result value. Every
 // error it returns is an *InvalidDecisionError: it checks what
 // decision.schema.json states (the same constraints, here without the cost
-// of a schema validator on the hot path).
+// of a schema validator on the hot path; [Check] and the Reloader validate
+// probe decisions against the schema itself too). Field names for errors
+// are built only on error: this runs on every draft.
 func decodeDecision(v ast.Value) (Decision, error) {
 	var d Decision
 	obj, ok := v.(ast.Object)
@@ -80,9 +83,9 @@ func decodeDecision(v ast.Value) (Decision, error) {
 	if !ok {
 		return d, invalid("", "action", errors.New("missing or not a string"))
 	}
-	a, err := ParseAction(act)
+	a, err := parseDecisionAction(act)
 	if err != nil {
-		return d, invalid(strongestRule(obj, act), "action", actionError(act))
+		return d, invalid(strongestRule(obj, act), "action", err)
 	}
 	d.Action = a
 	if d.Reasons, err = decodeReasons(obj.Get(kReasons), "reasons"); err != nil {
@@ -92,35 +95,8 @@ func decodeDecision(v ast.Value) (Decision, error) {
 		return d, err
 	}
 	if t := obj.Get(kAlerts); t != nil {
-		arr, ok := t.Value.(*ast.Array)
-		if !ok {
-			return d, invalid("", "alerts", errors.New("not an array"))
-		}
-		if n := arr.Len(); n > 0 {
-			d.Alerts = make([]Alert, n)
-			for i := range n {
-				field := fmt.Sprintf("alerts[%d]", i)
-				o, ok := arr.Elem(i).Value.(ast.Object)
-				if !ok {
-					return d, invalid("", field, errors.New("not an object"))
-				}
-				al := &d.Alerts[i]
-				al.Level, _ = str(o.Get(kLevel))
-				al.Kind, _ = str(o.Get(kKind))
-				if m := o.Get(kMessage); m != nil {
-					if al.Message, ok = str(m); !ok {
-						return d, invalid("", field+".message", errors.New("not a string"))
-					}
-				}
-				switch al.Level {
-				case "low", "medium", "high", "critical":
-				default:
-					return d, invalid("", field+".level", fmt.Errorf("%q: want low, medium, high or critical", al.Level))
-				}
-				if al.Kind == "" {
-					return d, invalid("", field+".kind", errors.New("missing or empty"))
-				}
-			}
+		if d.Alerts, err = decodeAlerts(t); err != nil {
+			return d, err
 		}
 	}
 	if t := obj.Get(kSample); t != nil {
@@ -131,6 +107,42 @@ func decodeDecision(v ast.Value) (Decision, error) {
 		d.Sample = bool(b)
 	}
 	return d, nil
+}
+
+func decodeAlerts(t *ast.Term) ([]Alert, error) {
+	arr, ok := t.Value.(*ast.Array)
+	if !ok {
+		return nil, invalid("", "alerts", errors.New("not an array"))
+	}
+	n := arr.Len()
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]Alert, n)
+	for i := range n {
+		o, ok := arr.Elem(i).Value.(ast.Object)
+		if !ok {
+			return nil, invalid("", elemField("alerts", i, ""), errors.New("not an object"))
+		}
+		al := &out[i]
+		al.Level, _ = str(o.Get(kLevel))
+		al.Kind, _ = str(o.Get(kKind))
+		if m := o.Get(kMessage); m != nil {
+			if al.Message, ok = str(m); !ok {
+				return nil, invalid("", elemField("alerts", i, "message"), errors.New("not a string"))
+			}
+		}
+		switch al.Level {
+		case "low", "medium", "high", "critical":
+		default:
+			return nil, invalid("", elemField("alerts", i, "level"),
+				fmt.Errorf("%s: want low, medium, high or critical", quoteValue(al.Level)))
+		}
+		if al.Kind == "" {
+			return nil, invalid("", elemField("alerts", i, "kind"), errors.New("missing or empty"))
+		}
+	}
+	return out, nil
 }
 
 // strongestRule names the rule that asked for act, an action that is not
@@ -173,47 +185,45 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 	out := make([]Reason, n)
 	idx := make([]int, n) // one allocation for all Finding pointers
 	for i := range n {
-		at := fmt.Sprintf("%s[%d]", field, i)
 		o, ok := arr.Elem(i).Value.(ast.Object)
 		if !ok {
-			return nil, invalid("", at, errors.New("not an object"))
+			return nil, invalid("", elemField(field, i, ""), errors.New("not an object"))
 		}
 		r := &out[i]
 		var hasRule bool
 		r.Rule, hasRule = str(o.Get(kRule))
 		if !hasRule || r.Rule == "" {
-			return nil, invalid("", at+".rule", errors.New("missing or empty: every reason names its rule"))
+			return nil, invalid("", elemField(field, i, "rule"), errors.New("missing or empty: every reason names its rule"))
 		}
-		for _, f := range []struct {
-			key *ast.Term
-			dst *string
-		}{{kMessage, &r.Message}, {kSuggestion, &r.Suggestion}} {
-			if t := f.key; o.Get(t) != nil {
-				var ok bool
-				if *f.dst, ok = str(o.Get(t)); !ok {
-					return nil, invalid(r.Rule, at+"."+string(t.Value.(ast.String)), errors.New("not a string"))
-				}
+		if m := o.Get(kMessage); m != nil {
+			if r.Message, ok = str(m); !ok {
+				return nil, invalid(r.Rule, elemField(field, i, "message"), errors.New("not a string"))
+			}
+		}
+		if sg := o.Get(kSuggestion); sg != nil {
+			if r.Suggestion, ok = str(sg); !ok {
+				return nil, invalid(r.Rule, elemField(field, i, "suggestion"), errors.New("not a string"))
 			}
 		}
 		if at := o.Get(kAction); at != nil {
 			s, ok := str(at)
 			if !ok {
-				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), errors.New("not a string"))
+				return nil, invalid(r.Rule, elemField(field, i, "action"), errors.New("not a string"))
 			}
-			a, err := ParseAction(s)
+			a, err := parseDecisionAction(s)
 			if err != nil {
-				return nil, invalid(r.Rule, fmt.Sprintf("%s[%d].action", field, i), actionError(s))
+				return nil, invalid(r.Rule, elemField(field, i, "action"), err)
 			}
 			r.Action = a
 		}
 		if ft := o.Get(kFinding); ft != nil {
 			num, ok := ft.Value.(ast.Number)
 			if !ok {
-				return nil, invalid(r.Rule, at+".finding", errors.New("not a number"))
+				return nil, invalid(r.Rule, elemField(field, i, "finding"), errors.New("not a number"))
 			}
 			f, ok := num.Int()
 			if !ok || f < 0 {
-				return nil, invalid(r.Rule, at+".finding", errors.New("not a non-negative integer"))
+				return nil, invalid(r.Rule, elemField(field, i, "finding"), errors.New("not a non-negative integer"))
 			}
 			idx[i] = f
 			r.Finding = &idx[i]
@@ -222,16 +232,46 @@ func decodeReasons(t *ast.Term, field string) ([]Reason, error) {
 	return out, nil
 }
 
-// actionError says that s is not an action, quoting s only when it looks
-// like a misspelt name (a policy may build its output from input text,
-// which must not reach a log).
-func actionError(s string) error {
-	const want = "want allow, warn, redact, confirm or block"
-	if isRuleID(s) && len(s) <= 32 {
-		return fmt.Errorf("unknown action %q (%s)", s, want)
+// elemField names field[i].sub (field[i] when sub is empty) for an error.
+func elemField(field string, i int, sub string) string {
+	s := field + "[" + strconv.Itoa(i) + "]"
+	if sub != "" {
+		s += "." + sub
 	}
-	return errors.New("unknown action (" + want + ")")
+	return s
 }
+
+// parseDecisionAction is [ParseAction] for a value the policy produced:
+// its error quotes the value only when it looks like a misspelt action
+// name, since a rule may (wrongly) have copied input text there and
+// errors reach logs.
+func parseDecisionAction(s string) (Action, error) {
+	a, err := ParseAction(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not an action (want allow, warn, redact, confirm or block)", quoteValue(s))
+	}
+	return a, nil
+}
+
+// quoteValue quotes a policy-produced string for an error message when it
+// is at most maxQuoted ASCII letters and underscores, as a misspelt action
+// or level is ("blok", "Block", "urgent"); anything else (which may be
+// input text a rule copied: a phone number, a contact handle) is
+// described by its length only.
+func quoteValue(s string) string {
+	ok := s != "" && len(s) <= maxQuoted
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+	}
+	if ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("a string of %d bytes", len(s))
+}
+
+// maxQuoted is the longest value quoteValue quotes.
+const maxQuoted = 16
 
 func str(t *ast.Term) (string, bool) {
 	if t == nil {

@@ -5,9 +5,14 @@
 // A [Policy] is immutable once loaded and safe for concurrent use. A
 // [Reloader] keeps one serving: it polls a [Source] (a directory, a .tar.gz,
 // an HTTP(S) bundle URL with ETags, or the embedded bundle), compiles each
-// new version, checks its data and runs its Rego tests, and only then swaps
-// it in atomically; a version that fails any of that is refused and the
-// last good one keeps serving. It keeps previous versions for Rollback and
+// new version, checks its data, runs its Rego tests (one at a time, at a
+// share of a CPU, within a time budget, so that live decisions keep their
+// speed) and evaluates it on the built-in probe inputs ([Probes]: every
+// finding kind, role and conversation state), validating each decision
+// against the decision schema ([DecisionSchema]), and only then swaps it
+// in atomically; a version that fails any of that is refused and the last
+// good one keeps serving. A decision that breaks the schema at run time
+// is an error wrapping [ErrInvalidDecision] that names the rule. It keeps previous versions for Rollback and
 // reports what happened, with file and line, through Status.
 //
 // [Check] runs the same checks on a bundle for `xunjian rules check`, and

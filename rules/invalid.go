@@ -1,13 +1,20 @@
 package rules
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // ErrInvalidDecision is wrapped by every error of a decision that breaks
@@ -31,11 +38,11 @@ type InvalidDecisionError struct {
 	Err error
 }
 
+// invalid makes the error of a decision that broke the schema at field.
+// A rule id that does not look like one (it is the policy's output, and a
+// rule may build it from input text) is left out rather than logged.
 func invalid(rule, field string, err error) *InvalidDecisionError {
 	if !isRuleID(rule) {
-		// A rule id is the policy's output, and a rule may build it from
-		// the input's text: one that does not look like an id is left out
-		// of errors, logs and metric labels rather than quoted.
 		rule = ""
 	}
 	return &InvalidDecisionError{Rule: rule, Field: field, Err: err}
@@ -44,15 +51,17 @@ func invalid(rule, field string, err error) *InvalidDecisionError {
 // maxRuleID is the longest rule id an error names.
 const maxRuleID = 128
 
-// isRuleID reports whether s looks like a rule id: at most maxRuleID bytes
-// of ASCII letters, digits and "_-.:/", with no run of more than four
-// digits (which could be part of a phone number or an ID).
+// isRuleID reports whether s looks like a rule id: at most maxRuleID
+// bytes of ASCII letters, digits and "_-.:/", with no run of more than
+// four digits (which could be part of a phone number or an ID). Text in
+// any other script is refused: a rule id is the policy's output, and one
+// in Chinese is as likely a copy of the draft ("加我微信") as a name.
 func isRuleID(s string) bool {
 	if s == "" || len(s) > maxRuleID {
 		return false
 	}
 	digits := 0
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		c := s[i]
 		switch {
 		case '0' <= c && c <= '9':
@@ -115,56 +124,256 @@ const CodeInvalidDecision = "invalid_decision"
 
 // checkDecisions evaluates p on every probe (bypassing the decision cache)
 // and returns one problem per distinct invalid decision, located at the
-// offending rule's id in modules where it can be found.
-func checkDecisions(ctx context.Context, p *Policy, probes []*Input, modules map[string]*ast.Module) ([]Problem, error) {
-	seen := map[string]bool{}
+// offending rule's id in modules where it can be found. Each decision is
+// decoded as Decide would and validated against decision.schema.json, so
+// the schema, not only the decoder, is what a version must meet. With
+// share in (0, 1) evaluation is throttled as the tests are (see
+// [ReloaderOptions.TestShare]); ctx bounds the whole run.
+func checkDecisions(ctx context.Context, p *Policy, probes []*Input, modules map[string]*ast.Module, share float64) ([]Problem, error) {
+	schema, err := compileDecisionSchema()
+	if err != nil {
+		return nil, err
+	}
+	// A probe is one short evaluation: pausing between probes keeps the
+	// share without the cost of tracing. A probe that takes longer than
+	// ten throttle slices (a slow rule) turns on the tracer's pauses
+	// inside the evaluations that follow.
+	throttled := share > 0 && share < 1
+	var (
+		tr   topdown.QueryTracer
+		busy time.Duration // since the last pause
+	)
+	// One problem per rule and fault, whatever the probe and the reason's
+	// index in it; of the probes that show it, the one with the fewest
+	// findings, the easiest for an author to follow.
+	type shown struct{ at, findings int }
+	seen := map[string]shown{}
 	var out []Problem
+	add := func(i int, in *Input, rule, fault string) {
+		key := rule + "\x00" + stripIndexes(fault)
+		s, dup := seen[key]
+		if dup && s.findings <= len(in.Findings) {
+			return
+		}
+		pr := Problem{Code: CodeInvalidDecision, Message: fmt.Sprintf("%s, on probe input %d (%s)", fault, i, describeProbe(in))}
+		if rule != "" {
+			pr.File, pr.Line, pr.Column = locateString(modules, rule)
+		}
+		if pr.File == "" {
+			// No rule to blame, or its id is computed: point at where the
+			// decision is assembled.
+			pr.File, pr.Line, pr.Column = locateDecision(modules)
+		}
+		if dup {
+			out[s.at] = pr
+		} else {
+			s.at = len(out)
+			out = append(out, pr)
+		}
+		s.findings = len(in.Findings)
+		seen[key] = s
+	}
 	for i, in := range probes {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return out, context.Cause(ctx)
 		}
-		_, err := p.eval(ctx, in)
-		var ie *InvalidDecisionError
-		if !errors.As(err, &ie) {
+		start := time.Now()
+		t, err := p.evalRaw(ctx, in, tr)
+		if d := time.Since(start); throttled && tr == nil {
+			if d > 10*throttleSlice {
+				tr = newThrottle(share, nil)
+			}
+			if busy += d; busy >= probeSlice {
+				pause := time.NewTimer(time.Duration(float64(busy) * (1/share - 1)))
+				busy = 0
+				select {
+				case <-ctx.Done():
+					pause.Stop()
+					return out, context.Cause(ctx)
+				case <-pause.C:
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, context.Cause(ctx)
+			}
+			continue // undefined or a run-time error: not a schema matter
+		}
+		if _, err := decodeDecision(t.Value); err != nil {
+			var ie *InvalidDecisionError
+			if errors.As(err, &ie) {
+				add(i, in, ie.Rule, strings.TrimPrefix(ie.Error(), "rules: invalid decision: "))
+			}
 			continue
 		}
-		key := ie.Rule + "\x00" + ie.Err.Error() // one problem per rule and fault, whatever the index
-		if seen[key] {
-			continue
+		// The decoder accepted it: the schema must too (it is the contract
+		// the decoder implements; a disagreement is the decoder's bug, and
+		// the version is refused rather than served on a loose reading).
+		if fault := schemaFault(schema, t.Value); fault != "" {
+			add(i, in, "", fault)
 		}
-		seen[key] = true
-		pr := Problem{Code: CodeInvalidDecision, Message: fmt.Sprintf("%s, on probe input %d (%s)", strings.TrimPrefix(ie.Error(), "rules: invalid decision: "), i, describeProbe(in))}
-		if ie.Rule != "" {
-			pr.File, pr.Line, pr.Column = locateString(modules, ie.Rule)
-		}
-		out = append(out, pr)
 	}
 	return out, nil
 }
 
-// describeProbe names a probe by its role and finding kinds.
+// probeSlice is the evaluation time between two pauses of a throttled
+// probe run: a few probes, so that the pauses (each of which may wait for
+// a busy CPU once it ends) do not dominate the run.
+const probeSlice = 2 * time.Millisecond
+
+// stripIndexes drops the array indexes of decision fields from s
+// ("reasons[3].action" becomes "reasons[].action").
+func stripIndexes(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '[')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + 1
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		if j > i+1 && j < len(s) && s[j] == ']' {
+			b.WriteString(s[:i+1])
+		} else {
+			b.WriteString(s[:j])
+		}
+		s = s[j:]
+	}
+}
+
+// evalRaw evaluates the policy for in, bypassing the cache, and returns
+// the decision value undecoded; tr, if not nil, traces the evaluation.
+func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer) (*ast.Term, error) {
+	opts := []rego.EvalOption{rego.EvalParsedInput(in.astValue(p.fields)), rego.EvalBaseCache(p.cache)}
+	if tr != nil {
+		opts = append(opts, rego.EvalQueryTracer(tr))
+	}
+	rs, err := p.query.Eval(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("rules: evaluate %s: %w", p.revision, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, fmt.Errorf("%w (policy %s)", ErrUndefined, p.revision)
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, errors.New("rules: unexpected result type")
+	}
+	return t, nil
+}
+
+// compileDecisionSchema compiles the embedded decision.schema.json.
+func compileDecisionSchema() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(decisionSchema))
+	if err != nil {
+		return nil, fmt.Errorf("rules: decision schema: %w", err)
+	}
+	const url = "decision.schema.json"
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("rules: decision schema: %w", err)
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("rules: decision schema: %w", err)
+	}
+	return sch, nil
+}
+
+// schemaFault validates v against schema and says where it fails, by
+// instance location and schema keyword only (never the value, which may be
+// input text); "" when it is valid.
+func schemaFault(schema *jsonschema.Schema, v ast.Value) string {
+	doc, err := ast.JSON(v)
+	if err != nil {
+		return "decision: not representable as JSON"
+	}
+	err = schema.Validate(doc)
+	if err == nil {
+		return ""
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return "decision: " + err.Error()
+	}
+	for len(ve.Causes) > 0 { // the first leaf: the innermost failure
+		ve = ve.Causes[0]
+	}
+	at := "decision"
+	if len(ve.InstanceLocation) > 0 {
+		at = "/" + strings.Join(ve.InstanceLocation, "/")
+	}
+	kw := ve.ErrorKind.KeywordPath()
+	return fmt.Sprintf("%s: breaks decision.schema.json (%s)", at, strings.Join(kw, "/"))
+}
+
+// describeProbe names a probe by its role, tenant, conversation state and
+// finding kinds (with lexicon ids), so that an author can write the test
+// that reproduces it.
 func describeProbe(in *Input) string {
-	role := in.Draft.Role
-	if role == "" {
-		role = "agent"
+	var b strings.Builder
+	b.WriteString(cmp.Or(in.Draft.Role, "agent"))
+	if in.Tenant.ID != "" {
+		b.WriteString(", tenant " + in.Tenant.ID)
 	}
-	kinds := make([]string, 0, len(in.Findings))
-	for _, f := range in.Findings {
-		kinds = append(kinds, f.Detector+"."+f.Kind)
+	c := in.Conversation
+	fmt.Fprintf(&b, ", risk %g, wait %gs, %d escalations", c.Risk, c.WaitSeconds, c.CustomerEscalations)
+	switch n := len(in.Findings); {
+	case n == 0:
+		b.WriteString(", no finding")
+	case n > 3:
+		fmt.Fprintf(&b, ", %d findings of every kind at severity %s", n, in.Findings[0].Severity)
+	default:
+		for _, f := range in.Findings {
+			fmt.Fprintf(&b, ", %s.%s %s", f.Detector, f.Kind, f.Severity)
+			if f.Lexicon != "" {
+				b.WriteString(" lexicon " + f.Lexicon)
+			}
+		}
 	}
-	if len(kinds) == 0 {
-		return role + ", no finding"
+	return b.String()
+}
+
+// locateDecision returns where the entry point's rule (decision in
+// package xunjian) is defined, for a fault no single rule is blamed for.
+func locateDecision(modules map[string]*ast.Module) (file string, line, col int) {
+	pkg := decisionRef[:len(decisionRef)-1]
+	for _, name := range sortedModuleNames(modules) {
+		m := modules[name]
+		if isTest(name) || !m.Package.Path.Equal(pkg) {
+			continue
+		}
+		for _, r := range m.Rules {
+			if r.Head.Name.Equal(ast.Var("decision")) || r.Head.Ref().Equal(ast.Ref{ast.VarTerm("decision")}) {
+				if r.Location != nil {
+					return name, r.Location.Row, r.Location.Col
+				}
+			}
+		}
 	}
-	if len(kinds) > 3 {
-		return fmt.Sprintf("%s, %d kinds", role, len(kinds))
+	return "", 0, 0
+}
+
+// sortedModuleNames lists the module names in order, so that a location
+// search is deterministic.
+func sortedModuleNames(modules map[string]*ast.Module) []string {
+	names := make([]string, 0, len(modules))
+	for n := range modules {
+		names = append(names, n)
 	}
-	return role + ", " + strings.Join(kinds, " ")
+	slices.Sort(names)
+	return names
 }
 
 // locateString finds the string literal s (a rule id) in the policy's
 // modules, test files left out, and returns where it is.
 func locateString(modules map[string]*ast.Module, s string) (file string, line, col int) {
-	for name, m := range modules {
+	for _, name := range sortedModuleNames(modules) {
+		m := modules[name]
 		if isTest(name) {
 			continue
 		}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"runtime"
@@ -277,16 +276,9 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 
 // eval evaluates the policy for in, bypassing the cache.
 func (p *Policy) eval(ctx context.Context, in *Input) (Decision, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.astValue(p.fields)), rego.EvalBaseCache(p.cache))
+	t, err := p.evalRaw(ctx, in, nil)
 	if err != nil {
-		return Decision{}, fmt.Errorf("rules: evaluate %s: %w", p.revision, err)
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return Decision{}, fmt.Errorf("%w (policy %s)", ErrUndefined, p.revision)
-	}
-	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		return Decision{}, errors.New("rules: unexpected result type")
+		return Decision{}, err
 	}
 	d, err := decodeDecision(t.Value)
 	if err != nil {

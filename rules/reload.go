@@ -64,11 +64,11 @@ const (
 	// StageTest: a Rego test failed or errored (or, with RequireTests,
 	// there was none).
 	StageTest Stage = "test"
-	// StageAttach: the caller's Attach hook rejected the policy.
-	StageAttach Stage = "attach"
 	// StageDecision: on a probe input the policy's decision broke the
 	// decision schema (see [ErrInvalidDecision]).
 	StageDecision Stage = "decision"
+	// StageAttach: the caller's Attach hook rejected the policy.
+	StageAttach Stage = "attach"
 )
 
 // ReloadError is why a reload attempt failed: the source, the stage, the
@@ -143,9 +143,10 @@ type ReloaderOptions struct {
 	RequireTests bool
 	// TestTimeout bounds each Rego test; zero means 5 s.
 	TestTimeout time.Duration
-	// TestBudget bounds all of a new version's Rego tests together; past
-	// it the version is refused (StageTest, CodeTestBudget) and the
-	// evaluation stops. Zero means DefaultTestBudget.
+	// TestBudget bounds all of a new version's Rego tests together, and
+	// then its probe evaluations together; past it the version is refused
+	// (CodeTestBudget, at StageTest or StageDecision) and the evaluation
+	// stops (its context is cancelled). Zero means DefaultTestBudget.
 	TestBudget time.Duration
 	// TestShare is the share of one CPU a new version's tests may use
 	// while the current version serves traffic (the first version's tests
@@ -154,9 +155,12 @@ type ReloaderOptions struct {
 	// slow live decisions. Zero means DefaultTestShare; 1 means no pause.
 	TestShare float64
 	// Probes are inputs every new version is evaluated on before it is
-	// swapped in; a decision that breaks the decision schema on any of
-	// them refuses the version (StageDecision). The gateway passes one per
-	// taxonomy kind and role (gateway/inspect.Probes).
+	// swapped in, besides the built-in probe set ([Probes], always
+	// evaluated: every taxonomy kind, role, conversation state, lexicon
+	// entry and tenant of the bundle); a decision that breaks the decision
+	// schema on any of them refuses the version (StageDecision,
+	// CodeInvalidDecision) and the last good one keeps serving. The probes
+	// are evaluated at TestShare within TestBudget, as the tests are.
 	Probes []*Input
 	// Attach, if set, is called with each version that compiled, has sane
 	// data and passed its tests, before it is swapped in (the first version
@@ -656,14 +660,14 @@ func vet(ctx context.Context, name string, at time.Time, snap *snapshot, o vetOp
 			errs = append(errs, err)
 		}
 	}
-	if len(problems) == 0 && len(o.probes) > 0 {
-		dp, err := checkDecisions(ctx, p, o.probes, src.modules)
-		if err != nil {
-			return v, newReloadError(name, StageDecision, src.revision, at, err, Problems(err))
-		}
+	if !slices.ContainsFunc(problems, func(p Problem) bool { return p.Code == CodeTestBudget }) {
+		dp, err := vetDecisions(ctx, p, src, o)
 		if len(dp) > 0 {
-			stage, problems = StageDecision, dp
-			errs = append(errs, fmt.Errorf("%w on %d probe inputs", ErrInvalidDecision, len(dp)))
+			if stage == "" {
+				stage = StageDecision
+			}
+			problems = append(problems, dp...)
+			errs = append(errs, err)
 		}
 	}
 	if len(problems) > 0 {
@@ -681,6 +685,32 @@ func vet(ctx context.Context, name string, at time.Time, snap *snapshot, o vetOp
 		}
 	}
 	return v, nil
+}
+
+// errProbeBudget ends a probe run that went past TestOptions.Budget.
+var errProbeBudget = errors.New("the probe inputs ran past their time budget")
+
+// vetDecisions evaluates p on the built-in probes and o.probes, within
+// the test budget and at the tests' CPU share, and lists the invalid
+// decisions, with the error that sums them up.
+func vetDecisions(ctx context.Context, p *Policy, src *source, o vetOptions) ([]Problem, error) {
+	probes := append(Probes(p), o.probes...)
+	if o.tests.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.tests.Budget, errProbeBudget)
+		defer cancel()
+	}
+	ps, err := checkDecisions(ctx, p, probes, src.modules, o.tests.Share)
+	switch {
+	case errors.Is(err, errProbeBudget):
+		return []Problem{{Code: CodeTestBudget, Message: fmt.Sprintf(
+			"evaluating the policy on %d probe inputs ran past the budget of %s and was stopped", len(probes), o.tests.Budget)}}, err
+	case err != nil:
+		return []Problem{{Code: CodeInvalidDecision, Message: err.Error()}}, err
+	case len(ps) > 0:
+		return ps, fmt.Errorf("%w: %d problems over %d probe inputs", ErrInvalidDecision, len(ps), len(probes))
+	}
+	return nil, nil
 }
 
 // vetTests runs the bundle's tests and lists their problems, with the

@@ -25,40 +25,84 @@ func addSlowTests(t *testing.T, dir string, rev int) {
 	}
 }
 
-// liveP99 measures the 99th percentile of uncached decisions on p, one
-// every 200 µs, as a steady stream of live drafts would ask: at least min
-// of them, and on until stop is closed (nil: just min).
-func liveP99(p *Policy, min int, stop <-chan struct{}) time.Duration {
+// liveP99 measures the 99th percentile latency of uncached decisions on
+// p as live drafts see it: drafts arrive on a fixed schedule, one every
+// liveInterval, and a draft's latency runs from its arrival to its
+// decision, so the time it waits for a CPU counts (a measure that slept
+// between decisions would hide it in the sleep); a draft that finds the
+// previous one late does not inherit its delay. It takes at least min
+// samples, then goes on until stop is closed or max have been taken (stop
+// nil: just min), and returns the latencies.
+func liveLatencies(p *Policy, min, max int, stop <-chan struct{}) []time.Duration {
+	const liveInterval = time.Millisecond
 	lat := make([]time.Duration, 0, min)
-	in := agentInput(finding("tone", "rude", "high"), finding("privacy", "phone", "medium"))
-	for {
+	in := agentInput() // a trivial decision, as the issue measured: what it waits for shows
+	next := time.Now()
+	for len(lat) < max {
 		if len(lat) >= min {
 			if stop == nil {
 				break
 			}
 			select {
 			case <-stop:
+				max = 0
+				continue
 			default:
-				goto more
 			}
-			break
 		}
-	more:
-		start := time.Now()
+		next = next.Add(liveInterval)
+		time.Sleep(time.Until(next))
 		_, _ = p.Decide(context.Background(), in)
-		lat = append(lat, time.Since(start))
-		time.Sleep(200 * time.Microsecond)
+		lat = append(lat, time.Since(next))
+		if time.Since(next) > liveInterval {
+			// Behind schedule: start afresh rather than let the backlog
+			// add up, which would measure the queue, not the vet.
+			next = time.Now()
+		}
 	}
+	return lat
+}
+
+// p99 returns the 99th percentile of lat, which it sorts.
+func p99(lat []time.Duration) time.Duration {
 	slices.Sort(lat)
 	return lat[len(lat)*99/100]
 }
 
+// vetWhileMeasuring reloads r (which must find a new version) while
+// measuring live p99 on p: at least 1000 samples, then until the vet ends
+// or 3000 samples (3 s) have been taken, whichever comes first; a
+// vet still running then is cancelled, so a slow one does not hold up the
+// test. It returns the p99 and the vet's error (nil when cancelled).
+func vetWhileMeasuring(t *testing.T, r *Reloader, p *Policy) (time.Duration, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var vetErr error
+	start := time.Now()
+	go func() {
+		defer close(done)
+		_, vetErr = r.Reload(ctx)
+	}()
+	lat := liveLatencies(p, 1000, 3000, done)
+	measured := time.Since(start)
+	cancel()
+	<-done
+	if errors.Is(vetErr, context.Canceled) {
+		vetErr = nil
+	}
+	t.Logf("%d live decisions over %v of vetting (the vet took %v)", len(lat), measured, time.Since(start))
+	return p99(lat), vetErr
+}
+
 // TestVetLeavesLiveDecisionsAlone: while a bundle with slow tests is
 // vetted for a reload, live decisions on the current version keep a p99
-// within twice their own (plus a floor for the machine's noise). The
-// machine is shared (other test packages run beside this one), so the
-// measurement is tried up to three times; a vet that takes the CPU fails
-// all three.
+// within twice their own plus 2 ms. The machine is shared (other test
+// packages run beside this one), so the measurement is tried up to three
+// times; a vet that takes the CPU fails all three (run unthrottled, with
+// TestShare 1, the slow bundle's tests take both cores and the live p99
+// goes well past the bound, as the issue measured).
 func TestVetLeavesLiveDecisionsAlone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing")
@@ -71,24 +115,19 @@ func TestVetLeavesLiveDecisionsAlone(t *testing.T) {
 	}
 	r := newReloader(t, mustSource(t, live, SourceOptions{}), ReloaderOptions{LoadOptions: []LoadOption{WithoutDecisionCache()}})
 	p := r.Current()
-	liveP99(p, 500, nil) // warm up
+	liveLatencies(p, 500, 500, nil) // warm up
 	for attempt := range 3 {
-		base := liveP99(p, 2000, nil)
+		// The baseline is taken around the vet, before and after, so that
+		// it sees the machine as the vet does (its noise comes and goes).
+		before := liveLatencies(p, 1500, 1500, nil)
 		// A new revision of the slow bundle each time, so the reload vets.
 		addSlowTests(t, live, attempt)
-		done := make(chan struct{})
-		var vetErr error
-		start := time.Now()
-		go func() {
-			defer close(done)
-			_, vetErr = r.Reload(context.Background())
-		}()
-		during := liveP99(p, 200, done)
-		vetTime := time.Since(start)
-		if vetErr != nil {
-			t.Fatalf("the slow bundle was refused: %v", vetErr)
+		during, err := vetWhileMeasuring(t, r, p)
+		if err != nil {
+			t.Fatalf("the slow bundle was refused: %v", err)
 		}
-		t.Logf("attempt %d: live p99 %v before, %v while vetting (vetting took %v)", attempt+1, base, during, vetTime)
+		base := p99(append(before, liveLatencies(p, 1500, 1500, nil)...))
+		t.Logf("attempt %d: live p99 %v around the vet, %v while vetting", attempt+1, base, during)
 		if during <= 2*base+2*time.Millisecond {
 			return
 		}

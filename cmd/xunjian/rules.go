@@ -30,8 +30,9 @@ const rulesUsage = `xunjian rules <command>
         run the bundle's Rego tests
   fmt [-w] [-l] [-d] DIR|FILE...
         format Rego files as opa fmt does (no flag: print them)
-  check [--json] [--no-test] [--require-tests] DIR|TAR
-        check a bundle as the gateway does before serving it`
+  check [--json] [--no-test] [--require-tests] [--test-budget D] DIR|TAR
+        check a bundle as the gateway does before serving it: compile, data,
+        tests, and every rule's decision on the built-in probe inputs`
 
 func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -166,19 +167,18 @@ func runRulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	noTest := fs.Bool("no-test", false, "do not run the bundle's Rego tests")
 	requireTests := fs.Bool("require-tests", false, "a bundle without tests is a problem")
+	budget := fs.Duration("test-budget", 0, "bound the tests together, and then the probe evaluations, as a gateway's reload does (e.g. 30s; 0: no bound)")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(paths) != 1 {
-		return fmt.Errorf("%w: xunjian rules check [--json] [--no-test] [--require-tests] DIR|TAR", errUsage)
+		return fmt.Errorf("%w: xunjian rules check [--json] [--no-test] [--require-tests] [--test-budget D] DIR|TAR", errUsage)
 	}
 	report, err := rules.Check(ctx, paths[0], rules.CheckOptions{
 		SkipTests:    *noTest,
 		RequireTests: *requireTests,
-		// The gateway evaluates these before a version serves: refuse here
-		// what it would refuse there.
-		Probes: inspect.Probes(),
+		TestBudget:   *budget,
 		Validate: func(_ context.Context, p *rules.Policy) error {
 			in, err := inspect.New(p, inspect.Options{})
 			if err != nil {
