@@ -10,9 +10,7 @@ import (
 
 func TestNormalize(t *testing.T) {
 	n := Default()
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []normCase{
 		{"full-width", "ＡＢＣ１２３４　ｘ", "abc1234 x"},
 		{"traditional", "您說話這個後臺發貨", "您说话这个后台发货"},
 		{"traditional insult", "傻瓜滾", "傻瓜滚"},
@@ -49,15 +47,7 @@ func TestNormalize(t *testing.T) {
 		{"invalid utf8", "a\xffb", "a\ufffdb"},
 		{"empty", "", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := n.Normalize(tt.in)
-			if got.Norm != tt.want {
-				t.Errorf("Normalize(%q).Norm = %q, want %q", tt.in, got.Norm, tt.want)
-			}
-			checkOffsets(t, got)
-		})
-	}
+	checkNormalize(t, n, tests)
 }
 
 func TestSpanPointsAtOriginal(t *testing.T) {
@@ -199,9 +189,7 @@ var invisibles = []rune{
 
 func TestInvisible(t *testing.T) {
 	n := Default()
-	tests := []struct {
-		name, in, want string
-	}{
+	tests := []normCase{
 		{"nul in a contact word", "加我微\u0000信abc123", "加我微信abc123"},
 		{"nul between phone groups", "电话138\u00001234\u00005678", "电话13812345678"},
 		{"soh in an insult", "你是不是\u0001傻", "你是不是傻"},
@@ -220,15 +208,7 @@ func TestInvisible(t *testing.T) {
 		{"carriage return stays", "a\r\nb", "a\r\nb"},
 		{"replacement character stays", "a\ufffdb", "a\ufffdb"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := n.Normalize(tt.in)
-			if got.Norm != tt.want {
-				t.Errorf("Normalize(%q).Norm = %q, want %q", tt.in, got.Norm, tt.want)
-			}
-			checkOffsets(t, got)
-		})
-	}
+	checkNormalize(t, n, tests)
 	for _, r := range invisibles {
 		if !n.isInvisible(r) {
 			t.Errorf("U+%04X is not folded out", r)
@@ -332,4 +312,22 @@ func FuzzInvisible(f *testing.F) {
 			t.Fatalf("inserting U+%04X at byte %d of %q: Norm = %q, want %q", r, at, s, got.Norm, want)
 		}
 	})
+}
+
+// normCase is one normalization to check: in normalizes to want.
+type normCase struct{ name, in, want string }
+
+// checkNormalize runs each case as a subtest: the normalized text and the
+// offset map back to the original.
+func checkNormalize(t *testing.T, n *Normalizer, tests []normCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := n.Normalize(tt.in)
+			if got.Norm != tt.want {
+				t.Errorf("Normalize(%q).Norm = %q, want %q", tt.in, got.Norm, tt.want)
+			}
+			checkOffsets(t, got)
+		})
+	}
 }

@@ -432,14 +432,7 @@ func TestScrub(t *testing.T) {
 // that no raw value reaches the marshaled event, encrypted or not.
 func TestPrivacy(t *testing.T) {
 	ctx := context.Background()
-	p, err := rules.Load(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := defaultInspector(t)
 	pd, err := privacy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -571,4 +564,19 @@ func TestForAlert(t *testing.T) {
 	if err != nil || len(back.Context) != 2 || back.Context[0].Role != inspect.RoleCustomer || !back.Context[1].TS.Equal(testTS.Truncate(time.Millisecond)) {
 		t.Fatalf("Parse = %+v, %v", back, err)
 	}
+}
+
+// defaultInspector is the inspection pipeline on the built-in policy, for
+// tests that build events from real verdicts.
+func defaultInspector(t *testing.T) *inspect.Inspector {
+	t.Helper()
+	p, err := rules.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(p, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
 }

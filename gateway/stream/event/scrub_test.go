@@ -58,14 +58,7 @@ func TestScrubDigitForms(t *testing.T) {
 // and text_masked mask a handle the same way.
 func TestEventsCarryNoPrivateData(t *testing.T) {
 	ctx := context.Background()
-	p, err := rules.Load(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := defaultInspector(t)
 	const phone, qq = "13812345678", "1234567890"
 	numbers := []string{phone, qq, "110101199003074514"}
 	handles := []string{"secrethandle", "wxid_", "abc_12345", "secret_handle"}
