@@ -40,11 +40,11 @@ cat "$kafka_log"
 echo "== go test (with the real-Kafka integration tests: -tags kafka, KAFKA_BROKERS=$KAFKA_BROKERS)"
 go test -tags kafka -count=1 ${GOTEST_FLAGS:-} ./...
 
-echo "== fuzz smoke (10s each: normalizer, invisible code points, masking in every digit form, JSONL batch, HTTP request decoding, duplicate keys, proxy body)"
-go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 10s ./detectors/normalize/
-go test -run '^$' -fuzz '^FuzzInvisible$' -fuzztime 10s ./detectors/normalize/
-go test -run '^$' -fuzz '^FuzzRedactValue$' -fuzztime 10s ./detectors/privacy/
-go test -run '^$' -fuzz '^FuzzCheck$' -fuzztime 5s ./gateway/internal/jsonkeys/
-go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 10s ./gateway/inspect/
-go test -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 10s ./gateway/
-go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 10s ./gateway/proxy/
+echo "== fuzz smoke (a fixed number of executions each, about 10s here, so a slow machine runs longer instead of racing a deadline: normalizer, invisible code points, masking in every digit form, JSONL batch, HTTP request decoding, duplicate keys, proxy body)"
+go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 50000x ./detectors/normalize/
+go test -run '^$' -fuzz '^FuzzInvisible$' -fuzztime 50000x ./detectors/normalize/
+go test -run '^$' -fuzz '^FuzzRedactValue$' -fuzztime 50000x ./detectors/privacy/
+go test -run '^$' -fuzz '^FuzzCheck$' -fuzztime 200000x ./gateway/internal/jsonkeys/
+go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 15000x ./gateway/inspect/
+go test -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 12000x ./gateway/
+go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 70000x ./gateway/proxy/
