@@ -5,6 +5,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/pprofhandler"
+
+	"github.com/xunjian/xunjian/gateway/errcode"
 )
 
 func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
@@ -12,7 +14,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 	if path != "/healthz" { // liveness stays open for the orchestrator
 		if _, err := s.auth.AuthenticateAdmin(func(name string) []byte { return ctx.Request.Header.Peek(name) }, s.now()); err != nil {
 			s.metrics.Rejected("auth")
-			writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", err.Error())
+			writeError(ctx, errcode.Unauthorized, err.Error())
 			return
 		}
 	}
@@ -48,7 +50,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		// but /healthz: for finding what is in the way under load.
 		pprofhandler.PprofHandler(ctx)
 	default:
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route "+path)
+		writeError(ctx, errcode.NotFound, "no route "+path)
 	}
 }
 
@@ -59,11 +61,17 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError answers with the JSON error shape of the contract:
-// {"error": {"code", "message"}}.
-func writeError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+// writeError answers with the JSON error shape of the contract,
+// {"error": {"code", "message"}}, and the code's status.
+func writeError(ctx *fasthttp.RequestCtx, code errcode.Code, msg string) {
+	writeErrorStatus(ctx, code.Status(), code, msg)
+}
+
+// writeErrorStatus is writeError with a status of the code's other ones
+// (delivery_unknown answers 502 or 504 as the backend failed).
+func writeErrorStatus(ctx *fasthttp.RequestCtx, status int, code errcode.Code, msg string) {
 	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
+	b.Error.Code, b.Error.Message = code.String(), msg
 	writeJSON(ctx, status, &b)
 }
 
@@ -75,6 +83,6 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	if err := enc.Encode(v); err != nil {
 		ctx.ResetBody()
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		ctx.SetBodyString(`{"error":{"code":"internal","message":"encode reply"}}`)
+		ctx.SetBodyString(`{"error":{"code":"` + errcode.Internal.String() + `","message":"encode reply"}}`)
 	}
 }

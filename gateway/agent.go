@@ -15,6 +15,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/ack"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/jsonkeys"
 	"github.com/xunjian/xunjian/gateway/proxy"
@@ -44,29 +45,29 @@ func (s *Server) handleAgent(ctx *fasthttp.RequestCtx) {
 	default:
 		if route = s.proxy.Match(ctx.Method(), path); route == nil {
 			s.metrics.Rejected("not_found")
-			writeError(ctx, fasthttp.StatusNotFound, "not_found", "no route for "+string(ctx.Method())+" "+string(path))
+			writeError(ctx, errcode.NotFound, "no route for "+string(ctx.Method())+" "+string(path))
 			return
 		}
 	}
 	if !ctx.IsPost() && route == nil {
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		writeError(ctx, errcode.MethodNotAllowed, "use POST")
 		return
 	}
 	p, err := s.auth.Authenticate(func(name string) []byte { return ctx.Request.Header.Peek(name) }, s.now())
 	if err != nil {
 		s.metrics.Rejected("auth")
-		code := "unauthorized"
+		code := errcode.Unauthorized
 		if errors.Is(err, auth.ErrNoCredential) {
-			code = "no_credential"
+			code = errcode.NoCredential
 		}
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="xunjian"`)
-		writeError(ctx, fasthttp.StatusUnauthorized, code, err.Error())
+		writeError(ctx, code, err.Error())
 		return
 	}
 	body := ctx.PostBody()
 	if !utf8.Valid(body) {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_utf8", "body is not valid UTF-8")
+		writeError(ctx, errcode.InvalidUTF8, "body is not valid UTF-8")
 		return
 	}
 	routeName, action := string(path), "none"
@@ -107,7 +108,7 @@ func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 	}
 	if req.Text == nil {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", "text: missing")
+		writeError(ctx, errcode.InvalidField, "text: missing")
 		return "none"
 	}
 	if !s.mayAct(ctx, p, auth.ForRole(req.Role), req.Role) || !s.contextFits(ctx, req.Context) {
@@ -132,12 +133,13 @@ func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 func (s *Server) decodeJSON(ctx *fasthttp.RequestCtx, body []byte, v any) bool {
 	if err := json.Unmarshal(body, v); err != nil {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_json", jsonError(err))
+		code, msg := errcode.JSON(err)
+		writeError(ctx, code, msg)
 		return false
 	}
 	if err := jsonkeys.Check(body); err != nil {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "duplicate_key", err.Error()+": a key may appear once per object, whatever its case")
+		writeError(ctx, errcode.DuplicateKey, err.Error()+": a key may appear once per object, whatever its case")
 		return false
 	}
 	return true
@@ -152,11 +154,11 @@ func (s *Server) mayAct(ctx *fasthttp.RequestCtx, p auth.Principal, want auth.Sc
 		return true
 	}
 	s.metrics.Rejected("forbidden")
-	code, msg := "role_forbidden", fmt.Sprintf("this credential may not send messages as %s (it holds scopes %q)", what, p.Scopes.String())
+	code, msg := errcode.RoleForbidden, fmt.Sprintf("this credential may not send messages as %s (it holds scopes %q)", what, p.Scopes.String())
 	if want == auth.ScopeLifecycle {
-		code, msg = "lifecycle_forbidden", "conversation lifecycle events need a credential with the lifecycle scope (the chat backend's)"
+		code, msg = errcode.LifecycleForbidden, "conversation lifecycle events need a credential with the lifecycle scope (the chat backend's)"
 	}
-	writeError(ctx, fasthttp.StatusForbidden, code, msg)
+	writeError(ctx, code, msg)
 	return false
 }
 
@@ -174,7 +176,7 @@ func (s *Server) contextFits(ctx *fasthttp.RequestCtx, turns []inspect.Turn) boo
 		return true
 	}
 	s.metrics.Rejected("too_large")
-	writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "context_too_large",
+	writeError(ctx, errcode.ContextTooLarge,
 		fmt.Sprintf("context: %d turns, %d bytes of text; the limits are %d turns and %d bytes", len(turns), n, l.MaxContextTurns, l.MaxContextBytes))
 	return false
 }
@@ -197,13 +199,13 @@ func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 		return "none"
 	}
 	if ev.ConversationID == "" {
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", "conversation_id: missing")
+		writeError(ctx, errcode.InvalidField, "conversation_id: missing")
 		return "none"
 	}
 	switch ev.Type {
 	case "message", "":
 		if ev.Text == nil {
-			writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", "text: missing")
+			writeError(ctx, errcode.InvalidField, "text: missing")
 			return "none"
 		}
 		role := ev.Role
@@ -230,7 +232,7 @@ func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 		// A new agent takes over: the customer's wait and risk carry on.
 		s.convs.Update(p.Tenant, ev.ConversationID, func(*inspect.Conversation) {})
 	default:
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", fmt.Sprintf("type %q: want message, assigned, transferred or closed", ev.Type))
+		writeError(ctx, errcode.InvalidField, fmt.Sprintf("type %q: want message, assigned, transferred or closed", ev.Type))
 		return "none"
 	}
 	writeJSON(ctx, fasthttp.StatusAccepted, map[string]string{"status": "accepted"})
@@ -248,13 +250,17 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 		s.metrics.Rejected("bad_request")
 		switch {
 		case errors.Is(err, proxy.ErrUnsupportedMediaType):
-			writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
+			writeError(ctx, errcode.UnsupportedMediaType, err.Error())
 		case errors.Is(err, proxy.ErrUnsupportedEncoding):
-			writeError(ctx, fasthttp.StatusUnsupportedMediaType, "unsupported_encoding", err.Error())
+			writeError(ctx, errcode.UnsupportedEncoding, err.Error())
 		case errors.Is(err, proxy.ErrQueryNotAllowed):
-			writeError(ctx, fasthttp.StatusBadRequest, "query_not_allowed", err.Error())
+			writeError(ctx, errcode.QueryNotAllowed, err.Error())
+		case errors.Is(err, proxy.ErrInvalidJSON):
+			writeError(ctx, errcode.InvalidJSON, err.Error())
+		case proxy.IsDuplicateKey(err):
+			writeError(ctx, errcode.DuplicateKey, err.Error()+": a key may appear once per object, whatever its case")
 		default:
-			writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
+			writeError(ctx, errcode.InvalidField, err.Error())
 		}
 		return "none"
 	}
@@ -264,12 +270,12 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	}
 	if role != inspect.RoleAgent && role != inspect.RoleCustomer {
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", fmt.Sprintf("role %q: want agent or customer", role))
+		writeError(ctx, errcode.InvalidField, fmt.Sprintf("role %q: want agent or customer", role))
 		return "none"
 	}
 	if !route.AllowsRole(role) {
 		s.metrics.Rejected("forbidden")
-		writeError(ctx, fasthttp.StatusForbidden, "role_forbidden", fmt.Sprintf("route %s carries %s messages only", route.Name(), strings.Join(route.Roles(), " and ")))
+		writeError(ctx, errcode.RoleForbidden, fmt.Sprintf("route %s carries %s messages only", route.Name(), strings.Join(route.Roles(), " and ")))
 		return "none"
 	}
 	if !s.mayAct(ctx, p, auth.ForRole(role), role) {
@@ -317,7 +323,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 		}
 		if err != nil {
 			s.log.LogAttrs(context.Background(), slog.LevelError, "mask proxied request", slog.String("route", route.Name()), slog.String("error", err.Error()))
-			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "could not mask the message; it was not sent")
+			writeError(ctx, errcode.Internal, "could not mask the message; it was not sent")
 			return action
 		}
 	}
@@ -326,20 +332,20 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	// The route's timeout bounds the call; the client going away does not
 	// cancel a message already on its way to the backend.
 	if err := route.ForwardQuery(context.Background(), &ctx.Request, ctx.RemoteIP(), query, body, resp); err != nil {
-		kind, status := "unavailable", fasthttp.StatusBadGateway
+		kind, code, status := "unavailable", errcode.UpstreamUnavailable, fasthttp.StatusBadGateway
 		if errors.Is(err, proxy.ErrUpstreamTimeout) {
-			kind, status = "timeout", fasthttp.StatusGatewayTimeout
+			kind, code, status = "timeout", errcode.UpstreamTimeout, fasthttp.StatusGatewayTimeout
 		}
 		s.metrics.UpstreamError(route.Name(), kind)
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "upstream failed", slog.String("route", route.Name()), slog.String("kind", kind),
 			slog.Bool("sent", !errors.Is(err, proxy.ErrNotSent)), slog.String("error", err.Error()))
 		setDecisionHeaders(ctx, v)
 		if errors.Is(err, proxy.ErrNotSent) {
-			writeError(ctx, status, "upstream_"+kind, "the chat backend could not be reached; the message was not sent")
+			writeError(ctx, code, "the chat backend could not be reached; the message was not sent")
 			return action
 		}
 		// Bytes reached the backend: it may have taken the message.
-		writeError(ctx, status, "delivery_unknown", "the chat backend received the message but did not answer ("+kind+"): it may have been delivered; check the conversation before sending it again (decision "+v.DecisionID+")")
+		writeErrorStatus(ctx, status, errcode.DeliveryUnknown, "the chat backend received the message but did not answer ("+kind+"): it may have been delivered; check the conversation before sending it again (decision "+v.DecisionID+")")
 		return action
 	}
 	resp.CopyTo(&ctx.Response)
@@ -388,7 +394,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	if !s.limiter.Allow(p.Tenant, agent, now) || (p.Agent == "" && p.Credential != "" && !s.credLimiter.Allow(p.Tenant, p.Credential, now)) {
 		s.metrics.Rejected("rate_limit")
 		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusTooManyRequests, "rate_limited", "too many requests for this agent or credential")
+		writeError(ctx, errcode.RateLimited, "too many requests for this agent or credential")
 		return nil, false
 	}
 	// Admission before inspection: under overload a draft is refused with
@@ -396,7 +402,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	if !s.admit() {
 		s.metrics.Rejected("overloaded")
 		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "overloaded", "the gateway is at capacity and did not inspect the message; it was not sent, try again")
+		writeError(ctx, errcode.Overloaded, "the gateway is at capacity and did not inspect the message; it was not sent, try again")
 		return nil, false
 	}
 	defer s.release()
@@ -455,13 +461,13 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	if err == nil && !published {
 		s.metrics.Rejected("events_unavailable")
 		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be recorded for audit (event spool full) and was held; try again")
+		writeError(ctx, errcode.EventsUnavailable, "the message could not be recorded for audit (event spool full) and was held; try again")
 		return nil, false
 	}
 	switch {
 	case errors.Is(err, inspect.ErrInvalid):
 		s.metrics.Rejected("bad_request")
-		writeError(ctx, fasthttp.StatusBadRequest, "invalid_field", err.Error())
+		writeError(ctx, errcode.InvalidField, err.Error())
 		return nil, false
 	case err != nil:
 		return s.failed(ctx, p, in, req, err, publish)
@@ -476,16 +482,16 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 		if m.ack == "" {
 			v.Ack = s.acks.Issue(p.Tenant, m.conversation, m.text, now)
 		} else if err := s.acks.Redeem(m.ack, p.Tenant, m.conversation, m.text, now); err != nil {
-			code := "ack_invalid"
+			code := errcode.AckInvalid
 			switch {
 			case errors.Is(err, ack.ErrAckUsed):
-				code = "ack_used"
+				code = errcode.AckUsed
 			case errors.Is(err, ack.ErrAckExpired):
-				code = "ack_expired"
+				code = errcode.AckExpired
 			case errors.Is(err, ack.ErrAckMismatch):
-				code = "ack_mismatch"
+				code = errcode.AckMismatch
 			}
-			writeError(ctx, fasthttp.StatusForbidden, code, "the ack token does not release this message: "+code)
+			writeError(ctx, code, "the ack token does not release this message: "+code.String())
 			return nil, false
 		} else {
 			v.Acked = true
@@ -514,13 +520,13 @@ func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelError, "inspection failed", attrs...)
 	if mode != config.FailOpen {
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", "the message could not be inspected in time and was held; try again")
+		writeError(ctx, errcode.InspectionFailed, "the message could not be inspected in time and was held; try again")
 		return nil, false
 	}
 	screen, serr := in.Screen(req)
 	if serr != nil || !screen.PrivacyOnly() {
 		s.metrics.FailOpenHeld()
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed",
+		writeError(ctx, errcode.InspectionFailed,
 			"the policy could not decide and the detectors found more than private data, so the message was held even though this tenant fails open; try again")
 		return nil, false
 	}
@@ -532,7 +538,7 @@ func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.
 	// Supervisors see every uninspected release (findings topic).
 	conv := &inspect.Conversation{ID: req.ConversationID, Recent: []inspect.Turn{{Role: req.Role, Text: screen.Masked, TS: s.now()}}}
 	if !publish(&v, conv) || !s.commit() {
-		writeError(ctx, fasthttp.StatusServiceUnavailable, "events_unavailable", "the message could not be inspected nor recorded for audit and was held; try again")
+		writeError(ctx, errcode.EventsUnavailable, "the message could not be inspected nor recorded for audit and was held; try again")
 		return nil, false
 	}
 	s.metrics.FailOpenReleased()
@@ -555,17 +561,4 @@ func inlineConversation(ctx context.Context, in *inspect.Inspector, m message, n
 		}
 	}
 	return conv, nil
-}
-
-// jsonError describes a JSON syntax or type error without quoting input.
-func jsonError(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("%s: want %s, got %s", te.Field, te.Type, te.Value)
-	}
-	return "malformed JSON"
 }

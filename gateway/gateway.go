@@ -26,6 +26,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/convstore"
+	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/metrics"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/ratelimit"
@@ -283,7 +284,7 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 			var small *fasthttp.ErrSmallBuffer
 			if errors.As(err, &small) {
 				s.metrics.Rejected("too_large")
-				writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large", fmt.Sprintf("request headers over %d bytes", l.MaxHeaderBytes))
+				writeError(ctx, errcode.HeadersTooLarge, fmt.Sprintf("request headers over %d bytes", l.MaxHeaderBytes))
 				return
 			}
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
@@ -291,7 +292,7 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 				// away before closing, so it gets this reply, not a reset.
 				lingerOnClose(ctx.Conn())
 				s.metrics.Rejected("too_large")
-				writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", l.MaxBodyBytes))
+				writeError(ctx, errcode.BodyTooLarge, fmt.Sprintf("body over %d bytes", l.MaxBodyBytes))
 				return
 			}
 			var ne net.Error
@@ -299,11 +300,11 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 				// A connection that sent no (whole) request in time; not
 				// a malformed one.
 				s.metrics.Rejected("timeout")
-				writeError(ctx, fasthttp.StatusRequestTimeout, "request_timeout", "no complete request within the read timeout")
+				writeError(ctx, errcode.RequestTimeout, "no complete request within the read timeout")
 				return
 			}
 			s.metrics.Rejected("bad_request")
-			writeError(ctx, fasthttp.StatusBadRequest, "bad_request", "malformed HTTP request")
+			writeError(ctx, errcode.BadRequest, "malformed HTTP request")
 		},
 	}
 }
@@ -339,7 +340,7 @@ func (s *Server) recoverer(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 				s.log.LogAttrs(context.Background(), slog.LevelError, "panic serving request",
 					slog.String("error_id", id), slog.String("path", string(ctx.Path())), slog.Any("panic", r))
 				ctx.Response.Reset()
-				writeError(ctx, fasthttp.StatusInternalServerError, "internal", "internal error, id "+id)
+				writeError(ctx, errcode.Internal, "internal error, id "+id)
 			}
 		}()
 		h(ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/metrics"
 	"github.com/xunjian/xunjian/rules"
@@ -97,24 +98,24 @@ func (s *Server) servePolicy(ctx *fasthttp.RequestCtx, path string) {
 		if _, err := s.policies.Reload(rctx); err != nil {
 			var re *rules.ReloadError
 			if errors.As(err, &re) {
-				writeJSON(ctx, fasthttp.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
-					"code": "policy_refused", "message": re.Message, "stage": re.Stage, "problems": re.Problems}})
+				writeJSON(ctx, errcode.PolicyRefused.Status(), map[string]any{"error": map[string]any{
+					"code": errcode.PolicyRefused.String(), "message": re.Message, "stage": re.Stage, "problems": re.Problems}})
 				return
 			}
-			writeError(ctx, fasthttp.StatusInternalServerError, "reload_failed", err.Error())
+			writeError(ctx, errcode.ReloadFailed, err.Error())
 			return
 		}
 	case path == "/v1/policy/rollback" && ctx.IsPost():
 		if err := s.policies.Rollback(); err != nil {
 			if errors.Is(err, rules.ErrNoPrevious) {
-				writeError(ctx, fasthttp.StatusConflict, "no_previous_policy", "there is no earlier policy version to roll back to")
+				writeError(ctx, errcode.NoPreviousPolicy, "there is no earlier policy version to roll back to")
 				return
 			}
-			writeError(ctx, fasthttp.StatusInternalServerError, "rollback_failed", err.Error())
+			writeError(ctx, errcode.RollbackFailed, err.Error())
 			return
 		}
 	default:
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "GET /v1/policy, POST /v1/policy/reload, POST /v1/policy/rollback")
+		writeError(ctx, errcode.MethodNotAllowed, "GET /v1/policy, POST /v1/policy/reload, POST /v1/policy/rollback")
 		return
 	}
 	in := s.inspector()

@@ -195,7 +195,7 @@ func TestRunJSONL(t *testing.T) {
 		Error  *LineError      `json:"error"`
 		Rev    string          `json:"policy_revision"`
 	}
-	wantErr := map[int]string{2: "invalid_field", 3: "invalid_field", 4: "invalid_field", 5: "invalid_json", 6: "invalid_utf8", 7: "too_large"}
+	wantErr := map[int]string{2: "invalid_field", 3: "invalid_field", 4: "invalid_field", 5: "invalid_json", 6: "invalid_utf8", 7: "body_too_large"}
 	wantAction := map[int]string{0: "allow", 1: "block", 8: "allow", 9: "allow"}
 	for i, l := range lines {
 		var r result

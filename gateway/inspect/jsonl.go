@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/internal/jsonkeys"
 )
 
@@ -35,9 +36,13 @@ type LineResult struct {
 	ID json.RawMessage `json:"id,omitempty"`
 	*Verdict
 	Error *LineError `json:"error,omitempty"`
+
+	policyErr error // the policy failed: the run stops, nothing is written
 }
 
-// LineError says why a line was not inspected.
+// LineError says why a line was not inspected. Code is one of the error
+// codes of package errcode (invalid_json, invalid_utf8, invalid_field,
+// duplicate_key, body_too_large), as on the HTTP endpoints.
 type LineError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -65,8 +70,8 @@ func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now
 		}
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
 			res := in.jsonlLine(ctx, line, tooLong, convs, now)
-			if res.Error != nil && res.Error.Code == "policy_error" {
-				return fmt.Errorf("line %d: %s", lineNo, res.Error.Message)
+			if res.policyErr != nil {
+				return fmt.Errorf("line %d: %w", lineNo, res.policyErr)
 			}
 			if werr := enc.Encode(res); werr != nil {
 				return fmt.Errorf("write line %d: %w", lineNo, werr)
@@ -79,26 +84,29 @@ func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now
 }
 
 func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, convs map[string]*Conversation, now func() time.Time) LineResult {
-	fail := func(id json.RawMessage, code, msg string) LineResult {
-		return LineResult{ID: id, Error: &LineError{Code: code, Message: msg}}
+	fail := func(id json.RawMessage, code errcode.Code, msg string) LineResult {
+		return LineResult{ID: id, Error: &LineError{Code: code.String(), Message: msg}}
 	}
+	// Every error line carries the line's id when the line shows one, so
+	// the caller can tell which input failed.
 	if tooLong {
-		return fail(nil, "too_large", fmt.Sprintf("line longer than %d bytes", MaxLineBytes))
+		return fail(LeadingID(line), errcode.BodyTooLarge, fmt.Sprintf("line longer than %d bytes", MaxLineBytes))
 	}
 	if !utf8.Valid(line) {
-		return fail(nil, "invalid_utf8", "line is not valid UTF-8")
+		return fail(LeadingID(line), errcode.InvalidUTF8, "line is not valid UTF-8")
 	}
 	var l Line
 	if err := json.Unmarshal(line, &l); err != nil {
-		return fail(nil, "invalid_json", err.Error())
+		code, msg := errcode.JSON(err)
+		return fail(LeadingID(line), code, msg)
 	}
 	// As on the HTTP endpoints: a key named twice (or twice but for case)
 	// would have one value inspected and another acted on.
 	if err := jsonkeys.Check(line); err != nil {
-		return fail(l.ID, "duplicate_key", err.Error())
+		return fail(l.ID, errcode.DuplicateKey, err.Error())
 	}
 	if l.Text == nil {
-		return fail(l.ID, "invalid_field", "text: missing")
+		return fail(l.ID, errcode.InvalidField, "text: missing")
 	}
 	ts := l.TS
 	if ts.IsZero() {
@@ -120,9 +128,9 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 	v, err := in.Inspect(ctx, Request{Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID}, work, ts)
 	switch {
 	case errors.Is(err, ErrInvalid):
-		return fail(l.ID, "invalid_field", err.Error())
+		return fail(l.ID, errcode.InvalidField, err.Error())
 	case err != nil:
-		return fail(l.ID, "policy_error", err.Error())
+		return LineResult{ID: l.ID, policyErr: err}
 	}
 	if work != nil {
 		convs[l.ConversationID] = work
@@ -133,16 +141,18 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 // ReadLine reads one line of a JSONL stream without its newline, for
 // RunJSONL and the tools that read the same format. A line longer than
 // MaxLineBytes is consumed whole and reported as tooLong (line is then
-// empty), so one bad line never ends the stream. err is the reader's
-// (io.EOF after the last line).
+// its first MaxLineBytes bytes, for LeadingID), so one bad line never ends
+// the stream. err is the reader's (io.EOF after the last line).
 func ReadLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	var buf []byte
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(buf)+len(chunk) > MaxLineBytes+1 {
 			tooLong = true
-			buf = buf[:0]
-		} else {
+			if room := MaxLineBytes - len(buf); room > 0 {
+				buf = append(buf, chunk[:room]...)
+			}
+		} else if !tooLong {
 			buf = append(buf, chunk...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -150,4 +160,46 @@ func ReadLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		}
 		return bytes.TrimRight(buf, "\r\n"), tooLong, err
 	}
+}
+
+// LeadingID returns the value of the top-level "id" key of a JSON object
+// line that may be broken further on (cut short, malformed, invalid UTF-8,
+// a field of the wrong type), when the line shows it before the damage;
+// nil otherwise. Only a number or a string id is returned, so an error line
+// never echoes an object or array built from the input.
+func LeadingID(line []byte) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := k.(string)
+		if key != "id" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil
+			}
+			continue
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+		switch v[0] {
+		case '"':
+			if !utf8.Valid(v) {
+				return nil
+			}
+			return v
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			return v
+		}
+		return nil
+	}
+	return nil
 }

@@ -61,3 +61,52 @@ func TestJSONLDuplicateKeys(t *testing.T) {
 		t.Errorf("output:\n%s\nwant line 1 refused as duplicate_key with its id, line 2 inspected", out.String())
 	}
 }
+
+// TestJSONLErrorLinesKeepTheirID: whatever is wrong with a line, its error
+// object carries the line's id when the line shows one before the damage,
+// and the code is the one the HTTP endpoints answer for the same problem.
+func TestJSONLErrorLinesKeepTheirID(t *testing.T) {
+	in := defaultInspector(t)
+	tests := []struct {
+		name, line string
+		id         string // the raw id wanted on the error line; "" for none
+		code       string
+	}{
+		{"cut short", `{"id":"msg-17","text":"您好，请问`, `"msg-17"`, "invalid_json"},
+		{"garbage after the id", `{"id":18, "text": 您好}`, `18`, "invalid_json"},
+		{"not json at all", `您好`, ``, "invalid_json"},
+		{"text is a number", `{"id":19,"text":12345}`, `19`, "invalid_field"},
+		{"role is an array", `{"id":"r","text":"hi","role":["agent"]}`, `"r"`, "invalid_field"},
+		{"ts not a time", `{"id":20,"text":"hi","ts":"yesterday"}`, `20`, "invalid_field"},
+		{"invalid utf-8", "{\"id\":21,\"text\":\"bad \xff\"}", `21`, "invalid_utf8"},
+		{"id itself invalid utf-8", "{\"id\":\"\xff\",\"text\":\"x\"}", ``, "invalid_utf8"},
+		{"too long", `{"id":22,"text":"` + strings.Repeat("长", MaxLineBytes/3+1) + `"}`, `22`, "body_too_large"},
+		{"too long, id last", `{"text":"` + strings.Repeat("x", MaxLineBytes) + `","id":23}`, ``, "body_too_large"},
+		{"object id is not echoed from a broken line", `{"id":{"a":1},"text":`, ``, "invalid_json"},
+		{"missing text", `{"id":24}`, `24`, "invalid_field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := in.RunJSONL(context.Background(), strings.NewReader(tt.line+"\n"), &out, time.Now); err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				ID    json.RawMessage `json:"id"`
+				Error *LineError      `json:"error"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+				t.Fatalf("output %q: %v", out.String(), err)
+			}
+			if r.Error == nil || r.Error.Code != tt.code || r.Error.Message == "" {
+				t.Fatalf("output %s, want error %s with a message", out.String(), tt.code)
+			}
+			if string(r.ID) != tt.id {
+				t.Errorf("error line id %s, want %q", r.ID, tt.id)
+			}
+			if strings.Contains(r.Error.Message, "您好") || strings.Contains(r.Error.Message, "12345") {
+				t.Errorf("error message quotes the input: %s", r.Error.Message)
+			}
+		})
+	}
+}

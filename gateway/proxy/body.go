@@ -17,9 +17,10 @@ import (
 // gateway can answer 400 with errors.Is(err, ErrBadBody).
 var ErrBadBody = errors.New("bad request body")
 
-// errInvalidJSON is returned for a body that is not valid JSON. It says no
-// more on purpose: validator messages quote the body, which is private.
-var errInvalidJSON = &bodyError{msg: "body is not valid JSON"}
+// ErrInvalidJSON is returned (wrapped) for a body that is not valid JSON. It
+// says no more on purpose: validator messages quote the body, which is
+// private. It unwraps to ErrBadBody.
+var ErrInvalidJSON error = &bodyError{msg: "body is not valid JSON"}
 
 // bodyError is a body problem; it unwraps to ErrBadBody.
 type bodyError struct{ msg string }
@@ -39,6 +40,13 @@ func (e *FieldError) Error() string { return "field " + e.Pointer + ": " + e.Pro
 
 // Unwrap returns ErrBadBody.
 func (e *FieldError) Unwrap() error { return ErrBadBody }
+
+// IsDuplicateKey reports whether err is a *FieldError for a key the body has
+// twice (or twice but for case), which the gateway answers as duplicate_key.
+func IsDuplicateKey(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe) && fe.Problem == problemDuplicate
+}
 
 // Problems a FieldError reports.
 const (
@@ -126,7 +134,7 @@ func (r *Compiled) extract(body []byte, texts bool) (Message, []Text, error) {
 func (r *Compiled) extractMessage(body []byte) (Message, error) {
 	var m Message
 	if fastjson.ValidateBytes(body) != nil {
-		return m, errInvalidJSON
+		return m, ErrInvalidJSON
 	}
 	start, end, problem := locate(body, r.text.toks)
 	if problem != "" {
@@ -186,7 +194,7 @@ func (r *Compiled) WithText(body []byte, text string) ([]byte, error) {
 // reuse a buffer and allocate nothing. dst must not overlap body.
 func (r *Compiled) AppendWithText(dst, body []byte, text string) ([]byte, error) {
 	if fastjson.ValidateBytes(body) != nil {
-		return dst, errInvalidJSON
+		return dst, ErrInvalidJSON
 	}
 	start, end, problem := locate(body, r.text.toks)
 	if problem != "" {

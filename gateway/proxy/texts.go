@@ -281,7 +281,7 @@ func (r *Compiled) WithTexts(body []byte, texts []Text) ([]byte, error) {
 // overlap body.
 func (r *Compiled) AppendWithTexts(dst, body []byte, texts []Text) ([]byte, error) {
 	if fastjson.ValidateBytes(body) != nil {
-		return dst, errInvalidJSON
+		return dst, ErrInvalidJSON
 	}
 	if _, err := r.extractMessage(body); err != nil {
 		return dst, err
