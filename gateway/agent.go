@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -298,9 +299,14 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	action := v.Action.String()
 	switch {
 	case v.Action == rules.Block:
+		setDecisionHeaders(ctx, v)
 		writeJSON(ctx, StatusBlocked, v)
 		return action
 	case v.Action == rules.Confirm && !v.Acked:
+		setDecisionHeaders(ctx, v)
+		if v.Ack != "" {
+			ctx.Response.Header.Set(AckHeader, v.Ack)
+		}
 		writeJSON(ctx, StatusHeld, v)
 		return action
 	}
@@ -353,16 +359,72 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 	return action
 }
 
+// Headers of the decision on a proxy route's replies, so that the client
+// learns what happened without parsing the backend's reply.
+const (
+	// HeaderAction is the action: allow, warn, redact, confirm or block.
+	HeaderAction = "X-Xunjian-Action"
+	// HeaderDecision is the decision id, as in the events.
+	HeaderDecision = "X-Xunjian-Decision"
+	// HeaderRules lists the rule ids of the decision's reasons, comma
+	// separated, each once.
+	HeaderRules = "X-Xunjian-Rules"
+	// HeaderRedacted is, on redact, the message as the backend received it
+	// (its texts joined by newlines, private data masked), as
+	// percent-encoded UTF-8: decodeURIComponent or url.PathUnescape give
+	// the text back.
+	HeaderRedacted = "X-Xunjian-Redacted"
+	// HeaderRedactedOmitted is "too_long" when HeaderRedacted would be
+	// over maxRedactedHeader bytes and is left out.
+	HeaderRedactedOmitted = "X-Xunjian-Redacted-Omitted"
+	// HeaderFailOpen is "true" when the tenant's fail-open mode released
+	// the message without a policy decision.
+	HeaderFailOpen = "X-Xunjian-Fail-Open"
+)
+
+// maxRedactedHeader bounds HeaderRedacted: proxies in front of clients
+// commonly refuse response header blocks over 4 to 8 KiB.
+const maxRedactedHeader = 4096
+
 // setDecisionHeaders tells a proxy route's client what the gateway decided,
-// beside the backend's reply.
+// beside the backend's reply (or the gateway's own 409/422).
 func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *inspect.Verdict) {
-	ctx.Response.Header.Set("X-Xunjian-Action", v.Action.String())
+	h := &ctx.Response.Header
+	h.Set(HeaderAction, v.Action.String())
 	if v.DecisionID != "" {
-		ctx.Response.Header.Set("X-Xunjian-Decision", v.DecisionID)
+		h.Set(HeaderDecision, v.DecisionID)
+	}
+	if ids := ruleIDs(v.Reasons); ids != "" {
+		h.Set(HeaderRules, ids)
+	}
+	if v.Action == rules.Redact {
+		if enc := url.PathEscape(v.Redacted); len(enc) <= maxRedactedHeader {
+			h.Set(HeaderRedacted, enc)
+		} else {
+			h.Set(HeaderRedactedOmitted, "too_long")
+		}
 	}
 	if v.FailOpen {
-		ctx.Response.Header.Set("X-Xunjian-Fail-Open", "true")
+		h.Set(HeaderFailOpen, "true")
 	}
+}
+
+// ruleIDs joins the reasons' rule ids, each once, leaving out any that does
+// not look like an id (a policy may build one from the draft's text).
+func ruleIDs(reasons []rules.Reason) string {
+	var b strings.Builder
+	seen := make(map[string]bool, len(reasons))
+	for _, r := range reasons {
+		if seen[r.Rule] || !rules.IsRuleID(r.Rule) || strings.Contains(r.Rule, ",") {
+			continue
+		}
+		seen[r.Rule] = true
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(r.Rule)
+	}
+	return b.String()
 }
 
 // maskText masks the private data of one of a message's texts, as the

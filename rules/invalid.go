@@ -48,6 +48,11 @@ func invalid(rule, field string, err error) *InvalidDecisionError {
 	return &InvalidDecisionError{Rule: rule, Field: field, Err: err}
 }
 
+// IsRuleID reports whether s looks like a rule id (see isRuleID). A rule id
+// is the policy's output; the gateway puts only such ids where they leave
+// its control (errors, logs, metric labels, response headers).
+func IsRuleID(s string) bool { return isRuleID(s) }
+
 // maxRuleID is the longest rule id an error names.
 const maxRuleID = 128
 

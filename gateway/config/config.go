@@ -281,7 +281,9 @@ type Tenant struct {
 type Route struct {
 	// Name labels the route in metrics; default "METHOD PATH".
 	Name string `yaml:"name"`
-	// Method and Path match requests exactly.
+	// Method and Path match requests. Path is exact, or a template whose
+	// whole segments are parameters: /conversations/{conversation_id}/messages
+	// takes the conversation id from the path ({agent_id} the agent id).
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
 	// Upstream is the chat backend's base URL.

@@ -215,7 +215,12 @@ func (r *Compiled) prepare(out, req *fasthttp.Request, clientIP net.IP, query, b
 
 	out.Header.SetMethod(r.method)
 	out.Header.SetHostBytes(nil)
-	out.SetRequestURI(r.target)
+	if r.tmpl == nil {
+		out.SetRequestURI(r.target)
+	} else {
+		var buf [256]byte
+		out.SetRequestURIBytes(r.tmpl.appendPath(append(buf[:0], r.base...), req.URI().Path()))
+	}
 	if len(query) > 0 {
 		out.URI().SetQueryStringBytes(query)
 	}

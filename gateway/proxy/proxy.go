@@ -57,10 +57,16 @@ type Route struct {
 	// Method is the HTTP method to match, e.g. POST; empty means POST. It is
 	// compared case-sensitively after upper-casing the configured value.
 	Method string `json:"method" yaml:"method"`
-	// Path is the exact path to match, e.g. /api/messages/send. It is
-	// compared with fasthttp's normalized path (ctx.Path()), and it is the
-	// path sent upstream, so an encoded or dot-segment spelling of it cannot
-	// reach a different upstream handler than the one inspected.
+	// Path is the path to match, e.g. /api/messages/send, compared with
+	// fasthttp's normalized path (ctx.Path()). It may be a template whose
+	// whole segments are parameters, e.g.
+	// /conversations/{conversation_id}/messages: each matches one non-empty
+	// segment; {conversation_id} is the message's conversation id and
+	// {agent_id} the agent id (the body's fields, if configured too, must
+	// agree). An exact path wins over a template. What is sent upstream is
+	// the route's path with the matched segments escaped again, so an
+	// encoded or dot-segment spelling cannot reach a different upstream
+	// handler than the one inspected.
 	Path string `json:"path" yaml:"path"`
 	// Upstream is the base URL requests are forwarded to: http://host:port
 	// or https://host:port, optionally with a base path that is prefixed to
@@ -134,8 +140,9 @@ type Options struct {
 // Proxy is a set of compiled routes. Build it with New; it is immutable
 // afterwards and safe for concurrent use.
 type Proxy struct {
-	routes  map[string]map[string]*Compiled // method → path → route
-	clients []*fasthttp.HostClient
+	routes    map[string]map[string]*Compiled // method → path → route
+	templates map[string][]*Compiled          // method → routes with a path template, in configuration order
+	clients   []*fasthttp.HostClient
 }
 
 // proxyShared is the state a Proxy's routes share.
@@ -150,7 +157,9 @@ type Compiled struct {
 	name        string
 	method      string
 	path        string
-	target      string // scheme://host + base path + path, without query
+	target      string    // scheme://host + base path + path, without query
+	base        string    // scheme://host + base path
+	tmpl        *template // nil: an exact path
 	timeout     time.Duration
 	forwardAuth bool
 
@@ -175,7 +184,8 @@ func New(routes []Route) (*Proxy, error) {
 // all of them joined. It builds one pooled fasthttp.HostClient per upstream
 // scheme and host; no connection is opened until the first Forward.
 func NewWithOptions(routes []Route, opts Options) (*Proxy, error) {
-	p := &Proxy{routes: make(map[string]map[string]*Compiled)}
+	p := &Proxy{routes: make(map[string]map[string]*Compiled), templates: make(map[string][]*Compiled)}
+	shapes := map[string]bool{} // method + template shape
 	clients := make(map[string]*fasthttp.HostClient)
 	shared := &proxyShared{transport: &transport{}}
 	var errs []error
@@ -193,16 +203,27 @@ func NewWithOptions(routes []Route, opts Options) (*Proxy, error) {
 			continue
 		}
 		c.shared = shared
+		if c.tmpl != nil {
+			key := c.method + " " + c.tmpl.shape()
+			if shapes[key] {
+				errs = append(errs, fmt.Errorf("routes[%d].path: template %s %s matches the same paths as an earlier route", i, c.method, c.path))
+				continue
+			}
+			shapes[key] = true
+			p.templates[c.method] = append(p.templates[c.method], c)
+		}
 		byPath := p.routes[c.method]
 		if byPath == nil {
 			byPath = make(map[string]*Compiled)
 			p.routes[c.method] = byPath
 		}
-		if _, dup := byPath[c.path]; dup {
+		if _, dup := byPath[c.path]; dup && c.tmpl == nil {
 			errs = append(errs, fmt.Errorf("routes[%d].path: duplicate route %s %s", i, c.method, c.path))
 			continue
 		}
-		byPath[c.path] = c
+		if c.tmpl == nil {
+			byPath[c.path] = c
+		}
 		maxConns := rt.MaxConns
 		if maxConns <= 0 {
 			maxConns = DefaultMaxConns
@@ -258,6 +279,9 @@ func compile(rt Route) (c *Compiled, hostKey, host string, isTLS bool, err error
 	if strings.ContainsAny(c.path, "?#") || !isCleanPath(c.path) {
 		return nil, "", "", false, errors.New(".path: must be a clean path without query, fragment, empty or dot segments")
 	}
+	if c.tmpl, _, err = parseTemplate(c.path); err != nil {
+		return nil, "", "", false, err
+	}
 	if c.timeout < 0 {
 		return nil, "", "", false, errors.New(".timeout: negative")
 	}
@@ -301,7 +325,8 @@ func compile(rt Route) (c *Compiled, hostKey, host string, isTLS bool, err error
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
 	hostKey = u.Scheme + "://" + host
-	c.target = hostKey + strings.TrimSuffix(u.EscapedPath(), "/") + c.path
+	c.base = hostKey + strings.TrimSuffix(u.EscapedPath(), "/")
+	c.target = c.base + c.path
 
 	if rt.Text == "" {
 		return nil, "", "", false, errors.New(".text: required")
@@ -426,9 +451,19 @@ func isCleanPath(p string) bool {
 }
 
 // Match returns the route for method and path (fasthttp's ctx.Method() and
-// ctx.Path(), the normalized path), or nil. It allocates nothing.
+// ctx.Path(), the normalized path), or nil: the route with exactly that
+// path, else the first path template, in configuration order, that the
+// path fits. It allocates nothing.
 func (p *Proxy) Match(method, path []byte) *Compiled {
-	return p.routes[string(method)][string(path)]
+	if r := p.routes[string(method)][string(path)]; r != nil {
+		return r
+	}
+	for _, r := range p.templates[string(method)] {
+		if r.tmpl.match(path) {
+			return r
+		}
+	}
+	return nil
 }
 
 // CloseIdleConnections closes the upstream connections not in use, e.g. at

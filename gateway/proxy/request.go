@@ -58,7 +58,37 @@ func (r *Compiled) ExtractRequest(req *fasthttp.Request) (Message, []Text, error
 	if err != nil {
 		return Message{}, nil, err
 	}
+	if r.tmpl != nil {
+		if err := r.pathIDs(req.URI().Path(), &m); err != nil {
+			return Message{}, nil, err
+		}
+	}
 	return m, append(texts, qs...), nil
+}
+
+// pathIDs sets m's conversation and agent ids from the path parameters of a
+// templated route. A body field configured for the same id must be absent
+// or agree: a body naming another conversation than the path would have
+// the message inspected in one conversation and delivered to another.
+func (r *Compiled) pathIDs(path []byte, m *Message) error {
+	for _, f := range []struct {
+		idx int
+		ptr *pointer
+		dst *string
+	}{{r.tmpl.conversation, r.conversation, &m.ConversationID}, {r.tmpl.agent, r.agent, &m.AgentID}} {
+		if f.idx < 0 {
+			continue
+		}
+		v, err := r.tmpl.param(path, f.idx)
+		if err != nil {
+			return err
+		}
+		if *f.dst != "" && *f.dst != v {
+			return &FieldError{Pointer: f.ptr.raw, Problem: "differs from the path's {" + r.tmpl.segs[f.idx].param + "}"}
+		}
+		*f.dst = v
+	}
+	return nil
 }
 
 // CheckHeaders checks the Content-Encoding and Content-Type of a request
