@@ -1,5 +1,5 @@
 # The README's two commands live here.
-.PHONY: run test bench build
+.PHONY: run test bench build install
 
 run:
 	go run ./cmd/xunjian serve
@@ -12,3 +12,7 @@ bench:
 
 build:
 	go build -o bin/xunjian ./cmd/xunjian
+
+# xunjian into $(go env GOPATH)/bin, which must be on PATH (README, "Prerequisites").
+install:
+	go install ./cmd/xunjian

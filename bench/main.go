@@ -94,7 +94,7 @@ type corpusFlags struct {
 }
 
 func (c *corpusFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.dir, "corpora", "", "corpora folder (default: $XUNJIAN_CORPORA, else ../shared/corpora beside the repository)")
+	fs.StringVar(&c.dir, "corpora", "", "corpora folder (default: testdata/corpora in the repository)")
 	fs.StringVar(&c.names, "corpus", strings.Join(corpus.DefaultNames, ","), "comma-separated corpus folders whose agent turns make the messages")
 	fs.IntVar(&c.maxPer, "max-per-corpus", 0, "at most this many agent turns per corpus (0: all)")
 	fs.IntVar(&c.agents, "agents", 200, "number of agent ids the conversations are spread over")
@@ -196,7 +196,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func runPII(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pii", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("corpora", "", "corpora folder (default: $XUNJIAN_CORPORA, else ../shared/corpora beside the repository)")
+	dir := fs.String("corpora", "", "corpora folder (default: testdata/corpora in the repository)")
 	neg := fs.Int("negatives", 2000, "MultiDoGO turns without a complete value added for precision")
 	zh := fs.Int("chinese", 1500, "CrossWOZ agent turns in the Chinese set (3 in 4 with a planted value)")
 	venv := fs.String("venv", pii.DefaultVenv(), "Presidio's virtualenv (created by bench/presidio/setup.sh when missing)")

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/pprofhandler"
 
+	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/errcode"
 )
 
@@ -13,8 +15,7 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if path != "/healthz" { // liveness stays open for the orchestrator
 		if _, err := s.auth.AuthenticateAdmin(func(name string) []byte { return ctx.Request.Header.Peek(name) }, s.now()); err != nil {
-			s.metrics.Rejected("auth")
-			writeError(ctx, errcode.Unauthorized, err.Error())
+			s.unauthorized(ctx, err)
 			return
 		}
 	}
@@ -52,6 +53,19 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 	default:
 		writeError(ctx, errcode.NotFound, "no route "+path)
 	}
+}
+
+// unauthorized answers a request whose credential err refused: 401 with
+// the challenge (RFC 9110 section 11.6.1), no_credential when there was
+// none.
+func (s *Server) unauthorized(ctx *fasthttp.RequestCtx, err error) {
+	s.metrics.Rejected("auth")
+	code := errcode.Unauthorized
+	if errors.Is(err, auth.ErrNoCredential) {
+		code = errcode.NoCredential
+	}
+	ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="xunjian"`)
+	writeError(ctx, code, err.Error())
 }
 
 type errorBody struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/gateway/ack"
@@ -56,13 +57,7 @@ func (s *Server) handleAgent(ctx *fasthttp.RequestCtx) {
 	}
 	p, err := s.auth.Authenticate(func(name string) []byte { return ctx.Request.Header.Peek(name) }, s.now())
 	if err != nil {
-		s.metrics.Rejected("auth")
-		code := errcode.Unauthorized
-		if errors.Is(err, auth.ErrNoCredential) {
-			code = errcode.NoCredential
-		}
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="xunjian"`)
-		writeError(ctx, code, err.Error())
+		s.unauthorized(ctx, err)
 		return
 	}
 	body := ctx.PostBody()
@@ -592,8 +587,10 @@ func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.
 			"the policy could not decide and the detectors found more than private data, so the message was held even though this tenant fails open; try again")
 		return nil, false
 	}
-	v := inspect.Verdict{Action: rules.Allow, Findings: screen.Findings, Reasons: []rules.Reason{}, FailOpen: true,
-		PolicyRevision: in.Policy().Revision()}
+	// A decision id of its own, as every verdict has: the client, the
+	// X-Xunjian-Decision header and the event name the same release.
+	v := inspect.Verdict{DecisionID: uuid.Must(uuid.NewV7()).String(), Action: rules.Allow, Findings: screen.Findings,
+		Reasons: []rules.Reason{}, FailOpen: true, PolicyRevision: in.Policy().Revision()}
 	if screen.Masked != req.Text {
 		v.Action, v.Redacted = rules.Redact, screen.Masked
 	}

@@ -43,7 +43,7 @@ func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger
 	seed := defaultSampleSeed
 	if sc.Sampling.SeedEnv != "" {
 		if seed = getenv(sc.Sampling.SeedEnv); seed == "" {
-			return nil, nil, fmt.Errorf("stream.sampling.seed_env: environment variable %s is empty", sc.Sampling.SeedEnv)
+			return nil, nil, fmt.Errorf("stream.sampling.seed_env: environment variable %s is empty: set it to one secret shared by every gateway (e.g. %s=$(openssl rand -hex 16) xunjian serve --config FILE), or remove seed_env for the public default seed", sc.Sampling.SeedEnv, sc.Sampling.SeedEnv)
 		}
 	}
 	fsync := map[string]spool.FsyncPolicy{config.FsyncAlways: spool.FsyncAlways, config.FsyncInterval: spool.FsyncInterval, config.FsyncNever: spool.FsyncNever}[sc.Spool.Fsync]

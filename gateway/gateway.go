@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	var secret []byte
 	if cfg.Ack.SecretEnv != "" {
 		if secret = []byte(getenv(cfg.Ack.SecretEnv)); len(secret) == 0 {
-			return nil, fmt.Errorf("ack.secret_env: environment variable %s is empty", cfg.Ack.SecretEnv)
+			return nil, fmt.Errorf("ack.secret_env: environment variable %s is empty: set it to one secret of at least 32 bytes shared by every gateway (e.g. %s=$(openssl rand -hex 32)), or remove secret_env for a key of this process only", cfg.Ack.SecretEnv, cfg.Ack.SecretEnv)
 		}
 	}
 	if s.acks, err = ack.NewIssuer(secret, cfg.Ack.TTL.D(), 0); err != nil {
@@ -162,7 +162,7 @@ func newAuth(cfg *config.Config, getenv func(string) string) (*auth.Authenticato
 		jc := &auth.JWTConfig{JWKSFile: j.JWKSFile, Issuer: j.Issuer, Audience: j.Audience, TenantClaim: j.TenantClaim, AgentClaim: j.AgentClaim, ScopesClaim: j.ScopesClaim}
 		if j.HS256SecretEnv != "" {
 			if jc.HS256Secret = []byte(getenv(j.HS256SecretEnv)); len(jc.HS256Secret) == 0 {
-				return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty", j.HS256SecretEnv)
+				return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty: set it to the HMAC secret (at least 32 bytes) your identity provider signs tokens with", j.HS256SecretEnv)
 			}
 		}
 		ac.JWT = jc

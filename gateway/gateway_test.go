@@ -175,7 +175,7 @@ func doAs(t *testing.T, method, url, ctype, body string, headers ...string) repl
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contractClient(t, nil).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestMetrics(t *testing.T) {
 	g := start(t, config.Config{}, "", nil)
 	do(t, "POST", g.agent+"/v1/check", `{"text":"加我微信 wxid_abc123"}`)
 	do(t, "POST", g.agent+"/v1/check", `{"text":"加我微信 wxid_abc123"}`)
-	resp, err := http.Get(g.admin + "/metrics")
+	resp, err := contractClient(t, nil).Get(g.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

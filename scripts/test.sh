@@ -13,7 +13,7 @@ export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}
 kafka_log=$(mktemp)
 scripts/kafka.sh start >"$kafka_log" 2>&1 &
 kafka_pid=$!
-trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>&1 || true; rm -f "$kafka_log"' EXIT
+trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>&1 || true; rm -f "$kafka_log" "${summary_file:-}"' EXIT
 
 echo "== go vet"
 go vet -tags kafka ./...
@@ -38,7 +38,16 @@ fi
 cat "$kafka_log"
 
 echo "== go test (with the real-Kafka integration tests: -tags kafka, KAFKA_BROKERS=$KAFKA_BROKERS)"
-go test -tags kafka -count=1 ${GOTEST_FLAGS:-} ./...
+# scripts/testsummary runs go test -json, prints what go test prints without
+# -json, and ends with one line over all packages: "N passed, N failed, N
+# skipped" (a package that does not build counts as failed). The line is
+# printed again as the script's last: here when anything failed (after go
+# run's "exit status 1"), and the script stops with a non-zero status; else
+# after the fuzz smoke.
+summary_file=$(mktemp)
+go run ./scripts/testsummary -o "$summary_file" go test -json -tags kafka -count=1 ${GOTEST_FLAGS:-} ./... || {
+  status=$?; echo "== go test, all packages"; cat "$summary_file"; exit "$status"
+}
 
 echo "== fuzz smoke (a fixed number of executions each, about 10s here, so a slow machine runs longer instead of racing a deadline: normalizer, invisible code points, masking in every digit form, JSONL batch, HTTP request decoding, duplicate keys, proxy body)"
 go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 50000x ./detectors/normalize/
@@ -48,3 +57,6 @@ go test -run '^$' -fuzz '^FuzzCheck$' -fuzztime 200000x ./gateway/internal/jsonk
 go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 15000x ./gateway/inspect/
 go test -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 12000x ./gateway/
 go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 70000x ./gateway/proxy/
+
+echo "== go test, all packages"
+cat "$summary_file"

@@ -10,11 +10,12 @@ import (
 	"unicode"
 
 	"github.com/xunjian/xunjian/detectors/normalize"
+	"github.com/xunjian/xunjian/internal/corpora"
 )
 
-// multidogoPath is the labelled MultiDoGO extract (customer turns with slot
-// labels); see its README.md.
-const multidogoPath = "/work/shared/corpora/multidogo_customer_en/customer_turns.jsonl"
+// multidogoCorpus is the labelled MultiDoGO extract (customer turns with
+// slot labels) in the vendored corpora; see its README.md.
+const multidogoCorpus = "multidogo_customer_en/customer_turns.jsonl"
 
 // slotKind maps MultiDoGO slot labels to the privacy kind that covers them.
 var slotKind = map[string]string{
@@ -80,9 +81,9 @@ func tokens(text, labels string) ([]token, bool) {
 // labels mark a complete phone number, email address, card number or SSN,
 // and precision of those kinds' findings against the labels.
 func TestMultiDoGORecall(t *testing.T) {
-	f, err := os.Open(multidogoPath)
+	f, err := os.Open(corpora.File(t, multidogoCorpus))
 	if err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	d := mustDefault(t)

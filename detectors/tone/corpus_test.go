@@ -9,19 +9,17 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/normalize"
+	"github.com/xunjian/xunjian/internal/corpora"
 )
 
-// corpusDir holds the shared external corpora (see its README.md); the
-// corpus tests skip when it is absent.
-const corpusDir = "/work/shared/corpora"
-
-// eachLine decodes every JSON line of the corpus file rel into a map and
-// calls fn; it skips the test when the file is missing.
+// eachLine decodes every JSON line of the vendored corpus file rel (see
+// testdata/corpora/README.md) into a map and calls fn; it fails the test
+// when the file is missing.
 func eachLine(t *testing.T, rel string, fn func(map[string]any)) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, rel))
+	f, err := os.Open(corpora.File(t, rel))
 	if err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

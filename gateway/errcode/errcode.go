@@ -116,7 +116,7 @@ var table = [numCodes]entry{
 	InvalidField:         {"invalid_field", []int{400}, "agent, jsonl", "A field is missing, of the wrong type or not allowed; the message names it."},
 	DuplicateKey:         {"duplicate_key", []int{400}, "agent, jsonl", "A JSON key appears twice in one object (also twice but for case)."},
 	QueryNotAllowed:      {"query_not_allowed", []int{400}, "agent", "A query parameter the proxy route does not declare."},
-	NoCredential:         {"no_credential", []int{401}, "agent", "No credential was sent."},
+	NoCredential:         {"no_credential", []int{401}, "agent, admin", "No credential was sent."},
 	Unauthorized:         {"unauthorized", []int{401}, "agent, admin", "The credential is not valid."},
 	RoleForbidden:        {"role_forbidden", []int{403}, "agent", "The credential or the route may not send messages as this role."},
 	LifecycleForbidden:   {"lifecycle_forbidden", []int{403}, "agent", "Conversation events need a credential with the lifecycle scope."},

@@ -5,37 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/xunjian/xunjian/internal/corpora"
 	"github.com/xunjian/xunjian/rules"
 )
-
-// corpora returns the shared corpora folder, which stands beside the
-// repository (../shared/corpora from its root) in every checkout and in CI.
-func corpora(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("XUNJIAN_CORPORA"); d != "" {
-		return d
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			c := filepath.Join(dir, "..", "shared", "corpora")
-			if _, err := os.Stat(c); err != nil {
-				t.Fatalf("corpora not found beside the repository at %s (set XUNJIAN_CORPORA): %v", c, err)
-			}
-			return c
-		}
-	}
-	t.Fatal("repository root not found")
-	return ""
-}
 
 type utterance struct {
 	DialogueID string `json:"dialogue_id"`
@@ -92,7 +68,7 @@ func TestPoliteCorporaPass(t *testing.T) {
 	in := defaultInspector(t)
 	for _, name := range []string{"crosswoz_zh", "taskmaster4_coffee_en", "multiwoz_en"} {
 		t.Run(name, func(t *testing.T) {
-			utts := readJSONL(t, filepath.Join(corpora(t), name, "utterances.jsonl"))
+			utts := readJSONL(t, corpora.File(t, name+"/utterances.jsonl"))
 			convs := map[string]*Conversation{}
 			now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 			var agent, held, flagged int
@@ -165,7 +141,7 @@ func TestColdToneRecall(t *testing.T) {
 		t.Skip("corpus run skipped in -short mode")
 	}
 	in := defaultInspector(t)
-	utts := readJSONL(t, filepath.Join(corpora(t), "cold_zh", "cold_test_dev.jsonl"))
+	utts := readJSONL(t, corpora.File(t, "cold_zh/cold_test_dev.jsonl"))
 	var off, offHit, safe, safeHit int
 	kinds := map[string]int{}
 	for _, u := range utts {

@@ -3,12 +3,12 @@ package inspect
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/xunjian/xunjian/internal/corpora"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -43,7 +43,7 @@ func tenantProbes(t *testing.T) []Request {
 		}
 	}
 	for _, name := range []string{"crosswoz_zh", "multiwoz_en"} {
-		us := readJSONL(t, filepath.Join(corpora(t), name, "utterances.jsonl"))
+		us := readJSONL(t, corpora.File(t, name+"/utterances.jsonl"))
 		for i := 0; i < len(us) && i < 3000; i += 10 {
 			role := RoleAgent
 			if us[i].Role != "agent" && us[i].Role != "system" && us[i].Role != "assistant" {

@@ -433,7 +433,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.Profiles = files
+			// Recorded relative to the repository: the report is checked
+			// in and must not name the machine's paths.
+			for _, f := range files {
+				if rel, err := filepath.Rel(cfg.Root, f); err == nil && !strings.HasPrefix(rel, "..") {
+					f = filepath.ToSlash(rel)
+				}
+				rep.Profiles = append(rep.Profiles, f)
+			}
 			if note != "" {
 				rep.Notes = append(rep.Notes, note)
 			}

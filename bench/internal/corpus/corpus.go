@@ -1,5 +1,6 @@
-// Package corpus turns the shared dialogue corpora (../shared/corpora beside
-// the repository) into the load's message bodies: agent turns of Chinese
+// Package corpus turns the dialogue corpora vendored in the repository
+// (testdata/corpora, located by internal/corpora) into the load's message
+// bodies: agent turns of Chinese
 // and English service dialogues, a configurable share of them with planted
 // private data, rude tone or off-platform contact, keyed by many
 // conversations and agents.
@@ -11,7 +12,6 @@ package corpus
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -19,61 +19,37 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
-)
 
-// EnvDir names the environment variable that overrides where the corpora
-// are, as in the gateway's corpus tests.
-const EnvDir = "XUNJIAN_CORPORA"
+	"github.com/xunjian/xunjian/internal/corpora"
+)
 
 // DefaultNames are the dialogue corpora the load draws agent turns from:
 // Chinese travel service, English travel service, English coffee orders.
 var DefaultNames = []string{"crosswoz_zh", "multiwoz_en", "taskmaster4_coffee_en"}
 
-// Dir returns the corpora folder: flag when not empty, else $XUNJIAN_CORPORA,
-// else ../shared/corpora from the repository root found above the working
-// directory (the folder with go.mod).
+// Dir returns the corpora folder as an absolute path: flag when not empty
+// (the --corpora flag), else the repository's vendored testdata/corpora
+// (corpora.Dir).
 func Dir(flag string) (string, error) {
-	if flag != "" {
-		return checkDir(flag)
+	if flag == "" {
+		return corpora.Dir()
 	}
-	if d := os.Getenv(EnvDir); d != "" {
-		return checkDir(d)
-	}
-	root, err := RepoRoot()
+	abs, err := filepath.Abs(flag)
 	if err != nil {
-		return "", err
-	}
-	return checkDir(filepath.Join(root, "..", "shared", "corpora"))
-}
-
-func checkDir(d string) (string, error) {
-	abs, err := filepath.Abs(d)
-	if err != nil {
-		return "", fmt.Errorf("corpora %s: %w", d, err)
+		return "", fmt.Errorf("corpora %s: %w", flag, err)
 	}
 	if st, err := os.Stat(abs); err != nil {
-		return "", fmt.Errorf("corpora not found at %s (use --corpora or $%s): %w", abs, EnvDir, err)
+		return "", fmt.Errorf("corpora not found at %s (--corpora): %w", abs, err)
 	} else if !st.IsDir() {
 		return "", fmt.Errorf("corpora %s: not a directory", abs)
 	}
 	return abs, nil
 }
 
-// RepoRoot returns the nearest folder at or above the working directory
-// that holds a go.mod.
+// RepoRoot returns the repository root: the nearest folder at or above the
+// working directory with this module's go.mod (corpora.Root).
 func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("repository root: %w", err)
-	}
-	for ; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		if dir == filepath.Dir(dir) {
-			return "", errors.New("repository root (a folder with go.mod) not found above the working directory")
-		}
-	}
+	return corpora.Root()
 }
 
 // Utterance is one line of a corpus's utterances.jsonl.
