@@ -306,7 +306,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 		return action
 	}
 	query := ctx.Request.URI().QueryString()
-	if v.Action == rules.Redact {
+	if v.Action == rules.Redact || v.Redacted != "" { // redact, or a confirmed draft the policy also masks
 		if len(texts) == 1 {
 			texts[0].Text = v.Redacted
 		} else {
@@ -392,7 +392,7 @@ func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *inspect.Verdict) {
 	if ids := ruleIDs(v.Reasons); ids != "" {
 		h.Set(HeaderRules, ids)
 	}
-	if v.Action == rules.Redact {
+	if released := v.Action == rules.Redact || v.Acked; released && v.Redacted != "" {
 		if enc := url.PathEscape(v.Redacted); len(enc) <= maxRedactedHeader {
 			h.Set(HeaderRedacted, enc)
 		} else {
@@ -554,7 +554,29 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 			v.Acked = true
 		}
 	}
+	// A stronger action does not cancel a redaction the policy asked for:
+	// a held draft that the agent confirms is released masked, and
+	// /v1/check tells the client what to send once confirmed.
+	if v.Redacted == "" && v.Action > rules.Redact && redactAsked(v.Reasons) {
+		masked, err := s.maskText(in, m.text, m.role, p.Tenant)
+		if err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelError, "mask a held draft", slog.String("error", err.Error()))
+			writeError(ctx, errcode.Internal, "could not mask the message; it was not sent")
+			return nil, false
+		}
+		v.Redacted = masked
+	}
 	return &v, true
+}
+
+// redactAsked reports whether a reason asked for the draft to be masked.
+func redactAsked(reasons []rules.Reason) bool {
+	for _, r := range reasons {
+		if r.Action == rules.Redact {
+			return true
+		}
+	}
+	return false
 }
 
 // failed applies the tenant's fail mode to a draft the policy could not

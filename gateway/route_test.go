@@ -163,3 +163,46 @@ func TestDecisionHeaders(t *testing.T) {
 		t.Errorf("long redact: %d action %q redacted %d bytes omitted %q", r.Status, r.Header.Get(HeaderAction), len(r.Header.Get(HeaderRedacted)), r.Header.Get(HeaderRedactedOmitted))
 	}
 }
+
+// TestAttackConfirmedDraftStaysMasked: a draft that both promises what the
+// shop cannot keep (confirm) and writes out the customer's phone (redact)
+// is held; once the agent confirms, what reaches the customer is masked.
+// Confirm outranks redact, but must not cancel the masking.
+func TestAttackConfirmedDraftStaysMasked(t *testing.T) {
+	up := newUpstream(t, 0)
+	g := start(t, templateConfig(up), "", nil)
+	const phone = "13812345678"
+	text := "您的手机 " + phone + " 已登记，保证明天一定送到，百分百没问题"
+	body, _ := json.Marshal(map[string]string{"text": text})
+	r := do(t, "POST", g.agent+"/conversations/m-1/messages", string(body))
+	token := r.Header.Get(AckHeader)
+	if r.Status != StatusHeld || token == "" {
+		t.Fatalf("first send: %d %s, want 409 with an ack token", r.Status, r.Raw)
+	}
+	if red, _ := r.Body["redacted"].(string); red == "" || strings.Contains(red, phone) {
+		t.Errorf("held verdict's redacted = %q, want the masked draft the agent would release", red)
+	}
+	r = do(t, "POST", g.agent+"/conversations/m-1/messages", string(body), AckHeader, token)
+	if r.Status != 201 {
+		t.Fatalf("confirmed re-send: %d %s", r.Status, r.Raw)
+	}
+	got := up.received()
+	if len(got) != 1 {
+		t.Fatalf("backend got %d messages, want 1", len(got))
+	}
+	if w, leaked := leaktest.Digits(string(got[0].Body), phone); leaked {
+		t.Errorf("the confirmed draft reached the backend with the phone in clear (%q): %s", w, got[0].Body)
+	}
+	masked, _ := url.PathUnescape(r.Header.Get(HeaderRedacted))
+	var sent struct{ Text string }
+	_ = json.Unmarshal(got[0].Body, &sent)
+	if masked == "" || masked != sent.Text {
+		t.Errorf("%s = %q, the backend got %q", HeaderRedacted, masked, sent.Text)
+	}
+
+	// /v1/check: the confirm verdict carries the masked text to send.
+	r = do(t, "POST", g.agent+"/v1/check", string(body))
+	if red, _ := r.Body["redacted"].(string); r.Body["action"] != "confirm" || red == "" || strings.Contains(red, phone) {
+		t.Errorf("/v1/check: %s, want confirm with the masked text in redacted", r.Raw)
+	}
+}
