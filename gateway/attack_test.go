@@ -291,7 +291,7 @@ func TestAttackOverload(t *testing.T) {
 	cfg.Tenants = map[string]config.Tenant{"shop": {FailMode: config.FailOpen}}
 	cfg.Limits.InspectTimeout = config.Duration(5 * time.Millisecond) // tight, so overload would bite
 	g := start(t, cfg, "", nil)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 400, MaxConnsPerHost: 400}}
+	client := contractClient(t, &http.Transport{MaxIdleConnsPerHost: 400, MaxConnsPerHost: 400})
 	harmful := []string{"亲，加我微信 wxid_%d 私聊", "你是不是傻 %d，看不懂字吗", "加我QQ 2%09d 给您返现", "保证明天一定送到 %d，百分百没问题"}
 	var seq atomic.Int64
 	send := func() (int, error) {
@@ -445,11 +445,14 @@ func TestAttackLimitsAgree(t *testing.T) {
 		t.Fatalf("writing the body: %v (the gateway reset the connection)", err)
 	}
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	sent, _ := http.NewRequest("POST", "http://"+addr+"/v1/check", nil)
+	sent.Header.Set("X-API-Key", deskKey)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), sent)
 	if err != nil {
 		t.Fatalf("reading the reply after a 5 MB body: %v", err)
 	}
 	raw, _ := io.ReadAll(resp.Body)
+	checkContract(t, resp.Request, resp, raw)
 	if resp.StatusCode != 413 || !strings.Contains(string(raw), "body_too_large") {
 		t.Errorf("5 MB body: %d %s, want 413 body_too_large", resp.StatusCode, raw)
 	}

@@ -120,7 +120,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 		seen     = map[string]int{}
 		lastRev  = map[int]string{} // per worker: revisions never go back
 	)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	client := contractClient(t, &http.Transport{MaxIdleConnsPerHost: 8})
 	var wg sync.WaitGroup
 	for w := range 6 {
 		wg.Add(1)
