@@ -57,15 +57,18 @@ func (s *Server) policySwapped(sw rules.Swap) {
 	if sw.Rollback {
 		msg = "policy rolled back"
 	}
-	s.log.LogAttrs(context.Background(), slog.LevelInfo, msg,
-		slog.String("from", sw.Old.Revision()), slog.String("to", sw.New.Revision()))
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, msg, sw.LogAttrs()...)
 }
 
 func (s *Server) policyRefused(e *rules.ReloadError) {
+	serving := s.policies.Status().Current
 	attrs := []slog.Attr{slog.String("source", e.Source), slog.String("stage", string(e.Stage)),
-		slog.String("serving", s.policies.Current().Revision())}
+		slog.String("serving", serving.Revision), slog.String("serving_digest", serving.Digest)}
 	if e.Revision != "" {
 		attrs = append(attrs, slog.String("refused_revision", e.Revision))
+	}
+	if e.Digest != "" {
+		attrs = append(attrs, slog.String("refused_digest", e.Digest))
 	}
 	for i, p := range e.Problems {
 		if i == 5 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,10 @@ type ReloadError struct {
 	// Revision is the refused bundle's revision, if it got far enough to
 	// have one.
 	Revision string `json:"revision,omitempty"`
+	// Digest is the hex SHA-256 of the refused bundle's contents (see
+	// VersionInfo.Digest), when it was read: it tells a refused bundle from
+	// the served one of the same revision.
+	Digest string `json:"digest,omitempty"`
 	// Time is when the attempt started.
 	Time time.Time `json:"time"`
 	// Problems lists what is wrong, located where possible.
@@ -192,10 +197,25 @@ type Swap struct {
 	// OldAttachment and NewAttachment are what Attach returned for them
 	// (nil without Attach). The Reloader closes them too.
 	OldAttachment, NewAttachment any
+	// OldVersion and NewVersion identify Old and New: revision and the
+	// digest of the bundle's contents. Two versions of one revision (a
+	// bundle edited without bumping its manifest, then rolled back) differ
+	// in their digests, which logs of the swap must show.
+	OldVersion, NewVersion VersionInfo
 	// Rollback is true when Rollback, not a new bundle, made the swap.
 	Rollback bool
 	// Time is when the swap happened.
 	Time time.Time
+}
+
+// LogAttrs returns the swap as log attributes: the revisions served until
+// now and from now on (from, to) and their bundle digests (from_digest,
+// to_digest), so that a log tells apart two versions of one revision.
+func (s Swap) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("from", s.OldVersion.Revision), slog.String("to", s.NewVersion.Revision),
+		slog.String("from_digest", s.OldVersion.Digest), slog.String("to_digest", s.NewVersion.Digest),
+	}
 }
 
 // VersionInfo identifies a policy version held by a [Reloader].
@@ -203,7 +223,9 @@ type VersionInfo struct {
 	// Revision is the bundle revision, as Policy.Revision reports it.
 	Revision string `json:"revision"`
 	// Digest is the hex SHA-256 over the bundle's file names and contents:
-	// unlike a manifest revision, it changes with any change.
+	// unlike a manifest revision, it changes with any change, and it is the
+	// same for every load of identical contents (whatever the source, the
+	// file order or the modification times).
 	Digest string `json:"digest"`
 	// Since is when the version last became the served one.
 	Since time.Time `json:"since"`
@@ -329,6 +351,9 @@ func NewReloader(ctx context.Context, src Source, opts ReloaderOptions) (*Reload
 	}
 	v, rerr := r.vet(ctx, now, snap)
 	if rerr != nil {
+		if snap.src != nil {
+			rerr.Digest = snap.src.digest
+		}
 		return nil, rerr
 	}
 	v.since = time.Now()
@@ -459,6 +484,9 @@ func (r *Reloader) check(ctx context.Context, force bool) (bool, error) {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
+		if snap.src != nil {
+			rerr.Digest = snap.src.digest
+		}
 		r.mu.Lock()
 		r.refused = rerr
 		r.counts.refusals++
@@ -495,6 +523,8 @@ func (r *Reloader) swapIn(v version) (bool, error) {
 	r.current = v
 	r.cur.Store(&v)
 	r.history = append(r.history, old)
+	sw := Swap{Old: old.p, New: v.p, OldAttachment: old.att, NewAttachment: v.att,
+		OldVersion: old.info(), NewVersion: v.info(), Time: v.since}
 	if n := len(r.history) - r.opts.History; n > 0 {
 		for _, h := range r.history[:n] {
 			r.closeLater(h)
@@ -506,7 +536,7 @@ func (r *Reloader) swapIn(v version) (bool, error) {
 	r.counts.reloads++
 	r.mu.Unlock()
 	if r.opts.OnSwap != nil {
-		r.opts.OnSwap(Swap{Old: old.p, New: v.p, OldAttachment: old.att, NewAttachment: v.att, Time: v.since})
+		r.opts.OnSwap(sw)
 	}
 	return true, nil
 }
@@ -533,13 +563,15 @@ func (r *Reloader) Rollback() error {
 	r.history = r.history[:len(r.history)-1]
 	prev.since = now
 	old := r.current
+	sw := Swap{Old: old.p, New: prev.p, OldAttachment: old.att, NewAttachment: prev.att,
+		OldVersion: old.info(), NewVersion: prev.info(), Rollback: true, Time: now}
 	r.current = prev
 	r.cur.Store(&prev)
 	r.closeLater(old)
 	r.counts.rollbacks++
 	r.mu.Unlock()
 	if r.opts.OnSwap != nil {
-		r.opts.OnSwap(Swap{Old: old.p, New: prev.p, OldAttachment: old.att, NewAttachment: prev.att, Rollback: true, Time: now})
+		r.opts.OnSwap(sw)
 	}
 	return nil
 }

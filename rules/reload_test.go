@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -799,5 +800,112 @@ func TestReloadStatusJSON(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Logf("%s", b)
+	}
+}
+
+// TestReloadSameRevisionDigest edits a bundle without bumping its manifest
+// revision (a hotfix to v1 that stays "v1"), reloads, rolls back, and is
+// refused a broken edit of the same revision: every swap carries both
+// versions' digests, so the log line of the rollback tells them apart,
+// and identical contents always get the same digest.
+func TestReloadSameRevisionDigest(t *testing.T) {
+	ctx := context.Background()
+	dir := liveDir(t, "v1")
+	var ev events
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{CloseDelay: time.Millisecond}))
+	d1 := r.Status().Current.Digest
+	if b, err := hex.DecodeString(d1); err != nil || len(b) != sha256.Size {
+		t.Fatalf("digest %q: want hex SHA-256", d1)
+	}
+
+	// The same contents, loaded again from elsewhere, have the same digest.
+	tarball := filepath.Join(t.TempDir(), "v1.tar.gz")
+	if err := os.WriteFile(tarball, tarOf(t, "v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{liveDir(t, "v1"), tarball} {
+		again := newReloader(t, mustSource(t, spec, SourceOptions{}), ReloaderOptions{})
+		if d := again.Status().Current.Digest; d != d1 {
+			t.Errorf("identical bundle from %s: digest %s, want %s", spec, d, d1)
+		}
+	}
+
+	rego := filepath.Join(dir, "xunjian", "decision.rego")
+	edit := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(rego)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(rego, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A hotfix that passes the bundle's tests and keeps its revision.
+	edit("package xunjian\n", "package xunjian\n\n# Hotfix, same revision.\ndefault sample := false\n")
+	if changed, err := r.check(ctx, false); !changed || err != nil {
+		t.Fatalf("reload of the edited v1 = %v, %v", changed, err)
+	}
+	d2 := r.Status().Current.Digest
+	if err := r.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ev.counts(); n != 2 {
+		t.Fatalf("%d swaps, want 2", n)
+	}
+	for i, want := range []struct {
+		from, to string
+		rollback bool
+	}{{d1, d2, false}, {d2, d1, true}} {
+		sw := ev.swaps[i]
+		if sw.OldVersion.Revision != "v1" || sw.NewVersion.Revision != "v1" || sw.Old.Revision() != "v1" || sw.New.Revision() != "v1" {
+			t.Errorf("swap %d: revisions %q → %q, want v1 → v1", i, sw.OldVersion.Revision, sw.NewVersion.Revision)
+		}
+		if sw.OldVersion.Digest != want.from || sw.NewVersion.Digest != want.to || sw.Rollback != want.rollback {
+			t.Errorf("swap %d: digests %s → %s (rollback %v), want %s → %s (%v)", i,
+				sw.OldVersion.Digest, sw.NewVersion.Digest, sw.Rollback, want.from, want.to, want.rollback)
+		}
+		if sw.NewVersion.Since.IsZero() || !sw.NewVersion.Since.Equal(sw.Time) {
+			t.Errorf("swap %d: new version since %v, swap at %v", i, sw.NewVersion.Since, sw.Time)
+		}
+	}
+	if d1 == d2 {
+		t.Fatal("an edit did not change the digest")
+	}
+	if got := r.Status().Current.Digest; got != d1 {
+		t.Errorf("serving digest %s after rollback, want %s", got, d1)
+	}
+
+	// The log line of the rollback, as the gateway writes it.
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})).LogAttrs(ctx, slog.LevelInfo, "policy rolled back", ev.swaps[1].LogAttrs()...)
+	want := fmt.Sprintf("level=INFO msg=\"policy rolled back\" from=v1 to=v1 from_digest=%s to_digest=%s\n", d2, d1)
+	if logged.String() != want {
+		t.Errorf("log line\n%s\nwant\n%s", logged.String(), want)
+	}
+
+	// Writing back the served contents is no new version.
+	edit("\n# Hotfix, same revision.\ndefault sample := false\n", "")
+	if changed, err := r.Reload(ctx); changed || err != nil {
+		t.Errorf("reload of the served contents = %v, %v", changed, err)
+	}
+
+	// A broken edit of the same revision is refused with its own digest.
+	edit(`count(input.findings) > 0`, `count(input.findings, 2) > 0`)
+	_, err := r.check(ctx, false)
+	var re *ReloadError
+	if !errors.As(err, &re) {
+		t.Fatalf("broken v1: err = %v, want a *ReloadError", err)
+	}
+	if re.Revision != "v1" || re.Digest == "" || re.Digest == d1 || re.Digest == d2 {
+		t.Errorf("refusal revision %q digest %q, want v1 and a digest of its own (served %s)", re.Revision, re.Digest, d1)
+	}
+	if s := r.Status(); s.Refused == nil || s.Refused.Digest != re.Digest || s.Current.Digest != d1 {
+		t.Errorf("status after refusal: %+v", s)
 	}
 }

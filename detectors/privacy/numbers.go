@@ -90,6 +90,11 @@ func (s *scan) digitRun(i, j int) {
 		return
 	}
 	plus := i > 0 && norm[i-1] == '+'
+	if publicDigits(norm[i:end], plus) {
+		// 12315, 400 820 8820, +86 95188, 0571-12345: a public service
+		// number, nobody's private data.
+		return
+	}
 	if j-i > maxRun {
 		// Too long for one number or its groups: many numbers in a row,
 		// or one padded to slip past a length cap.
@@ -119,7 +124,9 @@ func (s *scan) digitRun(i, j int) {
 		}
 	}
 	if nc == 1 {
-		s.windows(i, end, plus)
+		if !s.gluedPublic(i, end, plus) {
+			s.windows(i, end, plus)
+		}
 		return
 	}
 	cuts[nc] = end
@@ -129,6 +136,12 @@ func (s *scan) digitRun(i, j int) {
 		for b := nc; b > a; b-- {
 			if a == 0 && b == nc {
 				continue
+			}
+			if publicDigits(norm[cuts[a]:cuts[b]], plus && a == 0) {
+				// A hotline the writer set apart ("12315 138…"): passed
+				// over, so the groups after it are read on their own.
+				a, matched = b, true
+				break
 			}
 			if s.classify(cuts[a], cuts[b], plus && a == 0, false) {
 				a, matched, found = b, true, true
@@ -142,6 +155,27 @@ func (s *scan) digitRun(i, j int) {
 	if !found {
 		s.windows(i, end, plus)
 	}
+}
+
+// gluedPublic classifies what is left of the digit run norm[a:b], which is
+// no number as a whole, when a five- or ten-digit public service number is
+// glued to its front or back ("打1231513812345678"), and reports whether that
+// rest was a number. Three-digit ones are not tried: 110, 120… begin too
+// many codes by chance.
+func (s *scan) gluedPublic(a, b int, plus bool) bool {
+	ds := s.norm[a:b]
+	for _, k := range [...]int{5, 10} {
+		if len(ds)-k < 7 {
+			break
+		}
+		if publicDigits(ds[:k], plus) && s.classify(a+k, b, false, false) {
+			return true
+		}
+		if publicDigits(ds[len(ds)-k:], false) && s.classify(a, b-k, plus, false) {
+			return true
+		}
+	}
+	return false
 }
 
 // windows looks inside the digit run norm[a:b] that is no single number for

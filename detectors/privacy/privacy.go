@@ -7,8 +7,11 @@
 // checksum, birth date and region, cards by Luhn, mainland mobiles by the
 // prefixes libphonenumber knows, foreign numbers by libphonenumber itself.
 // Context words from the lexicon raise confidence (卡号, passport) or cancel
-// a match (订单号, order number). Evidence of every finding is masked; Mask
-// and Redact mask the original text the same way.
+// a match (订单号, order number). Public service numbers (hotlines such as
+// 12315 and 12345, 95188, 10086, 110, 400/800 corporate lines) are nobody's
+// private data and raise no finding; PublicNumber tells them, for other
+// maskers too. Evidence of every finding is masked; Mask and Redact mask
+// the original text the same way.
 package privacy
 
 import (

@@ -319,13 +319,46 @@ type Request struct {
 	ConversationID string
 	AgentID        string
 	TenantID       string
+	// Acked marks an agent draft re-sent with an ack token, which the
+	// caller redeems: a confirm verdict then releases the draft, and its
+	// turn is recorded as delivered. A caller whose redemption fails marks
+	// the turn back with Conversation.SetDelivered.
+	Acked bool
 }
 
-// Turn is a message of recent context a client sends inline.
+// Turn is one turn of a conversation: what Conversation.Recent remembers
+// (masked) for supervisors' alerts, and what a client sends inline as
+// recent context (where only role, text and ts are read).
 type Turn struct {
 	Role string    `json:"role"`
 	Text string    `json:"text"`
 	TS   time.Time `json:"ts,omitzero"`
+	// Action is what the gateway decided for an agent draft: allow, warn,
+	// redact, confirm or block. It is empty for a customer message, which
+	// is observed and never gated.
+	Action string `json:"action,omitempty"`
+	// Delivered reports whether the turn reached the other side of the
+	// conversation. An agent draft is delivered when the gateway released
+	// it (allow, warn, redact, a confirm re-sent with its ack), not when it
+	// was blocked or held for an ack; the caller marks a released draft
+	// undelivered when the backend did not take it (SetDelivered). A
+	// customer message is always delivered: it is observed, never held.
+	Delivered bool `json:"delivered"`
+	// decision is the DecisionID of the verdict that recorded the turn,
+	// for SetDelivered.
+	decision string
+}
+
+// released reports whether the gateway hands a draft with action a (acked:
+// re-sent with its ack token) to the customer.
+func released(a rules.Action, acked bool) bool {
+	switch a {
+	case rules.Allow, rules.Warn, rules.Redact:
+		return true
+	case rules.Confirm:
+		return acked
+	}
+	return false
 }
 
 // Conversation is what the pipeline remembers of one conversation. The
@@ -360,6 +393,25 @@ func (c *Conversation) Clone() Conversation {
 	out.Signals = slices.Clone(c.Signals)
 	out.Recent = slices.Clone(c.Recent)
 	return out
+}
+
+// SetDelivered records whether the turn that the verdict decisionID
+// recorded reached the other side: the gateway calls it with false when a
+// draft it released could not be handed to the chat backend (upstream
+// unreachable) or its ack was refused, so the alerts that follow do not
+// show the customer a turn they never saw. It reports whether that turn is
+// still among Recent; a turn already dropped from it is left alone.
+func (c *Conversation) SetDelivered(decisionID string, delivered bool) bool {
+	if decisionID == "" {
+		return false
+	}
+	for i := len(c.Recent) - 1; i >= 0; i-- {
+		if c.Recent[i].decision == decisionID {
+			c.Recent[i].Delivered = delivered
+			return true
+		}
+	}
+	return false
 }
 
 // WaitSeconds is how long the customer has been waiting for an answer at now.
@@ -453,16 +505,21 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		conv.LastAgent = now
 	}
 	masked := in.masked(req.Text, findings) // once: for the recent turns and a redact
-	conv.Recent = append(conv.Recent, Turn{Role: req.Role, Text: masked, TS: now})
+	id := uuid.Must(uuid.NewV7()).String()
+	turn := Turn{Role: req.Role, Text: masked, TS: now, Delivered: true, decision: id}
+	if req.Role == RoleAgent {
+		turn.Action, turn.Delivered = dec.Action.String(), released(dec.Action, req.Acked)
+	}
+	conv.Recent = append(conv.Recent, turn)
 	if len(conv.Recent) > MaxRecent {
 		conv.Recent = slices.Delete(conv.Recent, 0, len(conv.Recent)-MaxRecent)
 	}
 	v := Verdict{
-		DecisionID:     uuid.Must(uuid.NewV7()).String(),
+		DecisionID:     id,
 		Action:         dec.Action,
 		Findings:       findings,
 		Reasons:        dec.Reasons,
-		Alerts:         dec.Alerts,
+		Alerts:         mergeAlerts(dec.Alerts),
 		PolicyRevision: in.policy.Revision(),
 		Sample:         dec.Sample,
 		Shadow:         dec.Shadow,
@@ -486,6 +543,57 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	}
 	v.LatencyUS = time.Since(start).Microseconds()
 	return v, nil
+}
+
+// alertLevel ranks alert levels; an unknown level ranks lowest.
+func alertLevel(level string) int {
+	switch level {
+	case "low":
+		return 1
+	case "medium":
+		return 2
+	case "high":
+		return 3
+	case "critical":
+		return 4
+	}
+	return 0
+}
+
+// mergeAlerts returns as with each alert once: alerts of one kind and
+// message (a policy raising one per finding, as for a message that both
+// names 12315 and says 投诉) become the first of them at the highest level
+// any had, in the order of first appearance. Alerts of one kind with
+// different messages stay apart. as itself is returned when it has no
+// repeat; it is never modified (a decision's slices may be shared by the
+// decision cache).
+func mergeAlerts(as []rules.Alert) []rules.Alert {
+	repeat := false
+	for i := 1; i < len(as) && !repeat; i++ {
+		for j := range i {
+			if as[j].Kind == as[i].Kind && as[j].Message == as[i].Message {
+				repeat = true
+				break
+			}
+		}
+	}
+	if !repeat {
+		return as
+	}
+	out := make([]rules.Alert, 0, len(as)-1)
+next:
+	for _, a := range as {
+		for k := range out {
+			if out[k].Kind == a.Kind && out[k].Message == a.Message {
+				if alertLevel(a.Level) > alertLevel(out[k].Level) {
+					out[k].Level = a.Level
+				}
+				continue next
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // detection is the context-free part of an inspection: what the detectors

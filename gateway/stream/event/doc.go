@@ -47,8 +47,13 @@
 //   - risk (optional): the conversation's complaint risk after this
 //     message, in [0, 1]; absent when zero.
 //   - context (optional): on the alerts topic, the conversation's last few
-//     turns, each {role, ts, text_masked}, oldest first, ending with this
-//     message, scrubbed like evidence.
+//     turns, each {role, ts, text_masked, action?, delivered}, oldest
+//     first, ending with this message, scrubbed like evidence. action is
+//     the gateway's action on an agent draft (absent for a customer
+//     message, never gated); delivered tells the turns the customer saw
+//     from drafts blocked, held for an ack or not taken by the chat
+//     backend (false), so a supervisor reads the conversation as the
+//     customer had it. A customer message is always delivered.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
 // Every text field of an event passes through Scrub on the way out:

@@ -77,6 +77,14 @@ type Turn struct {
 	Role       string    `json:"role"`
 	TS         time.Time `json:"ts"`
 	TextMasked string    `json:"text_masked"`
+	// Action is the gateway's action on an agent draft (allow, warn,
+	// redact, confirm, block); empty for a customer message, which is
+	// never gated.
+	Action string `json:"action,omitempty"`
+	// Delivered reports whether the turn reached the other side: false
+	// for a draft blocked, held for an ack, or released but not taken by
+	// the chat backend, which the customer never saw.
+	Delivered bool `json:"delivered"`
 }
 
 // Input is what New builds an Event from. The zero value of every field
@@ -261,7 +269,7 @@ func turns(ts []inspect.Turn, scrub func(string) string) []Turn {
 	}
 	out := make([]Turn, len(ts))
 	for i, t := range ts {
-		out[i] = Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: scrub(t.Text)}
+		out[i] = Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: scrub(t.Text), Action: t.Action, Delivered: t.Delivered}
 	}
 	return out
 }
@@ -467,6 +475,12 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 			b = t.TS.AppendFormat(b, TimeFormat)
 			b = append(b, `","text_masked":`...)
 			b = jsonstr.Append(b, t.TextMasked)
+			if t.Action != "" {
+				b = append(b, `,"action":`...)
+				b = jsonstr.Append(b, t.Action)
+			}
+			b = append(b, `,"delivered":`...)
+			b = strconv.AppendBool(b, t.Delivered)
 			b = append(b, '}')
 		}
 		b = append(b, ']')

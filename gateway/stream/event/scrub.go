@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/gateway/inspect"
 )
 
@@ -76,6 +77,13 @@ func scrubWith(hs *strings.Replacer, s string) string {
 // detector masks them. Text already masked that way comes back unchanged,
 // without allocating.
 //
+// A run that is, as a whole, a public service number (12315, 12345, 95188,
+// 10086, 400-820-8820, 0571-12345; see privacy.PublicNumber) is nobody's
+// private data and stays as written, so that a supervisor reads "打12315投诉"
+// rather than "打*2315投诉". Only whole runs count: in "12315 13812345678"
+// the hotline is starred with the mobile it is run together with, since a
+// public-looking group cannot be told from part of a private number there.
+//
 // A digit-like code point is any Unicode digit or number (ASCII,
 // full-width, circled ①, superscript ¹, subscript, Roman, other scripts'
 // digits) or a Chinese numeral (〇零一…九, 幺, 两, capital 壹贰…玖): an agent
@@ -113,7 +121,7 @@ func Scrub(s string) string {
 		if start < 0 {
 			break
 		}
-		if n > maxClearDigits {
+		if n > maxClearDigits && !privacy.PublicNumber(t[start:end]) {
 			b.WriteString(t[last:start])
 			k := 0
 			for _, r := range t[start:end] {
@@ -144,7 +152,7 @@ func needsScrub(s string) bool {
 		if start < 0 {
 			break
 		}
-		if n > maxClearDigits {
+		if n > maxClearDigits && !privacy.PublicNumber(s[start:end]) {
 			return true
 		}
 		i = end

@@ -232,3 +232,70 @@ test_custom_rule_enforced if {
 	[r.rule | some r in d.reasons] == ["tone.impatient.warn", "custom.impatient.block"]
 	d.shadow == []
 }
+
+# "再不处理我就打12315投诉你们" holds two complaint.escalation findings (the
+# regulator's hotline, high; 投诉, medium) and a complaint.risk one: the
+# decision carries the escalation alert once, beside the risk alerts.
+test_alert_once_per_kind_and_message if {
+	inp := object.union(
+		customer_msg([
+			f("complaint", "escalation", "high"),
+			f("complaint", "escalation", "medium"),
+			f("complaint", "risk", "high"),
+		]),
+		{"conversation": {"risk": 0.86}},
+	)
+	d := xunjian.decision with input as inp
+	d.alerts == [
+		{"level": "high", "kind": "complaint", "message": "顾客威胁投诉或升级"},
+		{"level": "medium", "kind": "complaint", "message": "会话投诉风险升高"},
+		{"level": "high", "kind": "risk", "message": "会话风险超过阈值"},
+	]
+}
+
+# Merged alerts keep the highest level any of them had, wherever it came.
+test_alert_merge_keeps_highest_level if {
+	d := xunjian.decision with input as customer_msg([
+		f("complaint", "escalation", "medium"),
+		f("complaint", "escalation", "critical"),
+		f("complaint", "escalation", "low"),
+	])
+	d.alerts == [{"level": "critical", "kind": "complaint", "message": "顾客威胁投诉或升级"}]
+
+	en := object.union(customer_msg([f("complaint", "risk", "medium"), f("complaint", "risk", "medium")]), {"draft": {"lang": "en"}})
+	d2 := xunjian.decision with input as en
+	d2.alerts == [{"level": "medium", "kind": "complaint", "message": "Conversation complaint risk is rising"}]
+}
+
+# Two kinds that share a message stay two alerts.
+test_alert_kinds_stay_apart if {
+	d := xunjian.decision with input as customer_msg([f("complaint", "escalation", "high"), f("complaint", "risk", "medium")])
+		with data.xunjian.config.kinds["complaint.risk"].alert as {
+			"level": "medium", "kind": "risk", "roles": ["customer"],
+			"message": {"zh": "顾客威胁投诉或升级", "en": "x"},
+		}
+	d.alerts == [
+		{"level": "high", "kind": "complaint", "message": "顾客威胁投诉或升级"},
+		{"level": "medium", "kind": "risk", "message": "顾客威胁投诉或升级"},
+	]
+}
+
+# A misspelt level is kept as written, for the decision schema to refuse,
+# rather than dropped by the merge.
+test_alert_unknown_level_kept if {
+	d := xunjian.decision with input as customer_msg([f("complaint", "escalation", "high")])
+		with data.xunjian.config.kinds["complaint.escalation"].alert.level as "hgih"
+	d.alerts == [{"level": "hgih", "kind": "complaint", "message": "顾客威胁投诉或升级"}]
+}
+
+# Two kinds of finding whose alert specs share kind and message raise one
+# alert, at the higher level.
+test_alert_specs_sharing_kind_and_message_merge if {
+	shared := {
+		"level": "critical", "kind": "complaint", "roles": ["customer"],
+		"message": {"zh": "顾客威胁投诉或升级", "en": "x"},
+	}
+	d := xunjian.decision with input as customer_msg([f("complaint", "escalation", "high"), f("complaint", "risk", "medium")])
+		with data.xunjian.config.kinds["complaint.risk"].alert as shared
+	d.alerts == [{"level": "critical", "kind": "complaint", "message": "顾客威胁投诉或升级"}]
+}
