@@ -342,6 +342,7 @@ func (s *Server) serveProxy(ctx *fasthttp.RequestCtx, p auth.Principal, route *p
 			slog.Bool("sent", !errors.Is(err, proxy.ErrNotSent)), slog.String("error", err.Error()))
 		setDecisionHeaders(ctx, v)
 		if errors.Is(err, proxy.ErrNotSent) {
+			s.undelivered(p.Tenant, msg.ConversationID, v.DecisionID)
 			writeError(ctx, code, "the chat backend could not be reached; the message was not sent")
 			return action
 		}
@@ -463,7 +464,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 		return nil, false
 	}
 	defer s.release()
-	req := inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conversation, AgentID: agent, TenantID: p.Tenant}
+	req := inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conversation, AgentID: agent, TenantID: p.Tenant, Acked: m.ack != ""}
 	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.InspectTimeout.D())
 	defer cancel()
 	var (
@@ -548,6 +549,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 			case errors.Is(err, ack.ErrAckMismatch):
 				code = errcode.AckMismatch
 			}
+			s.undelivered(p.Tenant, m.conversation, v.DecisionID) // recorded as released by its ack
 			writeError(ctx, code, "the ack token does not release this message: "+code.String())
 			return nil, false
 		} else {
@@ -617,7 +619,11 @@ func (s *Server) failed(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect.
 		v.Action, v.Redacted = rules.Redact, screen.Masked
 	}
 	// Supervisors see every uninspected release (findings topic).
-	conv := &inspect.Conversation{ID: req.ConversationID, Recent: []inspect.Turn{{Role: req.Role, Text: screen.Masked, TS: s.now()}}}
+	turn := inspect.Turn{Role: req.Role, Text: screen.Masked, TS: s.now(), Delivered: true}
+	if req.Role == inspect.RoleAgent {
+		turn.Action = v.Action.String()
+	}
+	conv := &inspect.Conversation{ID: req.ConversationID, Recent: []inspect.Turn{turn}}
 	if !publish(&v, conv) || !s.commit() {
 		writeError(ctx, errcode.EventsUnavailable, "the message could not be inspected nor recorded for audit and was held; try again")
 		return nil, false
@@ -641,5 +647,20 @@ func inlineConversation(ctx context.Context, in *inspect.Inspector, m message, n
 			return nil, fmt.Errorf("context: %w", err)
 		}
 	}
+	// The client's history is what the conversation showed: delivered,
+	// whatever today's policy would make of its agent turns.
+	for i := range conv.Recent {
+		conv.Recent[i].Delivered = true
+	}
 	return conv, nil
+}
+
+// undelivered records that the draft of decision id, recorded as released,
+// did not reach the customer (the backend was not reached, its ack was
+// refused), so later alerts do not show the customer a turn they never saw.
+func (s *Server) undelivered(tenant, conversation, id string) {
+	if conversation == "" || id == "" {
+		return
+	}
+	s.convs.Update(tenant, conversation, func(c *inspect.Conversation) { c.SetDelivered(id, false) })
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -204,5 +206,60 @@ func TestAttackConfirmedDraftStaysMasked(t *testing.T) {
 	r = do(t, "POST", g.agent+"/v1/check", string(body))
 	if red, _ := r.Body["redacted"].(string); r.Body["action"] != "confirm" || red == "" || strings.Contains(red, phone) {
 		t.Errorf("/v1/check: %s, want confirm with the masked text in redacted", r.Raw)
+	}
+}
+
+// TestAlertContextMarksUndelivered: a released draft the chat backend never
+// took, and a confirmed draft whose ack was refused, show in the next
+// alert's context as not delivered: the supervisor sees what the customer
+// saw.
+func TestAlertContextMarksUndelivered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens: every forward fails before a byte is sent
+	cfg := templateConfig(&upstream{URL: dead})
+	g := start(t, cfg, "", nil)
+
+	draft := "您好，您的订单已经发货了，请耐心等待"
+	body, _ := json.Marshal(map[string]string{"text": draft})
+	if r := do(t, "POST", g.agent+"/conversations/u-1/messages", string(body)); r.Status != 502 || r.errCode() != "upstream_unavailable" {
+		t.Fatalf("draft to a dead backend: %d %s", r.Status, r.Raw)
+	}
+	// A held draft re-sent with a forged ack token: refused, not released.
+	promise, _ := json.Marshal(map[string]string{"text": "保证明天一定送到，百分百没问题"})
+	if r := do(t, "POST", g.agent+"/conversations/u-1/messages", string(promise)); r.Status != StatusHeld {
+		t.Fatalf("promise: %d %s", r.Status, r.Raw)
+	}
+	if r := do(t, "POST", g.agent+"/conversations/u-1/messages", string(promise), AckHeader, "forged.token"); r.Status != 403 {
+		t.Fatalf("forged ack: %d %s", r.Status, r.Raw)
+	}
+	// A customer complaint raises an alert carrying the conversation.
+	if r := do(t, "POST", g.agent+"/v1/events", `{"type":"message","conversation_id":"u-1","text":"你们再不处理我就打12315投诉"}`); r.Status != 202 {
+		t.Fatalf("customer message: %d %s", r.Status, r.Raw)
+	}
+	var agentTurns []string
+	for _, e := range drainEvents(t, g.srv.broker.Addr(), "xunjian.alerts", 2*time.Second) {
+		if e.ConversationID != "u-1" {
+			continue
+		}
+		agentTurns = agentTurns[:0]
+		for _, turn := range e.Context {
+			switch turn.Role {
+			case "agent":
+				agentTurns = append(agentTurns, fmt.Sprintf("%s/%v", turn.Action, turn.Delivered))
+			case "customer":
+				if !turn.Delivered {
+					t.Error("a customer message shown as not delivered")
+				}
+			}
+		}
+	}
+	// The draft the backend never took, the held promise, the promise
+	// whose ack was refused: none reached the customer.
+	if got := strings.Join(agentTurns, " "); got != "allow/false confirm/false confirm/false" {
+		t.Errorf("the alert's agent turns (action/delivered): %q, want \"allow/false confirm/false confirm/false\"", got)
 	}
 }
