@@ -22,6 +22,7 @@ import (
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
+	"github.com/xunjian/xunjian/detectors/privacy"
 )
 
 //go:embed lexicon.yaml
@@ -354,6 +355,13 @@ func (d *Detector) isID(norm string, i, j int) bool {
 			if strings.HasPrefix(norm[j:], u) {
 				return false
 			}
+		}
+		// A public service short number (95188 for Alipay, 12315 for
+		// complaints, a bank's 95xxx) is an official channel, nobody's
+		// private contact; a 400/800 line is a company's own number and
+		// still counts as taking the customer off the platform.
+		if digits <= 6 && privacy.PublicNumber(tok) {
+			return false
 		}
 		return true
 	case at == 1 && tok[0] == '@':

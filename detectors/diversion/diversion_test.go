@@ -48,6 +48,12 @@ func TestDetect(t *testing.T) {
 		{"en text me", "text me at 415-555-0123 and I'll sort it out", []string{"contact"}},
 		{"en personal number", "my personal number is easier to reach", []string{"contact"}},
 		{"en let's talk", "let's talk on whatsapp", []string{"contact"}},
+		// public service numbers are official channels, not a private contact
+		{"alipay hotline", "支付宝客服95188", nil},
+		{"alipay hotline spaced", "请联系支付宝官方客服 95188 处理退款", nil},
+		{"complaint hotline", "您也可以拨打12315反映", nil},
+		{"bank hotline", "银行客服电话95588", nil},
+		{"private mobile after hotline", "别打95188了，直接加我微信 13812345678", []string{"contact"}},
 		// contact: app name next to an id token
 		{"qq number", "QQ：12345678", []string{"contact"}},
 		{"telegram handle", "telegram: @shop_deals", []string{"contact"}},

@@ -86,7 +86,7 @@ func (s *scan) digitRun(i, j int) {
 		}
 		end = j + 1
 	}
-	if s.before(setOrder, i, orderWindow) || s.before(setCredTerms, i, 12) {
+	if s.labelledAs(setOrder, i, orderWindow) || s.before(setCredTerms, i, 12) {
 		return
 	}
 	plus := i > 0 && norm[i-1] == '+'

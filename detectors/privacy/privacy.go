@@ -233,6 +233,27 @@ func (s *scan) before(set string, nb, window int) bool {
 	return false
 }
 
+// labelledAs reports whether the nearest label before nb, within window
+// bytes and with no digit between, is a word of set: in 您的订单已登记，手机
+// 138… the number is a phone, described by 手机, not an order number
+// because 订单 came earlier.
+func (s *scan) labelledAs(set string, nb, window int) bool {
+	last, lastEnd := "", -1
+	for _, h := range s.hits {
+		if h.Start >= nb {
+			break
+		}
+		if h.End > nb || nb-h.End > window || h.End < lastEnd || hasDigit(s.norm[h.End:nb]) {
+			continue
+		}
+		switch h.Set { // the sets whose words say what the number after them is
+		case setPhone, setOrder, setID, setSSN, setCard, setPassport:
+			last, lastEnd = h.Set, h.End
+		}
+	}
+	return last == set
+}
+
 // near reports whether a hit of set lies within window bytes of [nb, ne),
 // before or after it.
 func (s *scan) near(set string, nb, ne, window int) bool {

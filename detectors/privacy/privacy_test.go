@@ -49,6 +49,8 @@ func TestDetect(t *testing.T) {
 		{"bank short number", "拨打支付宝客服95188咨询", nil},
 		{"order number", "您的订单号：13812345678901 已发货", nil},
 		{"order number mobile shape", "订单号 13812345678 请核对", nil},
+		{"phone labelled after an order word", "您的订单已经登记，手机 13812345678", []string{"phone"}},
+		{"phone labelled after order number", "订单号已发您，联系电话 13812345678", []string{"phone"}},
 		{"tracking number", "tracking number 4155552671", nil},
 		{"express number", "快递单号 773012345678901", nil},
 		{"invalid mobile prefix", "编码12012345678", nil},
