@@ -1,3 +1,5 @@
+//go:build !contractoff
+
 package gateway
 
 import (
