@@ -147,6 +147,13 @@ func (f Format) Append(dst []byte, e *event.Event) []byte {
 		b = t.TS.In(f.loc()).AppendFormat(b, "15:04:05")
 		b = append(b, ' ')
 		b = appendClean(b, t.TextMasked, w)
+		if t.Action != "" && !t.Delivered {
+			// A draft the customer never saw: blocked, held, or not
+			// taken by the chat backend.
+			b = append(b, "  ["...)
+			b = appendClean(b, t.Action, w)
+			b = append(b, ", not delivered]"...)
+		}
 		b = append(b, '\n')
 	}
 	return b

@@ -216,3 +216,33 @@ func TestTailDayLines(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// TestTailMarksUndeliveredTurns: a supervisor reading an alert's context
+// tells the drafts the customer never saw from those they did.
+func TestTailMarksUndeliveredTurns(t *testing.T) {
+	e := customerEvent(t)
+	ts := e.TS
+	e.Context = []event.Turn{
+		{Role: "agent", TS: ts.Add(-3 * time.Second), TextMasked: "你是不是傻", Action: "block", Delivered: false},
+		{Role: "agent", TS: ts.Add(-2 * time.Second), TextMasked: "您好，已为您处理", Action: "allow", Delivered: true},
+		{Role: "customer", TS: ts.Add(-time.Second), TextMasked: "我要投诉", Delivered: true},
+	}
+	out := string(Format{Location: cst}.Append(nil, e))
+	for _, tc := range []struct {
+		text string
+		mark bool
+	}{{"你是不是傻", true}, {"您好，已为您处理", false}, {"我要投诉", false}} {
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, tc.text) {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Fatalf("no context line for %q in:\n%s", tc.text, out)
+		}
+		if got := strings.Contains(line, "not delivered"); got != tc.mark {
+			t.Errorf("line %q: marked not delivered = %v, want %v", line, got, tc.mark)
+		}
+	}
+}
