@@ -314,6 +314,12 @@ func (s *scan) classify(a, b int, plus, whole bool) bool {
 		s.add("id_card", detectors.High, pick(idKW, 0.99, 0.95), a, b, "")
 		return true
 	}
+	if n == 18 && idKW {
+		// Labelled as an ID number but failing its checksum: an ID
+		// number with a typo is still (almost all of) an ID number.
+		s.add("id_card", detectors.High, 0.7, a, b, "")
+		return true
+	}
 	cardKW := s.near(setCard, a, b, kwWindow)
 	if n >= 13 && n <= 19 && !strings.HasSuffix(ds, "x") && luhn(ds) && (n >= 16 || cardKW) {
 		score := pick(cardKW, 0.97, 0.85)

@@ -49,6 +49,8 @@ func TestDetect(t *testing.T) {
 		{"bank short number", "拨打支付宝客服95188咨询", nil},
 		{"order number", "您的订单号：13812345678901 已发货", nil},
 		{"order number mobile shape", "订单号 13812345678 请核对", nil},
+		{"labelled id with a typo", "身份证 110101199003071234 已核实", []string{"id_card"}},
+		{"unlabelled 18 digits with a bad checksum", "物流单 110101199003071234", nil},
 		{"phone labelled after an order word", "您的订单已经登记，手机 13812345678", []string{"phone"}},
 		{"phone labelled after order number", "订单号已发您，联系电话 13812345678", []string{"phone"}},
 		{"tracking number", "tracking number 4155552671", nil},
@@ -59,8 +61,11 @@ func TestDetect(t *testing.T) {
 		{"zh id", "身份证号110101199003074514", []string{"id_card"}},
 		{"zh id x", "证件号码 11010519491231002X 已核验", []string{"id_card"}},
 		{"zh id traditional", "身份證號碼：110101199003074514", []string{"id_card"}},
-		{"zh id bad checksum", "身份证号110101199003074515", nil},
-		{"zh id bad date", "身份证110101199002304514", nil},
+		// Labelled as an ID, 18 digits are masked even when the checksum or
+		// the date is wrong: a typo does not make the rest of it public.
+		{"zh id bad checksum", "身份证号110101199003074515", []string{"id_card"}},
+		{"zh id bad date", "身份证110101199002304514", []string{"id_card"}},
+		{"zh id bad checksum unlabelled", "单据110101199003074515", nil},
 		{"ssn dashes", "my SSN is 123-45-6789", []string{"id_card"}},
 		{"ssn spaces", "it's 123 45 6789", []string{"id_card"}},
 		{"ssn keyword", "social security number 123456789", []string{"id_card"}},
