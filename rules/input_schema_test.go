@@ -1,10 +1,8 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"reflect"
@@ -14,60 +12,18 @@ import (
 	"testing/fstest"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/xunjian/xunjian/detectors"
 )
 
-// compileInputSchema compiles the embedded input.schema.json.
-func compileInputSchema(t testing.TB) *jsonschema.Schema {
+// compileInputSchema is NewInputChecker, failing the test on an error.
+func compileInputSchema(t testing.TB) *InputChecker {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(InputSchema()))
+	c, err := NewInputChecker()
 	if err != nil {
 		t.Fatalf("input schema: %v", err)
 	}
-	const url = "input.schema.json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatalf("input schema: %v", err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatalf("input schema: %v", err)
-	}
-	return sch
-}
-
-// validateInput validates the JSON document b against sch. The error lists
-// every failing leaf as "location (keyword)", never a value.
-func validateInput(sch *jsonschema.Schema, b []byte) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("decode input: %w", err)
-	}
-	err = sch.Validate(doc)
-	var ve *jsonschema.ValidationError
-	if err == nil || !errors.As(err, &ve) {
-		return err
-	}
-	return fmt.Errorf("breaks input.schema.json: %s", strings.Join(schemaLeaves(ve), "; "))
-}
-
-// schemaLeaves describes the innermost failures of ve, each as its
-// instance location (a JSON pointer, "" for the root) and keyword.
-func schemaLeaves(ve *jsonschema.ValidationError) []string {
-	if len(ve.Causes) == 0 {
-		loc := ""
-		if len(ve.InstanceLocation) > 0 {
-			loc = "/" + strings.Join(ve.InstanceLocation, "/")
-		}
-		return []string{fmt.Sprintf("%q (%s)", loc, strings.Join(ve.ErrorKind.KeywordPath(), "/"))}
-	}
-	var out []string
-	for _, c := range ve.Causes {
-		out = append(out, schemaLeaves(c)...)
-	}
-	return out
+	return c
 }
 
 // valueJSON encodes an AST value the way the policy reads it.
@@ -217,19 +173,19 @@ const maxReported = 5
 // checkInputEncodings validates in's full AST document and its JSON
 // encoding against sch, checks that they are the same document, and that
 // the projection on mask is part of it.
-func checkInputEncodings(sch *jsonschema.Schema, in *Input, mask fieldMask) error {
+func checkInputEncodings(sch *InputChecker, in *Input, mask fieldMask) error {
 	full, err := valueJSON(in.astValue(allFields))
 	if err != nil {
 		return err
 	}
-	if err := validateInput(sch, full); err != nil {
+	if err := sch.Check(full); err != nil {
 		return fmt.Errorf("AST document: %w", err)
 	}
 	enc, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encode input: %w", err)
 	}
-	if err := validateInput(sch, enc); err != nil {
+	if err := sch.Check(enc); err != nil {
 		return fmt.Errorf("JSON encoding: %w", err)
 	}
 	a, err := decodeAny(full)
@@ -437,7 +393,7 @@ func TestInputSchemaRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := validateInput(sch, b); err != nil {
+	if err := sch.Check(b); err != nil {
 		t.Fatalf("the base document must be valid: %v", err)
 	}
 	for _, tt := range tests {
@@ -446,7 +402,7 @@ func TestInputSchemaRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = validateInput(sch, b)
+			err = sch.Check(b)
 			if err == nil {
 				t.Fatalf("accepted %s", b)
 			}

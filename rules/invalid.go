@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	_ "embed"
@@ -273,20 +272,7 @@ func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer)
 
 // compileDecisionSchema compiles the embedded decision.schema.json.
 func compileDecisionSchema() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(decisionSchema))
-	if err != nil {
-		return nil, fmt.Errorf("rules: decision schema: %w", err)
-	}
-	const url = "decision.schema.json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, fmt.Errorf("rules: decision schema: %w", err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		return nil, fmt.Errorf("rules: decision schema: %w", err)
-	}
-	return sch, nil
+	return compileSchema("decision.schema.json", decisionSchema)
 }
 
 // schemaFault validates v against schema and says where it fails, by

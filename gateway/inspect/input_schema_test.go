@@ -1,10 +1,8 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,55 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/rules"
 )
 
-// inputSchema compiles rules.InputSchema, the schema of the policy's input.
-func inputSchema(t testing.TB) *jsonschema.Schema {
+// inputSchema is rules.NewInputChecker, failing the test on an error.
+func inputSchema(t testing.TB) *rules.InputChecker {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(rules.InputSchema()))
+	c, err := rules.NewInputChecker()
 	if err != nil {
 		t.Fatalf("input schema: %v", err)
 	}
-	const url = "input.schema.json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatalf("input schema: %v", err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatalf("input schema: %v", err)
-	}
-	return sch
-}
-
-// checkInputSchema validates the JSON document b against sch; the error
-// names each failing location and keyword, never a value.
-func checkInputSchema(sch *jsonschema.Schema, b []byte) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("decode input: %w", err)
-	}
-	err = sch.Validate(doc)
-	var ve *jsonschema.ValidationError
-	if err == nil || !errors.As(err, &ve) {
-		return err
-	}
-	var leaves []string
-	var walk func(*jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			leaves = append(leaves, fmt.Sprintf("%q (%s)", "/"+strings.Join(e.InstanceLocation, "/"), strings.Join(e.ErrorKind.KeywordPath(), "/")))
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	return fmt.Errorf("breaks input.schema.json: %s", strings.Join(leaves, "; "))
+	return c
 }
 
 // inputRecorder is a Decide hook that keeps the JSON encoding of every
@@ -199,7 +160,7 @@ func TestInputSchemaInspector(t *testing.T) {
 				t.Fatalf("the policy saw %d inputs, want %d", len(inputs), want)
 			}
 			for i, b := range inputs {
-				if err := checkInputSchema(sch, b); err != nil {
+				if err := sch.Check(b); err != nil {
 					t.Errorf("input %d of %d: %v\n%s", i+1, len(inputs), err, b)
 				}
 			}
@@ -256,7 +217,7 @@ func TestInputSchemaRejectsInspectorInput(t *testing.T) {
 	if len(inputs) != 1 {
 		t.Fatalf("%d inputs, want 1", len(inputs))
 	}
-	if err := checkInputSchema(sch, inputs[0]); err != nil {
+	if err := sch.Check(inputs[0]); err != nil {
 		t.Fatalf("the real input must be valid: %v", err)
 	}
 	tests := []struct {
@@ -286,7 +247,7 @@ func TestInputSchemaRejectsInspectorInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = checkInputSchema(sch, b)
+			err = sch.Check(b)
 			if err == nil {
 				t.Fatalf("accepted %s", b)
 			}
