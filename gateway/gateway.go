@@ -27,6 +27,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/convstore"
 	"github.com/xunjian/xunjian/gateway/errcode"
+	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/metrics"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/ratelimit"
@@ -39,7 +40,7 @@ import (
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	policies *rules.Reloader // the policy in force, hot-reloaded, with its Inspector
+	policies *rules.Reloader[*inspect.Inspector] // the policy in force, hot-reloaded, with its Inspector
 	auth     *auth.Authenticator
 	proxy    *proxy.Proxy
 	convs    *convstore.Store
@@ -133,9 +134,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.auth.Close()
 		return nil, err
 	}
-	s.metrics.Policy(s.policies.Current().Revision())
+	s.metrics.Policy(s.inspector().Policy().Revision())
 	s.metrics.CacheStats("findings", func() (uint64, uint64) { return s.inspector().CacheStats() })
-	s.metrics.CacheStats("decision", func() (uint64, uint64) { return s.policies.Current().CacheStats() })
+	s.metrics.CacheStats("decision", func() (uint64, uint64) { return s.inspector().Policy().CacheStats() })
 	s.metrics.PolicyReloads(s.policyStats)
 	if s.stream, s.broker, err = openStream(cfg, getenv, s.log); err != nil {
 		s.closeStores()
@@ -217,7 +218,7 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 	}()
 	attrs := []slog.Attr{
 		slog.String("agent", agentLn.Addr().String()), slog.String("admin", adminLn.Addr().String()),
-		slog.String("policy_revision", s.policies.Current().Revision()), slog.String("policy_source", s.policies.Source().String()),
+		slog.String("policy_revision", s.inspector().Policy().Revision()), slog.String("policy_source", s.policies.Source().String()),
 		slog.Int("routes", len(s.cfg.Routes)),
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "gateway listening", attrs...)

@@ -30,10 +30,10 @@ func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
 		cacheBytes = 0
 		loadOpts = append(loadOpts, rules.WithoutDecisionCache())
 	}
-	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions{
+	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions[*inspect.Inspector]{
 		Interval:    cfg.PolicyPoll.D(),
 		LoadOptions: loadOpts,
-		Attach: func(_ context.Context, p *rules.Policy) (any, error) {
+		Attach: func(_ context.Context, p *rules.Policy) (*inspect.Inspector, error) {
 			return inspect.New(p, inspect.Options{CacheBytes: cacheBytes})
 		},
 		OnSwap:  s.policySwapped,
@@ -48,10 +48,11 @@ func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
 // inspector is the Inspector of the policy version in force. A request
 // calls it once and keeps what it got.
 func (s *Server) inspector() *inspect.Inspector {
-	return s.policies.Attachment().(*inspect.Inspector)
+	_, in := s.policies.Current()
+	return in
 }
 
-func (s *Server) policySwapped(sw rules.Swap) {
+func (s *Server) policySwapped(sw rules.Swap[*inspect.Inspector]) {
 	s.metrics.Policy(sw.New.Revision())
 	msg := "policy reloaded"
 	if sw.Rollback {

@@ -50,8 +50,8 @@ func TestReloadRefusesTypoAction(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS("bundle")); err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{Probes: typoProbes()})
-	good := r.Current().Revision()
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{Probes: typoProbes()})
+	good := current(r).Revision()
 	rego, err := os.ReadFile("testdata/typo_action/xunjian/typo.rego")
 	if err != nil {
 		t.Fatal(err)
@@ -64,10 +64,10 @@ func TestReloadRefusesTypoAction(t *testing.T) {
 	if changed || !errors.As(err, &rerr) || rerr.Stage != StageDecision || len(rerr.Problems) == 0 || rerr.Problems[0].Code != CodeInvalidDecision {
 		t.Fatalf("Reload = %v, %v; want refused at stage decision", changed, err)
 	}
-	if got := r.Current().Revision(); got != good {
+	if got := current(r).Revision(); got != good {
 		t.Errorf("serving %s after the refusal, want %s", got, good)
 	}
-	if d, err := r.Current().Decide(context.Background(), agentInput(finding("diversion", "payment", "high"))); err != nil || d.Action != Block {
+	if d, err := current(r).Decide(context.Background(), agentInput(finding("diversion", "payment", "high"))); err != nil || d.Action != Block {
 		t.Errorf("last good version decides %+v, %v", d, err)
 	}
 }

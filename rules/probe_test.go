@@ -209,8 +209,8 @@ func TestCheckProbes(t *testing.T) {
 func TestReloadRefusesInvalidDecisions(t *testing.T) {
 	ctx := context.Background()
 	dir := overlay(t, "")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{})
-	good := r.Current().Revision()
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{})
+	good := current(r).Revision()
 	for _, name := range []string{"lexicon", "shadow", "tenant"} {
 		src := filepath.Join("testdata", "probe_reach", name)
 		if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
@@ -226,13 +226,13 @@ func TestReloadRefusesInvalidDecisions(t *testing.T) {
 		if !strings.Contains(rerr.Message, "refused at decision: xunjian/") {
 			t.Errorf("%s: message %q does not locate the rule", name, rerr.Message)
 		}
-		if got := r.Current().Revision(); got != good {
+		if got := current(r).Revision(); got != good {
 			t.Fatalf("%s: serving %s after the refusal, want %s", name, got, good)
 		}
 		if st := r.Status(); st.Refused == nil || st.Refused.Stage != StageDecision {
 			t.Errorf("%s: status %+v", name, st.Refused)
 		}
-		d, err := r.Current().Decide(ctx, agentInput(finding("diversion", "payment", "high")))
+		d, err := current(r).Decide(ctx, agentInput(finding("diversion", "payment", "high")))
 		if err != nil || d.Action != Block {
 			t.Errorf("%s: last good version decides %+v, %v", name, d, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -16,7 +17,7 @@ import (
 //
 // A Reloader serves one version at a time (a Policy and the caller's
 // attachment built from it) from an atomic.Pointer, so the hot path
-// (Current, Attachment) takes no lock. A new version goes through the same
+// (Current) takes no lock. A new version goes through the same
 // steps whether it comes from a poll, a forced Reload or the first load:
 // fetch, read and parse, compile and prepare, check the data, run the
 // bundle's Rego tests, the caller's Attach hook; only then is it swapped in.
@@ -128,7 +129,7 @@ func newReloadError(source string, stage Stage, revision string, at time.Time, e
 // ReloaderOptions configure a [Reloader]. The zero value polls every 2 s,
 // keeps one previous version, and accepts a bundle that compiles, has sane
 // data and passes its tests (if it has any).
-type ReloaderOptions struct {
+type ReloaderOptions[T io.Closer] struct {
 	// Interval is the time between two polls in Run; zero means
 	// DefaultPollInterval.
 	Interval time.Duration
@@ -172,17 +173,18 @@ type ReloaderOptions struct {
 	// included). It builds what the caller derives from a policy and must
 	// swap together with it: the gateway's Inspector, whose detectors come
 	// from the bundle's lexicons. The value it returns travels with the
-	// version (Attachment, Swap) and, if it has a Close method, is closed
-	// with the version. An error refuses the version at StageAttach (a bad
-	// lexicon is refused rather than served); the value returned with an
-	// error is ignored, as Go's convention has it (a typed nil is fine).
-	Attach func(ctx context.Context, p *Policy) (any, error)
+	// version (Current, Swap) and is closed with the version. An error
+	// refuses the version at StageAttach (a bad lexicon is refused rather
+	// than served); the value returned with an error is ignored, as Go's
+	// convention has it. Without Attach every version's attachment is T's
+	// zero value, never closed.
+	Attach func(ctx context.Context, p *Policy) (T, error)
 	// OnSwap, if set, is called after every swap (a reload or a Rollback,
 	// not the first load), in swap order, from the goroutine that swapped,
 	// before Reload or Rollback returns. It must not call Reload or
 	// Rollback (they would deadlock; Current and Status are fine), and it
 	// holds up the next swap while it runs.
-	OnSwap func(Swap)
+	OnSwap func(Swap[T])
 	// OnError, if set, is called with every failed attempt after the first
 	// load: a source that could not be read, or a bundle refused. Same
 	// goroutine and restrictions as OnSwap.
@@ -190,13 +192,13 @@ type ReloaderOptions struct {
 }
 
 // Swap describes one change of the served version, for [ReloaderOptions.OnSwap].
-type Swap struct {
+type Swap[T io.Closer] struct {
 	// Old is the policy served until now, New the one served from now on.
 	// The Reloader owns both: do not Close them.
 	Old, New *Policy
 	// OldAttachment and NewAttachment are what Attach returned for them
-	// (nil without Attach). The Reloader closes them too.
-	OldAttachment, NewAttachment any
+	// (T's zero value without Attach). The Reloader closes them too.
+	OldAttachment, NewAttachment T
 	// OldVersion and NewVersion identify Old and New: revision and the
 	// digest of the bundle's contents. Two versions of one revision (a
 	// bundle edited without bumping its manifest, then rolled back) differ
@@ -211,7 +213,7 @@ type Swap struct {
 // LogAttrs returns the swap as log attributes: the revisions served until
 // now and from now on (from, to) and their bundle digests (from_digest,
 // to_digest), so that a log tells apart two versions of one revision.
-func (s Swap) LogAttrs() []slog.Attr {
+func (s Swap[T]) LogAttrs() []slog.Attr {
 	return []slog.Attr{
 		slog.String("from", s.OldVersion.Revision), slog.String("to", s.NewVersion.Revision),
 		slog.String("from_digest", s.OldVersion.Digest), slog.String("to_digest", s.NewVersion.Digest),
@@ -259,20 +261,23 @@ type ReloadStatus struct {
 // Reloader serves the current version of a policy bundle and replaces it,
 // atomically, when its [Source] offers a new version that compiles and
 // passes its tests; it keeps the previous versions for [Reloader.Rollback].
-// It is safe for concurrent use: Current and Attachment are lock-free and
-// meant for every request; Reload, Rollback and Run may be called from any
+// It is safe for concurrent use: Current is lock-free and meant for every
+// request; Reload, Rollback and Run may be called from any
 // goroutine.
 //
 // The Reloader owns every Policy it loads and every attachment (see
 // [ReloaderOptions.CloseDelay]): callers must not Close them.
-type Reloader struct {
+//
+// T is what the caller derives from each policy and swaps with it
+// ([ReloaderOptions.Attach]); [NoAttachment] when there is none.
+type Reloader[T io.Closer] struct {
 	src  Source
-	opts ReloaderOptions // defaults resolved
+	opts ReloaderOptions[T] // defaults resolved
 	// cur points to a copy of current, never modified once stored.
-	cur atomic.Pointer[version]
+	cur atomic.Pointer[version[T]]
 
 	// attemptMu serializes reload attempts (fetch, load, tests, Attach:
-	// the slow part). Rollback, Current and Attachment never take it.
+	// the slow part). Rollback and Current never take it.
 	attemptMu sync.Mutex
 	// swapMu serializes swaps together with their OnSwap calls, so the
 	// callback sees swaps in the order they happened.
@@ -280,9 +285,9 @@ type Reloader struct {
 
 	mu sync.Mutex // guards the fields below
 	// current is the served version.
-	current version
+	current version[T]
 	// history holds replaced versions for Rollback, the most recent last.
-	history []version
+	history []version[T]
 	// lastDigest is the digest of the last bundle content an attempt
 	// handled (accepted or refused): a poll that finds the same content
 	// again does nothing, so a refused or rolled-back version is not
@@ -293,34 +298,39 @@ type Reloader struct {
 	fetchErr   *ReloadError
 	counts     struct{ reloads, refusals, fetchErrors, rollbacks uint64 }
 	// closing holds the versions waiting for CloseDelay, by policy.
-	closing map[*Policy]closingVersion
+	closing map[*Policy]closingVersion[T]
 	closed  bool
 }
 
+// NoAttachment is the attachment of a [Reloader] that derives nothing from
+// its policies: Reloader[NoAttachment] with no Attach.
+type NoAttachment struct{}
+
+// Close does nothing.
+func (NoAttachment) Close() error { return nil }
+
 // version is one policy version: the Policy and its attachment.
-type version struct {
-	p     *Policy
-	att   any
-	since time.Time
+type version[T io.Closer] struct {
+	p      *Policy
+	att    T
+	hasAtt bool // att came from Attach
+	since  time.Time
 }
 
-func (v version) info() VersionInfo {
+func (v version[T]) info() VersionInfo {
 	return VersionInfo{Revision: v.p.revision, Digest: v.p.digest, Since: v.since}
 }
 
-// close closes the Policy and, if it has a Close method, the attachment.
-func (v version) close() {
+// close closes the Policy and the attachment Attach built for it.
+func (v version[T]) close() {
 	v.p.Close()
-	switch c := v.att.(type) {
-	case interface{ Close() error }:
-		c.Close()
-	case interface{ Close() }:
-		c.Close()
+	if v.hasAtt {
+		_ = v.att.Close() // an attachment's close has no one to report to
 	}
 }
 
-type closingVersion struct {
-	v     version
+type closingVersion[T io.Closer] struct {
+	v     version[T]
 	timer *time.Timer
 }
 
@@ -330,7 +340,7 @@ type closingVersion struct {
 // cannot be read or is refused: a gateway should not start without a
 // policy it trusts. Call Run to poll src for new versions, and Close when
 // done.
-func NewReloader(ctx context.Context, src Source, opts ReloaderOptions) (*Reloader, error) {
+func NewReloader[T io.Closer](ctx context.Context, src Source, opts ReloaderOptions[T]) (*Reloader[T], error) {
 	if src == nil {
 		return nil, errors.New("rules: NewReloader: nil Source")
 	}
@@ -343,7 +353,7 @@ func NewReloader(ctx context.Context, src Source, opts ReloaderOptions) (*Reload
 	if opts.CloseDelay <= 0 {
 		opts.CloseDelay = DefaultCloseDelay
 	}
-	r := &Reloader{src: src, opts: opts, closing: map[*Policy]closingVersion{}}
+	r := &Reloader[T]{src: src, opts: opts, closing: map[*Policy]closingVersion[T]{}}
 	now := time.Now()
 	snap, err := src.fetch(ctx, true)
 	if err != nil {
@@ -366,8 +376,8 @@ func NewReloader(ctx context.Context, src Source, opts ReloaderOptions) (*Reload
 
 // vet takes a snapshot through every check and Attach; on failure it has
 // closed whatever it built.
-func (r *Reloader) vet(ctx context.Context, at time.Time, snap *snapshot) (version, *ReloadError) {
-	var att any
+func (r *Reloader[T]) vet(ctx context.Context, at time.Time, snap *snapshot) (version[T], *ReloadError) {
+	var att T
 	o := vetOptions{
 		load:         r.opts.LoadOptions,
 		tests:        TestOptions{Timeout: r.opts.TestTimeout, Budget: cmpDuration(r.opts.TestBudget, DefaultTestBudget), Share: r.opts.TestShare},
@@ -381,13 +391,14 @@ func (r *Reloader) vet(ctx context.Context, at time.Time, snap *snapshot) (versi
 	if r.cur.Load() == nil {
 		o.tests.Share = 1 // the first version: no live traffic to yield to yet
 	}
+	hasAtt := false
 	if r.opts.Attach != nil {
 		o.validate = func(ctx context.Context, p *Policy) error {
 			a, err := r.opts.Attach(ctx, p)
 			if err != nil {
 				return err // vet's caller closes p
 			}
-			att = a
+			att, hasAtt = a, true
 			return nil
 		}
 	}
@@ -396,30 +407,31 @@ func (r *Reloader) vet(ctx context.Context, at time.Time, snap *snapshot) (versi
 		if v.policy != nil {
 			v.policy.Close()
 		}
-		return version{}, rerr
+		if hasAtt {
+			_ = att.Close()
+		}
+		return version[T]{}, rerr
 	}
-	return version{p: v.policy, att: att}, nil
+	return version[T]{p: v.policy, att: att, hasAtt: hasAtt}, nil
 }
 
-// Current returns the policy being served. It never blocks and never
-// returns nil; call it once per request and use that Policy for the whole
-// request.
-func (r *Reloader) Current() *Policy { return r.cur.Load().p }
-
-// Attachment returns what Attach built for the policy being served (nil
-// without Attach), lock-free like Current: the gateway calls it once per
-// request for its Inspector. Two calls, or Current then Attachment, may
-// straddle a swap: take one value per request and use it throughout.
-func (r *Reloader) Attachment() any { return r.cur.Load().att }
+// Current returns the version being served: its policy (never nil) and
+// what Attach built for it, from one atomic load, so the two always belong
+// together. It never blocks; call it once per request and use what it
+// returned for the whole request.
+func (r *Reloader[T]) Current() (*Policy, T) {
+	v := r.cur.Load()
+	return v.p, v.att
+}
 
 // Source returns the source the Reloader polls.
-func (r *Reloader) Source() Source { return r.src }
+func (r *Reloader[T]) Source() Source { return r.src }
 
 // Run polls the source every Interval, reloading when it offers a new
 // version, until ctx is done; it then returns ctx.Err() (or ErrClosed once
 // the Reloader is closed). Failed attempts do not stop it: they are
 // reported through OnError and Status.
-func (r *Reloader) Run(ctx context.Context) error {
+func (r *Reloader[T]) Run(ctx context.Context) error {
 	t := time.NewTicker(r.opts.Interval)
 	defer t.Stop()
 	for {
@@ -440,10 +452,10 @@ func (r *Reloader) Run(ctx context.Context) error {
 // that was refused or rolled back from. It reports whether a new version
 // was swapped in; a failed attempt returns its *ReloadError (the current
 // version keeps serving).
-func (r *Reloader) Reload(ctx context.Context) (bool, error) { return r.check(ctx, true) }
+func (r *Reloader[T]) Reload(ctx context.Context) (bool, error) { return r.check(ctx, true) }
 
 // check runs one reload attempt; force is Reload's.
-func (r *Reloader) check(ctx context.Context, force bool) (bool, error) {
+func (r *Reloader[T]) check(ctx context.Context, force bool) (bool, error) {
 	r.attemptMu.Lock()
 	defer r.attemptMu.Unlock()
 	now := time.Now()
@@ -501,7 +513,7 @@ func (r *Reloader) check(ctx context.Context, force bool) (bool, error) {
 }
 
 // report hands a failed attempt to OnError.
-func (r *Reloader) report(err *ReloadError) {
+func (r *Reloader[T]) report(err *ReloadError) {
 	if r.opts.OnError != nil {
 		r.opts.OnError(err)
 	}
@@ -509,7 +521,7 @@ func (r *Reloader) report(err *ReloadError) {
 
 // swapIn makes v the served version and pushes the old one onto the
 // history.
-func (r *Reloader) swapIn(v version) (bool, error) {
+func (r *Reloader[T]) swapIn(v version[T]) (bool, error) {
 	r.swapMu.Lock()
 	defer r.swapMu.Unlock()
 	v.since = time.Now()
@@ -523,7 +535,7 @@ func (r *Reloader) swapIn(v version) (bool, error) {
 	r.current = v
 	r.cur.Store(&v)
 	r.history = append(r.history, old)
-	sw := Swap{Old: old.p, New: v.p, OldAttachment: old.att, NewAttachment: v.att,
+	sw := Swap[T]{Old: old.p, New: v.p, OldAttachment: old.att, NewAttachment: v.att,
 		OldVersion: old.info(), NewVersion: v.info(), Time: v.since}
 	if n := len(r.history) - r.opts.History; n > 0 {
 		for _, h := range r.history[:n] {
@@ -546,7 +558,7 @@ func (r *Reloader) swapIn(v version) (bool, error) {
 // fetched, compiled or attached. It returns ErrNoPrevious when the history
 // is empty. Polls do not bring back the version rolled back from until the
 // source changes; Reload does.
-func (r *Reloader) Rollback() error {
+func (r *Reloader[T]) Rollback() error {
 	r.swapMu.Lock()
 	defer r.swapMu.Unlock()
 	now := time.Now()
@@ -563,7 +575,7 @@ func (r *Reloader) Rollback() error {
 	r.history = r.history[:len(r.history)-1]
 	prev.since = now
 	old := r.current
-	sw := Swap{Old: old.p, New: prev.p, OldAttachment: old.att, NewAttachment: prev.att,
+	sw := Swap[T]{Old: old.p, New: prev.p, OldAttachment: old.att, NewAttachment: prev.att,
 		OldVersion: old.info(), NewVersion: prev.info(), Rollback: true, Time: now}
 	r.current = prev
 	r.cur.Store(&prev)
@@ -577,8 +589,8 @@ func (r *Reloader) Rollback() error {
 }
 
 // closeLater closes v after CloseDelay. Called with mu held.
-func (r *Reloader) closeLater(v version) {
-	r.closing[v.p] = closingVersion{v: v, timer: time.AfterFunc(r.opts.CloseDelay, func() {
+func (r *Reloader[T]) closeLater(v version[T]) {
+	r.closing[v.p] = closingVersion[T]{v: v, timer: time.AfterFunc(r.opts.CloseDelay, func() {
 		r.mu.Lock()
 		_, mine := r.closing[v.p] // else Close took it
 		delete(r.closing, v.p)
@@ -591,7 +603,7 @@ func (r *Reloader) closeLater(v version) {
 
 // Status returns a snapshot of the Reloader's state. The *ReloadError
 // values in it are shared and must not be modified.
-func (r *Reloader) Status() ReloadStatus {
+func (r *Reloader[T]) Status() ReloadStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := ReloadStatus{
@@ -618,14 +630,14 @@ func (r *Reloader) Status() ReloadStatus {
 // returning the last Policy, which still decides correctly (uncached).
 // Close is idempotent and never fails. Run returns ErrClosed at its next
 // poll; cancel its context to stop it at once.
-func (r *Reloader) Close() error {
+func (r *Reloader[T]) Close() error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil
 	}
 	r.closed = true
-	vs := append([]version{r.current}, r.history...)
+	vs := append([]version[T]{r.current}, r.history...)
 	for _, c := range r.closing {
 		c.timer.Stop()
 		vs = append(vs, c.v)

@@ -64,15 +64,33 @@ func tarOf(t *testing.T, name string) []byte {
 	return b
 }
 
+// The tests' Reloaders all carry *attachment (nil without Attach).
+type (
+	testOptions = ReloaderOptions[*attachment]
+	testSwap    = Swap[*attachment]
+)
+
+// current is the policy r serves.
+func current(r *Reloader[*attachment]) *Policy {
+	p, _ := r.Current()
+	return p
+}
+
+// attached is the attachment r serves with its policy.
+func attached(r *Reloader[*attachment]) *attachment {
+	_, a := r.Current()
+	return a
+}
+
 // events records a Reloader's callbacks.
 type events struct {
 	mu     sync.Mutex
-	swaps  []Swap
+	swaps  []testSwap
 	errors []*ReloadError
 }
 
-func (e *events) options(o ReloaderOptions) ReloaderOptions {
-	o.OnSwap = func(s Swap) { e.mu.Lock(); e.swaps = append(e.swaps, s); e.mu.Unlock() }
+func (e *events) options(o testOptions) testOptions {
+	o.OnSwap = func(s testSwap) { e.mu.Lock(); e.swaps = append(e.swaps, s); e.mu.Unlock() }
 	o.OnError = func(err *ReloadError) { e.mu.Lock(); e.errors = append(e.errors, err); e.mu.Unlock() }
 	return o
 }
@@ -83,7 +101,7 @@ func (e *events) counts() (swaps, errs int) {
 	return len(e.swaps), len(e.errors)
 }
 
-func newReloader(t *testing.T, src Source, opts ReloaderOptions) *Reloader {
+func newReloader(t *testing.T, src Source, opts testOptions) *Reloader[*attachment] {
 	t.Helper()
 	r, err := NewReloader(context.Background(), src, opts)
 	if err != nil {
@@ -104,10 +122,10 @@ func mustSource(t *testing.T, spec string, opts SourceOptions) Source {
 
 // wantServing checks that r serves revision rev and that it decides as
 // that fixture does.
-func wantServing(t *testing.T, r *Reloader, rev string) {
+func wantServing(t *testing.T, r *Reloader[*attachment], rev string) {
 	t.Helper()
 	want := map[string]Action{"v1": Warn, "v2": Block}[rev]
-	p := r.Current()
+	p := current(r)
 	d, err := p.Decide(context.Background(), agentInput(finding("tone", "rude", "high")))
 	if err != nil {
 		t.Fatalf("Decide: %v", err)
@@ -124,9 +142,9 @@ func TestReloadGoodVersion(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
 	var ev events
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{}))
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(testOptions{}))
 	wantServing(t, r, "v1")
-	old := r.Current()
+	old := current(r)
 
 	// Nothing changed: nothing happens.
 	if changed, err := r.check(ctx, false); changed || err != nil {
@@ -151,7 +169,7 @@ func TestReloadGoodVersion(t *testing.T) {
 	if n, e := ev.counts(); n != 1 || e != 0 {
 		t.Fatalf("%d swaps and %d errors, want 1 and 0", n, e)
 	}
-	if s := ev.swaps[0]; s.Old != old || s.New != r.Current() || s.Rollback || s.Time.IsZero() {
+	if s := ev.swaps[0]; s.Old != old || s.New != current(r) || s.Rollback || s.Time.IsZero() {
 		t.Errorf("swap event %+v", s)
 	}
 	s := r.Status()
@@ -190,7 +208,7 @@ func TestReloadRefused(t *testing.T) {
 			ctx := context.Background()
 			dir := liveDir(t, "v1")
 			var ev events
-			r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{}))
+			r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(testOptions{}))
 			putBundle(t, dir, tc.fixture)
 			changed, err := r.check(ctx, false)
 			var rerr *ReloadError
@@ -246,7 +264,7 @@ func TestReloadRefused(t *testing.T) {
 
 func TestReloadFirstVersionRefused(t *testing.T) {
 	for _, name := range []string{"broken", "failing"} {
-		_, err := NewReloader(context.Background(), mustSource(t, filepath.Join(fixtures, name), SourceOptions{}), ReloaderOptions{})
+		_, err := NewReloader(context.Background(), mustSource(t, filepath.Join(fixtures, name), SourceOptions{}), testOptions{})
 		var rerr *ReloadError
 		if !errors.As(err, &rerr) || len(rerr.Problems) == 0 || rerr.Problems[0].File == "" {
 			t.Errorf("NewReloader(%s) = %v; want a located *ReloadError", name, err)
@@ -256,11 +274,11 @@ func TestReloadFirstVersionRefused(t *testing.T) {
 
 func TestReloadRequireTests(t *testing.T) {
 	src := mustSource(t, "testdata/undefined", SourceOptions{}) // no tests
-	r := newReloader(t, src, ReloaderOptions{})
-	if r.Current() == nil {
+	r := newReloader(t, src, testOptions{})
+	if current(r) == nil {
 		t.Fatal("no current policy")
 	}
-	_, err := NewReloader(context.Background(), src, ReloaderOptions{RequireTests: true})
+	_, err := NewReloader(context.Background(), src, testOptions{RequireTests: true})
 	var rerr *ReloadError
 	if !errors.As(err, &rerr) || rerr.Stage != StageTest || rerr.Problems[0].Code != CodeNoTests {
 		t.Errorf("RequireTests on a bundle without tests: %v", err)
@@ -274,7 +292,7 @@ type attachment struct {
 	closed atomic.Bool
 }
 
-func (a *attachment) Close() { a.closed.Store(true) }
+func (a *attachment) Close() error { a.closed.Store(true); return nil }
 
 func TestReloadAttach(t *testing.T) {
 	ctx := context.Background()
@@ -285,9 +303,9 @@ func TestReloadAttach(t *testing.T) {
 		rejected  atomic.Pointer[attachment]
 		ev        events
 	)
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(testOptions{
 		CloseDelay: time.Millisecond,
-		Attach: func(_ context.Context, p *Policy) (any, error) {
+		Attach: func(_ context.Context, p *Policy) (*attachment, error) {
 			a := &attachment{p: p}
 			if rejecting.Load() {
 				rejected.Store(a)
@@ -297,8 +315,8 @@ func TestReloadAttach(t *testing.T) {
 			return a, nil
 		},
 	}))
-	a1 := r.Attachment().(*attachment)
-	if a1.p != r.Current() {
+	a1 := attached(r)
+	if a1.p != current(r) {
 		t.Fatal("the first attachment is not the current policy's")
 	}
 
@@ -314,7 +332,7 @@ func TestReloadAttach(t *testing.T) {
 		t.Error("the rejected policy was not closed")
 	}
 	wantServing(t, r, "v1")
-	if r.Attachment() != a1 {
+	if attached(r) != a1 {
 		t.Error("attachment changed on a refusal")
 	}
 
@@ -322,8 +340,8 @@ func TestReloadAttach(t *testing.T) {
 	if changed, err := r.Reload(ctx); !changed || err != nil {
 		t.Fatalf("Reload = %v, %v", changed, err)
 	}
-	a2 := r.Attachment().(*attachment)
-	if a2.p != r.Current() || a2.p.Revision() != "v2" {
+	a2 := attached(r)
+	if a2.p != current(r) || a2.p.Revision() != "v2" {
 		t.Errorf("attachment of %s after the swap", a2.p.Revision())
 	}
 	if s := ev.swaps[0]; s.OldAttachment != a1 || s.NewAttachment != a2 {
@@ -337,7 +355,7 @@ func TestReloadAttach(t *testing.T) {
 	if err := r.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if r.Attachment() != a1 {
+	if attached(r) != a1 {
 		t.Error("rollback did not restore the first attachment")
 	}
 	waitFor(t, a2.closed.Load)
@@ -353,7 +371,7 @@ func TestReloadRollback(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
 	var ev events
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{CloseDelay: time.Millisecond}))
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(testOptions{CloseDelay: time.Millisecond}))
 	if err := r.Rollback(); !errors.Is(err, ErrNoPrevious) || !strings.Contains(err.Error(), "serving v1") {
 		t.Errorf("Rollback with no history = %v, want ErrNoPrevious", err)
 	}
@@ -361,7 +379,7 @@ func TestReloadRollback(t *testing.T) {
 	if _, err := r.check(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	v2 := r.Current()
+	v2 := current(r)
 	if err := r.Rollback(); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
@@ -404,11 +422,11 @@ func TestReloadRollback(t *testing.T) {
 func TestReloadHistory(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{History: 2, CloseDelay: time.Millisecond})
-	first := r.Current()
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{History: 2, CloseDelay: time.Millisecond})
+	first := current(r)
 	var kept []*Policy
 	for _, name := range []string{"v2", "v1", "v2"} {
-		kept = append(kept, r.Current())
+		kept = append(kept, current(r))
 		putBundle(t, dir, name)
 		if changed, err := r.check(ctx, false); !changed || err != nil {
 			t.Fatalf("reload %s = %v, %v", name, changed, err)
@@ -429,20 +447,20 @@ func TestReloadHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r.Current() != kept[1] {
-		t.Errorf("two rollbacks serve %s, want the second version", r.Current().Revision())
+	if current(r) != kept[1] {
+		t.Errorf("two rollbacks serve %s, want the second version", current(r).Revision())
 	}
 }
 
 func TestReloadClose(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{})
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{})
 	putBundle(t, dir, "v2")
 	if _, err := r.check(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	prev := r.Current()
+	prev := current(r)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -453,20 +471,20 @@ func TestReloadClose(t *testing.T) {
 	if err := r.Rollback(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Rollback after Close = %v", err)
 	}
-	if r.Current() != prev || prev.CacheStatus().Enabled {
-		t.Errorf("after Close: current %v, cache %v", r.Current().Revision(), prev.CacheStatus())
+	if current(r) != prev || prev.CacheStatus().Enabled {
+		t.Errorf("after Close: current %v, cache %v", current(r).Revision(), prev.CacheStatus())
 	}
 	wantServing(t, r, "v2") // still decides
 }
 
 func TestReloadRun(t *testing.T) {
 	dir := liveDir(t, "v1")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{Interval: 5 * time.Millisecond})
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{Interval: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	putBundle(t, dir, "v2")
-	waitFor(t, func() bool { return r.Current().Revision() == "v2" })
+	waitFor(t, func() bool { return current(r).Revision() == "v2" })
 	putBundle(t, dir, "broken")
 	waitFor(t, func() bool { return r.Status().Refused != nil })
 	cancel()
@@ -482,7 +500,7 @@ func TestReloadTarFile(t *testing.T) {
 	if err := os.WriteFile(file, tarOf(t, "v1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(t, mustSource(t, file, SourceOptions{}), ReloaderOptions{})
+	r := newReloader(t, mustSource(t, file, SourceOptions{}), testOptions{})
 	wantServing(t, r, "v1")
 	if changed, err := r.check(ctx, false); changed || err != nil {
 		t.Fatalf("unchanged tarball: %v, %v", changed, err)
@@ -565,7 +583,7 @@ func TestReloadHTTP(t *testing.T) {
 	}
 	header := http.Header{"Authorization": {"Bearer s3cret"}}
 	var ev events
-	r := newReloader(t, mustSource(t, srv.URL+"/bundles/xunjian.tar.gz", SourceOptions{Header: header}), ev.options(ReloaderOptions{}))
+	r := newReloader(t, mustSource(t, srv.URL+"/bundles/xunjian.tar.gz", SourceOptions{Header: header}), ev.options(testOptions{}))
 	wantServing(t, r, "v1")
 	if bs.auth != "Bearer s3cret" {
 		t.Errorf("Authorization header %q not sent", bs.auth)
@@ -628,7 +646,7 @@ func TestReloadHTTPWithoutETag(t *testing.T) {
 	srv := httptest.NewServer(bs)
 	defer srv.Close()
 	var ev events
-	r := newReloader(t, mustSource(t, srv.URL, SourceOptions{}), ev.options(ReloaderOptions{}))
+	r := newReloader(t, mustSource(t, srv.URL, SourceOptions{}), ev.options(testOptions{}))
 	// The same body again is no new version.
 	if changed, err := r.check(ctx, false); changed || err != nil {
 		t.Fatalf("same body: %v, %v", changed, err)
@@ -649,7 +667,7 @@ func TestReloadHTTPLimits(t *testing.T) {
 	bs.set(tarOf(t, "v1"))
 	srv := httptest.NewServer(bs)
 	defer srv.Close()
-	_, err := NewReloader(context.Background(), mustSource(t, srv.URL, SourceOptions{MaxBytes: 100}), ReloaderOptions{})
+	_, err := NewReloader(context.Background(), mustSource(t, srv.URL, SourceOptions{MaxBytes: 100}), testOptions{})
 	if err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("oversized bundle: %v", err)
 	}
@@ -661,15 +679,15 @@ func TestReloadHTTPLimits(t *testing.T) {
 	}))
 	defer slow.Close()
 	start := time.Now()
-	_, err = NewReloader(context.Background(), mustSource(t, slow.URL, SourceOptions{Timeout: 50 * time.Millisecond}), ReloaderOptions{})
+	_, err = NewReloader(context.Background(), mustSource(t, slow.URL, SourceOptions{Timeout: 50 * time.Millisecond}), testOptions{})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Errorf("slow server: %v after %v", err, time.Since(start))
 	}
 }
 
 func TestReloadEmbedded(t *testing.T) {
-	r := newReloader(t, mustSource(t, "", SourceOptions{}), ReloaderOptions{})
-	if got := r.Current().Revision(); got != "default-1" {
+	r := newReloader(t, mustSource(t, "", SourceOptions{}), testOptions{})
+	if got := current(r).Revision(); got != "default-1" {
 		t.Errorf("embedded revision %q", got)
 	}
 	if changed, err := r.Reload(context.Background()); changed || err != nil {
@@ -683,10 +701,10 @@ func TestReloadEmbedded(t *testing.T) {
 func TestReloadRace(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{
 		History:    2,
 		CloseDelay: time.Millisecond,
-		Attach:     func(_ context.Context, p *Policy) (any, error) { return &attachment{p: p}, nil },
+		Attach:     func(_ context.Context, p *Policy) (*attachment, error) { return &attachment{p: p}, nil },
 	})
 	want := map[string]Action{"v1": Warn, "v2": Block}
 
@@ -709,9 +727,16 @@ func TestReloadRace(t *testing.T) {
 				}
 				in := agentInput(finding("tone", "rude", "high"))
 				in.Conversation.Turns = g*1000 + i%50 // some cache hits, some misses
-				p := r.Current()
+				p, a := r.Current()
+				if a.p != p {
+					select {
+					case errs <- fmt.Errorf("Current returned policy %s with the attachment of %s: one load must give one version", p.Revision(), a.p.Revision()):
+					default:
+					}
+					return
+				}
 				if g%2 == 1 { // the gateway's way: the attachment holds the policy
-					p = r.Attachment().(*attachment).p
+					p = a.p
 				}
 				d, err := p.Decide(ctx, in)
 				if err != nil || want[d.Revision] != d.Action || (d.Revision != "v1" && d.Revision != "v2") {
@@ -775,17 +800,17 @@ func TestReloadHTTPS(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshake below is expected
 	srv.StartTLS()
 	defer srv.Close()
-	r := newReloader(t, mustSource(t, srv.URL, SourceOptions{Client: srv.Client()}), ReloaderOptions{})
+	r := newReloader(t, mustSource(t, srv.URL, SourceOptions{Client: srv.Client()}), testOptions{})
 	wantServing(t, r, "v1")
 	// Without the test server's certificate the fetch fails.
-	if _, err := NewReloader(context.Background(), mustSource(t, srv.URL, SourceOptions{}), ReloaderOptions{}); err == nil {
+	if _, err := NewReloader(context.Background(), mustSource(t, srv.URL, SourceOptions{}), testOptions{}); err == nil {
 		t.Error("fetch from a server with an unknown certificate succeeded")
 	}
 }
 
 func TestReloadStatusJSON(t *testing.T) {
 	dir := liveDir(t, "v1")
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ReloaderOptions{})
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), testOptions{})
 	putBundle(t, dir, "broken")
 	r.check(context.Background(), false)
 	b, err := json.Marshal(r.Status())
@@ -812,7 +837,7 @@ func TestReloadSameRevisionDigest(t *testing.T) {
 	ctx := context.Background()
 	dir := liveDir(t, "v1")
 	var ev events
-	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(ReloaderOptions{CloseDelay: time.Millisecond}))
+	r := newReloader(t, mustSource(t, dir, SourceOptions{}), ev.options(testOptions{CloseDelay: time.Millisecond}))
 	d1 := r.Status().Current.Digest
 	if b, err := hex.DecodeString(d1); err != nil || len(b) != sha256.Size {
 		t.Fatalf("digest %q: want hex SHA-256", d1)
@@ -824,7 +849,7 @@ func TestReloadSameRevisionDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, spec := range []string{liveDir(t, "v1"), tarball} {
-		again := newReloader(t, mustSource(t, spec, SourceOptions{}), ReloaderOptions{})
+		again := newReloader(t, mustSource(t, spec, SourceOptions{}), testOptions{})
 		if d := again.Status().Current.Digest; d != d1 {
 			t.Errorf("identical bundle from %s: digest %s, want %s", spec, d, d1)
 		}

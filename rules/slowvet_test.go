@@ -74,7 +74,7 @@ func p99(lat []time.Duration) time.Duration {
 // or 3000 samples (3 s) have been taken, whichever comes first; a
 // vet still running then is cancelled, so a slow one does not hold up the
 // test. It returns the p99 and the vet's error (nil when cancelled).
-func vetWhileMeasuring(t *testing.T, r *Reloader, p *Policy) (time.Duration, error) {
+func vetWhileMeasuring(t *testing.T, r *Reloader[*attachment], p *Policy) (time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -113,8 +113,8 @@ func TestVetLeavesLiveDecisionsAlone(t *testing.T) {
 	if err := os.CopyFS(live, os.DirFS("bundle")); err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(t, mustSource(t, live, SourceOptions{}), ReloaderOptions{LoadOptions: []LoadOption{WithoutDecisionCache()}})
-	p := r.Current()
+	r := newReloader(t, mustSource(t, live, SourceOptions{}), testOptions{LoadOptions: []LoadOption{WithoutDecisionCache()}})
+	p := current(r)
 	liveLatencies(p, 500, 500, nil) // warm up
 	for attempt := range 3 {
 		// The baseline is taken around the vet, before and after, so that
@@ -142,8 +142,8 @@ func TestVetBudget(t *testing.T) {
 	if err := os.CopyFS(live, os.DirFS("bundle")); err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(t, mustSource(t, live, SourceOptions{}), ReloaderOptions{TestBudget: 3 * time.Second})
-	good := r.Current().Revision()
+	r := newReloader(t, mustSource(t, live, SourceOptions{}), testOptions{TestBudget: 3 * time.Second})
+	good := current(r).Revision()
 	addSlowTests(t, live, 0)
 	r.opts.TestBudget = 300 * time.Millisecond // the slow tests exceed it (no Run goroutine reads opts)
 	start := time.Now()
@@ -156,7 +156,7 @@ func TestVetBudget(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("refusal took %v: the budget of 300ms did not stop the tests", took)
 	}
-	if r.Current().Revision() != good {
+	if current(r).Revision() != good {
 		t.Error("the refused version is serving")
 	}
 }

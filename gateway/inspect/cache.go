@@ -70,10 +70,12 @@ func (in *Inspector) CacheStats() (hits, misses uint64) {
 	return in.cache.hits.Load(), in.cache.misses.Load()
 }
 
-// Close releases the findings cache. The
-// Inspector must not be used afterwards.
-func (in *Inspector) Close() {
+// Close releases the findings cache; it implements io.Closer, so that a
+// rules.Reloader closes an Inspector with its policy version. The
+// Inspector must not be used afterwards. It always returns nil.
+func (in *Inspector) Close() error {
 	if in.cache != nil {
 		in.cache.c.Close()
 	}
+	return nil
 }

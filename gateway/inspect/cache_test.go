@@ -19,7 +19,7 @@ func cachedInspector(t testing.TB) *Inspector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(in.Close)
+	t.Cleanup(func() { in.Close() })
 	return in
 }
 

@@ -29,7 +29,7 @@ func TestMaskedHidesContactHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(redactAll.Close)
+	t.Cleanup(func() { redactAll.Close() })
 	tests := []struct {
 		name, role, text string
 		secrets          []string // must not survive masking

@@ -103,7 +103,7 @@ func TestTenantIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(in.Close)
+		t.Cleanup(func() { in.Close() })
 		return in
 	}
 	base := load(bundleWith(t, nil))
