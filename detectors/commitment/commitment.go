@@ -17,9 +17,9 @@ package commitment
 import (
 	_ "embed"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
@@ -144,7 +144,7 @@ func follows(norm string, later []lexicon.Hit, set string, e, window int, clause
 		if o.Start-e > window {
 			break // hits are in order of Start
 		}
-		if o.Set == set && o.Start >= e && !hasBreak(norm[e:o.Start], clause) {
+		if o.Set == set && o.Start >= e && !textscan.HasBreak(norm[e:o.Start], clause) {
 			return o.End, true
 		}
 	}
@@ -160,7 +160,7 @@ func negated(norm string, hits []lexicon.Hit, s int) bool {
 		if o.Start > s {
 			break
 		}
-		if o.Set == setNegation && s-o.End <= negationWindow && !hasBreak(norm[min(o.End, s):s], true) {
+		if o.Set == setNegation && s-o.End <= negationWindow && !textscan.HasBreak(norm[min(o.End, s):s], true) {
 			return true
 		}
 	}
@@ -179,74 +179,15 @@ func softened(norm string, hits []lexicon.Hit, s, e int) bool {
 		if o.Start >= s {
 			lo, hi = e, o.Start // softener after it
 		}
-		if lo >= hi || !hasBreak(norm[lo:hi], true) {
+		if lo >= hi || !textscan.HasBreak(norm[lo:hi], true) {
 			return true
 		}
 	}
 	return false
 }
 
-// mergeGap is how many code points may separate two hits of one kind that
-// still make one finding ("add me on" + "WhatsApp", "give you $" 20 "for a
-// 5-star review").
-const mergeGap = 3
-
-// merge appends a finding for [s, e) of normalized text, or widens the last
-// finding of the same kind appended by this call when the two overlap or
-// nearly touch.
+// merge records a hit of kind over [s, e) of the normalized text, from
+// lexicon entry id, merging it with a near finding of its kind.
 func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	os, oe := t.Span(s, e)
-	for j := len(dst) - 1; j >= first; j-- {
-		f := &dst[j]
-		if f.Kind != kind || oe+mergeGap < f.Start || os > f.End+mergeGap {
-			continue
-		}
-		f.Start, f.End = min(f.Start, os), max(f.End, oe)
-		f.Evidence = t.OrigText(f.Start, f.End)
-		if sev > f.Severity {
-			f.Severity = sev
-		}
-		if score > f.Score {
-			f.Score, f.Lexicon = score, id
-		}
-		return dst
-	}
-	f := detectors.At(t, name, kind, sev, score, s, e)
-	f.Lexicon = id
-	return append(dst, f)
-}
-
-// hasBreak reports whether s holds a sentence end (。！？.!?, newline) or,
-// when clause is true, also a clause break (，,；;、).
-func hasBreak(s string, clause bool) bool {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '!', '?', '\n':
-				return true
-			case '.':
-				if i+1 == len(s) || s[i+1] == ' ' {
-					return true
-				}
-			case ',', ';':
-				if clause {
-					return true
-				}
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch r {
-		case '。', '！', '？':
-			return true
-		case '，', '；', '、':
-			if clause {
-				return true
-			}
-		}
-		i += n
-	}
-	return false
+	return textscan.Merge(t, dst, first, detectors.Finding{Detector: name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
 }

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
@@ -79,7 +80,7 @@ func New(f lexicon.File) (*Detector, error) {
 	n := normalize.Default()
 	for _, a := range f.Sets[setApp] {
 		a = n.Normalize(a).Norm
-		if a != "" && isWordByte(a[len(a)-1]) && strings.IndexByte(a, ' ') < 0 {
+		if a != "" && textscan.IsWordByte(a[len(a)-1]) && strings.IndexByte(a, ' ') < 0 {
 			d.asciiApps = append(d.asciiApps, a)
 		}
 	}
@@ -176,36 +177,6 @@ func (d *Detector) glued(t *normalize.Text, hits []lexicon.Hit, dst []detectors.
 	return dst
 }
 
-// mergeGap is how many code points may separate two hits of one kind that
-// still make one finding ("add me on" + "WhatsApp", "give you $" 20 "for a
-// 5-star review").
-const mergeGap = 3
-
-// merge appends a finding for [s, e) of normalized text, or widens the last
-// finding of the same kind appended by this call when the two overlap or
-// nearly touch.
-func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	os, oe := t.Span(s, e)
-	for j := len(dst) - 1; j >= first; j-- {
-		f := &dst[j]
-		if f.Kind != kind || oe+mergeGap < f.Start || os > f.End+mergeGap {
-			continue
-		}
-		f.Start, f.End = min(f.Start, os), max(f.End, oe)
-		f.Evidence = t.OrigText(f.Start, f.End)
-		if sev > f.Severity {
-			f.Severity = sev
-		}
-		if score > f.Score {
-			f.Score, f.Lexicon = score, id
-		}
-		return dst
-	}
-	f := detectors.At(t, name, kind, sev, score, s, e)
-	f.Lexicon = id
-	return append(dst, f)
-}
-
 // suppressed reports whether hit h is a warning rather than a diversion: a
 // negation ends at most negationWindow bytes before it in the same clause,
 // or a warning word stands in the same sentence.
@@ -215,7 +186,7 @@ func suppressed(norm string, hits []lexicon.Hit, h *lexicon.Hit) bool {
 		switch o.Set {
 		case setNegation:
 			if o.Start < h.Start && o.End <= h.End && h.Start-o.End <= negationWindow &&
-				!hasBreak(norm[min(o.End, h.Start):h.Start], true) {
+				!textscan.HasBreak(norm[min(o.End, h.Start):h.Start], true) {
 				return true
 			}
 		case setWarning:
@@ -223,7 +194,7 @@ func suppressed(norm string, hits []lexicon.Hit, h *lexicon.Hit) bool {
 			if o.Start > h.Start {
 				gs, ge = h.End, o.Start
 			}
-			if !hasBreak(norm[min(gs, ge):ge], false) {
+			if !textscan.HasBreak(norm[min(gs, ge):ge], false) {
 				return true
 			}
 		}
@@ -236,44 +207,9 @@ func suppressed(norm string, hits []lexicon.Hit, h *lexicon.Hit) bool {
 func invitedBefore(norm string, earlier []lexicon.Hit, s int) bool {
 	for i := len(earlier) - 1; i >= 0; i-- {
 		o := &earlier[i]
-		if o.Set == setInvite && o.End <= s && s-o.End <= inviteGap && !hasBreak(norm[o.End:s], true) {
+		if o.Set == setInvite && o.End <= s && s-o.End <= inviteGap && !textscan.HasBreak(norm[o.End:s], true) {
 			return true
 		}
-	}
-	return false
-}
-
-// hasBreak reports whether s holds a sentence end (。！？.!?, newline) or,
-// when clause is true, also a clause break (，,；;、).
-func hasBreak(s string, clause bool) bool {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '!', '?', '\n':
-				return true
-			case '.':
-				if i+1 == len(s) || s[i+1] == ' ' {
-					return true
-				}
-			case ',', ';':
-				if clause {
-					return true
-				}
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch r {
-		case '。', '！', '？':
-			return true
-		case '，', '；', '、':
-			if clause {
-				return true
-			}
-		}
-		i += n
 	}
 	return false
 }
@@ -414,9 +350,11 @@ func isSentenceEndBefore(norm string, j int) bool {
 }
 
 func isIDByte(c byte) bool {
-	return isWordByte(c) || c == '_' || c == '@' || c == '.' || c == '-' || c == '+'
+	return textscan.IsWordByte(c) || c == '_' || c == '@' || c == '.' || c == '-' || c == '+'
 }
 
-func isWordByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+// merge records a hit of kind over [s, e) of the normalized text, from
+// lexicon entry id, merging it with a near finding of its kind.
+func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
+	return textscan.Merge(t, dst, first, detectors.Finding{Detector: name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
 }

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -116,15 +117,15 @@ func Compile(f File, n *normalize.Normalizer, kinds []string) (*Lexicon, error) 
 		if norm == "" {
 			return
 		}
-		p.wordL = isWordByte(norm[0])
-		p.wordR = isWordByte(norm[len(norm)-1])
+		p.wordL = textscan.IsWordByte(norm[0])
+		p.wordR = textscan.IsWordByte(norm[len(norm)-1])
 		p.length = len(norm)
 		terms = append(terms, norm)
 		l.pats = append(l.pats, p)
 		// People drop apostrophes ("dont", "cant"); typographic ones are
 		// already folded to ASCII by the normalizer.
 		if bare := strings.ReplaceAll(norm, "'", ""); bare != norm && bare != "" {
-			p.wordL, p.wordR, p.length = isWordByte(bare[0]), isWordByte(bare[len(bare)-1]), len(bare)
+			p.wordL, p.wordR, p.length = textscan.IsWordByte(bare[0]), textscan.IsWordByte(bare[len(bare)-1]), len(bare)
 			terms = append(terms, bare)
 			l.pats = append(l.pats, p)
 		}
@@ -198,7 +199,7 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 	allows := allowBuf[:0]
 	l.ac.each(norm, func(id, s, e int) {
 		p := &l.pats[id]
-		if p.wordL && s > 0 && isWordByte(norm[s-1]) || p.wordR && e < len(norm) && isWordByte(norm[e]) {
+		if p.wordL && s > 0 && textscan.IsWordByte(norm[s-1]) || p.wordR && e < len(norm) && textscan.IsWordByte(norm[e]) {
 			return
 		}
 		if p.allow {
@@ -225,10 +226,6 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 	}
 	slices.SortStableFunc(dst[first:], func(a, b Hit) int { return a.Start - b.Start })
 	return dst
-}
-
-func isWordByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // Embedded parses the lexicon a detector family embeds in the binary; an

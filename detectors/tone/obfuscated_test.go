@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
@@ -81,7 +82,7 @@ func (o *oracle) find(norm string) []obfMatch {
 			if s < 0 {
 				continue
 			}
-			if s > 0 && isWordByte(norm[s-1]) || e < len(norm) && isWordByte(norm[e]) {
+			if s > 0 && textscan.IsWordByte(norm[s-1]) || e < len(norm) && textscan.IsWordByte(norm[e]) {
 				break
 			}
 			out = append(out, obfMatch{s, e, o.entries[g-1].ID})

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
@@ -311,7 +312,7 @@ func (m *obfMatcher) each(norm string, fn func(s, e int, entry *lexicon.Entry)) 
 	next := 0 // matches do not overlap: none starts before next
 	report := func(s, e int, w *obfWord) {
 		next = e
-		if s > 0 && isWordByte(norm[s-1]) || e < len(norm) && isWordByte(norm[e]) {
+		if s > 0 && textscan.IsWordByte(norm[s-1]) || e < len(norm) && textscan.IsWordByte(norm[e]) {
 			return
 		}
 		fn(s, e, w.entry)
@@ -445,7 +446,3 @@ func withEnding(s string, e int) int {
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
-
-func isWordByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
