@@ -309,13 +309,13 @@ func (n *Normalizer) NormalizeInto(t *Text, b *Buffer, s string) {
 	for i := 0; i < len(items); {
 		it := items[i]
 		if it.digit < 0 {
-			if it.sep && len(out) > 0 && isHan(out[len(out)-1].r) {
+			if it.sep && len(out) > 0 && IsHan(out[len(out)-1].r) {
 				// Separators wedged between Chinese characters (傻 逼, 微.信) go.
 				j := i
 				for j < len(items) && j-i < maxGap && items[j].sep {
 					j++
 				}
-				if j < len(items) && j > i && isHan(items[j].r) {
+				if j < len(items) && j > i && IsHan(items[j].r) {
 					i = j
 					continue
 				}
@@ -664,7 +664,11 @@ func isSeparator(r rune) bool {
 	return unicode.IsSpace(r)
 }
 
-func isHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }
+// IsHan reports whether r is a Han character (unicode.Han: the CJK
+// ideographs of every block, radicals, 〇 and 々). It is the one definition
+// the detectors and the pipeline use, so that they agree on what Chinese
+// text is.
+func IsHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }
 
 func isASCIILetter(r rune) bool { return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' }
 

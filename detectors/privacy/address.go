@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
 // maxAddress is how far (in bytes of normalized text) a Chinese address may
@@ -54,7 +55,7 @@ func (s *scan) chineseAddress(a, kw int) int {
 		r, size := utf8.DecodeRuneInString(norm[p:])
 		switch {
 		case r < utf8.RuneSelf && (isAlnum(byte(r)) || r == ' ' || r == '-' || r == '#' || r == '(' || r == ')'):
-		case r >= 0x3400 && r <= 0x9FFF:
+		case normalize.IsHan(r):
 		default:
 			p = len(norm) // punctuation ends the address
 			continue

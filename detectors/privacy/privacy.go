@@ -283,7 +283,7 @@ func hasDigit(s string) bool {
 
 func hasHan(s string) bool {
 	for _, r := range s {
-		if r >= 0x3400 && r <= 0x9FFF {
+		if normalize.IsHan(r) {
 			return true
 		}
 	}

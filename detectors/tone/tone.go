@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
@@ -137,11 +136,11 @@ func addFinding(dst []detectors.Finding, first int, t *normalize.Text, e *lexico
 
 // keep applies the single-character and word-boundary rules to an entry hit.
 func (d *Detector) keep(norm string, h *lexicon.Hit, hits []lexicon.Hit) bool {
-	if r, size := utf8.DecodeRuneInString(norm[h.Start:h.End]); size == h.End-h.Start && unicode.Is(unicode.Han, r) {
-		if before, _ := utf8.DecodeLastRuneInString(norm[:h.Start]); unicode.Is(unicode.Han, before) {
+	if r, size := utf8.DecodeRuneInString(norm[h.Start:h.End]); size == h.End-h.Start && normalize.IsHan(r) {
+		if before, _ := utf8.DecodeLastRuneInString(norm[:h.Start]); normalize.IsHan(before) {
 			return false
 		}
-		if after, _ := utf8.DecodeRuneInString(norm[h.End:]); unicode.Is(unicode.Han, after) {
+		if after, _ := utf8.DecodeRuneInString(norm[h.End:]); normalize.IsHan(after) {
 			return false
 		}
 	}

@@ -901,7 +901,7 @@ func riskSeverity(risk float64) detectors.Severity {
 // when it has any Han character, else "en".
 func language(s string) string {
 	for _, r := range s {
-		if r >= 0x2E80 && unicode.Is(unicode.Han, r) {
+		if normalize.IsHan(r) {
 			return "zh"
 		}
 	}
