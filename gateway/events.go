@@ -1,165 +1,70 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/metrics"
-	"github.com/xunjian/xunjian/gateway/stream"
-	"github.com/xunjian/xunjian/gateway/stream/alerting"
-	"github.com/xunjian/xunjian/gateway/stream/embedded"
-	"github.com/xunjian/xunjian/gateway/stream/event"
-	"github.com/xunjian/xunjian/gateway/stream/sampling"
-	"github.com/xunjian/xunjian/gateway/stream/spool"
+	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/gateway/auth"
+	"github.com/xunjian/xunjian/gateway/errcode"
+	"github.com/xunjian/xunjian/gateway/inspect"
 )
 
-// defaultSampleSeed salts the sample when stream.sampling.seed_env is not
-// set. It is public, so such a sample is predictable; the config docs say so.
-const defaultSampleSeed = "xunjian-default-sample-seed"
-
-// drainTimeout bounds how long shutdown waits for the shipper to send what
-// is left in the spool; the rest ships at the next start.
-const drainTimeout = 3 * time.Second
-
-// openStream opens the event stream cfg describes, starting the embedded
-// broker when no brokers are configured. Both are nil when events are off.
-func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger) (*stream.Stream, *embedded.Broker, error) {
-	sc := cfg.Stream
-	if sc.Disabled {
-		log.LogAttrs(context.Background(), slog.LevelWarn, "event stream disabled (stream.disabled): findings reach no supervisor or auditor")
-		return nil, nil, nil
-	}
-	var enc *event.Encryptor
-	if sc.TextKeyEnv != "" {
-		var err error
-		if enc, err = event.NewEncryptor(getenv(sc.TextKeyEnv), sc.TextKeyID); err != nil {
-			return nil, nil, fmt.Errorf("stream.text_key_env %s: %w", sc.TextKeyEnv, err)
-		}
-	}
-	seed := defaultSampleSeed
-	if sc.Sampling.SeedEnv != "" {
-		if seed = getenv(sc.Sampling.SeedEnv); seed == "" {
-			return nil, nil, fmt.Errorf("stream.sampling.seed_env: environment variable %s is empty: set it to one secret shared by every gateway (e.g. %s=$(openssl rand -hex 16) xunjian serve --config FILE), or remove seed_env for the public default seed", sc.Sampling.SeedEnv, sc.Sampling.SeedEnv)
-		}
-	}
-	fsync := map[string]spool.FsyncPolicy{config.FsyncAlways: spool.FsyncAlways, config.FsyncInterval: spool.FsyncInterval, config.FsyncNever: spool.FsyncNever}[sc.Spool.Fsync]
-	brokers := sc.Brokers
-	var broker *embedded.Broker
-	if len(brokers) == 0 {
-		var err error
-		broker, err = embedded.Start(embedded.Options{Addr: sc.EmbeddedBroker, Topics: []string{sc.Topics.Findings, sc.Topics.Alerts, sc.Topics.Samples}})
-		if err != nil {
-			return nil, nil, fmt.Errorf("stream: no brokers configured and the built-in broker did not start: %w", err)
-		}
-		brokers = []string{broker.Addr()}
-		log.LogAttrs(context.Background(), slog.LevelWarn,
-			"no Kafka brokers configured: started the built-in in-memory Kafka-protocol broker (events are lost on exit; set stream.brokers for production)",
-			slog.String("broker", broker.Addr()),
-			slog.String("watch", "xunjian tail findings --brokers "+broker.Addr()))
-	}
-	st, err := stream.Open(stream.Config{
-		Spool:        spool.Options{Dir: sc.Spool.Dir, MaxBytes: sc.Spool.MaxBytes, Fsync: fsync, Interval: sc.Spool.FsyncInterval.D()},
-		Brokers:      brokers,
-		Topics:       stream.Topics{Findings: sc.Topics.Findings, Alerts: sc.Topics.Alerts, Samples: sc.Topics.Samples},
-		BatchSize:    sc.BatchSize,
-		BatchTimeout: sc.BatchTimeout.D(),
-		Alerts:       alerting.Config{Window: sc.Alerts.Window.D()},
-		Sampling: sampling.Config{
-			Rate: sc.Sampling.Rate, Seed: seed, HighRiskAt: sc.Sampling.HighRiskAt, AgentDailyMin: sc.Sampling.AgentDailyMin,
-		},
-		HoldWhenFull: sc.Spool.OnFull == config.OnFullHold,
-		Encryptor:    enc,
-		Logger:       log,
-	})
-	if err != nil {
-		if broker != nil {
-			broker.Close()
-		}
-		return nil, nil, err
-	}
-	log.LogAttrs(context.Background(), slog.LevelInfo, "event stream",
-		slog.Any("brokers", brokers), slog.String("spool", sc.Spool.Dir), slog.String("fsync", sc.Spool.Fsync),
-		slog.String("on_full", sc.Spool.OnFull), slog.Bool("text_encrypted", enc != nil))
-	return st, broker, nil
+// eventRequest is the body of POST /v1/events.
+type eventRequest struct {
+	Type           string     `json:"type"` // message, assigned, transferred, closed
+	ConversationID string     `json:"conversation_id"`
+	Role           string     `json:"role"`
+	Text           *string    `json:"text"`
+	AgentID        string     `json:"agent_id"`
+	TS             *time.Time `json:"ts"`
 }
 
-// streamStats adapts the stream's counters to the metrics package.
-func streamStats(st *stream.Stream) func() metrics.StreamStats {
-	return func() metrics.StreamStats {
-		s := st.Stats()
-		return metrics.StreamStats{
-			Spooled: s.Events, Findings: s.Findings, Alerts: s.Alerts, Samples: s.Samples,
-			Suppressed: s.Suppressed, Dropped: s.Dropped, Held: s.Held, Errors: s.Errors,
-			Shipped: s.Shipper.Shipped, ShipFailures: s.Shipper.Failures,
-			SpoolBytes: s.Spool.Bytes, SpoolEvents: s.Spool.Records, SpoolFull: s.Spool.Full,
+// serveEvent takes customer messages (observed, never held) and
+// conversation events.
+func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []byte) string {
+	var ev eventRequest
+	if !s.decodeJSON(ctx, body, &ev) {
+		return "none"
+	}
+	if ev.ConversationID == "" {
+		writeError(ctx, errcode.InvalidField, "conversation_id: missing")
+		return "none"
+	}
+	switch ev.Type {
+	case "message", "":
+		if ev.Text == nil {
+			writeError(ctx, errcode.InvalidField, "text: missing")
+			return "none"
 		}
-	}
-}
-
-// runStream ships events until ctx is done, then gives the shipper a
-// moment to drain what is left.
-func (s *Server) runStream(ctx context.Context) {
-	err := s.stream.Run(ctx)
-	if err != nil {
-		s.log.LogAttrs(context.Background(), slog.LevelError, "event shipper stopped", slog.String("error", err.Error()))
-		return
-	}
-	if s.stream.Stats().Spool.Records == 0 {
-		return
-	}
-	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-drain.Done():
-				return
-			case <-t.C:
-				if s.stream.Stats().Spool.Records == 0 {
-					cancel()
-					return
-				}
-			}
+		role := ev.Role
+		if role == "" {
+			role = inspect.RoleCustomer
 		}
-	}()
-	_ = s.stream.Run(drain)
-	if n := s.stream.Stats().Spool.Records; n > 0 {
-		s.log.LogAttrs(context.Background(), slog.LevelWarn, "events left in the spool at shutdown; they ship at the next start", slog.Int64("events", n))
+		if !s.mayAct(ctx, p, auth.ForRole(role), role) {
+			return "none"
+		}
+		v, ok := s.verdict(ctx, p, s.inspector(), message{text: *ev.Text, role: role, conversation: ev.ConversationID, agent: ev.AgentID})
+		if !ok {
+			return "none"
+		}
+		writeJSON(ctx, fasthttp.StatusAccepted, v)
+		return v.Action.String()
+	case "closed", "assigned", "transferred":
+		if !s.mayAct(ctx, p, auth.ScopeLifecycle, ev.Type) {
+			return "none"
+		}
+		if ev.Type == "closed" {
+			s.convs.Delete(p.Tenant, ev.ConversationID)
+			break
+		}
+		// A new agent takes over: the customer's wait and risk carry on.
+		s.convs.Update(p.Tenant, ev.ConversationID, func(*inspect.Conversation) {})
+	default:
+		writeError(ctx, errcode.InvalidField, fmt.Sprintf("type %q: want message, assigned, transferred or closed", ev.Type))
+		return "none"
 	}
-}
-
-// publish writes the event of an inspected message; false means the
-// message must be held (on_full: hold, or an event that could not be
-// written), and the caller answers 503.
-func (s *Server) publish(ctx context.Context, m stream.Message) bool {
-	if s.stream == nil {
-		return true
-	}
-	err := s.stream.Publish(ctx, m)
-	if err == nil {
-		return true
-	}
-	if !errors.Is(err, stream.ErrFull) {
-		s.log.LogAttrs(context.Background(), slog.LevelError, "event not written", slog.String("error", err.Error()))
-	}
-	return s.cfg.Stream.Spool.OnFull != config.OnFullHold
-}
-
-// commit makes the published events durable (fsync: always); false means
-// the message must be held.
-func (s *Server) commit() bool {
-	if s.stream == nil {
-		return true
-	}
-	if err := s.stream.Commit(context.Background()); err != nil {
-		s.log.LogAttrs(context.Background(), slog.LevelError, "event not made durable", slog.String("error", err.Error()))
-		return s.cfg.Stream.Spool.OnFull != config.OnFullHold
-	}
-	return true
+	writeJSON(ctx, fasthttp.StatusAccepted, map[string]string{"status": "accepted"})
+	return "none"
 }
