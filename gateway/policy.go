@@ -11,7 +11,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/gateway/metrics"
+	"github.com/xunjian/xunjian/gateway/internal/metrics"
 	"github.com/xunjian/xunjian/rules"
 )
 

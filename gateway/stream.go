@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
-	"github.com/xunjian/xunjian/gateway/metrics"
+	"github.com/xunjian/xunjian/gateway/internal/metrics"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"

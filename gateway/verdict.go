@@ -10,11 +10,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/xunjian/xunjian/gateway/ack"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/internal/ack"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/rules"
 )

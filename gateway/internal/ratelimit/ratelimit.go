@@ -21,7 +21,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/xunjian/xunjian/gateway/keyed"
+	"github.com/xunjian/xunjian/gateway/internal/keyed"
 )
 
 // DefaultMaxAgents is the bound on tracked agents when Config.MaxAgents is

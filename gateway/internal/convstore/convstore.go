@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/gateway/keyed"
+	"github.com/xunjian/xunjian/gateway/internal/keyed"
 )
 
 // Defaults for a zero Config.
