@@ -24,11 +24,13 @@ func (s *Server) openPolicy(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	// cache.max_bytes bounds each cache: the detector findings and each
+	// policy version's decisions.
 	cacheBytes := cfg.Cache.MaxBytes
-	var loadOpts []rules.LoadOption
+	loadOpts := []rules.LoadOption{rules.WithCacheBytes(cacheBytes)}
 	if cfg.Cache.Disabled {
 		cacheBytes = 0
-		loadOpts = append(loadOpts, rules.WithoutDecisionCache())
+		loadOpts = []rules.LoadOption{rules.WithoutDecisionCache()}
 	}
 	s.policies, err = rules.NewReloader(ctx, src, rules.ReloaderOptions[*inspect.Inspector]{
 		Interval:    cfg.PolicyPoll.D(),

@@ -283,3 +283,21 @@ reasons contains {"rule": "shadow.claim.confirm", "action": "confirm", "message"
 		t.Errorf("event shadow %+v action %v id %s (decision %v)", ev.Shadow, ev.Action, ev.EventID, r.Body["decision_id"])
 	}
 }
+
+// TestCacheMaxBytesBoundsBothCaches: cache.max_bytes is what bounds the
+// detector findings cache and the policy's decision cache, as its doc says;
+// cache.disabled turns both off.
+func TestCacheMaxBytesBoundsBothCaches(t *testing.T) {
+	g := start(t, config.Config{Cache: config.Cache{MaxBytes: 3 << 20}}, "", nil)
+	in := g.srv.inspector()
+	if got := in.CacheMaxBytes(); got != 3<<20 {
+		t.Errorf("findings cache bound %d, want cache.max_bytes %d", got, 3<<20)
+	}
+	if got := in.Policy().CacheMaxBytes(); got != 3<<20 {
+		t.Errorf("decision cache bound %d, want cache.max_bytes %d", got, 3<<20)
+	}
+	off := start(t, config.Config{Cache: config.Cache{MaxBytes: 3 << 20, Disabled: true}}, "", nil)
+	if in := off.srv.inspector(); in.CacheMaxBytes() != 0 || in.Policy().CacheMaxBytes() != 0 {
+		t.Errorf("cache.disabled: findings %d, decisions %d bytes, want both off", in.CacheMaxBytes(), in.Policy().CacheMaxBytes())
+	}
+}

@@ -233,6 +233,15 @@ func (p *Policy) CacheStats() (hits, misses uint64) {
 	return p.decision.hits.Load(), p.decision.misses.Load()
 }
 
+// CacheMaxBytes reports the bound of the decision cache (WithCacheBytes),
+// 0 when it is off.
+func (p *Policy) CacheMaxBytes() int64 {
+	if p.decision == nil {
+		return 0
+	}
+	return p.decision.c.MaxCost()
+}
+
 // Close releases the decision cache and its goroutines. A closed Policy
 // should no longer be used; if it is, Decide still answers correctly, by
 // evaluating every time. Close is idempotent and never fails.

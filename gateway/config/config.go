@@ -329,7 +329,9 @@ type Conversations struct {
 // Cache bounds the caches: detector findings (context-free) and policy
 // decisions (per policy version).
 type Cache struct {
-	// MaxBytes bounds the cache; default 32 MiB.
+	// MaxBytes bounds each of the two caches: the detector findings, and
+	// the decisions of each policy version kept (the one served and those
+	// kept for rollback); default 32 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// Disabled turns off both caches: detector findings and policy
 	// decisions (every draft is evaluated in full).

@@ -70,6 +70,15 @@ func (in *Inspector) CacheStats() (hits, misses uint64) {
 	return in.cache.hits.Load(), in.cache.misses.Load()
 }
 
+// CacheMaxBytes reports the bound of the findings cache
+// (Options.CacheBytes), 0 when there is none.
+func (in *Inspector) CacheMaxBytes() int64 {
+	if in.cache == nil {
+		return 0
+	}
+	return in.cache.c.MaxCost()
+}
+
 // Close releases the findings cache; it implements io.Closer, so that a
 // rules.Reloader closes an Inspector with its policy version. The
 // Inspector must not be used afterwards. It always returns nil.
