@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
 	"github.com/xunjian/xunjian/rules"
@@ -106,6 +108,11 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 				var all []string
 				collectStrings(t, b, &all)
 				for _, field := range all {
+					if _, err := uuid.Parse(field); err == nil {
+						// The event id, random hex: it holds no message data,
+						// and a run of its digits may match five of a number.
+						continue
+					}
 					for _, n := range numbers {
 						if w, ok := leaktest.Window(field, n, 5); ok {
 							t.Errorf("%s %q: the event shows %s of %s in %q", role, text, w, n, field)
