@@ -221,6 +221,28 @@ func escalationWeight(sev detectors.Severity) float64 {
 	return 0.4
 }
 
+// RiskFindingAt is the conversation risk at which a customer message
+// carries a complaint.risk finding.
+const RiskFindingAt = 0.6
+
+// RiskFinding returns the complaint.risk finding of a customer message of
+// runes code points in a conversation at risk, and false below
+// RiskFindingAt: a finding over the whole message, scored by the risk,
+// medium, high from 0.75 and critical from 0.9.
+func RiskFinding(risk float64, runes int) (detectors.Finding, bool) {
+	if risk < RiskFindingAt {
+		return detectors.Finding{}, false
+	}
+	sev := detectors.Medium
+	switch {
+	case risk >= 0.9:
+		sev = detectors.Critical
+	case risk >= 0.75:
+		sev = detectors.High
+	}
+	return detectors.Finding{Detector: Name, Kind: "risk", Severity: sev, Score: risk, Start: 0, End: runes}, true
+}
+
 // Risk scores a conversation 0..1 from the signals of its recent customer
 // messages (oldest first) and the customer's current wait in seconds.
 //

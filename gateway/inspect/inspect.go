@@ -43,10 +43,6 @@ const (
 // Options.MaxTextBytes is zero: 16 KiB, far above any chat message.
 const DefaultMaxTextBytes = 16 << 10
 
-// riskFindingThreshold is the conversation risk at which a customer message
-// carries a complaint.risk finding.
-const riskFindingThreshold = 0.6
-
 // ErrInvalid marks a request the pipeline refuses: empty, too long or
 // invalid text, or an unknown role. Its message names the field.
 var ErrInvalid = errors.New("invalid request")
@@ -479,11 +475,8 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	wait := conv.WaitSeconds(now)
 	if req.Role == RoleCustomer {
 		conv.Risk = complaint.Risk(conv.Signals, wait)
-		if conv.Risk >= riskFindingThreshold {
-			findings = append(findings, detectors.Finding{
-				Detector: "complaint", Kind: "risk", Severity: riskSeverity(conv.Risk),
-				Score: conv.Risk, Start: 0, End: utf8.RuneCountInString(req.Text),
-			})
+		if f, ok := complaint.RiskFinding(conv.Risk, utf8.RuneCountInString(req.Text)); ok {
+			findings = append(findings, f)
 		}
 	}
 	lang := language(req.Text)
@@ -884,17 +877,6 @@ func toRules(fs []detectors.Finding) []rules.Finding {
 		}
 	}
 	return out
-}
-
-func riskSeverity(risk float64) detectors.Severity {
-	switch {
-	case risk >= 0.9:
-		return detectors.Critical
-	case risk >= 0.75:
-		return detectors.High
-	default:
-		return detectors.Medium
-	}
 }
 
 // language guesses the draft's language for the policy's messages: "zh"

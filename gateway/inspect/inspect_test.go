@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/complaint"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -140,7 +141,7 @@ func TestConversationRisk(t *testing.T) {
 		prevRisk = conv.Risk
 		last = v
 	}
-	if conv.CustomerEscalations < 2 || conv.Risk < riskFindingThreshold {
+	if conv.CustomerEscalations < 2 || conv.Risk < complaint.RiskFindingAt {
 		t.Fatalf("after four angry messages: escalations %d, risk %.2f", conv.CustomerEscalations, conv.Risk)
 	}
 	if !hasFinding(last, "complaint.risk") || len(last.Alerts) == 0 {
