@@ -1,7 +1,6 @@
 package commitment
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,122 +19,86 @@ func newDetector(t testing.TB) *Detector {
 	return d
 }
 
-func kinds(fs []detectors.Finding) []string {
-	var ks []string
-	for _, f := range fs {
-		ks = append(ks, f.Kind)
-	}
-	return ks
-}
-
 func TestDetect(t *testing.T) {
 	d := newDetector(t)
-	n := normalize.Default()
-	tests := []struct {
-		name string
-		in   string
-		want []string
-	}{
+	tests := []detectortest.KindCase{
 		// guarantee
-		{"zh tomorrow", "亲，放心，保证明天到", []string{"guarantee"}},
-		{"zh never breaks", "这款百分百不会坏的", []string{"guarantee"}},
-		{"zh no problem", "绝对没问题，您放心下单", []string{"guarantee"}},
-		{"zh refund", "不喜欢肯定能退", []string{"guarantee"}},
-		{"zh solve", "这个问题一定给您解决", []string{"guarantee"}},
-		{"zh 100%", "100%不会出问题", []string{"guarantee"}},
-		{"traditional", "我們保證明天到貨", []string{"guarantee"}},
-		{"spaced", "保 证 明 天 到", []string{"guarantee"}},
-		{"en promise", "I promise it will arrive tomorrow", []string{"guarantee"}},
-		{"en definitely", "It definitely will be fixed by the update", []string{"guarantee"}},
-		{"en guaranteed delivery", "Guaranteed delivery by Friday!", []string{"guarantee"}},
-		{"en 100%", "100% guaranteed, no worries", []string{"guarantee"}},
+		{Name: "zh tomorrow", In: "亲，放心，保证明天到", Want: []string{"guarantee"}},
+		{Name: "zh never breaks", In: "这款百分百不会坏的", Want: []string{"guarantee"}},
+		{Name: "zh no problem", In: "绝对没问题，您放心下单", Want: []string{"guarantee"}},
+		{Name: "zh refund", In: "不喜欢肯定能退", Want: []string{"guarantee"}},
+		{Name: "zh solve", In: "这个问题一定给您解决", Want: []string{"guarantee"}},
+		{Name: "zh 100%", In: "100%不会出问题", Want: []string{"guarantee"}},
+		{Name: "traditional", In: "我們保證明天到貨", Want: []string{"guarantee"}},
+		{Name: "spaced", In: "保 证 明 天 到", Want: []string{"guarantee"}},
+		{Name: "en promise", In: "I promise it will arrive tomorrow", Want: []string{"guarantee"}},
+		{Name: "en definitely", In: "It definitely will be fixed by the update", Want: []string{"guarantee"}},
+		{Name: "en guaranteed delivery", In: "Guaranteed delivery by Friday!", Want: []string{"guarantee"}},
+		{Name: "en 100%", In: "100% guaranteed, no worries", Want: []string{"guarantee"}},
 		// compensation
-		{"zh review rebate", "亲，好评返现5元哦", []string{"compensation"}},
-		{"zh five star gift", "五星好评送小礼品", []string{"compensation"}},
-		{"zh review red packet", "给好评后联系客服领红包", []string{"compensation"}},
-		{"zh private cash", "我自己掏钱赔您", []string{"compensation"}},
-		{"zh private rebate", "可以私下返现给您", []string{"compensation"}},
-		{"zh compensate 50", "给您补偿50元", []string{"compensation"}},
-		{"zh fake ten", "假一赔十", []string{"compensation"}},
-		{"zh refund plus", "全额退款+赔偿", []string{"compensation"}},
-		{"zh return three", "退一赔三", []string{"compensation"}},
-		{"en personal refund", "I'll refund you personally", []string{"compensation"}},
-		{"en review", "I'll give you $20 for a 5-star review", []string{"compensation"}},
-		{"en cashback", "cashback for a good review", []string{"compensation"}},
+		{Name: "zh review rebate", In: "亲，好评返现5元哦", Want: []string{"compensation"}},
+		{Name: "zh five star gift", In: "五星好评送小礼品", Want: []string{"compensation"}},
+		{Name: "zh review red packet", In: "给好评后联系客服领红包", Want: []string{"compensation"}},
+		{Name: "zh private cash", In: "我自己掏钱赔您", Want: []string{"compensation"}},
+		{Name: "zh private rebate", In: "可以私下返现给您", Want: []string{"compensation"}},
+		{Name: "zh compensate 50", In: "给您补偿50元", Want: []string{"compensation"}},
+		{Name: "zh fake ten", In: "假一赔十", Want: []string{"compensation"}},
+		{Name: "zh refund plus", In: "全额退款+赔偿", Want: []string{"compensation"}},
+		{Name: "zh return three", In: "退一赔三", Want: []string{"compensation"}},
+		{Name: "en personal refund", In: "I'll refund you personally", Want: []string{"compensation"}},
+		{Name: "en review", In: "I'll give you $20 for a 5-star review", Want: []string{"compensation"}},
+		{Name: "en cashback", In: "cashback for a good review", Want: []string{"compensation"}},
 		// absolute_claim
-		{"zh lowest", "这是全网最低价", []string{"absolute_claim"}},
-		{"zh cheapest", "我们家最便宜", []string{"absolute_claim"}},
-		{"zh national", "国家级品质", []string{"absolute_claim"}},
-		{"zh world class", "世界级工艺，顶级面料", []string{"absolute_claim"}},
-		{"zh best", "最佳选购方案", []string{"absolute_claim"}},
-		{"zh sales first", "销量第一的品牌", []string{"absolute_claim"}},
-		{"zh 100% effective", "百分百有效", []string{"absolute_claim"}},
-		{"traditional top", "頂級品質", []string{"absolute_claim"}},
-		{"en best in world", "This is the best in the world", []string{"absolute_claim"}},
-		{"en number one", "We are the number one brand", []string{"absolute_claim"}},
-		{"en lowest", "Lowest price guaranteed", []string{"absolute_claim"}},
-		{"mixed", "全网最低价，保证明天到，好评返现", []string{"absolute_claim", "guarantee", "compensation"}},
+		{Name: "zh lowest", In: "这是全网最低价", Want: []string{"absolute_claim"}},
+		{Name: "zh cheapest", In: "我们家最便宜", Want: []string{"absolute_claim"}},
+		{Name: "zh national", In: "国家级品质", Want: []string{"absolute_claim"}},
+		{Name: "zh world class", In: "世界级工艺，顶级面料", Want: []string{"absolute_claim"}},
+		{Name: "zh best", In: "最佳选购方案", Want: []string{"absolute_claim"}},
+		{Name: "zh sales first", In: "销量第一的品牌", Want: []string{"absolute_claim"}},
+		{Name: "zh 100% effective", In: "百分百有效", Want: []string{"absolute_claim"}},
+		{Name: "traditional top", In: "頂級品質", Want: []string{"absolute_claim"}},
+		{Name: "en best in world", In: "This is the best in the world", Want: []string{"absolute_claim"}},
+		{Name: "en number one", In: "We are the number one brand", Want: []string{"absolute_claim"}},
+		{Name: "en lowest", In: "Lowest price guaranteed", Want: []string{"absolute_claim"}},
+		{Name: "mixed", In: "全网最低价，保证明天到，好评返现", Want: []string{"absolute_claim", "guarantee", "compensation"}},
 		// traps
-		{"polite be sure", "请一定注意查收", nil},
-		{"polite try", "我们一定会尽力", nil},
-		{"try to solve", "我们一定会尽力为您解决", nil},
-		{"cannot guarantee", "我们不能保证明天到", nil},
-		{"not necessarily", "不一定能到", nil},
-		{"deposit", "保证金已退回", nil},
-		{"first time", "我是第一次买", nil},
-		{"first day", "第一天就发货了", nil},
-		{"recently", "最近物流比较慢", nil},
-		{"had better", "最好您先确认一下地址", nil},
-		{"had better is", "最好是周末前下单", nil},
-		{"ask for review", "麻烦您给个好评哦", nil},
-		{"reissue", "给您补发一件", nil},
-		{"no rebate", "平台禁止好评返现", nil},
-		{"en look into", "I'll definitely look into it", nil},
-		{"en help", "I can certainly help you with that", nil},
-		{"en regards", "Best regards, the support team", nil},
-		{"en best way", "the best way to reach us is chat", nil},
-		{"en first", "First, please check your order number", nil},
-		{"en no guarantee", "There's no guarantee it will arrive tomorrow", nil},
-		{"en try", "We will definitely try to get it fixed", nil},
-		{"en book", "I can definitely book that for you", nil},
-		{"cotton", "这件是100%棉的", nil},
+		{Name: "polite be sure", In: "请一定注意查收", Want: nil},
+		{Name: "polite try", In: "我们一定会尽力", Want: nil},
+		{Name: "try to solve", In: "我们一定会尽力为您解决", Want: nil},
+		{Name: "cannot guarantee", In: "我们不能保证明天到", Want: nil},
+		{Name: "not necessarily", In: "不一定能到", Want: nil},
+		{Name: "deposit", In: "保证金已退回", Want: nil},
+		{Name: "first time", In: "我是第一次买", Want: nil},
+		{Name: "first day", In: "第一天就发货了", Want: nil},
+		{Name: "recently", In: "最近物流比较慢", Want: nil},
+		{Name: "had better", In: "最好您先确认一下地址", Want: nil},
+		{Name: "had better is", In: "最好是周末前下单", Want: nil},
+		{Name: "ask for review", In: "麻烦您给个好评哦", Want: nil},
+		{Name: "reissue", In: "给您补发一件", Want: nil},
+		{Name: "no rebate", In: "平台禁止好评返现", Want: nil},
+		{Name: "en look into", In: "I'll definitely look into it", Want: nil},
+		{Name: "en help", In: "I can certainly help you with that", Want: nil},
+		{Name: "en regards", In: "Best regards, the support team", Want: nil},
+		{Name: "en best way", In: "the best way to reach us is chat", Want: nil},
+		{Name: "en first", In: "First, please check your order number", Want: nil},
+		{Name: "en no guarantee", In: "There's no guarantee it will arrive tomorrow", Want: nil},
+		{Name: "en try", In: "We will definitely try to get it fixed", Want: nil},
+		{Name: "en book", In: "I can definitely book that for you", Want: nil},
+		{Name: "cotton", In: "这件是100%棉的", Want: nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := d.Detect(n.Normalize(tt.in), nil)
-			if !slices.Equal(kinds(got), tt.want) {
-				t.Errorf("Detect(%q) = %v, want kinds %v", tt.in, got, tt.want)
-			}
-		})
-	}
+	detectortest.RunKinds(t, d, tests)
 }
 
 func TestSpans(t *testing.T) {
 	d := newDetector(t)
-	n := normalize.Default()
-	tests := []struct {
-		in         string
-		start, end int
-		evidence   string
-		sev        detectors.Severity
-	}{
-		{"亲，放心，保證明天到", 5, 10, "保證明天到", detectors.Medium},
-		{"亲，好评返现5元哦", 2, 5, "好评返", detectors.High},
-		{"I'll give you $20 for a 5-star review", 5, 37, "give you $20 for a 5-star review", detectors.High},
-		{"这是全网最低价", 2, 7, "全网最低价", detectors.Medium},
-		{"给您补偿50元", 0, 4, "给您补偿", detectors.Medium},
+	tests := []detectortest.SpanCase{
+		{In: "亲，放心，保證明天到", Start: 5, End: 10, Evidence: "保證明天到", Severity: detectors.Medium},
+		{In: "亲，好评返现5元哦", Start: 2, End: 5, Evidence: "好评返", Severity: detectors.High},
+		{In: "I'll give you $20 for a 5-star review", Start: 5, End: 37, Evidence: "give you $20 for a 5-star review", Severity: detectors.High},
+		{In: "这是全网最低价", Start: 2, End: 7, Evidence: "全网最低价", Severity: detectors.Medium},
+		{In: "给您补偿50元", Start: 0, End: 4, Evidence: "给您补偿", Severity: detectors.Medium},
 	}
-	for _, tt := range tests {
-		got := d.Detect(n.Normalize(tt.in), nil)
-		if len(got) != 1 {
-			t.Errorf("Detect(%q) = %v, want one finding", tt.in, got)
-			continue
-		}
-		f := got[0]
-		if f.Start != tt.start || f.End != tt.end || f.Evidence != tt.evidence || f.Severity != tt.sev || f.Detector != "commitment" {
-			t.Errorf("Detect(%q) = [%d,%d) %q %v, want [%d,%d) %q %v", tt.in, f.Start, f.End, f.Evidence, f.Severity, tt.start, tt.end, tt.evidence, tt.sev)
-		}
-	}
+	detectortest.RunSpans(t, d, tests)
 }
 
 func TestConformance(t *testing.T) {

@@ -1,7 +1,6 @@
 package diversion
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,128 +19,92 @@ func newDetector(t testing.TB) *Detector {
 	return d
 }
 
-func kinds(fs []detectors.Finding) []string {
-	var ks []string
-	for _, f := range fs {
-		ks = append(ks, f.Kind)
-	}
-	return ks
-}
-
 func TestDetect(t *testing.T) {
 	d := newDetector(t)
-	n := normalize.Default()
-	tests := []struct {
-		name string
-		in   string
-		want []string // kinds, in order
-	}{
+	tests := []detectortest.KindCase{
 		// contact: explicit invitations
-		{"zh invite", "亲，有问题可以加我微信，方便沟通", []string{"contact"}},
-		{"zh invite with id", "亲，加我V信：wxid_abc123，给您优惠", []string{"contact"}},
-		{"zh my wechat is", "我的微信号是 abc_12345，私聊", []string{"contact"}},
-		{"zh qr code", "扫我的二维码，给您发优惠券", []string{"contact"}},
-		{"zh scan to add", "扫码加我，拉您进群", []string{"contact"}},
-		{"zh private chat", "这个问题私聊我吧", []string{"contact"}},
-		{"en add me", "Please add me on WhatsApp so we can talk faster", []string{"contact"}},
-		{"en message me", "message me on Telegram @shopguy for a discount", []string{"contact"}},
-		{"en text me", "text me at 415-555-0123 and I'll sort it out", []string{"contact"}},
-		{"en personal number", "my personal number is easier to reach", []string{"contact"}},
-		{"en let's talk", "let's talk on whatsapp", []string{"contact"}},
+		{Name: "zh invite", In: "亲，有问题可以加我微信，方便沟通", Want: []string{"contact"}},
+		{Name: "zh invite with id", In: "亲，加我V信：wxid_abc123，给您优惠", Want: []string{"contact"}},
+		{Name: "zh my wechat is", In: "我的微信号是 abc_12345，私聊", Want: []string{"contact"}},
+		{Name: "zh qr code", In: "扫我的二维码，给您发优惠券", Want: []string{"contact"}},
+		{Name: "zh scan to add", In: "扫码加我，拉您进群", Want: []string{"contact"}},
+		{Name: "zh private chat", In: "这个问题私聊我吧", Want: []string{"contact"}},
+		{Name: "en add me", In: "Please add me on WhatsApp so we can talk faster", Want: []string{"contact"}},
+		{Name: "en message me", In: "message me on Telegram @shopguy for a discount", Want: []string{"contact"}},
+		{Name: "en text me", In: "text me at 415-555-0123 and I'll sort it out", Want: []string{"contact"}},
+		{Name: "en personal number", In: "my personal number is easier to reach", Want: []string{"contact"}},
+		{Name: "en let's talk", In: "let's talk on whatsapp", Want: []string{"contact"}},
 		// public service numbers are official channels, not a private contact
-		{"alipay hotline", "支付宝客服95188", nil},
-		{"alipay hotline spaced", "请联系支付宝官方客服 95188 处理退款", nil},
-		{"complaint hotline", "您也可以拨打12315反映", nil},
-		{"bank hotline", "银行客服电话95588", nil},
-		{"private mobile after hotline", "别打95188了，直接加我微信 13812345678", []string{"contact"}},
+		{Name: "alipay hotline", In: "支付宝客服95188", Want: nil},
+		{Name: "alipay hotline spaced", In: "请联系支付宝官方客服 95188 处理退款", Want: nil},
+		{Name: "complaint hotline", In: "您也可以拨打12315反映", Want: nil},
+		{Name: "bank hotline", In: "银行客服电话95588", Want: nil},
+		{Name: "private mobile after hotline", In: "别打95188了，直接加我微信 13812345678", Want: []string{"contact"}},
 		// contact: app name next to an id token
-		{"qq number", "QQ：12345678", []string{"contact"}},
-		{"telegram handle", "telegram: @shop_deals", []string{"contact"}},
-		{"whatsapp phone", "WhatsApp +1 415 555 0123", []string{"contact"}},
-		{"id before app", "abc_12345 是我的微信", []string{"contact"}},
-		{"dingtalk", "钉钉 shop_88 找我", []string{"contact"}},
+		{Name: "qq number", In: "QQ：12345678", Want: []string{"contact"}},
+		{Name: "telegram handle", In: "telegram: @shop_deals", Want: []string{"contact"}},
+		{Name: "whatsapp phone", In: "WhatsApp +1 415 555 0123", Want: []string{"contact"}},
+		{Name: "id before app", In: "abc_12345 是我的微信", Want: []string{"contact"}},
+		{Name: "dingtalk", In: "钉钉 shop_88 找我", Want: []string{"contact"}},
 		// contact: evasions
-		{"vx", "加vx：shop_2024", []string{"contact"}},
-		{"wei xin lookalike", "加我薇信，号码 abc_123", []string{"contact"}},
-		{"spaced", "加 我 威 信", []string{"contact"}},
-		{"kou kou full-width digits", "扣扣：１２３４５６７８", []string{"contact"}},
-		{"chinese numerals", "企鹅号 一二三四五六七八", []string{"contact"}},
-		{"glued qq", "QQ12345678", []string{"contact"}},
-		{"traditional", "加我的微信號：abc_888", []string{"contact"}},
-		{"feiji", "飞机 @deal_shop", []string{"contact"}},
-		{"star inside", "加*我*微*信", []string{"contact"}},
+		{Name: "vx", In: "加vx：shop_2024", Want: []string{"contact"}},
+		{Name: "wei xin lookalike", In: "加我薇信，号码 abc_123", Want: []string{"contact"}},
+		{Name: "spaced", In: "加 我 威 信", Want: []string{"contact"}},
+		{Name: "kou kou full-width digits", In: "扣扣：１２３４５６７８", Want: []string{"contact"}},
+		{Name: "chinese numerals", In: "企鹅号 一二三四五六七八", Want: []string{"contact"}},
+		{Name: "glued qq", In: "QQ12345678", Want: []string{"contact"}},
+		{Name: "traditional", In: "加我的微信號：abc_888", Want: []string{"contact"}},
+		{Name: "feiji", In: "飞机 @deal_shop", Want: []string{"contact"}},
+		{Name: "star inside", In: "加*我*微*信", Want: []string{"contact"}},
 		// payment
-		{"zh direct transfer", "您直接转账给我就行，便宜十块", []string{"payment"}},
-		{"zh wechat transfer", "可以微信转账，不走平台", []string{"payment"}},
-		{"zh card", "钱打到我卡上就行", []string{"payment"}},
-		{"zh alipay to me", "用支付宝转给我吧", []string{"payment"}},
-		{"zh private deal", "我们私下交易可以便宜点", []string{"payment"}},
-		{"zh offline", "线下付款更划算", []string{"payment"}},
-		{"traditional private", "我們私下交易吧", []string{"payment"}},
-		{"zfb", "zfb转给我", []string{"payment"}},
-		{"en pay directly", "You can pay me directly and skip the platform fee", []string{"payment", "payment"}},
-		{"en paypal", "just send the money to my PayPal", []string{"payment"}},
-		{"en venmo", "Venmo me and I'll ship today", []string{"payment"}},
-		{"en bank", "do a bank transfer to my account", []string{"payment"}},
-		{"both", "加我微信 abc_123，微信转账给我", []string{"contact", "payment"}},
+		{Name: "zh direct transfer", In: "您直接转账给我就行，便宜十块", Want: []string{"payment"}},
+		{Name: "zh wechat transfer", In: "可以微信转账，不走平台", Want: []string{"payment"}},
+		{Name: "zh card", In: "钱打到我卡上就行", Want: []string{"payment"}},
+		{Name: "zh alipay to me", In: "用支付宝转给我吧", Want: []string{"payment"}},
+		{Name: "zh private deal", In: "我们私下交易可以便宜点", Want: []string{"payment"}},
+		{Name: "zh offline", In: "线下付款更划算", Want: []string{"payment"}},
+		{Name: "traditional private", In: "我們私下交易吧", Want: []string{"payment"}},
+		{Name: "zfb", In: "zfb转给我", Want: []string{"payment"}},
+		{Name: "en pay directly", In: "You can pay me directly and skip the platform fee", Want: []string{"payment", "payment"}},
+		{Name: "en paypal", In: "just send the money to my PayPal", Want: []string{"payment"}},
+		{Name: "en venmo", In: "Venmo me and I'll ship today", Want: []string{"payment"}},
+		{Name: "en bank", In: "do a bank transfer to my account", Want: []string{"payment"}},
+		{Name: "both", In: "加我微信 abc_123，微信转账给我", Want: []string{"contact", "payment"}},
 		// traps: warnings, official channels, ordinary checkout
-		{"warning stranger", "请勿添加陌生人微信，谨防诈骗", nil},
-		{"warning private contact", "不要相信私下联系您的人", nil},
-		{"no wechat pay", "本店不支持微信支付", nil},
-		{"no private transfer", "请不要私下转账，以免上当受骗", nil},
-		{"scam warning", "有骗子冒充客服让您加微信，请注意", nil},
-		{"en never", "We will never ask you to pay outside the platform.", nil},
-		{"en do not add", "Do not add anyone on WhatsApp who claims to be us.", nil},
-		{"official account", "欢迎关注我们的官方微信公众号，领取优惠", nil},
-		{"mini program", "您也可以在微信小程序下单", nil},
-		{"alipay checkout", "您可以使用支付宝付款", nil},
-		{"wechat pay checkout", "支持微信支付和支付宝支付", nil},
-		{"stay on platform", "请在平台内沟通，我们会尽快处理", nil},
-		{"app without id", "这款耳机可以连接微信和QQ语音", nil},
-		{"count not qq", "我们在抖音上有100000人关注", nil},
-		{"order number", "您的订单号是 2023112212345678，支付宝已到账", nil},
-		{"line as word", "Line 12345 is busy, please hold", nil},
-		{"forwarding", "我帮您转给我们的技术同事", nil},
-		{"en signal", "the signal was weak at 12345 Main St", nil},
-		{"en contact us", "please contact us at support@shop.com", nil},
-		{"added to order", "已经帮您加我们的赠品了", nil},
+		{Name: "warning stranger", In: "请勿添加陌生人微信，谨防诈骗", Want: nil},
+		{Name: "warning private contact", In: "不要相信私下联系您的人", Want: nil},
+		{Name: "no wechat pay", In: "本店不支持微信支付", Want: nil},
+		{Name: "no private transfer", In: "请不要私下转账，以免上当受骗", Want: nil},
+		{Name: "scam warning", In: "有骗子冒充客服让您加微信，请注意", Want: nil},
+		{Name: "en never", In: "We will never ask you to pay outside the platform.", Want: nil},
+		{Name: "en do not add", In: "Do not add anyone on WhatsApp who claims to be us.", Want: nil},
+		{Name: "official account", In: "欢迎关注我们的官方微信公众号，领取优惠", Want: nil},
+		{Name: "mini program", In: "您也可以在微信小程序下单", Want: nil},
+		{Name: "alipay checkout", In: "您可以使用支付宝付款", Want: nil},
+		{Name: "wechat pay checkout", In: "支持微信支付和支付宝支付", Want: nil},
+		{Name: "stay on platform", In: "请在平台内沟通，我们会尽快处理", Want: nil},
+		{Name: "app without id", In: "这款耳机可以连接微信和QQ语音", Want: nil},
+		{Name: "count not qq", In: "我们在抖音上有100000人关注", Want: nil},
+		{Name: "order number", In: "您的订单号是 2023112212345678，支付宝已到账", Want: nil},
+		{Name: "line as word", In: "Line 12345 is busy, please hold", Want: nil},
+		{Name: "forwarding", In: "我帮您转给我们的技术同事", Want: nil},
+		{Name: "en signal", In: "the signal was weak at 12345 Main St", Want: nil},
+		{Name: "en contact us", In: "please contact us at support@shop.com", Want: nil},
+		{Name: "added to order", In: "已经帮您加我们的赠品了", Want: nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := d.Detect(n.Normalize(tt.in), nil)
-			if !slices.Equal(kinds(got), tt.want) {
-				t.Errorf("Detect(%q) = %v, want kinds %v", tt.in, got, tt.want)
-			}
-		})
-	}
+	detectortest.RunKinds(t, d, tests)
 }
 
 func TestSpans(t *testing.T) {
 	d := newDetector(t)
-	n := normalize.Default()
-	tests := []struct {
-		in         string
-		start, end int
-		evidence   string
-		sev        detectors.Severity
-	}{
-		{"亲，加我V信：wxid_abc123，给您优惠", 2, 18, "加我V信：wxid_abc123", detectors.High},
-		{"扣扣：１２３４５６７８", 0, 11, "扣扣：１２３４５６７８", detectors.High},
-		{"Please add me on WhatsApp", 7, 25, "add me on WhatsApp", detectors.High},
-		{"钱打到我卡上就行", 1, 5, "打到我卡", detectors.Critical},
-		{"我们私下交易可以便宜点", 2, 6, "私下交易", detectors.High},
+	tests := []detectortest.SpanCase{
+		{In: "亲，加我V信：wxid_abc123，给您优惠", Start: 2, End: 18, Evidence: "加我V信：wxid_abc123", Severity: detectors.High},
+		{In: "扣扣：１２３４５６７８", Start: 0, End: 11, Evidence: "扣扣：１２３４５６７８", Severity: detectors.High},
+		{In: "Please add me on WhatsApp", Start: 7, End: 25, Evidence: "add me on WhatsApp", Severity: detectors.High},
+		{In: "钱打到我卡上就行", Start: 1, End: 5, Evidence: "打到我卡", Severity: detectors.Critical},
+		{In: "我们私下交易可以便宜点", Start: 2, End: 6, Evidence: "私下交易", Severity: detectors.High},
 	}
-	for _, tt := range tests {
-		got := d.Detect(n.Normalize(tt.in), nil)
-		if len(got) != 1 {
-			t.Errorf("Detect(%q) = %v, want one finding", tt.in, got)
-			continue
-		}
-		f := got[0]
-		if f.Start != tt.start || f.End != tt.end || f.Evidence != tt.evidence || f.Severity != tt.sev || f.Detector != "diversion" {
-			t.Errorf("Detect(%q) = [%d,%d) %q %v, want [%d,%d) %q %v", tt.in, f.Start, f.End, f.Evidence, f.Severity, tt.start, tt.end, tt.evidence, tt.sev)
-		}
-	}
+	detectortest.RunSpans(t, d, tests)
 }
 
 func TestConformance(t *testing.T) {
