@@ -361,3 +361,22 @@ func BenchmarkComplaint(b *testing.B) {
 		}
 	})
 }
+
+// TestRiskFinding: a customer message in a conversation at risk carries a
+// complaint.risk finding over the whole message, more severe as the risk
+// grows; below the threshold none.
+func TestRiskFinding(t *testing.T) {
+	for _, tc := range []struct {
+		risk float64
+		ok   bool
+		sev  detectors.Severity
+	}{
+		{0, false, 0}, {0.59, false, 0}, {RiskFindingAt, true, detectors.Medium}, {0.74, true, detectors.Medium},
+		{0.75, true, detectors.High}, {0.89, true, detectors.High}, {0.9, true, detectors.Critical}, {0.99, true, detectors.Critical},
+	} {
+		f, ok := RiskFinding(tc.risk, 12)
+		if ok != tc.ok || (ok && (f.Severity != tc.sev || f.Score != tc.risk || f.Start != 0 || f.End != 12 || f.Detector != "complaint" || f.Kind != "risk")) {
+			t.Errorf("RiskFinding(%v) = %+v, %v; want ok %v severity %v over the whole message", tc.risk, f, ok, tc.ok, tc.sev)
+		}
+	}
+}
