@@ -4,6 +4,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,15 +97,9 @@ func checkContract(t testing.TB, req *http.Request, resp *http.Response, raw []b
 }
 
 func errorCodeOf(raw []byte) string {
-	i := bytes.Index(raw, []byte(`"code":"`))
-	if i < 0 {
-		return ""
-	}
-	rest := raw[i+len(`"code":"`):]
-	if j := bytes.IndexByte(rest, '"'); j >= 0 {
-		return string(rest[:j])
-	}
-	return ""
+	var b errorBody
+	_ = json.Unmarshal(raw, &b)
+	return b.Error.Code
 }
 
 func truncate(b []byte) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -191,12 +192,12 @@ func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *inspect.Verdict) {
 // not look like an id (a policy may build one from the draft's text).
 func ruleIDs(reasons []rules.Reason) string {
 	var b strings.Builder
-	seen := make(map[string]bool, len(reasons))
-	for _, r := range reasons {
-		if seen[r.Rule] || !rules.IsRuleID(r.Rule) || strings.Contains(r.Rule, ",") {
+	for i, r := range reasons {
+		// A decision has a handful of reasons: a look back, not a map.
+		if !rules.IsRuleID(r.Rule) || strings.Contains(r.Rule, ",") ||
+			slices.ContainsFunc(reasons[:i], func(o rules.Reason) bool { return o.Rule == r.Rule }) {
 			continue
 		}
-		seen[r.Rule] = true
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}

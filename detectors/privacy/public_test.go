@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/xunjian/xunjian/detectors/normalize"
@@ -62,7 +63,7 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nt := normalize.Default().Normalize(tc.in)
 			fs := d.Detect(nt, nil)
-			if got := kindsOf(fs); !equalStrings(got, tc.kinds) {
+			if got := kindsOf(fs); !slices.Equal(got, tc.kinds) {
 				t.Fatalf("Detect(%q) kinds = %v, want %v (findings %+v)", tc.in, got, tc.kinds, fs)
 			}
 			want := tc.redacted
@@ -77,18 +78,6 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPublicNumber(t *testing.T) {

@@ -3,6 +3,7 @@ package event
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
 			for _, turn := range e.Context {
 				got = append(got, turnState{turn.Role, turn.Action, turn.Delivered})
 			}
-			if !equalStates(got, tc.want) {
+			if !slices.Equal(got, tc.want) {
 				t.Errorf("context = %+v, want %+v\n%s", got, tc.want, b)
 			}
 			for _, turn := range e.Context {
@@ -170,18 +171,6 @@ func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalStates(a, b []turnState) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestScrubKeepsPublicNumbers: hotlines and service numbers quoted in an
