@@ -139,29 +139,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 			v.Acked = true
 		}
 	}
-	// A stronger action does not cancel a redaction the policy asked for:
-	// a held draft that the agent confirms is released masked, and
-	// /v1/check tells the client what to send once confirmed.
-	if v.Redacted == "" && v.Action > rules.Redact && redactAsked(v.Reasons) {
-		masked, err := s.maskText(in, m.text, m.role, p.Tenant)
-		if err != nil {
-			s.log.LogAttrs(context.Background(), slog.LevelError, "mask a held draft", slog.String("error", err.Error()))
-			writeError(ctx, errcode.Internal, "could not mask the message; it was not sent")
-			return nil, false
-		}
-		v.Redacted = masked
-	}
 	return &v, true
-}
-
-// redactAsked reports whether a reason asked for the draft to be masked.
-func redactAsked(reasons []rules.Reason) bool {
-	for _, r := range reasons {
-		if r.Action == rules.Redact {
-			return true
-		}
-	}
-	return false
 }
 
 // failed applies the tenant's fail mode to a draft the policy could not

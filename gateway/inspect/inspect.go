@@ -531,7 +531,10 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 			break
 		}
 	}
-	if v.Action == rules.Redact {
+	// A stronger action does not cancel a redaction a reason asked for: a
+	// held draft the agent confirms is released masked, and the client
+	// learns from Redacted what to send once confirmed.
+	if v.Action == rules.Redact || v.Action > rules.Redact && slices.ContainsFunc(dec.Reasons, func(r rules.Reason) bool { return r.Action == rules.Redact }) {
 		v.Redacted = masked
 	}
 	v.LatencyUS = time.Since(start).Microseconds()
