@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/xunjian/xunjian/gateway/api"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
@@ -100,7 +101,7 @@ func (s *Server) mayAct(ctx *fasthttp.RequestCtx, p auth.Principal, want auth.Sc
 // and max_context_bytes; on false it has written the 413 reply. Replaying
 // context costs an inspection per turn, so unbounded context would let one
 // request run past the inspection deadline on demand.
-func (s *Server) contextFits(ctx *fasthttp.RequestCtx, turns []inspect.Turn) bool {
+func (s *Server) contextFits(ctx *fasthttp.RequestCtx, turns []api.Turn) bool {
 	l := s.cfg.Limits
 	n := 0
 	for _, t := range turns {

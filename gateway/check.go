@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/xunjian/xunjian/gateway/api"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
@@ -13,12 +14,12 @@ import (
 
 // checkRequest is the body of POST /v1/check.
 type checkRequest struct {
-	Text           *string        `json:"text"`
-	Role           string         `json:"role"`
-	ConversationID string         `json:"conversation_id"`
-	AgentID        string         `json:"agent_id"`
-	Ack            string         `json:"ack"`
-	Context        []inspect.Turn `json:"context"`
+	Text           *string    `json:"text"`
+	Role           string     `json:"role"`
+	ConversationID string     `json:"conversation_id"`
+	AgentID        string     `json:"agent_id"`
+	Ack            string     `json:"ack"`
+	Context        []api.Turn `json:"context"`
 }
 
 func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []byte) string {
@@ -39,7 +40,7 @@ func (s *Server) serveCheck(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 			return "none"
 		}
 	}
-	m := message{text: *req.Text, role: req.Role, conversation: req.ConversationID, agent: req.AgentID, ack: req.Ack, context: req.Context}
+	m := message{text: *req.Text, role: req.Role, conversation: req.ConversationID, agent: req.AgentID, ack: req.Ack, context: api.Context(req.Context)}
 	v, ok := s.verdict(ctx, p, s.inspector(), m)
 	if !ok {
 		return "none"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/xunjian/xunjian/gateway/api"
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/errcode"
 	"github.com/xunjian/xunjian/gateway/inspect"
@@ -167,7 +168,7 @@ const maxRedactedHeader = 4096
 
 // setDecisionHeaders tells a proxy route's client what the gateway decided,
 // beside the backend's reply (or the gateway's own 409/422).
-func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *inspect.Verdict) {
+func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *api.Reply) {
 	h := &ctx.Response.Header
 	h.Set(HeaderAction, v.Action.String())
 	if v.DecisionID != "" {

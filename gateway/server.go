@@ -44,8 +44,11 @@ type Server struct {
 	auth     *auth.Authenticator
 	proxy    *proxy.Proxy
 	convs    *convstore.Store
-	acks     *ack.Issuer
-	limiter  *ratelimit.Limiter // per agent
+	// session carries each message through inspection, its conversation
+	// (convs) and its event (stream).
+	session *inspect.Session
+	acks    *ack.Issuer
+	limiter *ratelimit.Limiter // per agent
 	// credLimiter limits credentials that pin no agent as a whole.
 	credLimiter *ratelimit.Limiter
 	// slots admits inspections: a buffered channel of limits.max_inflight.
@@ -142,9 +145,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.closeStores()
 		return nil, err
 	}
+	s.session = &inspect.Session{
+		Store: s.convs, Timeout: cfg.Limits.InspectTimeout.D(), FailMode: s.failMode, OnFailure: s.inspectionFailed, Now: s.now,
+	}
 	if s.stream != nil {
 		s.metrics.Stream(streamStats(s.stream))
 		s.metrics.Registry().MustRegister(s.stream.Collector())
+		s.session.Recorder = &recorder{st: s.stream, onFull: cfg.Stream.Spool.OnFull, log: s.log}
 	}
 	s.ready.Store(true)
 	return s, nil

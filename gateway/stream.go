@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/metrics"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
@@ -134,32 +135,53 @@ func (s *Server) runStream(ctx context.Context) {
 	}
 }
 
-// publish writes the event of an inspected message; false means the
-// message must be held (on_full: hold, or an event that could not be
-// written), and the caller answers 503.
-func (s *Server) publish(ctx context.Context, m stream.Message) bool {
-	if s.stream == nil {
-		return true
-	}
-	err := s.stream.Publish(ctx, m)
-	if err == nil {
-		return true
-	}
-	if !errors.Is(err, stream.ErrFull) {
-		s.log.LogAttrs(context.Background(), slog.LevelError, "event not written", slog.String("error", err.Error()))
-	}
-	return s.cfg.Stream.Spool.OnFull != config.OnFullHold
+// recorder records inspected messages on the event stream: the session's
+// inspect.Recorder.
+type recorder struct {
+	st     *stream.Stream
+	onFull string // stream.spool.on_full
+	log    *slog.Logger
 }
 
-// commit makes the published events durable (fsync: always); false means
-// the message must be held.
-func (s *Server) commit() bool {
-	if s.stream == nil {
-		return true
+var _ inspect.Recorder = (*recorder)(nil)
+
+// errHeld is what the recorder answers when the message must be held: its
+// event could not be written and the spool is configured to hold
+// (on_full: hold).
+var errHeld = errors.New("event not written and stream.spool.on_full is hold")
+
+// Record writes the event of an inspected message. An event that could not
+// be written is dropped, counted by the stream and logged, unless the
+// spool is configured to hold; then the message is held.
+func (r *recorder) Record(ctx context.Context, rec *inspect.Record) error {
+	m, c := rec.Message, rec.Conversation
+	em := stream.Message{
+		Tenant: m.TenantID, ConversationID: m.ConversationID, AgentID: m.AgentID, AgentClaimed: m.AgentClaimed, Role: m.Role, Route: m.Route,
+		Verdict: rec.Verdict, Risk: c.Risk, Recent: c.Recent, Raw: m.Text, Now: rec.Now,
 	}
-	if err := s.stream.Commit(context.Background()); err != nil {
-		s.log.LogAttrs(context.Background(), slog.LevelError, "event not made durable", slog.String("error", err.Error()))
-		return s.cfg.Stream.Spool.OnFull != config.OnFullHold
+	if n := len(c.Recent); n > 0 {
+		em.Masked = c.Recent[n-1].Text
 	}
-	return true
+	err := r.st.Publish(ctx, em)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, stream.ErrFull) {
+		r.log.LogAttrs(context.Background(), slog.LevelError, "event not written", slog.String("error", err.Error()))
+	}
+	if r.onFull == config.OnFullHold {
+		return errHeld
+	}
+	return nil
+}
+
+// Commit makes the written events durable (fsync: always).
+func (r *recorder) Commit(ctx context.Context) error {
+	if err := r.st.Commit(ctx); err != nil {
+		r.log.LogAttrs(context.Background(), slog.LevelError, "event not made durable", slog.String("error", err.Error()))
+		if r.onFull == config.OnFullHold {
+			return errHeld
+		}
+	}
+	return nil
 }

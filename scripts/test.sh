@@ -54,7 +54,7 @@ go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 50000x ./detectors/normalize
 go test -run '^$' -fuzz '^FuzzInvisible$' -fuzztime 50000x ./detectors/normalize/
 go test -run '^$' -fuzz '^FuzzRedactValue$' -fuzztime 50000x ./detectors/privacy/
 go test -run '^$' -fuzz '^FuzzCheck$' -fuzztime 200000x ./gateway/internal/jsonkeys/
-go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 15000x ./gateway/inspect/
+go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 15000x ./gateway/jsonl/
 go test -tags contractoff -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 12000x ./gateway/ # contractoff: see gateway/contract_off_test.go
 go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 70000x ./gateway/proxy/
 

@@ -122,7 +122,7 @@ func inspectWith(t *testing.T, bundle, text string) inspect.Verdict {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	v, err := in.Inspect(context.Background(), inspect.Request{Text: text}, nil, time.Now())
+	v, _, err := in.Inspect(context.Background(), inspect.Request{Text: text}, inspect.Conversation{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

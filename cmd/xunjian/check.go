@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/jsonl"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -17,7 +18,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	policy := fs.String("policy", "", "policy bundle: a directory or .tar.gz (default: the built-in bundle)")
-	jsonl := fs.Bool("jsonl", false, "read one JSON object per line from stdin, write one verdict per line")
+	batch := fs.Bool("jsonl", false, "read one JSON object per line from stdin, write one verdict per line")
 	role := fs.String("role", inspect.RoleAgent, "role of the TEXT argument: agent or customer")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: xunjian check [--policy DIR|TAR] [--role agent|customer] [TEXT]\n       xunjian check [--policy DIR|TAR] --jsonl < messages.jsonl")
@@ -26,15 +27,15 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if *jsonl && fs.NArg() > 0 {
+	if *batch && fs.NArg() > 0 {
 		return fmt.Errorf("%w: --jsonl reads stdin; do not also pass TEXT", errUsage)
 	}
 	in, err := loadInspector(ctx, *policy)
 	if err != nil {
 		return err
 	}
-	if *jsonl {
-		return in.RunJSONL(ctx, stdin, stdout, time.Now)
+	if *batch {
+		return jsonl.Run(ctx, in, stdin, stdout, time.Now)
 	}
 	text := strings.Join(fs.Args(), " ")
 	if fs.NArg() == 0 {
@@ -44,7 +45,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		text = strings.TrimRight(string(b), "\r\n")
 	}
-	v, err := in.Inspect(ctx, inspect.Request{Text: text, Role: *role}, nil, time.Now())
+	v, _, err := in.Inspect(ctx, inspect.Request{Text: text, Role: *role}, inspect.Conversation{}, time.Now())
 	if errors.Is(err, inspect.ErrInvalid) {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -38,11 +38,11 @@ func TestFindingsCache(t *testing.T) {
 	}
 	for round := range 3 {
 		for _, req := range texts {
-			got, err := in.Inspect(ctx, req, nil, time.Now())
+			got, err := inspectInto(in, ctx, req, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := plain.Inspect(ctx, req, nil, time.Now())
+			want, err := inspectInto(plain, ctx, req, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestCachedFindingsAreNotShared(t *testing.T) {
 	req := Request{Text: "我已经找了律师，还要去12315和消协投诉曝光你们", Role: RoleCustomer, TenantID: "a"}
 	for range 3 {
 		now = now.Add(time.Minute)
-		if _, err := in.Inspect(context.Background(), req, conv, now); err != nil {
+		if _, err := inspectInto(in, context.Background(), req, conv, now); err != nil {
 			t.Fatal(err)
 		}
 		in.cache.c.Wait()
@@ -87,7 +87,7 @@ func BenchmarkInspectCached(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := in.Inspect(context.Background(), req, nil, now); err != nil {
+		if _, err := inspectInto(in, context.Background(), req, nil, now); err != nil {
 			b.Fatal(err)
 		}
 	}

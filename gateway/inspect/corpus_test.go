@@ -81,7 +81,7 @@ func TestPoliteCorporaPass(t *testing.T) {
 					convs[u.DialogueID] = c
 				}
 				now = now.Add(20 * time.Second)
-				v, err := in.Inspect(context.Background(), Request{Text: u.Text, Role: u.Role, ConversationID: u.DialogueID}, c, now)
+				v, err := inspectInto(in, context.Background(), Request{Text: u.Text, Role: u.Role, ConversationID: u.DialogueID}, c, now)
 				if err != nil {
 					t.Fatalf("%s %q: %v", u.DialogueID, u.Text, err)
 				}
@@ -145,7 +145,7 @@ func TestColdToneRecall(t *testing.T) {
 	var off, offHit, safe, safeHit int
 	kinds := map[string]int{}
 	for _, u := range utts {
-		v, err := in.Inspect(context.Background(), Request{Text: u.Text}, nil, time.Now())
+		v, err := inspectInto(in, context.Background(), Request{Text: u.Text}, nil, time.Now())
 		if err != nil {
 			continue // a few comments are empty after trimming
 		}

@@ -27,8 +27,10 @@ func ExampleInspector_Inspect() {
 	}
 	defer in.Close()
 
-	conv := &inspect.Conversation{ID: "c-1"} // receives the message, for the next one's context
-	v, err := in.Inspect(ctx, inspect.Request{Text: "您的手机 138 1234 5678 已登记", Role: inspect.RoleAgent, ConversationID: "c-1"}, conv, time.Now())
+	// A conversation in, the verdict and the next conversation out: the
+	// caller keeps conv for the conversation's next message.
+	conv := inspect.Conversation{ID: "c-1"}
+	v, conv, err := in.Inspect(ctx, inspect.Request{Text: "您的手机 138 1234 5678 已登记", Role: inspect.RoleAgent, ConversationID: "c-1"}, conv, time.Now())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -38,8 +40,10 @@ func ExampleInspector_Inspect() {
 	for _, f := range v.Findings {
 		fmt.Println(f.Detector+"."+f.Kind, f.Severity, f.Evidence)
 	}
+	fmt.Println(conv.Turns, conv.Recent[0].Text)
 	// Output:
 	// redact
 	// 您的手机 138 **** 5678 已登记
 	// privacy.phone medium 138 **** 5678
+	// 1 您的手机 138 **** 5678 已登记
 }

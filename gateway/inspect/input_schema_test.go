@@ -148,11 +148,11 @@ func TestInputSchemaInspector(t *testing.T) {
 				tt.req.ConversationID = tt.conversation
 			}
 			for _, p := range tt.prior {
-				if _, err := in.Inspect(context.Background(), Request{Text: p.text, Role: p.role, ConversationID: tt.conversation, TenantID: tt.req.TenantID}, conv, now.Add(-p.ago)); err != nil {
+				if _, err := inspectInto(in, context.Background(), Request{Text: p.text, Role: p.role, ConversationID: tt.conversation, TenantID: tt.req.TenantID}, conv, now.Add(-p.ago)); err != nil {
 					t.Fatalf("prior turn: %v", err)
 				}
 			}
-			if _, err := in.Inspect(context.Background(), tt.req, conv, now); err != nil {
+			if _, err := inspectInto(in, context.Background(), tt.req, conv, now); err != nil {
 				t.Fatal(err)
 			}
 			inputs := rec.take()
@@ -210,7 +210,7 @@ func TestInputSchemaInspector(t *testing.T) {
 func TestInputSchemaRejectsInspectorInput(t *testing.T) {
 	sch := inputSchema(t)
 	in, rec := recordingInspector(t)
-	if _, err := in.Inspect(context.Background(), Request{Text: "亲，加我微信 wxid_abc123 私聊", TenantID: "acme"}, &Conversation{ID: "c1"}, time.Now()); err != nil {
+	if _, err := inspectInto(in, context.Background(), Request{Text: "亲，加我微信 wxid_abc123 私聊", TenantID: "acme"}, &Conversation{ID: "c1"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	inputs := rec.take()

@@ -4,8 +4,15 @@
 //
 // An Inspector is built once per policy version and is immutable: the same
 // Inspector serves every request concurrently, and a policy reload builds a
-// new one. Conversation context is owned by the caller, which passes it in
-// and stores what Inspect updates, so the pipeline itself keeps no state.
+// new one. Inspect is pure: a conversation in, a verdict and the next
+// conversation out; the pipeline keeps no state.
+//
+// A Session carries one message through its life around the Inspector:
+// it takes the conversation from a Store and locks it, inspects under the
+// deadline, records the outcome through a Recorder (the event stream),
+// keeps the new conversation, and applies the tenant's fail mode when the
+// policy could not decide. The HTTP handler, `xunjian check --jsonl`,
+// replay and the benchmark's sidecar all go through a Session.
 package inspect
 
 import (
@@ -318,13 +325,14 @@ type Request struct {
 	// Acked marks an agent draft re-sent with an ack token, which the
 	// caller redeems: a confirm verdict then releases the draft, and its
 	// turn is recorded as delivered. A caller whose redemption fails marks
-	// the turn back with Conversation.SetDelivered.
+	// the turn back (Session.Undelivered).
 	Acked bool
 }
 
 // Turn is one turn of a conversation: what Conversation.Recent remembers
-// (masked) for supervisors' alerts, and what a client sends inline as
-// recent context (where only role, text and ts are read).
+// (masked) for supervisors' alerts, and, with only Role, Text and TS set,
+// a turn of the recent context a client sends inline (Message.Context).
+// Its JSON form is how a store that serializes conversations keeps it.
 type Turn struct {
 	Role string    `json:"role"`
 	Text string    `json:"text"`
@@ -357,8 +365,10 @@ func released(a rules.Action, acked bool) bool {
 	return false
 }
 
-// Conversation is what the pipeline remembers of one conversation. The
-// caller owns it: Inspect reads it and records the new message in it.
+// Conversation is what the pipeline remembers of one conversation. It is a
+// value: Inspect reads one and returns the next, and no method writes to
+// an array another copy may share, so copies may be handed around freely
+// (a Store keeps one between messages).
 type Conversation struct {
 	ID                  string
 	Turns               int
@@ -396,13 +406,15 @@ func (c *Conversation) Clone() Conversation {
 // draft it released could not be handed to the chat backend (upstream
 // unreachable) or its ack was refused, so the alerts that follow do not
 // show the customer a turn they never saw. It reports whether that turn is
-// still among Recent; a turn already dropped from it is left alone.
+// still among Recent; a turn already dropped from it is left alone. Recent
+// is copied before the change, so other copies of c keep theirs.
 func (c *Conversation) SetDelivered(decisionID string, delivered bool) bool {
 	if decisionID == "" {
 		return false
 	}
 	for i := len(c.Recent) - 1; i >= 0; i-- {
 		if c.Recent[i].decision == decisionID {
+			c.Recent = slices.Clone(c.Recent)
 			c.Recent[i].Delivered = delivered
 			return true
 		}
@@ -418,64 +430,80 @@ func (c *Conversation) WaitSeconds(now time.Time) float64 {
 	return now.Sub(c.LastCustomer).Seconds()
 }
 
-// Verdict is the outcome of one inspection, shaped as the /v1/check reply.
+// Verdict is the outcome of one inspection: the pipeline's result, which
+// the gateway turns into its reply (package gateway/api) and the event
+// stream into an event. Its slices may be shared with the decision cache
+// and must not be changed.
 type Verdict struct {
-	DecisionID string              `json:"decision_id"`
-	Action     rules.Action        `json:"action"`
-	Findings   []detectors.Finding `json:"findings"`
-	Reasons    []rules.Reason      `json:"reasons"`
-	Alerts     []rules.Alert       `json:"alerts,omitempty"`
-	Redacted   string              `json:"redacted,omitempty"`
-	Suggestion string              `json:"suggestion,omitempty"`
-	Ack        string              `json:"ack,omitempty"`
-	// Acked is set when a held draft was re-sent with a valid ack token
-	// and is released.
-	Acked bool `json:"acked,omitempty"`
+	// DecisionID identifies the decision (a UUIDv7): the reply, the
+	// decision header and the event name the same one.
+	DecisionID string
+	Action     rules.Action
+	// Findings are what the detectors found (never nil).
+	Findings []detectors.Finding
+	// Reasons are the policy's reasons for the action (never nil).
+	Reasons []rules.Reason
+	// Alerts are the policy's supervisor alerts, each once.
+	Alerts []rules.Alert
+	// Redacted is the text with private data masked, when the action is
+	// redact or a stronger action also asked for redaction.
+	Redacted string
+	// Suggestion is the first reason's suggested rewrite, if any.
+	Suggestion string
 	// FailOpen is set when inspection failed and the tenant's fail-open
-	// mode released the message uninspected.
-	FailOpen       bool   `json:"fail_open,omitempty"`
-	PolicyRevision string `json:"policy_revision"`
-	LatencyUS      int64  `json:"latency_us"`
+	// mode released the message uninspected (Session).
+	FailOpen       bool
+	PolicyRevision string
+	// LatencyUS is how long the pipeline took, in microseconds.
+	LatencyUS int64
 	// Sample is the policy's request to sample the conversation.
-	Sample bool `json:"-"`
+	Sample bool
 	// Shadow holds the would-be results of shadow rules, for the event
 	// stream; they never change the action.
-	Shadow []rules.Reason `json:"-"`
+	Shadow []rules.Reason
 	// Normalized is the normalized text and Lang the guessed language
 	// ("zh" or "en"), as the policy saw them.
-	Normalized string `json:"-"`
-	Lang       string `json:"-"`
+	Normalized string
+	Lang       string
 }
 
-// Inspect runs the pipeline on req. conv, when not nil, supplies the
-// conversation's context and receives this message. now is the message
-// time. A request the pipeline refuses returns an error wrapping ErrInvalid;
-// a policy failure returns the policy's error.
-func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversation, now time.Time) (Verdict, error) {
+// Inspect runs the pipeline on req in the context of conv, what is
+// remembered of req's conversation (the zero Conversation for a message
+// without one), and returns the verdict and the conversation with this
+// message recorded. now is the message time.
+//
+// Inspect is pure: conv is read, never changed (the returned conversation
+// shares no memory it writes with conv), so a caller that drops the
+// message on an error, or on any verdict, keeps conv as it was. A request
+// the pipeline refuses returns an error wrapping ErrInvalid; a policy
+// failure returns the policy's error.
+func (in *Inspector) Inspect(ctx context.Context, req Request, conv Conversation, now time.Time) (Verdict, Conversation, error) {
 	start := time.Now()
 	if err := in.validate(&req); err != nil {
-		return Verdict{}, err
+		return Verdict{}, conv, err
 	}
 	d := in.detected(req)
 	findings := d.findings
-	if conv == nil {
-		conv = &Conversation{ID: req.ConversationID}
+	next := conv
+	if next.ID == "" {
+		next.ID = req.ConversationID
 	}
-	conv.Turns++
+	next.Turns++
 	if req.Role == RoleCustomer {
-		conv.CustomerEscalations += d.signals.Escalations
-		conv.Signals = append(conv.Signals, d.signals)
-		if len(conv.Signals) > maxSignals {
-			conv.Signals = slices.Delete(conv.Signals, 0, len(conv.Signals)-maxSignals)
+		next.CustomerEscalations += d.signals.Escalations
+		// Clipped: the append copies, so conv's array is never written.
+		next.Signals = append(slices.Clip(conv.Signals), d.signals)
+		if len(next.Signals) > maxSignals {
+			next.Signals = slices.Delete(next.Signals, 0, len(next.Signals)-maxSignals)
 		}
-		if conv.LastCustomer.IsZero() || !conv.LastAgent.Before(conv.LastCustomer) {
-			conv.LastCustomer = now
+		if next.LastCustomer.IsZero() || !next.LastAgent.Before(next.LastCustomer) {
+			next.LastCustomer = now
 		}
 	}
-	wait := conv.WaitSeconds(now)
+	wait := next.WaitSeconds(now)
 	if req.Role == RoleCustomer {
-		conv.Risk = complaint.Risk(conv.Signals, wait)
-		if f, ok := complaint.RiskFinding(conv.Risk, utf8.RuneCountInString(req.Text)); ok {
+		next.Risk = complaint.Risk(next.Signals, wait)
+		if f, ok := complaint.RiskFinding(next.Risk, utf8.RuneCountInString(req.Text)); ok {
 			findings = append(findings, f)
 		}
 	}
@@ -484,18 +512,18 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		Draft:    rules.Draft{Text: req.Text, Normalized: d.norm, Role: req.Role, Lang: lang},
 		Findings: toRules(findings),
 		Conversation: rules.Conversation{
-			ID: req.ConversationID, Turns: conv.Turns, CustomerEscalations: conv.CustomerEscalations,
-			Risk: conv.Risk, WaitSeconds: wait,
+			ID: req.ConversationID, Turns: next.Turns, CustomerEscalations: next.CustomerEscalations,
+			Risk: next.Risk, WaitSeconds: wait,
 		},
 		Agent:  rules.Agent{ID: req.AgentID},
 		Tenant: rules.Tenant{ID: req.TenantID},
 	}
 	dec, err := in.decide(ctx, input)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("policy %s: %w", in.policy.Revision(), err)
+		return Verdict{}, conv, fmt.Errorf("policy %s: %w", in.policy.Revision(), err)
 	}
 	if req.Role == RoleAgent {
-		conv.LastAgent = now
+		next.LastAgent = now
 	}
 	masked := in.masked(req.Text, findings) // once: for the recent turns and a redact
 	id := uuid.Must(uuid.NewV7()).String()
@@ -503,9 +531,9 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 	if req.Role == RoleAgent {
 		turn.Action, turn.Delivered = dec.Action.String(), released(dec.Action, req.Acked)
 	}
-	conv.Recent = append(conv.Recent, turn)
-	if len(conv.Recent) > MaxRecent {
-		conv.Recent = slices.Delete(conv.Recent, 0, len(conv.Recent)-MaxRecent)
+	next.Recent = append(slices.Clip(conv.Recent), turn)
+	if len(next.Recent) > MaxRecent {
+		next.Recent = slices.Delete(next.Recent, 0, len(next.Recent)-MaxRecent)
 	}
 	v := Verdict{
 		DecisionID:     id,
@@ -538,7 +566,7 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv *Conversatio
 		v.Redacted = masked
 	}
 	v.LatencyUS = time.Since(start).Microseconds()
-	return v, nil
+	return v, next, nil
 }
 
 // alertLevel ranks alert levels; an unknown level ranks lowest.

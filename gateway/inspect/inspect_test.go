@@ -1,9 +1,7 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -43,7 +41,7 @@ func TestInspectActions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := in.Inspect(context.Background(), Request{Text: tt.text, Role: tt.role, ConversationID: "c1"}, nil, time.Now())
+			v, err := inspectInto(in, context.Background(), Request{Text: tt.text, Role: tt.role, ConversationID: "c1"}, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +73,7 @@ func hasFinding(v Verdict, name string) bool {
 func TestInspectRedactsWhatTheAgentTyped(t *testing.T) {
 	in := defaultInspector(t)
 	text := "您的手机 138 1234 5678 已登记"
-	v, err := in.Inspect(context.Background(), Request{Text: text}, nil, time.Now())
+	v, err := inspectInto(in, context.Background(), Request{Text: text}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +107,7 @@ func TestInspectRejectsBadInput(t *testing.T) {
 		{"invalid utf8", Request{Text: "ab\xffcd"}, "invalid UTF-8"},
 		{"unknown role", Request{Text: "hi", Role: "bot"}, `role "bot"`},
 	} {
-		_, err := in.Inspect(context.Background(), tt.req, nil, time.Now())
+		_, err := inspectInto(in, context.Background(), tt.req, nil, time.Now())
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want ErrInvalid mentioning %q", tt.name, err, tt.want)
 		}
@@ -128,7 +126,7 @@ func TestConversationRisk(t *testing.T) {
 	prevRisk := -1.0
 	for _, m := range msgs {
 		now = now.Add(time.Minute)
-		v, err := in.Inspect(context.Background(), Request{Text: m, Role: RoleCustomer, ConversationID: "c9"}, conv, now)
+		v, err := inspectInto(in, context.Background(), Request{Text: m, Role: RoleCustomer, ConversationID: "c9"}, conv, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +148,7 @@ func TestConversationRisk(t *testing.T) {
 	if w := conv.WaitSeconds(now.Add(90 * time.Second)); w < 90 {
 		t.Errorf("customer wait = %v, want at least 90s", w)
 	}
-	if _, err := in.Inspect(context.Background(), Request{Text: "非常抱歉，马上为您处理", ConversationID: "c9"}, conv, now.Add(2*time.Minute)); err != nil {
+	if _, err := inspectInto(in, context.Background(), Request{Text: "非常抱歉，马上为您处理", ConversationID: "c9"}, conv, now.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if w := conv.WaitSeconds(now.Add(3 * time.Minute)); w != 0 {
@@ -159,66 +157,11 @@ func TestConversationRisk(t *testing.T) {
 	if len(conv.Recent) != MaxRecent || conv.Recent[MaxRecent-1].Text != "非常抱歉，马上为您处理" || conv.Recent[0].Role != RoleCustomer {
 		t.Errorf("recent turns = %+v, want the last %d, oldest first", conv.Recent, MaxRecent)
 	}
-	if _, err := in.Inspect(context.Background(), Request{Text: "我的手机是13812345678", Role: RoleCustomer, ConversationID: "c9"}, conv, now.Add(4*time.Minute)); err != nil {
+	if _, err := inspectInto(in, context.Background(), Request{Text: "我的手机是13812345678", Role: RoleCustomer, ConversationID: "c9"}, conv, now.Add(4*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if last := conv.Recent[MaxRecent-1].Text; strings.Contains(last, "12345678") || !strings.Contains(last, "138") {
 		t.Errorf("recent turn %q: want the phone masked", last)
-	}
-}
-
-func TestRunJSONL(t *testing.T) {
-	in := defaultInspector(t)
-	input := strings.Join([]string{
-		`{"id": 1, "text": "您好，请问有什么可以帮您？", "conversation_id": "a"}`,
-		`{"id": "two", "text": "加我微信 wxid_abc123", "role": "agent", "conversation_id": "a"}`,
-		`{"id": 3, "text": ""}`,
-		`{"id": 4, "text": "hi", "role": "robot"}`,
-		`{"id": 5}`,
-		`not json`,
-		"{\"id\": 7, \"text\": \"bad \xff utf8\"}",
-		`{"id": 8, "text": "` + strings.Repeat("x", MaxLineBytes) + `"}`,
-		``,
-		`{"id": 9, "text": "你们再不退款我就去12315投诉", "role": "customer", "conversation_id": "b"}`,
-		`{"id": 10, "text": "我要找律师起诉你们，还要曝光", "role": "customer", "conversation_id": "b"}`,
-	}, "\n")
-	var out bytes.Buffer
-	if err := in.RunJSONL(context.Background(), strings.NewReader(input), &out, time.Now); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 10 {
-		t.Fatalf("got %d output lines, want 10:\n%s", len(lines), out.String())
-	}
-	type result struct {
-		ID     json.RawMessage `json:"id"`
-		Action string          `json:"action"`
-		Error  *LineError      `json:"error"`
-		Rev    string          `json:"policy_revision"`
-	}
-	wantErr := map[int]string{2: "invalid_field", 3: "invalid_field", 4: "invalid_field", 5: "invalid_json", 6: "invalid_utf8", 7: "body_too_large"}
-	wantAction := map[int]string{0: "allow", 1: "block", 8: "allow", 9: "allow"}
-	for i, l := range lines {
-		var r result
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("line %d %q: %v", i, l, err)
-		}
-		if code, ok := wantErr[i]; ok {
-			if r.Error == nil || r.Error.Code != code {
-				t.Errorf("line %d = %s, want error %s", i, l, code)
-			}
-			continue
-		}
-		if r.Error != nil || r.Action != wantAction[i] || r.Rev == "" {
-			t.Errorf("line %d = %s, want action %s", i, l, wantAction[i])
-		}
-	}
-	if !strings.HasPrefix(lines[1], `{"id":"two",`) || !strings.HasPrefix(lines[0], `{"id":1,`) {
-		t.Errorf("ids not echoed first as given: %s / %s", lines[0], lines[1])
-	}
-	// Conversation b escalates twice: its second line carries the risk.
-	if !strings.Contains(lines[9], `"complaint"`) || !strings.Contains(lines[9], `"alerts"`) {
-		t.Errorf("second escalation of one conversation lacks complaint findings or alerts: %s", lines[9])
 	}
 }
 
@@ -233,7 +176,7 @@ func BenchmarkInspect(b *testing.B) {
 			now := time.Now()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := in.Inspect(ctx, Request{Text: bc.text, ConversationID: "c"}, nil, now); err != nil {
+				if _, err := inspectInto(in, ctx, Request{Text: bc.text, ConversationID: "c"}, nil, now); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -281,7 +224,7 @@ func TestBundleLexiconOverride(t *testing.T) {
 	if custom.LexiconVersion() == def.LexiconVersion() {
 		t.Error("overriding a lexicon left the lexicon version unchanged")
 	}
-	v, err := custom.Inspect(context.Background(), Request{Text: "你这个菠萝头"}, nil, time.Now())
+	v, err := inspectInto(custom, context.Background(), Request{Text: "你这个菠萝头"}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +234,7 @@ func TestBundleLexiconOverride(t *testing.T) {
 	if v.Findings[0].Lexicon != "custom.pineapple" {
 		t.Errorf("finding lexicon %q, want the bundle entry id", v.Findings[0].Lexicon)
 	}
-	v, err = custom.Inspect(context.Background(), Request{Text: "你是不是傻，看不懂字吗"}, nil, time.Now())
+	v, err = inspectInto(custom, context.Background(), Request{Text: "你是不是傻，看不懂字吗"}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +292,7 @@ func TestTenantLinkAllowlist(t *testing.T) {
 		tenant string
 		link   bool
 	}{{"shop", false}, {"other", true}, {"shop", false}, {"other", true}} {
-		v, err := in.Inspect(context.Background(), Request{Text: text, TenantID: tt.tenant}, nil, time.Now())
+		v, err := inspectInto(in, context.Background(), Request{Text: text, TenantID: tt.tenant}, nil, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,20 +315,20 @@ func TestWaitAlert(t *testing.T) {
 	in := defaultInspector(t)
 	conv := &Conversation{ID: "w"}
 	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	if _, err := in.Inspect(context.Background(), Request{Text: "请问我的快递到哪了？", Role: RoleCustomer}, conv, t0); err != nil {
+	if _, err := inspectInto(in, context.Background(), Request{Text: "请问我的快递到哪了？", Role: RoleCustomer}, conv, t0); err != nil {
 		t.Fatal(err)
 	}
-	quick, err := in.Inspect(context.Background(), Request{Text: "您好，马上为您查询"}, conv, t0.Add(30*time.Second))
+	quick, err := inspectInto(in, context.Background(), Request{Text: "您好，马上为您查询"}, conv, t0.Add(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hasAlert(quick, "wait") {
 		t.Errorf("an answer after 30s raised a wait alert: %+v", quick.Alerts)
 	}
-	if _, err := in.Inspect(context.Background(), Request{Text: "还在吗？", Role: RoleCustomer}, conv, t0.Add(time.Minute)); err != nil {
+	if _, err := inspectInto(in, context.Background(), Request{Text: "还在吗？", Role: RoleCustomer}, conv, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	late, err := in.Inspect(context.Background(), Request{Text: "您好，让您久等了"}, conv, t0.Add(10*time.Minute))
+	late, err := inspectInto(in, context.Background(), Request{Text: "您好，让您久等了"}, conv, t0.Add(10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +360,7 @@ func TestBundleLexiconAdditions(t *testing.T) {
 	}
 	defer in.Close()
 	for _, text := range []string{"你这个菠萝头", "你是不是傻，看不懂字吗"} {
-		v, err := in.Inspect(context.Background(), Request{Text: text}, nil, time.Now())
+		v, err := inspectInto(in, context.Background(), Request{Text: text}, nil, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,7 +396,7 @@ func TestDecideHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	v, err := in.Inspect(context.Background(), Request{Text: "您的手机 13812345678 已登记", TenantID: "t1"}, nil, time.Now())
+	v, err := inspectInto(in, context.Background(), Request{Text: "您的手机 13812345678 已登记", TenantID: "t1"}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,11 +48,11 @@ func TestMaskedHidesContactHandles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			conv := &Conversation{ID: "c1"}
-			v, err := in.Inspect(context.Background(), Request{Text: tt.text, Role: tt.role, ConversationID: "c1"}, conv, time.Now())
+			v, err := inspectInto(in, context.Background(), Request{Text: tt.text, Role: tt.role, ConversationID: "c1"}, conv, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			rv, err := redactAll.Inspect(context.Background(), Request{Text: tt.text, Role: tt.role}, nil, time.Now())
+			rv, err := inspectInto(redactAll, context.Background(), Request{Text: tt.text, Role: tt.role}, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestMaskedLeavesOrdinaryText(t *testing.T) {
 		"Please add me on WhatsApp", // an invitation without a handle hides nothing
 	} {
 		conv := &Conversation{}
-		if _, err := in.Inspect(context.Background(), Request{Text: text}, conv, time.Now()); err != nil {
+		if _, err := inspectInto(in, context.Background(), Request{Text: text}, conv, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if got := conv.Recent[0].Text; got != text {

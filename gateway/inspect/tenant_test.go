@@ -69,7 +69,7 @@ func decide(t *testing.T, in *Inspector, tenant string, reqs []Request) []string
 			c = &Conversation{ID: r.ConversationID}
 			convs[r.ConversationID] = c
 		}
-		v, err := in.Inspect(context.Background(), r, c, now.Add(time.Duration(i)*time.Second))
+		v, err := inspectInto(in, context.Background(), r, c, now.Add(time.Duration(i)*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ func TestAlertsOncePerReply(t *testing.T) {
 		{"english", "I will report you to the consumer association and post a review everywhere", 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := in.Inspect(context.Background(), Request{Text: tc.text, Role: RoleCustomer, ConversationID: "c1"}, nil, time.Now())
+			v, err := inspectInto(in, context.Background(), Request{Text: tc.text, Role: RoleCustomer, ConversationID: "c1"}, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +94,7 @@ func TestMergeAlerts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := in.Inspect(context.Background(), Request{Text: "再不处理我就打12315投诉你们", Role: RoleCustomer}, nil, time.Now())
+			v, err := inspectInto(in, context.Background(), Request{Text: "再不处理我就打12315投诉你们", Role: RoleCustomer}, nil, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestRecentTurnsCarryDelivery(t *testing.T) {
 	var wants []want
 	for i, m := range msgs {
 		m.req.ConversationID = conv.ID
-		v, err := in.Inspect(context.Background(), m.req, conv, t0.Add(time.Duration(i)*time.Second))
+		v, err := inspectInto(in, context.Background(), m.req, conv, t0.Add(time.Duration(i)*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func TestSetDelivered(t *testing.T) {
 	inspect := func(role, text string) Verdict {
 		t.Helper()
 		now = now.Add(time.Second)
-		v, err := in.Inspect(context.Background(), Request{Role: role, Text: text, ConversationID: conv.ID}, conv, now)
+		v, err := inspectInto(in, context.Background(), Request{Role: role, Text: text, ConversationID: conv.ID}, conv, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,7 @@
 //
 // The input is JSON lines of either format, detected line by line:
 //
-//   - the input of `xunjian check --jsonl` (inspect.Line: id, text, role,
+//   - the input of `xunjian check --jsonl` (jsonl.Line: id, text, role,
 //     conversation_id, agent_id, optional ts), whose tenant is
 //     Options.Tenant;
 //   - xunjian.event/v1 events as `xunjian tail --json` writes them (any line
@@ -40,6 +40,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/jsonl"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -57,7 +58,7 @@ const maxSkipLines = 5
 
 // Reasons a line is skipped, as they appear in Report.SkipReasons.
 const (
-	// SkipTooLarge is a line longer than inspect.MaxLineBytes.
+	// SkipTooLarge is a line longer than jsonl.MaxLineBytes.
 	SkipTooLarge = "too_large"
 	// SkipInvalidUTF8 is a line that is not valid UTF-8.
 	SkipInvalidUTF8 = "invalid_utf8"
@@ -155,7 +156,7 @@ func Run(ctx context.Context, r io.Reader, baseline, candidate *inspect.Inspecto
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		line, tooLong, err := inspect.ReadLine(br)
+		line, tooLong, err := jsonl.ReadLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("replay: read line %d: %w", lineNo, err)
 		}
@@ -217,14 +218,13 @@ type replayer struct {
 	seen     map[string]struct{} // event ids
 }
 
-// version is one policy version's inspector and conversation contexts.
+// version is one policy version's inspector, and the session that keeps
+// its conversation contexts.
 type version struct {
-	name  string
-	in    *inspect.Inspector
-	convs map[convKey]*inspect.Conversation
+	name string
+	in   *inspect.Inspector
+	sess *inspect.Session
 }
-
-type convKey struct{ tenant, id string }
 
 func newReplayer(baseline, candidate *inspect.Inspector, opts Options) *replayer {
 	if opts.Tenant == "" {
@@ -245,8 +245,8 @@ func newReplayer(baseline, candidate *inspect.Inspector, opts Options) *replayer
 		alerts:  map[string]*Count{},
 		seen:    map[string]struct{}{},
 	}
-	rp.versions[0] = &version{name: "baseline", in: baseline, convs: map[convKey]*inspect.Conversation{}}
-	rp.versions[1] = &version{name: "new", in: candidate, convs: map[convKey]*inspect.Conversation{}}
+	rp.versions[0] = &version{name: "baseline", in: baseline, sess: &inspect.Session{Store: &inspect.MemStore{}}}
+	rp.versions[1] = &version{name: "new", in: candidate, sess: &inspect.Session{Store: &inspect.MemStore{}}}
 	rp.report.Baseline = Version{Revision: baseline.Policy().Revision()}
 	rp.report.New = Version{Revision: candidate.Policy().Revision()}
 	return rp
@@ -260,36 +260,25 @@ func (rp *replayer) line(ctx context.Context, lineNo int, line []byte, tooLong b
 		rp.skip(reason, lineNo)
 		return nil
 	}
-	var (
-		verdicts [2]inspect.Verdict
-		works    [2]*inspect.Conversation
-	)
+	var verdicts [2]inspect.Verdict
 	for i, v := range rp.versions {
-		var work *inspect.Conversation
-		if m.conv != "" {
-			if c := v.convs[convKey{m.tenant, m.conv}]; c != nil {
-				cc := c.Clone()
-				work = &cc
-			} else {
-				work = &inspect.Conversation{ID: m.conv}
-			}
-		}
-		req := inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conv, AgentID: m.agent, TenantID: m.tenant}
-		verdict, err := v.in.Inspect(ctx, req, work, m.ts)
+		verdict, err := v.sess.Inspect(ctx, v.in, inspect.Message{
+			Request: inspect.Request{Text: m.text, Role: m.role, ConversationID: m.conv, AgentID: m.agent, TenantID: m.tenant},
+			TS:      m.ts,
+		})
+		var failed *inspect.FailedError
 		switch {
 		case errors.Is(err, inspect.ErrInvalid):
-			// Both versions validate alike; neither context changes.
+			// Both versions validate alike: the baseline refused it, and
+			// neither context changes.
 			rp.skip(SkipInvalidMessage, lineNo)
 			return nil
+		case errors.As(err, &failed):
+			return &PolicyError{Line: lineNo, Version: v.name, Revision: v.in.Policy().Revision(), Err: failed.Err}
 		case err != nil:
 			return &PolicyError{Line: lineNo, Version: v.name, Revision: v.in.Policy().Revision(), Err: err}
 		}
-		verdicts[i], works[i] = verdict, work
-	}
-	for i, v := range rp.versions {
-		if works[i] != nil {
-			v.convs[convKey{m.tenant, m.conv}] = works[i]
-		}
+		verdicts[i] = verdict
 	}
 	rp.record(lineNo, m, &verdicts[0], &verdicts[1])
 	return nil
@@ -312,7 +301,7 @@ func (rp *replayer) decode(line []byte, tooLong bool) (message, string) {
 	if probe.EventID != nil {
 		return rp.decodeEvent(line)
 	}
-	var l inspect.Line
+	var l jsonl.Line
 	if err := json.Unmarshal(line, &l); err != nil {
 		return message{}, SkipInvalidJSON
 	}

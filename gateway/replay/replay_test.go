@@ -19,6 +19,7 @@ import (
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/jsonl"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -124,10 +125,10 @@ func baselineVerdicts(t *testing.T, in *inspect.Inspector, path string) []inspec
 	if err != nil {
 		t.Fatal(err)
 	}
-	convs := map[string]*inspect.Conversation{}
+	convs := map[string]inspect.Conversation{}
 	var out []inspect.Verdict
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var l inspect.Line
+		var l jsonl.Line
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatal(err)
 		}
@@ -138,18 +139,14 @@ func baselineVerdicts(t *testing.T, in *inspect.Inspector, path string) []inspec
 		if ts.IsZero() {
 			ts = fixedNow()
 		}
-		var conv *inspect.Conversation
-		if l.ConversationID != "" {
-			if convs[l.ConversationID] == nil {
-				convs[l.ConversationID] = &inspect.Conversation{ID: l.ConversationID}
-			}
-			conv = convs[l.ConversationID]
-		}
-		v, err := in.Inspect(context.Background(), inspect.Request{
+		v, next, err := in.Inspect(context.Background(), inspect.Request{
 			Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID, TenantID: DefaultTenant,
-		}, conv, ts)
+		}, convs[l.ConversationID], ts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if l.ConversationID != "" {
+			convs[l.ConversationID] = next
 		}
 		out = append(out, v)
 	}
@@ -469,7 +466,7 @@ func validLines(t *testing.T, path string) []lineInfo {
 	}
 	var out []lineInfo
 	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var l inspect.Line
+		var l jsonl.Line
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatal(err)
 		}
@@ -796,7 +793,7 @@ func TestBadLines(t *testing.T) {
 		`not json`,
 		`[1,2]`,
 		"{\"id\":1,\"text\":\"bad \xff\"}",
-		`{"id":2,"text":"` + strings.Repeat("x", inspect.MaxLineBytes) + `"}`,
+		`{"id":2,"text":"` + strings.Repeat("x", jsonl.MaxLineBytes) + `"}`,
 		`{"id":3,"text":"   "}`,
 		`{"id":4,"text":"fine"}`,
 	}, "\n")

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/maphash"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -44,16 +42,17 @@ type SidecarConfig struct {
 // (masked on redact) go to the upstream through the gateway's own route
 // code (gateway/proxy).
 //
-// It keeps a conversation's turn count, as the gateway does, but no
-// customer context (the load sends agent drafts only, so the gateway's
-// risk and wait stay 0 too), no findings or decision cache and no ack
-// tokens. It is safe for concurrent use.
+// It carries each draft through an inspect.Session, as the gateway does,
+// keeping conversation context in memory (the load sends agent drafts
+// only, so risk and wait stay 0 there as in the gateway), but records no
+// events and keeps no findings or decision cache and no ack tokens. It is
+// safe for concurrent use.
 type Sidecar struct {
 	proxy  *proxy.Proxy
 	in     *inspect.Inspector // the gateway's pipeline, deciding through OPA
 	opa    *fasthttp.HostClient
 	opaURI string
-	turns  *turnCounter
+	sess   *inspect.Session // the gateway's message life: conversation context, no events
 }
 
 // NewSidecar builds the gateway's inspection pipeline from the bundle at
@@ -65,7 +64,7 @@ func NewSidecar(ctx context.Context, cfg SidecarConfig) (*Sidecar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sidecar: bundle: %w", err)
 	}
-	s := &Sidecar{turns: newTurnCounter()}
+	s := &Sidecar{sess: &inspect.Session{Store: &inspect.MemStore{}}}
 	s.opa = &fasthttp.HostClient{
 		Addr: cfg.OPA, MaxConns: 1024, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		MaxIdleConnDuration: time.Minute, NoDefaultUserAgentHeader: true,
@@ -117,11 +116,9 @@ func (s *Sidecar) Handle(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fasthttp.StatusBadRequest, "invalid_field", "message text missing or invalid")
 		return
 	}
-	// Inspect counts this message in: the conversation had one turn fewer.
-	conv := &inspect.Conversation{ID: msg.ConversationID, Turns: s.turns.next(msg.ConversationID) - 1}
-	v, err := s.in.Inspect(context.Background(), inspect.Request{
+	v, err := s.sess.Inspect(context.Background(), s.in, inspect.Message{Request: inspect.Request{
 		Text: msg.Text, Role: inspect.RoleAgent, ConversationID: msg.ConversationID, AgentID: msg.AgentID,
-	}, conv, time.Now())
+	}})
 	if err != nil {
 		writeErr(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", err.Error())
 		return
@@ -200,31 +197,4 @@ func writeErr(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetStatusCode(status)
 	ctx.SetBody(b)
-}
-
-// turnCounter counts each conversation's turns, sharded to keep lock
-// contention off the request path.
-type turnCounter struct {
-	seed   maphash.Seed
-	shards [64]struct {
-		mu sync.Mutex
-		m  map[string]int // guarded by mu
-	}
-}
-
-func newTurnCounter() *turnCounter {
-	t := &turnCounter{seed: maphash.MakeSeed()}
-	for i := range t.shards {
-		t.shards[i].m = map[string]int{}
-	}
-	return t
-}
-
-// next records one more turn of conversation id and returns the count.
-func (t *turnCounter) next(id string) int {
-	sh := &t.shards[maphash.String(t.seed, id)%uint64(len(t.shards))]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.m[id]++
-	return sh.m[id]
 }

@@ -10,9 +10,15 @@
 //
 // # Consistency
 //
-// Update is an atomic read-modify-write per conversation: callers for the
-// same (tenant, id) are serialized by a sharded mutex and each sees the
-// result of the previous one. The store is a gateway/keyed Map, which does
+// Lock hands out a conversation to one holder at a time (the
+// inspect.Store contract): the holder inspects the message, with OPA and
+// the spool write, outside any lock shared with other conversations, and
+// keeps the result or leaves the conversation as it was. Update is Lock
+// with a quick function. Holders of one conversation are serialized by a
+// lock per stripe of conversations (1024 stripes; a collision only makes
+// two conversations take turns for the length of one inspection); each
+// sees the result of the previous one. The entries live in a gateway/keyed
+// Map, which does
 // not rely on ristretto's asynchronous Set being visible at once: it
 // mutates entries in place under the shard lock and remembers freshly set
 // entries in a small per-shard "pending" map until ristretto shows them (or
@@ -26,7 +32,9 @@
 package convstore
 
 import (
+	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -58,7 +66,16 @@ type Config struct {
 // collisions). Close releases the background goroutines of the cache.
 type Store struct {
 	cache *keyed.Map[inspect.Conversation]
+	seed  maphash.Seed
+	// locks serialize the holders of a conversation: a token in
+	// locks[stripe(tenant, id)] while one holds it.
+	locks [lockStripes]chan struct{}
 }
+
+// lockStripes is how many locks the conversations share.
+const lockStripes = 1024
+
+var _ inspect.Store = (*Store)(nil)
 
 // New returns a Store configured by cfg.
 func New(cfg Config) (*Store, error) {
@@ -78,17 +95,53 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convstore: %w", err)
 	}
-	return &Store{cache: m}, nil
+	s := &Store{cache: m, seed: maphash.MakeSeed()}
+	for i := range s.locks {
+		s.locks[i] = make(chan struct{}, 1)
+	}
+	return s, nil
+}
+
+// Lock implements inspect.Store: it waits, at most until ctx is done, to
+// hold the conversation (tenant, id), and returns a copy of it
+// (Conversation{ID: id} when the store has none). unlock(keep) keeps *keep
+// as the conversation, unless keep is nil, and lets the next holder in; it
+// must be called exactly once. After Close the conversation is always
+// empty and nothing is kept.
+func (s *Store) Lock(ctx context.Context, tenant, id string) (inspect.Conversation, func(keep *inspect.Conversation), error) {
+	l := s.lock(tenant, id)
+	select {
+	case l <- struct{}{}:
+	default:
+		select {
+		case l <- struct{}{}:
+		case <-ctx.Done():
+			return inspect.Conversation{}, nil, fmt.Errorf("convstore: waiting for the conversation: %w", ctx.Err())
+		}
+	}
+	var conv inspect.Conversation
+	if !s.cache.Get(tenant, id, func(c *inspect.Conversation) { conv = *c }) {
+		conv.ID = strings.Clone(id) // id may be a view of a reused buffer
+	}
+	return conv, func(keep *inspect.Conversation) {
+		if keep != nil {
+			s.cache.Update(tenant, id, func(c *inspect.Conversation, _ bool) { *c = *keep })
+		}
+		<-l
+	}, nil
 }
 
 // Update runs fn on the conversation (tenant, id), creating it (with
 // Conversation.ID = id) if absent, and keeps the result. Calls for the same
-// conversation are serialized, so read-modify-write is atomic; fn runs under
-// a lock shared with other conversations and must be quick, must not block,
-// must not call the Store, and must not keep c after it returns.
+// conversation, and Lock's holders, are serialized, so read-modify-write is
+// atomic; fn must be quick (others wait for the conversation), must not
+// block, must not call the Store, and must not keep c after it returns.
 //
 // After Close, fn runs on an empty conversation and nothing is kept.
 func (s *Store) Update(tenant, id string, fn func(c *inspect.Conversation)) {
+	l := s.lock(tenant, id)
+	l <- struct{}{}
+	defer func() { <-l }()
 	kept := s.cache.Update(tenant, id, func(c *inspect.Conversation, created bool) {
 		if created {
 			c.ID = strings.Clone(id) // id may be a view of a reused buffer
@@ -99,6 +152,11 @@ func (s *Store) Update(tenant, id string, fn func(c *inspect.Conversation)) {
 		c := inspect.Conversation{ID: id}
 		fn(&c)
 	}
+}
+
+// lock returns the lock of the conversation (tenant, id)'s stripe.
+func (s *Store) lock(tenant, id string) chan struct{} {
+	return s.locks[maphash.Comparable(s.seed, [2]string{tenant, id})%lockStripes]
 }
 
 // Get returns a copy of the conversation (tenant, id), if the store has it.

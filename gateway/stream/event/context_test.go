@@ -24,12 +24,13 @@ func replay(t *testing.T, in *inspect.Inspector, msgs []chat) (*inspect.Conversa
 	conv := &inspect.Conversation{ID: "c1"}
 	var vs []inspect.Verdict
 	for i, m := range msgs {
-		v, err := in.Inspect(context.Background(), inspect.Request{
+		v, next, err := in.Inspect(context.Background(), inspect.Request{
 			Text: m.text, Role: m.role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1", Acked: m.acked,
-		}, conv, testTS.Add(time.Duration(i)*time.Second))
+		}, *conv, testTS.Add(time.Duration(i)*time.Second))
 		if err != nil {
 			t.Fatalf("%s %q: %v", m.role, m.text, err)
 		}
+		*conv = next
 		vs = append(vs, v)
 	}
 	return conv, vs
@@ -132,11 +133,12 @@ func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
 					t.Fatal("SetDelivered found no turn")
 				}
 			}
-			v, err := in.Inspect(context.Background(), inspect.Request{Text: last.text, Role: last.role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1"},
-				conv, testTS.Add(time.Minute))
+			v, next, err := in.Inspect(context.Background(), inspect.Request{Text: last.text, Role: last.role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1"},
+				*conv, testTS.Add(time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
+			*conv = next
 			e, b := alertEvent(t, conv, &v, last.role)
 			var got []turnState
 			for _, turn := range e.Context {

@@ -451,7 +451,7 @@ func TestPrivacy(t *testing.T) {
 	enc := mustEncryptor(t, 3, "k")
 	for _, text := range texts {
 		for _, role := range []string{inspect.RoleAgent, inspect.RoleCustomer} {
-			v, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: "c1", AgentID: "a1", TenantID: "t1"}, nil, testTS)
+			v, _, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: "c1", AgentID: "a1", TenantID: "t1"}, inspect.Conversation{}, testTS)
 			if err != nil {
 				t.Fatal(err)
 			}

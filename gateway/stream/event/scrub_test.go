@@ -85,10 +85,11 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 	for _, role := range []string{inspect.RoleAgent, inspect.RoleCustomer} {
 		conv := &inspect.Conversation{ID: "c-" + role}
 		for i, text := range texts {
-			v, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1"}, conv, now.Add(time.Duration(i)*time.Second))
+			v, next, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: conv.ID, AgentID: "a1", TenantID: "t1"}, *conv, now.Add(time.Duration(i)*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
+			*conv = next
 			// What a careless policy might say: the raw text quoted back.
 			v.Reasons = append(v.Reasons, rules.Reason{Rule: "test.quote", Action: rules.Warn, Message: "您发送了：" + text, Suggestion: "不要发送 " + text})
 			v.Alerts = append(v.Alerts, rules.Alert{Level: "high", Kind: "test.quote", Message: "坐席发送了 " + text})

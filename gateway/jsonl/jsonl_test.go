@@ -1,4 +1,4 @@
-package inspect
+package jsonl
 
 import (
 	"bytes"
@@ -7,9 +7,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/rules"
 )
 
-// FuzzRunJSONL feeds arbitrary bytes as JSONL input: RunJSONL never panics,
+func defaultInspector(t testing.TB) *inspect.Inspector {
+	t.Helper()
+	p, err := rules.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inspect.New(p, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return in
+}
+
+// FuzzRunJSONL feeds arbitrary bytes as JSONL input: Run never panics,
 // answers every non-blank line with exactly one JSON object, and echoes no
 // invalid UTF-8.
 func FuzzRunJSONL(f *testing.F) {
@@ -23,8 +40,8 @@ func FuzzRunJSONL(f *testing.F) {
 	in := defaultInspector(f)
 	f.Fuzz(func(t *testing.T, input string) {
 		var out bytes.Buffer
-		if err := in.RunJSONL(context.Background(), strings.NewReader(input), &out, time.Now); err != nil {
-			t.Fatalf("RunJSONL: %v", err)
+		if err := Run(context.Background(), in, strings.NewReader(input), &out, time.Now); err != nil {
+			t.Fatalf("Run: %v", err)
 		}
 		want := 0
 		for _, l := range strings.Split(input, "\n") {
@@ -53,7 +70,7 @@ func TestJSONLDuplicateKeys(t *testing.T) {
 	in := defaultInspector(t)
 	input := `{"id":1,"text":"ok","TEXT":"加我微信 wxid_abc123 私聊"}` + "\n" + `{"id":2,"text":"您好"}` + "\n"
 	var out bytes.Buffer
-	if err := in.RunJSONL(context.Background(), strings.NewReader(input), &out, time.Now); err != nil {
+	if err := Run(context.Background(), in, strings.NewReader(input), &out, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -88,7 +105,7 @@ func TestJSONLErrorLinesKeepTheirID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := in.RunJSONL(context.Background(), strings.NewReader(tt.line+"\n"), &out, time.Now); err != nil {
+			if err := Run(context.Background(), in, strings.NewReader(tt.line+"\n"), &out, time.Now); err != nil {
 				t.Fatal(err)
 			}
 			var r struct {
@@ -108,5 +125,60 @@ func TestJSONLErrorLinesKeepTheirID(t *testing.T) {
 				t.Errorf("error message quotes the input: %s", r.Error.Message)
 			}
 		})
+	}
+}
+
+func TestRunJSONL(t *testing.T) {
+	in := defaultInspector(t)
+	input := strings.Join([]string{
+		`{"id": 1, "text": "您好，请问有什么可以帮您？", "conversation_id": "a"}`,
+		`{"id": "two", "text": "加我微信 wxid_abc123", "role": "agent", "conversation_id": "a"}`,
+		`{"id": 3, "text": ""}`,
+		`{"id": 4, "text": "hi", "role": "robot"}`,
+		`{"id": 5}`,
+		`not json`,
+		"{\"id\": 7, \"text\": \"bad \xff utf8\"}",
+		`{"id": 8, "text": "` + strings.Repeat("x", MaxLineBytes) + `"}`,
+		``,
+		`{"id": 9, "text": "你们再不退款我就去12315投诉", "role": "customer", "conversation_id": "b"}`,
+		`{"id": 10, "text": "我要找律师起诉你们，还要曝光", "role": "customer", "conversation_id": "b"}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := Run(context.Background(), in, strings.NewReader(input), &out, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("got %d output lines, want 10:\n%s", len(lines), out.String())
+	}
+	type result struct {
+		ID     json.RawMessage `json:"id"`
+		Action string          `json:"action"`
+		Error  *LineError      `json:"error"`
+		Rev    string          `json:"policy_revision"`
+	}
+	wantErr := map[int]string{2: "invalid_field", 3: "invalid_field", 4: "invalid_field", 5: "invalid_json", 6: "invalid_utf8", 7: "body_too_large"}
+	wantAction := map[int]string{0: "allow", 1: "block", 8: "allow", 9: "allow"}
+	for i, l := range lines {
+		var r result
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %d %q: %v", i, l, err)
+		}
+		if code, ok := wantErr[i]; ok {
+			if r.Error == nil || r.Error.Code != code {
+				t.Errorf("line %d = %s, want error %s", i, l, code)
+			}
+			continue
+		}
+		if r.Error != nil || r.Action != wantAction[i] || r.Rev == "" {
+			t.Errorf("line %d = %s, want action %s", i, l, wantAction[i])
+		}
+	}
+	if !strings.HasPrefix(lines[1], `{"id":"two",`) || !strings.HasPrefix(lines[0], `{"id":1,`) {
+		t.Errorf("ids not echoed first as given: %s / %s", lines[0], lines[1])
+	}
+	// Conversation b escalates twice: its second line carries the risk.
+	if !strings.Contains(lines[9], `"complaint"`) || !strings.Contains(lines[9], `"alerts"`) {
+		t.Errorf("second escalation of one conversation lacks complaint findings or alerts: %s", lines[9])
 	}
 }

@@ -1,4 +1,9 @@
-package inspect
+// Package jsonl is the batch format of `xunjian check --jsonl`: one JSON
+// object per input line (id, text, role, conversation_id, agent_id, ts;
+// the lines of one conversation in order), one object per output line:
+// the /v1/check reply plus the line's id, or the id and an error. Replay
+// reads the same input lines.
+package jsonl
 
 import (
 	"bufio"
@@ -11,11 +16,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xunjian/xunjian/gateway/api"
 	"github.com/xunjian/xunjian/gateway/errcode"
+	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/jsonkeys"
 )
 
-// MaxLineBytes is the longest JSONL input line RunJSONL reads; a longer line
+// MaxLineBytes is the longest input line Run reads; a longer line
 // gets an error object and the run goes on with the next line.
 const MaxLineBytes = 1 << 20
 
@@ -34,7 +41,7 @@ type Line struct {
 // or the id and an error.
 type LineResult struct {
 	ID json.RawMessage `json:"id,omitempty"`
-	*Verdict
+	*api.Reply
 	Error *LineError `json:"error,omitempty"`
 
 	policyErr error // the policy failed: the run stops, nothing is written
@@ -48,18 +55,19 @@ type LineError struct {
 	Message string `json:"message"`
 }
 
-// RunJSONL reads one JSON object per line from r, inspects each, and writes
-// one JSON object per line to w, keeping each conversation's context across
-// its lines. A bad line (invalid JSON or UTF-8, a missing, empty or huge
-// text, an unknown role) gets an error object and the run goes on. It
-// returns only read, write and policy errors. now supplies the time of
-// lines without a ts.
-func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now func() time.Time) error {
+// Run reads one JSON object per line from r, inspects each through in,
+// and writes one JSON object per line to w, keeping each conversation's
+// context across its lines (a line refused leaves its conversation as it
+// was). A bad line (invalid JSON or UTF-8, a missing, empty or huge text,
+// an unknown role) gets an error object and the run goes on. It returns
+// only read, write and policy errors. now supplies the time of lines
+// without a ts.
+func Run(ctx context.Context, in *inspect.Inspector, r io.Reader, w io.Writer, now func() time.Time) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	convs := map[string]*Conversation{}
+	sess := &inspect.Session{Store: &inspect.MemStore{}, Now: now}
 	for lineNo := 1; ; lineNo++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -69,7 +77,7 @@ func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now
 			return fmt.Errorf("read line %d: %w", lineNo, err)
 		}
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
-			res := in.jsonlLine(ctx, line, tooLong, convs, now)
+			res := inspectLine(ctx, sess, in, line, tooLong)
 			if res.policyErr != nil {
 				return fmt.Errorf("line %d: %w", lineNo, res.policyErr)
 			}
@@ -83,7 +91,7 @@ func (in *Inspector) RunJSONL(ctx context.Context, r io.Reader, w io.Writer, now
 	}
 }
 
-func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, convs map[string]*Conversation, now func() time.Time) LineResult {
+func inspectLine(ctx context.Context, sess *inspect.Session, in *inspect.Inspector, line []byte, tooLong bool) LineResult {
 	fail := func(id json.RawMessage, code errcode.Code, msg string) LineResult {
 		return LineResult{ID: id, Error: &LineError{Code: code.String(), Message: msg}}
 	}
@@ -108,38 +116,25 @@ func (in *Inspector) jsonlLine(ctx context.Context, line []byte, tooLong bool, c
 	if l.Text == nil {
 		return fail(l.ID, errcode.InvalidField, "text: missing")
 	}
-	ts := l.TS
-	if ts.IsZero() {
-		ts = now()
-	}
-	var conv *Conversation
-	if l.ConversationID != "" {
-		conv = convs[l.ConversationID]
-		if conv == nil {
-			conv = &Conversation{ID: l.ConversationID}
-		}
-	}
-	// Inspect a copy, so a rejected line leaves the conversation as it was.
-	var work *Conversation
-	if conv != nil {
-		c := conv.Clone()
-		work = &c
-	}
-	v, err := in.Inspect(ctx, Request{Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID}, work, ts)
+	v, err := sess.Inspect(ctx, in, inspect.Message{
+		Request: inspect.Request{Text: *l.Text, Role: l.Role, ConversationID: l.ConversationID, AgentID: l.AgentID},
+		TS:      l.TS,
+	})
+	var failed *inspect.FailedError
 	switch {
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, inspect.ErrInvalid):
 		return fail(l.ID, errcode.InvalidField, err.Error())
+	case errors.As(err, &failed):
+		return LineResult{ID: l.ID, policyErr: failed.Err}
 	case err != nil:
 		return LineResult{ID: l.ID, policyErr: err}
 	}
-	if work != nil {
-		convs[l.ConversationID] = work
-	}
-	return LineResult{ID: l.ID, Verdict: &v}
+	r := api.NewReply(&v)
+	return LineResult{ID: l.ID, Reply: &r}
 }
 
 // ReadLine reads one line of a JSONL stream without its newline, for
-// RunJSONL and the tools that read the same format. A line longer than
+// Run and the tools that read the same format (replay). A line longer than
 // MaxLineBytes is consumed whole and reported as tooLong (line is then
 // its first MaxLineBytes bytes, for LeadingID), so one bad line never ends
 // the stream. err is the reader's (io.EOF after the last line).
