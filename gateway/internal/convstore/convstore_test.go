@@ -1,6 +1,8 @@
 package convstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -274,5 +276,83 @@ func TestUpdateAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() { s.Update("tenant", "conversation", incr) })
 	if allocs > 0 {
 		t.Errorf("Update of a known conversation allocates %.1f times", allocs)
+	}
+}
+
+// TestLock: a conversation has one holder at a time, Update waits for it,
+// a holder that keeps nothing leaves the conversation as it was, and a
+// caller that cannot wait gets an error instead of the conversation.
+func TestLock(t *testing.T) {
+	s := newStore(t, Config{})
+	c, unlock, err := s.Lock(context.Background(), "t", "c")
+	if err != nil || c.ID != "c" || c.Turns != 0 {
+		t.Fatalf("Lock of a new conversation = %+v, %v", c, err)
+	}
+	c.Turns = 1
+	unlock(&c)
+
+	c, unlock, err = s.Lock(context.Background(), "t", "c")
+	if err != nil || c.Turns != 1 {
+		t.Fatalf("Lock = %+v, %v; want the kept turn", c, err)
+	}
+	// Held: a second holder waits until its deadline, an Update until
+	// the holder is done; another conversation is free.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.Lock(ctx, "t", "c"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock of a held conversation = %v, want the deadline", err)
+	}
+	other, unlockOther, err := s.Lock(ctx, "t", "other")
+	if err != nil || other.ID != "other" {
+		t.Fatalf("Lock of another conversation = %+v, %v", other, err)
+	}
+	unlockOther(nil)
+	updated := make(chan struct{})
+	go func() {
+		s.Update("t", "c", incr)
+		close(updated)
+	}()
+	select {
+	case <-updated:
+		t.Fatal("Update ran while the conversation was held")
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Turns = 10
+	unlock(&c)
+	<-updated
+	if got, _ := s.Get("t", "c"); got.Turns != 11 {
+		t.Errorf("Turns = %d, want the holder's 10 and the update after it", got.Turns)
+	}
+	// unlock(nil) keeps nothing.
+	c, unlock, _ = s.Lock(context.Background(), "t", "c")
+	c.Turns = 99
+	unlock(nil)
+	if got, _ := s.Get("t", "c"); got.Turns != 11 {
+		t.Errorf("Turns = %d after unlock(nil), want 11", got.Turns)
+	}
+}
+
+// TestLockSerializes: concurrent holders of one conversation each see the
+// previous one's result; none is lost.
+func TestLockSerializes(t *testing.T) {
+	s := newStore(t, Config{})
+	const workers, rounds = 8, 200
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				c, unlock, err := s.Lock(context.Background(), "t", "c")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c.Turns++
+				unlock(&c)
+			}
+		})
+	}
+	wg.Wait()
+	if got, _ := s.Get("t", "c"); got.Turns != workers*rounds {
+		t.Errorf("Turns = %d, want %d: updates were lost", got.Turns, workers*rounds)
 	}
 }
