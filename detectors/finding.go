@@ -1,8 +1,9 @@
 // Package detectors defines what every Xunjian detector shares: the Finding
-// it reports, the Severity scale, and the Detector interface. Each detector
-// family lives in its own sub-package (privacy, tone, diversion, commitment,
-// complaint, link); normalization lives in detectors/normalize and the
-// lexicon matcher in detectors/lexicon.
+// it reports, the Severity scale, the Detector interface and the optional
+// capabilities a detector may have (Versioner, Keyworder). Each detector
+// family lives in its own sub-package, which owns its taxonomy kinds;
+// detectors/registry is the one table of the families; normalization lives
+// in detectors/normalize and the lexicon matcher in detectors/lexicon.
 //
 // Detectors know nothing about HTTP, OPA or Kafka: text in, findings out.
 package detectors
@@ -94,31 +95,6 @@ type Detector interface {
 	Name() string
 	// Detect appends the findings in t to dst.
 	Detect(t *normalize.Text, dst []Finding) []Finding
-}
-
-// Kinds returns the taxonomy kinds of the detector family name, or nil for
-// an unknown family. The names are part of the public API (DESIGN.md).
-func Kinds(name string) []string {
-	switch name {
-	case "privacy":
-		return []string{"phone", "id_card", "bank_card", "email", "address", "passport", "license_plate", "credential"}
-	case "tone":
-		return []string{"rude", "dismissive", "impatient", "profanity"}
-	case "diversion":
-		return []string{"contact", "payment"}
-	case "commitment":
-		return []string{"guarantee", "compensation", "absolute_claim"}
-	case "complaint":
-		return []string{"escalation", "risk"}
-	case "link":
-		return []string{"external"}
-	}
-	return nil
-}
-
-// Families lists the detector families in the taxonomy.
-func Families() []string {
-	return []string{"privacy", "tone", "diversion", "commitment", "complaint", "link"}
 }
 
 // At builds a finding of detector.kind for the normalized byte range

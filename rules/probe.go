@@ -15,8 +15,9 @@ import (
 // discover it as 503 inspection_failed.
 
 // taxonomy lists the finding kinds the detectors emit, "detector.kind",
-// as DESIGN.md names them (detectors.Families and detectors.Kinds; rules
-// does not import the detectors, and a test keeps the two lists equal).
+// as DESIGN.md names them, in its order (the families and kinds of
+// detectors/registry; rules does not import the detectors, and a test
+// keeps the two lists equal).
 func taxonomy() []string {
 	return []string{
 		"privacy.phone", "privacy.id_card", "privacy.bank_card", "privacy.email", "privacy.address",

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/registry"
 )
 
 // overlay copies the default bundle into a temporary directory and the
@@ -43,9 +43,9 @@ func overlayDir(t *testing.T, from string) string {
 // one, so that a kind added to a detector without a probe fails here.
 func TestTaxonomyMatchesDetectors(t *testing.T) {
 	var want []string
-	for _, fam := range detectors.Families() {
-		for _, k := range detectors.Kinds(fam) {
-			want = append(want, fam+"."+k)
+	for _, fam := range registry.Families() {
+		for _, k := range fam.Kinds {
+			want = append(want, fam.Name+"."+k)
 		}
 	}
 	got := taxonomy()
@@ -89,12 +89,12 @@ func TestProbesCoverTaxonomy(t *testing.T) {
 			nothing: len(in.Findings) == 0,
 		})
 	}
-	for _, fam := range detectors.Families() {
-		for _, k := range detectors.Kinds(fam) {
+	for _, fam := range registry.Families() {
+		for _, k := range fam.Kinds {
 			for _, role := range []string{"agent", "customer"} {
 				for _, sev := range []string{"info", "low", "medium", "high", "critical"} {
-					if !singles[single{role, fam + "." + k, sev}] {
-						t.Errorf("no %s probe with a lone %s.%s finding of severity %s", role, fam, k, sev)
+					if !singles[single{role, fam.Name + "." + k, sev}] {
+						t.Errorf("no %s probe with a lone %s.%s finding of severity %s", role, fam.Name, k, sev)
 					}
 				}
 			}

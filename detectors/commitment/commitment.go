@@ -27,8 +27,15 @@ import (
 //go:embed lexicon.yaml
 var defaultLexicon []byte
 
-// name is the detector family in the taxonomy.
-const name = "commitment"
+// Name is the detector family in the taxonomy.
+const Name = "commitment"
+
+// Kinds returns the taxonomy kinds of the commitment family, the second half of
+// its findings' names: part of the public API (DESIGN.md, the schemas).
+// Lexicon entries must be of one of them. Each call returns a new slice.
+func Kinds() []string {
+	return []string{"guarantee", "compensation", "absolute_claim"}
+}
 
 // Set names the detector reads from the lexicon.
 const (
@@ -70,7 +77,7 @@ var _ detectors.Detector = (*Detector)(nil)
 // absolute_claim; the sets intensifier, outcome, negation, soft, review and
 // reward are optional.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(name))
+	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
 	if err != nil {
 		return nil, fmt.Errorf("commitment: %w", err)
 	}
@@ -85,7 +92,7 @@ func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("commitmen
 func Default() (*Detector, error) { return lexicon.BuildEmbedded("commitment", defaultLexicon, New) }
 
 // Name returns the family name, "commitment".
-func (d *Detector) Name() string { return name }
+func (d *Detector) Name() string { return Name }
 
 // Version returns the lexicon's content hash.
 func (d *Detector) Version() string { return d.lex.Version() }
@@ -189,5 +196,5 @@ func softened(norm string, hits []lexicon.Hit, s, e int) bool {
 // merge records a hit of kind over [s, e) of the normalized text, from
 // lexicon entry id, merging it with a near finding of its kind.
 func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	return textscan.Merge(t, dst, first, detectors.Finding{Detector: name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
+	return textscan.Merge(t, dst, first, detectors.Finding{Detector: Name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
 }

@@ -102,7 +102,7 @@ func TestSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(newDetector(t), "保证明天到", "好评返现", "全网最低价", "I promise it will arrive tomorrow"); err != nil {
+	if err := detectortest.Check(newDetector(t), Kinds(), "保证明天到", "好评返现", "全网最低价", "I promise it will arrive tomorrow"); err != nil {
 		t.Error(err)
 	}
 }

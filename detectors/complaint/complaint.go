@@ -27,6 +27,13 @@ import (
 // Name is the detector family.
 const Name = "complaint"
 
+// Kinds returns the taxonomy kinds of the complaint family, the second half of
+// its findings' names: part of the public API (DESIGN.md, the schemas).
+// Lexicon entries must be of one of them. Each call returns a new slice.
+func Kinds() []string {
+	return []string{"escalation", "risk"}
+}
+
 // Set names the detector reads from its lexicon.
 const (
 	// SetNegation lists terms that withdraw a threat right after them.
@@ -61,7 +68,7 @@ func Default() (*Detector, error) { return lexicon.BuildEmbedded("complaint", de
 // policy bundle). Terms with an ASCII apostrophe also match with a
 // typographic one and with none.
 func New(f lexicon.File) (*Detector, error) {
-	lex, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(Name))
+	lex, err := lexicon.Compile(f, normalize.Default(), Kinds())
 	if err != nil {
 		return nil, fmt.Errorf("complaint: %w", err)
 	}

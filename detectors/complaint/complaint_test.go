@@ -137,7 +137,7 @@ func TestDetectSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(mustDefault(t), "打12315", "我要投诉", "I'll sue you", "报警110"); err != nil {
+	if err := detectortest.Check(mustDefault(t), Kinds(), "打12315", "我要投诉", "I'll sue you", "报警110"); err != nil {
 		t.Error(err)
 	}
 }

@@ -29,8 +29,15 @@ import (
 //go:embed lexicon.yaml
 var defaultLexicon []byte
 
-// name is the detector family in the taxonomy.
-const name = "diversion"
+// Name is the detector family in the taxonomy.
+const Name = "diversion"
+
+// Kinds returns the taxonomy kinds of the diversion family, the second half of
+// its findings' names: part of the public API (DESIGN.md, the schemas).
+// Lexicon entries must be of one of them. Each call returns a new slice.
+func Kinds() []string {
+	return []string{"contact", "payment"}
+}
 
 // Set names the detector reads from the lexicon.
 const (
@@ -72,7 +79,7 @@ var _ detectors.Detector = (*Detector)(nil)
 // policy bundle). Entries must be of kind contact or payment; the sets app,
 // invite, negation, warning and number_unit are optional.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(name))
+	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
 	if err != nil {
 		return nil, fmt.Errorf("diversion: %w", err)
 	}
@@ -99,7 +106,7 @@ func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("diversion
 func Default() (*Detector, error) { return lexicon.BuildEmbedded("diversion", defaultLexicon, New) }
 
 // Name returns the family name, "diversion".
-func (d *Detector) Name() string { return name }
+func (d *Detector) Name() string { return Name }
 
 // Version returns the lexicon's content hash.
 func (d *Detector) Version() string { return d.lex.Version() }
@@ -356,5 +363,5 @@ func isIDByte(c byte) bool {
 // merge records a hit of kind over [s, e) of the normalized text, from
 // lexicon entry id, merging it with a near finding of its kind.
 func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	return textscan.Merge(t, dst, first, detectors.Finding{Detector: name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
+	return textscan.Merge(t, dst, first, detectors.Finding{Detector: Name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
 }

@@ -108,7 +108,7 @@ func TestSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(newDetector(t), "加我V信 wxid_abc123", "QQ12345678", "微信转账给我", "abc_12345是我的微信"); err != nil {
+	if err := detectortest.Check(newDetector(t), Kinds(), "加我V信 wxid_abc123", "QQ12345678", "微信转账给我", "abc_12345是我的微信"); err != nil {
 		t.Error(err)
 	}
 }

@@ -31,8 +31,15 @@ import (
 //go:embed lexicon.yaml
 var defaultLexicon []byte
 
-// name is the detector family in the taxonomy.
-const name = "link"
+// Name is the detector family in the taxonomy.
+const Name = "link"
+
+// Kinds returns the taxonomy kinds of the link family, the second half of
+// its findings' names: part of the public API (DESIGN.md, the schemas).
+// Lexicon entries must be of one of them. Each call returns a new slice.
+func Kinds() []string {
+	return []string{"external"}
+}
 
 // Set names and entry ids the detector reads from the lexicon.
 const (
@@ -73,7 +80,7 @@ var _ detectors.Detector = (*Detector)(nil)
 // allow_host lists the allowed hosts and the set tld the top-level domains
 // that make a bare name.tld a link.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(name))
+	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
@@ -146,7 +153,7 @@ func (d *Detector) WithAllow(hosts []string) (*Detector, error) {
 }
 
 // Name returns the family name, "link".
-func (d *Detector) Name() string { return name }
+func (d *Detector) Name() string { return Name }
 
 // Version returns the lexicon's content hash; a detector from WithAllow
 // appends a hash of its allowlist.
@@ -187,7 +194,7 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 				break
 			}
 		}
-		f := detectors.At(t, name, "external", info.sev, info.score, s, e)
+		f := detectors.At(t, Name, "external", info.sev, info.score, s, e)
 		f.Lexicon = info.id
 		dst = append(dst, f)
 	}

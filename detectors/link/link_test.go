@@ -167,7 +167,7 @@ func TestTenantLexicon(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(newDetector(t), "https://evil.com", "t.cn/abc", "www.", "http://", "a.com.", "https://[::1]/x"); err != nil {
+	if err := detectortest.Check(newDetector(t), Kinds(), "https://evil.com", "t.cn/abc", "www.", "http://", "a.com.", "https://[::1]/x"); err != nil {
 		t.Error(err)
 	}
 }

@@ -327,7 +327,7 @@ func TestRedact(t *testing.T) {
 
 func TestConformance(t *testing.T) {
 	d := mustDefault(t)
-	if err := detectortest.Check(d,
+	if err := detectortest.Check(d, Kinds(),
 		"手机13812345678，身份证110101199003074514，卡号6222021234567890128",
 		"验证码是 482913 密码 abc123456", "请把验证码告诉我 1234567890",
 		"北京市朝阳区建国路88号SOHO现代城5号楼1203室", "ship to 1120 N Street, Apt 4, Sacramento CA 95814",

@@ -33,6 +33,13 @@ import (
 // Name is the detector family.
 const Name = "tone"
 
+// Kinds returns the taxonomy kinds of the tone family, the second half of
+// its findings' names: part of the public API (DESIGN.md, the schemas).
+// Lexicon entries must be of one of them. Each call returns a new slice.
+func Kinds() []string {
+	return []string{"rude", "dismissive", "impatient", "profanity"}
+}
+
 // Set names the detector reads from its lexicon.
 const (
 	// SetWords lists words a hit must not cut through.
@@ -66,7 +73,7 @@ func Default() (*Detector, error) { return lexicon.BuildEmbedded("tone", default
 // policy bundle). Terms with an ASCII apostrophe also match with a
 // typographic one and with none.
 func New(f lexicon.File) (*Detector, error) {
-	lex, err := lexicon.Compile(f, normalize.Default(), detectors.Kinds(Name))
+	lex, err := lexicon.Compile(f, normalize.Default(), Kinds())
 	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
 	}
@@ -82,10 +89,6 @@ func (d *Detector) Name() string { return Name }
 
 // Version returns the lexicon's content hash.
 func (d *Detector) Version() string { return d.lex.Version() }
-
-// Keywords returns nil: every message needs the tone check, so there is no
-// prefilter keyword that could skip it.
-func (d *Detector) Keywords() []string { return nil }
 
 // maxHits bounds the hits kept on the stack; longer messages spill to the heap.
 const maxHits = 16

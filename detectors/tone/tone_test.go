@@ -189,7 +189,7 @@ func TestDetectSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(mustDefault(t), "你个傻逼", "滚", "f*ck", "说了多少遍了", "爱找谁找谁", "a$$hole", "f u c k"); err != nil {
+	if err := detectortest.Check(mustDefault(t), Kinds(), "你个傻逼", "滚", "f*ck", "说了多少遍了", "爱找谁找谁", "a$$hole", "f u c k"); err != nil {
 		t.Error(err)
 	}
 }

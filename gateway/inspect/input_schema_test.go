@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/registry"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -195,10 +195,10 @@ func TestInputSchemaInspector(t *testing.T) {
 			}
 		})
 	}
-	for _, fam := range detectors.Families() {
-		for _, k := range detectors.Kinds(fam) {
-			if !seen[fam+"."+k] {
-				t.Errorf("no message of the table has a %s.%s finding: add one", fam, k)
+	for _, fam := range registry.Families() {
+		for _, k := range fam.Kinds {
+			if !seen[fam.Name+"."+k] {
+				t.Errorf("no message of the table has a %s.%s finding: add one", fam.Name, k)
 			}
 		}
 	}

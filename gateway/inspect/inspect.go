@@ -29,14 +29,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xunjian/xunjian/detectors"
-	"github.com/xunjian/xunjian/detectors/commitment"
 	"github.com/xunjian/xunjian/detectors/complaint"
-	"github.com/xunjian/xunjian/detectors/diversion"
-	"github.com/xunjian/xunjian/detectors/lexicon"
-	"github.com/xunjian/xunjian/detectors/link"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
-	"github.com/xunjian/xunjian/detectors/tone"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -94,27 +89,18 @@ type scratch struct {
 	buf  normalize.Buffer
 }
 
-// New builds the detectors (from the lexicons in the policy bundle's data
-// under xunjian.lexicons.<family> where present, else the embedded ones,
-// plus the entries, allow phrases and set terms under
-// xunjian.lexicon_additions.<family>) and returns an Inspector for policy. A tenant may add to the tone,
-// diversion, commitment and link lexicons (entries, allow phrases, set
-// terms) under xunjian.tenants.<id>.lexicons.<family> and allow link hosts
-// under xunjian.tenants.<id>.link_allow; such a tenant gets detectors of
-// its own, and no other tenant sees its additions. Privacy and complaint
-// lexicons are shared by all tenants.
+// New builds the detectors and returns an Inspector for policy. The
+// detector families, and which of them run on agent drafts and on customer
+// messages, come from detectors/registry; each family's lexicon is the one
+// in the policy bundle's data under xunjian.lexicons.<family> where present,
+// else the embedded one, plus the entries, allow phrases and set terms under
+// xunjian.lexicon_additions.<family>. A tenant may add to the lexicons of
+// the tenant-extensible families (tone, diversion, commitment and link)
+// under xunjian.tenants.<id>.lexicons.<family> and allow link hosts under
+// xunjian.tenants.<id>.link_allow; such a tenant gets detectors of its own,
+// and no other tenant sees its additions. The other families' detectors
+// (privacy, complaint) are shared by all tenants.
 func New(policy *rules.Policy, opts Options) (*Inspector, error) {
-	lex := bundleLexicons(policy.Data())
-	load := func(family string, def func() (lexicon.File, error)) (lexicon.File, error) {
-		if v, ok := lex[family]; ok {
-			f, err := lexicon.FromData(v)
-			if err != nil {
-				return lexicon.File{}, fmt.Errorf("bundle lexicon %s: %w", family, err)
-			}
-			return f, nil
-		}
-		return def()
-	}
 	in := &Inspector{norm: normalize.Default(), policy: policy, maxText: opts.MaxTextBytes, decide: opts.Decide}
 	if in.decide == nil {
 		in.decide = policy.Decide
@@ -122,64 +108,8 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	if in.maxText <= 0 {
 		in.maxText = DefaultMaxTextBytes
 	}
-	var errs []error
-	files := map[string]lexicon.File{}
-	for _, fam := range []struct {
-		name string
-		def  func() (lexicon.File, error)
-	}{
-		{"privacy", privacy.DefaultLexicon}, {"tone", tone.DefaultLexicon}, {"diversion", diversion.DefaultLexicon},
-		{"commitment", commitment.DefaultLexicon}, {"link", link.DefaultLexicon}, {"complaint", complaint.DefaultLexicon},
-	} {
-		f, err := load(fam.name, fam.def)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("detector %s: %w", fam.name, err))
-		}
-		files[fam.name] = f
-	}
-	x, _ := policy.Data()["xunjian"].(map[string]any)
-	adds, _ := x["lexicon_additions"].(map[string]any)
-	for family, v := range adds {
-		base, ok := files[family]
-		if !ok {
-			errs = append(errs, fmt.Errorf("data.xunjian.lexicon_additions.%s: no such detector family", family))
-			continue
-		}
-		ext, err := lexicon.FromData(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("data.xunjian.lexicon_additions.%s: %w", family, err))
-			continue
-		}
-		files[family] = base.Extend(ext)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := in.buildDetectors(policy.Data()); err != nil {
 		return nil, err
-	}
-	var err error
-	if in.privacy, err = privacy.New(files["privacy"]); err != nil {
-		return nil, fmt.Errorf("detector privacy: %w", err)
-	}
-	if in.complaint, err = complaint.New(files["complaint"]); err != nil {
-		return nil, fmt.Errorf("detector complaint: %w", err)
-	}
-	base, err := in.tenantSet(files, tenantConfig{})
-	if err != nil {
-		return nil, err
-	}
-	in.agent, in.customer = base.agent, base.customer
-	tenants, err := tenantConfigs(policy.Data())
-	if err != nil {
-		return nil, err
-	}
-	for id, tc := range tenants {
-		set, err := in.tenantSet(files, tc)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", id, err)
-		}
-		if in.byTenant == nil {
-			in.byTenant = map[string][2][]detectors.Detector{}
-		}
-		in.byTenant[id] = [2][]detectors.Detector{set.agent, set.customer}
 	}
 	if opts.CacheBytes > 0 {
 		c, err := newFindingsCache(opts.CacheBytes)
@@ -188,124 +118,7 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 		}
 		in.cache = c
 	}
-	in.version = strings.Join([]string{in.privacy.Version(), base.tone.Version(), base.diversion.Version(), base.commitment.Version(), base.link.Version(), in.complaint.Version()}, ".")
 	return in, nil
-}
-
-// detectorSet is the detectors of one tenant (or of all without their own).
-type detectorSet struct {
-	tone            *tone.Detector
-	diversion       *diversion.Detector
-	commitment      *commitment.Detector
-	link            *link.Detector
-	agent, customer []detectors.Detector
-}
-
-// tenantSet builds the tone, diversion, commitment and link detectors from
-// the shared lexicon files extended by tc, around the shared privacy and
-// complaint detectors.
-func (in *Inspector) tenantSet(files map[string]lexicon.File, tc tenantConfig) (detectorSet, error) {
-	file := func(family string) lexicon.File {
-		if ext, ok := tc.lexicons[family]; ok {
-			return files[family].Extend(ext)
-		}
-		return files[family]
-	}
-	var (
-		set  detectorSet
-		err  error
-		errs []error
-	)
-	if set.tone, err = tone.New(file("tone")); err != nil {
-		errs = append(errs, fmt.Errorf("detector tone: %w", err))
-	}
-	if set.diversion, err = diversion.New(file("diversion")); err != nil {
-		errs = append(errs, fmt.Errorf("detector diversion: %w", err))
-	}
-	if set.commitment, err = commitment.New(file("commitment")); err != nil {
-		errs = append(errs, fmt.Errorf("detector commitment: %w", err))
-	}
-	if set.link, err = link.New(file("link")); err == nil && tc.linkAllow != nil {
-		set.link, err = set.link.WithAllow(tc.linkAllow)
-	}
-	if err != nil {
-		errs = append(errs, fmt.Errorf("detector link: %w", err))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return detectorSet{}, err
-	}
-	set.agent = []detectors.Detector{in.privacy, set.tone, set.diversion, set.commitment, set.link}
-	set.customer = []detectors.Detector{in.privacy, set.tone, set.diversion, set.link, in.complaint}
-	return set, nil
-}
-
-// tenantConfig is what a tenant adds to the shared detectors.
-type tenantConfig struct {
-	lexicons  map[string]lexicon.File
-	linkAllow []string
-}
-
-// tenantFamily reports whether a tenant may extend the lexicon family.
-func tenantFamily(family string) bool {
-	switch family {
-	case "tone", "diversion", "commitment", "link":
-		return true
-	}
-	return false
-}
-
-// tenantConfigs reads data.xunjian.tenants.<id>.lexicons.<family> and
-// .link_allow (hosts a tenant allows in links on top of the lexicon's
-// allowlist), for the tenants that have either.
-func tenantConfigs(data map[string]any) (map[string]tenantConfig, error) {
-	x, _ := data["xunjian"].(map[string]any)
-	tenants, _ := x["tenants"].(map[string]any)
-	out := map[string]tenantConfig{}
-	for id, v := range tenants {
-		t, _ := v.(map[string]any)
-		var tc tenantConfig
-		if raw, ok := t["link_allow"]; ok {
-			list, ok := raw.([]any)
-			if !ok {
-				return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow: want a list of hosts", id)
-			}
-			tc.linkAllow = []string{}
-			for i, h := range list {
-				host, ok := h.(string)
-				if !ok {
-					return nil, fmt.Errorf("data.xunjian.tenants.%s.link_allow[%d]: want a host name", id, i)
-				}
-				tc.linkAllow = append(tc.linkAllow, host)
-			}
-		}
-		if raw, ok := t["lexicons"]; ok {
-			lexs, ok := raw.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons: want an object of families", id)
-			}
-			tc.lexicons = map[string]lexicon.File{}
-			for family, v := range lexs {
-				if !tenantFamily(family) {
-					return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons.%s: a tenant may extend only tone, diversion, commitment and link", id, family)
-				}
-				f, err := lexicon.FromData(v)
-				if err != nil {
-					return nil, fmt.Errorf("data.xunjian.tenants.%s.lexicons.%s: %w", id, family, err)
-				}
-				tc.lexicons[family] = f
-			}
-		}
-		if tc.linkAllow != nil || tc.lexicons != nil {
-			out[id] = tc
-		}
-	}
-	return out, nil
-}
-
-func bundleLexicons(data map[string]any) map[string]any {
-	x, _ := data["xunjian"].(map[string]any)
-	lex, _ := x["lexicons"].(map[string]any)
-	return lex
 }
 
 // Policy returns the policy this Inspector evaluates.
