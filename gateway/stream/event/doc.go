@@ -56,11 +56,11 @@
 //     customer had it. A customer message is always delivered.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
-// Every text field of an event passes through Scrub on the way out:
+// Every text field of an event passes through scrub.Text on the way out:
 // text_masked, context[].text_masked, evidence, the messages and
-// suggestions of reasons and shadow, and alert messages. Scrub stars every
-// run of more than four digit-like code points but its last four (digits
-// in any form: ASCII, full-width, circled, superscript, Chinese numerals
+// suggestions of reasons and shadow, and alert messages. scrub.Text stars
+// every run of more than four digit-like code points but its last four
+// (digits in any form: ASCII, full-width, circled, superscript, Chinese numerals
 // plain and capital, split by spaces, dashes, dots or zero-width
 // characters) and cuts e-mail user parts, so a detector that forgot to
 // mask, a policy message quoting a number or a phone spelled 一三八… cannot

@@ -17,6 +17,7 @@ import (
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/jsonstr"
+	"github.com/xunjian/xunjian/gateway/stream/scrub"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -207,7 +208,7 @@ func New(in Input, enc *Encryptor) (*Event, error) {
 
 // findings copies fs (never the caller's array: evidence may change) with
 // evidence re-checked (contact handles masked by inspect.MaskContact, then
-// Scrub) and scores clamped to [0, 1].
+// scrub.Text) and scores clamped to [0, 1].
 func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
 	out := make([]detectors.Finding, len(fs))
 	for i, f := range fs {
@@ -226,7 +227,7 @@ func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
 			// so evidence and text_masked show the same stars.
 			f.Evidence = inspect.MaskContact(f.Evidence)
 		}
-		f.Evidence = Scrub(f.Evidence)
+		f.Evidence = scrub.Text(f.Evidence)
 		out[i] = f
 	}
 	return out, nil
