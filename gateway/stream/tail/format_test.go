@@ -9,6 +9,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -21,7 +22,7 @@ var cst = time.FixedZone("CST", 8*3600)
 // suggestion, a shadow reason, an alert and its context.
 func blockEvent(t *testing.T) *event.Event {
 	ts := time.Date(2026, 11, 23, 4, 3, 28, 123_000_000, time.UTC)
-	e, err := event.New(event.Input{
+	e, err := stream.NewEvent(stream.EventInput{
 		TS: ts, Tenant: "acme", ConversationID: "conv-17", AgentID: "a7", Role: inspect.RoleAgent,
 		Verdict: &inspect.Verdict{
 			Action: rules.Block,
@@ -55,7 +56,7 @@ func blockEvent(t *testing.T) *event.Event {
 // customerEvent is a bare customer message released fail-open, with no
 // tenant or agent, just after midnight in CST.
 func customerEvent(t *testing.T) *event.Event {
-	e, err := event.New(event.Input{
+	e, err := stream.NewEvent(stream.EventInput{
 		TS: time.Date(2026, 11, 23, 16, 30, 0, 0, time.UTC), ConversationID: "c-9", Role: inspect.RoleCustomer,
 		Verdict: &inspect.Verdict{Action: rules.Allow, FailOpen: true, PolicyRevision: "r"},
 	}, nil)

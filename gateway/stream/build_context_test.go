@@ -1,4 +1,4 @@
-package event
+package stream
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 )
 
 // chat is one message of a conversation replayed through the inspector.
@@ -37,24 +38,24 @@ func replay(t *testing.T, in *inspect.Inspector, msgs []chat) (*inspect.Conversa
 
 // alertEvent builds the alerts topic's event of the last message, as the
 // stream does, checks it against the schema and reads it back.
-func alertEvent(t *testing.T, conv *inspect.Conversation, v *inspect.Verdict, role string) (*Event, []byte) {
+func alertEvent(t *testing.T, conv *inspect.Conversation, v *inspect.Verdict, role string) (*event.Event, []byte) {
 	t.Helper()
 	if len(v.Alerts) == 0 {
 		t.Fatalf("the last message raised no alert (findings %+v)", v.Findings)
 	}
-	e, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: v,
+	e, err := NewEvent(EventInput{TS: testTS, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: v,
 		Masked: conv.Recent[len(conv.Recent)-1].Text, Context: conv.Recent}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := e.ForAlert(v.Alerts, conv.Recent).Marshal(nil)
+	b, err := forAlert(e, v, v.Alerts, conv.Recent).Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := validate(compileSchema(t), b); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	back, err := Parse(b)
+	back, err := event.Parse(b)
 	if err != nil {
 		t.Fatalf("Parse: %v\n%s", err, b)
 	}
@@ -192,15 +193,15 @@ func TestEventsKeepPublicNumbers(t *testing.T) {
 	} {
 		conv, vs := replay(t, in, []chat{{role: tc.role, text: tc.text}})
 		v := vs[0]
-		e, err := New(Input{TS: testTS, Role: tc.role, Verdict: &v, Masked: conv.Recent[0].Text, Context: conv.Recent}, nil)
+		e, err := NewEvent(EventInput{TS: testTS, Role: tc.role, Verdict: &v, Masked: conv.Recent[0].Text, Context: conv.Recent}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := e.ForAlert(v.Alerts, conv.Recent).Marshal(nil)
+		b, err := forAlert(e, &v, v.Alerts, conv.Recent).Marshal(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := Parse(b)
+		back, err := event.Parse(b)
 		if err != nil {
 			t.Fatal(err)
 		}

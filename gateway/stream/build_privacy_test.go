@@ -1,4 +1,4 @@
-package event
+package stream
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -56,11 +57,11 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 			v.Reasons = append(v.Reasons, rules.Reason{Rule: "test.quote", Action: rules.Warn, Message: "您发送了：" + text, Suggestion: "不要发送 " + text})
 			v.Alerts = append(v.Alerts, rules.Alert{Level: "high", Kind: "test.quote", Message: "坐席发送了 " + text})
 			masked := conv.Recent[len(conv.Recent)-1].Text
-			e, err := New(Input{TS: now, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text, Context: conv.Recent}, nil)
+			e, err := NewEvent(EventInput{TS: now, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text, Context: conv.Recent}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, ev := range []*Event{e, e.ForAlert(v.Alerts, conv.Recent)} {
+			for _, ev := range []*event.Event{e, forAlert(e, &v, v.Alerts, conv.Recent)} {
 				b, err := ev.Marshal(nil)
 				if err != nil {
 					t.Fatal(err)

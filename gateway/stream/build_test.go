@@ -1,8 +1,9 @@
-package event
+package stream
 
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -17,15 +18,26 @@ import (
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 	"github.com/xunjian/xunjian/rules"
 )
 
-func compileSchema(t testing.TB) *eventtest.Schema { return eventtest.Compile(t, Schema()) }
+func compileSchema(t testing.TB) *eventtest.Schema { return eventtest.Compile(t, event.Schema()) }
 
 func validate(s *eventtest.Schema, b []byte) error { return s.Validate(b) }
 
 func intp(i int) *int { return &i }
+
+// mustEncryptor returns an Encryptor whose key is 32 bytes of b.
+func mustEncryptor(t testing.TB, b byte, id string) *event.Encryptor {
+	t.Helper()
+	e, err := event.NewEncryptor(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 var testTS = time.Date(2026, 11, 23, 12, 3, 28, 123_456_789, time.UTC)
 
@@ -63,22 +75,22 @@ func sampleVerdicts() []inspect.Verdict {
 	return out
 }
 
-// inputs builds an Input for every verdict, role, encryption and optional
+// inputs builds an EventInput for every verdict, role, encryption and optional
 // field combination.
 func inputs(t testing.TB) []struct {
-	in  Input
-	enc *Encryptor
+	in  EventInput
+	enc *event.Encryptor
 } {
 	enc := mustEncryptor(t, 9, "kms/2026-11")
 	var out []struct {
-		in  Input
-		enc *Encryptor
+		in  EventInput
+		enc *event.Encryptor
 	}
 	vs := sampleVerdicts()
 	for i := range vs {
 		for _, role := range []string{"", inspect.RoleAgent, inspect.RoleCustomer} {
-			for _, e := range []*Encryptor{nil, enc} {
-				in := Input{
+			for _, e := range []*event.Encryptor{nil, enc} {
+				in := EventInput{
 					TS: testTS, Tenant: "t1", ConversationID: fmt.Sprintf("c-%d", i), AgentID: "a7",
 					Role: role, Verdict: &vs[i], Raw: "您好 13812345678",
 				}
@@ -98,8 +110,8 @@ func inputs(t testing.TB) []struct {
 					in.TS = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))
 				}
 				out = append(out, struct {
-					in  Input
-					enc *Encryptor
+					in  EventInput
+					enc *event.Encryptor
 				}{in, e})
 			}
 		}
@@ -111,7 +123,7 @@ func TestEventsValidate(t *testing.T) {
 	s := compileSchema(t)
 	n := 0
 	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
+		e, err := NewEvent(tc.in, tc.enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,11 +148,11 @@ func TestEventsValidate(t *testing.T) {
 }
 
 // plain has Event's fields without its MarshalJSON: encoding/json's view.
-type plain Event
+type plain event.Event
 
 func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
+		e, err := NewEvent(tc.in, tc.enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,12 +201,12 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 
 func TestParseRoundTrip(t *testing.T) {
 	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
+		e, err := NewEvent(tc.in, tc.enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := e.Marshal(nil)
-		got, err := Parse(b)
+		got, err := event.Parse(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +230,7 @@ func TestParseRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Parse([]byte(`{"event_id":"x","text":"hi"}`)); err == nil {
+	if _, err := event.Parse([]byte(`{"event_id":"x","text":"hi"}`)); err == nil {
 		t.Fatal("Parse accepted an unknown field")
 	}
 }
@@ -227,7 +239,7 @@ func TestSchemaRejects(t *testing.T) {
 	s := compileSchema(t)
 	v := sampleVerdicts()[3]
 	enc := mustEncryptor(t, 1, "k")
-	e, err := New(Input{TS: testTS, Tenant: "t", ConversationID: "c", AgentID: "a", Verdict: &v, Raw: "raw", Masked: "m"}, enc)
+	e, err := NewEvent(EventInput{TS: testTS, Tenant: "t", ConversationID: "c", AgentID: "a", Verdict: &v, Raw: "raw", Masked: "m"}, enc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +305,7 @@ func TestSchemaTaxonomy(t *testing.T) {
 			} `json:"finding"`
 		} `json:"$defs"`
 	}
-	if err := json.Unmarshal(Schema(), &doc); err != nil {
+	if err := json.Unmarshal(event.Schema(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	f := doc.Defs.Finding
@@ -323,27 +335,27 @@ func TestSchemaTaxonomy(t *testing.T) {
 	}
 }
 
-func TestNewRejects(t *testing.T) {
+func TestNewEventRejects(t *testing.T) {
 	ok := inspect.Verdict{Action: rules.Warn}
 	for _, tc := range []struct {
 		name string
-		in   Input
+		in   EventInput
 	}{
-		{"nil verdict", Input{}},
-		{"invalid action", Input{Verdict: &inspect.Verdict{Action: 9}}},
-		{"role", Input{Verdict: &ok, Role: "bot"}},
-		{"uuid v4", Input{Verdict: &ok, ID: uuid.NewString()}},
-		{"upper-case id", Input{Verdict: &ok, ID: strings.ToUpper(uuid.Must(uuid.NewV7()).String())}},
-		{"not an id", Input{Verdict: &ok, ID: "13812345678"}},
-		{"NaN score", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Score: nan()}}}}},
-		{"span", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Start: 5, End: 2}}}}},
-		{"severity", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Severity: 9}}}}},
-		{"reason action", Input{Verdict: &inspect.Verdict{Reasons: []rules.Reason{{Action: -1}}}}},
-		{"shadow finding", Input{Verdict: &ok, Shadow: []rules.Reason{{Finding: intp(-1)}}}},
+		{"nil verdict", EventInput{}},
+		{"invalid action", EventInput{Verdict: &inspect.Verdict{Action: 9}}},
+		{"role", EventInput{Verdict: &ok, Role: "bot"}},
+		{"uuid v4", EventInput{Verdict: &ok, ID: uuid.NewString()}},
+		{"upper-case id", EventInput{Verdict: &ok, ID: strings.ToUpper(uuid.Must(uuid.NewV7()).String())}},
+		{"not an id", EventInput{Verdict: &ok, ID: "13812345678"}},
+		{"NaN score", EventInput{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Score: nan()}}}}},
+		{"span", EventInput{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Start: 5, End: 2}}}}},
+		{"severity", EventInput{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Severity: 9}}}}},
+		{"reason action", EventInput{Verdict: &inspect.Verdict{Reasons: []rules.Reason{{Action: -1}}}}},
+		{"shadow finding", EventInput{Verdict: &ok, Shadow: []rules.Reason{{Finding: intp(-1)}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Raw = "13812345678 secret"
-			if _, err := New(tc.in, nil); err == nil {
+			if _, err := NewEvent(tc.in, nil); err == nil {
 				t.Fatal("want an error")
 			} else if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q holds the text", err)
@@ -354,10 +366,10 @@ func TestNewRejects(t *testing.T) {
 
 func nan() float64 { var z float64; return z / z }
 
-func TestNewDefaultsAndCopies(t *testing.T) {
+func TestNewEventDefaultsAndCopies(t *testing.T) {
 	fs := []detectors.Finding{{Detector: "privacy", Kind: "phone", Score: 1.2, Evidence: "13812345678"}}
 	v := inspect.Verdict{Action: rules.Redact, Findings: fs, LatencyUS: -3}
-	e, err := New(Input{Verdict: &v, Tenant: "t9", ConversationID: "conv-1"}, nil)
+	e, err := NewEvent(EventInput{Verdict: &v, Tenant: "t9", ConversationID: "conv-1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,8 +397,8 @@ func TestNewDefaultsAndCopies(t *testing.T) {
 	if _, err := e.DecryptText(mustEncryptor(t, 1, "k")); err == nil {
 		t.Error("DecryptText without text_enc")
 	}
-	id1, _ := New(Input{Verdict: &v}, nil)
-	id2, _ := New(Input{Verdict: &v}, nil)
+	id1, _ := NewEvent(EventInput{Verdict: &v}, nil)
+	id2, _ := NewEvent(EventInput{Verdict: &v}, nil)
 	if id1.EventID == id2.EventID {
 		t.Error("event ids repeat")
 	}
@@ -426,8 +438,8 @@ func TestPrivacy(t *testing.T) {
 			var buf normalize.Buffer
 			norm.NormalizeInto(&nt, &buf, text)
 			masked := pd.Redact(&nt, v.Findings)
-			for _, e := range []*Encryptor{nil, enc} {
-				ev, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text}, e)
+			for _, e := range []*event.Encryptor{nil, enc} {
+				ev, err := NewEvent(EventInput{TS: testTS, Tenant: "t1", ConversationID: "c1", AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text}, e)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -472,15 +484,15 @@ func BenchmarkNewMarshal(b *testing.B) {
 	enc := mustEncryptor(b, 5, "k1")
 	for _, bc := range []struct {
 		name string
-		enc  *Encryptor
+		enc  *event.Encryptor
 	}{{"plain", nil}, {"encrypted", enc}} {
 		b.Run(bc.name, func(b *testing.B) {
-			in := Input{TS: testTS, Tenant: "t1", ConversationID: "conv-0001", AgentID: "agent-7", Verdict: &v,
+			in := EventInput{TS: testTS, Tenant: "t1", ConversationID: "conv-0001", AgentID: "agent-7", Verdict: &v,
 				Masked: "你有病吧，打138****5678，加我\"微信\"", Raw: "你有病吧，打13812345678，加我\"微信\"", Route: "/v1/messages"}
 			buf := make([]byte, 0, 4096)
 			b.ReportAllocs()
 			for b.Loop() {
-				e, err := New(in, bc.enc)
+				e, err := NewEvent(in, bc.enc)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -496,7 +508,7 @@ func BenchmarkNewMarshal(b *testing.B) {
 func TestForAlert(t *testing.T) {
 	s := compileSchema(t)
 	v := sampleVerdicts()[1]
-	e, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", Verdict: &v}, nil)
+	e, err := NewEvent(EventInput{TS: testTS, Tenant: "t1", ConversationID: "c1", Verdict: &v}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,9 +517,9 @@ func TestForAlert(t *testing.T) {
 		{Role: inspect.RoleAgent, Text: "好的", TS: testTS},
 	}
 	admitted := []rules.Alert{{Level: "critical", Kind: "risk", Message: "call 13812345678"}}
-	a := e.ForAlert(admitted, recent)
+	a := forAlert(e, &v, admitted, recent)
 	if len(e.Context) != 0 || len(e.Alerts) != 1 || e.Alerts[0].Kind != "complaint" {
-		t.Fatalf("ForAlert modified the event: %+v", e)
+		t.Fatalf("forAlert modified the event: %+v", e)
 	}
 	if len(a.Alerts) != 1 || a.Alerts[0].Kind != "risk" || len(a.Context) != 2 || a.EventID != e.EventID {
 		t.Fatalf("alert event %+v", a)
@@ -524,7 +536,7 @@ func TestForAlert(t *testing.T) {
 			t.Fatalf("raw %s in %s", raw, b)
 		}
 	}
-	back, err := Parse(b)
+	back, err := event.Parse(b)
 	if err != nil || len(back.Context) != 2 || back.Context[0].Role != inspect.RoleCustomer || !back.Context[1].TS.Equal(testTS.Truncate(time.Millisecond)) {
 		t.Fatalf("Parse = %+v, %v", back, err)
 	}
