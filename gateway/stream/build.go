@@ -57,9 +57,11 @@ type EventInput struct {
 }
 
 // NewEvent builds the xunjian.event/v1 event of one inspected message.
-// The event is not changed afterwards and may be read concurrently; it may
-// share the slices of the verdict it came from, which must not be changed
-// either.
+// It checks what the event package cannot know: the verdict's action,
+// severities and reasons are ones the schema names, its spans and scores
+// are sane. The event is not changed afterwards and may be read
+// concurrently; it may share memory with the verdict it came from (the
+// reasons' finding indexes), which must not be changed either.
 //
 // Raw text goes only into text_enc, and only when enc is not nil. Every
 // text field of the event is re-checked for private data on the way out:
@@ -80,19 +82,21 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 	if v == nil {
 		return nil, errors.New("event: nil verdict")
 	}
-	if !v.Action.Valid() {
+	action, ok := eventAction(v.Action)
+	if !ok {
 		return nil, fmt.Errorf("event: action: invalid %d", int(v.Action))
 	}
 	if math.IsNaN(in.Risk) {
 		return nil, errors.New("event: risk is NaN")
 	}
-	role := in.Role
-	switch role {
-	case "":
-		role = inspect.RoleAgent
-	case inspect.RoleAgent, inspect.RoleCustomer:
+	var role string
+	switch in.Role {
+	case "", inspect.RoleAgent:
+		role = event.RoleAgent
+	case inspect.RoleCustomer:
+		role = event.RoleCustomer
 	default:
-		return nil, fmt.Errorf("event: role %q: want agent or customer", role)
+		return nil, fmt.Errorf("event: role %q: want agent or customer", in.Role)
 	}
 	id := in.ID
 	if id == "" {
@@ -118,8 +122,8 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 		AgentID:        in.AgentID,
 		AgentClaimed:   in.AgentClaimed,
 		Role:           role,
-		Action:         v.Action,
-		Alerts:         scrubAlerts(v.Alerts, sc),
+		Action:         action,
+		Alerts:         alerts(v.Alerts, sc),
 		PolicyRevision: v.PolicyRevision,
 		LatencyUS:      max(v.LatencyUS, 0),
 		Sampled:        in.Sampled || v.Sample,
@@ -149,11 +153,33 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 	return e, nil
 }
 
-// findings copies fs (never the caller's array: evidence may change) with
-// evidence re-checked (contact handles masked by inspect.MaskContact, then
-// scrub.Text) and scores clamped to [0, 1].
-func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
-	out := make([]detectors.Finding, len(fs))
+// eventAction returns the event's action for the policy's action a: the
+// one of the same name, the name being what the schema fixes. ok is false
+// when a is not one of the five actions.
+func eventAction(a rules.Action) (action event.Action, ok bool) {
+	if !a.Valid() {
+		return 0, false
+	}
+	action, err := event.ParseAction(a.String())
+	return action, err == nil
+}
+
+// eventSeverity returns the event's severity for the detectors' severity
+// s: the one of the same name. The error says s is out of range, in the
+// words of detectors.Severity.MarshalText.
+func eventSeverity(s detectors.Severity) (event.Severity, error) {
+	sev, err := event.ParseSeverity(s.String())
+	if err != nil {
+		return 0, fmt.Errorf("invalid severity %d", uint8(s))
+	}
+	return sev, nil
+}
+
+// findings converts fs to the event's findings with evidence re-checked
+// (contact handles masked by inspect.MaskContact, then scrub.Text) and
+// scores clamped to [0, 1].
+func findings(fs []detectors.Finding) ([]event.Finding, error) {
+	out := make([]event.Finding, len(fs))
 	for i, f := range fs {
 		if math.IsNaN(f.Score) {
 			return nil, fmt.Errorf("event: findings[%d] %s: score is NaN", i, f.Name())
@@ -161,80 +187,67 @@ func findings(fs []detectors.Finding) ([]detectors.Finding, error) {
 		if f.Start < 0 || f.End < f.Start {
 			return nil, fmt.Errorf("event: findings[%d] %s: span [%d, %d)", i, f.Name(), f.Start, f.End)
 		}
-		if _, err := f.Severity.MarshalText(); err != nil {
+		sev, err := eventSeverity(f.Severity)
+		if err != nil {
 			return nil, fmt.Errorf("event: findings[%d] %s: %w", i, f.Name(), err)
 		}
-		f.Score = min(max(f.Score, 0), 1)
+		evidence := f.Evidence
 		if inspect.IsContact(f) {
 			// The handle masked as the inspector masks it in the text,
 			// so evidence and text_masked show the same stars.
-			f.Evidence = inspect.MaskContact(f.Evidence)
+			evidence = inspect.MaskContact(evidence)
 		}
-		f.Evidence = scrub.Text(f.Evidence)
-		out[i] = f
+		out[i] = event.Finding{
+			Detector: f.Detector,
+			Kind:     f.Kind,
+			Severity: sev,
+			Score:    min(max(f.Score, 0), 1),
+			Start:    f.Start,
+			End:      f.End,
+			Evidence: scrub.Text(evidence),
+			Rule:     f.Rule,
+			Lexicon:  f.Lexicon,
+		}
 	}
 	return out, nil
 }
 
-// reasons returns rs with messages and suggestions scrubbed, copying only
-// when one changes; nil becomes empty.
-func reasons(rs []rules.Reason, field string, scrub func(string) string) ([]rules.Reason, error) {
-	if rs == nil {
-		return []rules.Reason{}, nil
-	}
-	var out []rules.Reason
+// reasons converts rs to the event's reasons with messages and
+// suggestions scrubbed by sc; nil becomes empty. field names rs in errors.
+func reasons(rs []rules.Reason, field string, sc func(string) string) ([]event.Reason, error) {
+	out := make([]event.Reason, len(rs))
 	for i, r := range rs {
-		if !r.Action.Valid() {
+		action, ok := eventAction(r.Action)
+		if !ok {
 			return nil, fmt.Errorf("event: %s[%d] %s: invalid action %d", field, i, r.Rule, int(r.Action))
 		}
 		if r.Finding != nil && *r.Finding < 0 {
 			return nil, fmt.Errorf("event: %s[%d] %s: finding %d", field, i, r.Rule, *r.Finding)
 		}
-		m, s := scrub(r.Message), scrub(r.Suggestion)
-		if m == r.Message && s == r.Suggestion {
-			continue
-		}
-		if out == nil {
-			out = append([]rules.Reason(nil), rs...)
-		}
-		out[i].Message, out[i].Suggestion = m, s
-	}
-	if out == nil {
-		return rs, nil
+		out[i] = event.Reason{Rule: r.Rule, Action: action, Message: sc(r.Message), Finding: r.Finding, Suggestion: sc(r.Suggestion)}
 	}
 	return out, nil
 }
 
-// turns copies the context turns with their texts scrubbed again; nil
-// stays nil.
-func turns(ts []inspect.Turn, scrub func(string) string) []event.Turn {
+// alerts converts as to the event's alerts with messages scrubbed by sc;
+// nil becomes empty.
+func alerts(as []rules.Alert, sc func(string) string) []event.Alert {
+	out := make([]event.Alert, len(as))
+	for i, a := range as {
+		out[i] = event.Alert{Level: a.Level, Kind: a.Kind, Message: sc(a.Message)}
+	}
+	return out
+}
+
+// turns copies the context turns with their texts scrubbed again by sc;
+// nil stays nil.
+func turns(ts []inspect.Turn, sc func(string) string) []event.Turn {
 	if ts == nil {
 		return nil
 	}
 	out := make([]event.Turn, len(ts))
 	for i, t := range ts {
-		out[i] = event.Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: scrub(t.Text), Action: t.Action, Delivered: t.Delivered}
-	}
-	return out
-}
-
-// scrubAlerts returns as with their messages scrubbed, copying only when
-// one changes; nil becomes empty.
-func scrubAlerts(as []rules.Alert, scrub func(string) string) []rules.Alert {
-	if as == nil {
-		return []rules.Alert{}
-	}
-	var out []rules.Alert
-	for i, a := range as {
-		if m := scrub(a.Message); m != a.Message {
-			if out == nil {
-				out = append([]rules.Alert(nil), as...)
-			}
-			out[i].Message = m
-		}
-	}
-	if out == nil {
-		return as
+		out[i] = event.Turn{Role: t.Role, TS: t.TS.Truncate(time.Millisecond), TextMasked: sc(t.Text), Action: t.Action, Delivered: t.Delivered}
 	}
 	return out
 }
@@ -244,11 +257,11 @@ func scrubAlerts(as []rules.Alert, scrub func(string) string) []rules.Alert {
 // deduplication; nil means none) and the conversation's recent turns as
 // context, their texts scrubbed as NewEvent scrubs them, contact handles
 // of v included. e is not modified.
-func forAlert(e *event.Event, v *inspect.Verdict, alerts []rules.Alert, recent []inspect.Turn) *event.Event {
+func forAlert(e *event.Event, v *inspect.Verdict, admitted []rules.Alert, recent []inspect.Turn) *event.Event {
 	c := *e
 	hs := handleReplacer(v.Findings)
 	sc := func(s string) string { return scrubWith(hs, s) }
-	c.Alerts = scrubAlerts(alerts, sc)
+	c.Alerts = alerts(admitted, sc)
 	c.Context = turns(recent, sc)
 	if c.Context == nil {
 		c.Context = []event.Turn{}

@@ -335,6 +335,33 @@ func TestSchemaTaxonomy(t *testing.T) {
 	}
 }
 
+// TestEventNamesFollowPolicy: the event's actions, severities and roles
+// are the policy's, the detectors' and the inspector's, name for name,
+// and NewEvent maps each to the one of the same name.
+func TestEventNamesFollowPolicy(t *testing.T) {
+	for a := rules.Allow; a <= rules.Block; a++ {
+		if got, ok := eventAction(a); !ok || got.String() != a.String() {
+			t.Errorf("eventAction(%s) = %s, %v", a, got, ok)
+		}
+	}
+	for _, a := range []rules.Action{-1, rules.Block + 1} {
+		if got, ok := eventAction(a); ok {
+			t.Errorf("eventAction(%d) = %s, want not ok", int(a), got)
+		}
+	}
+	for s := detectors.Info; s <= detectors.Critical; s++ {
+		if got, err := eventSeverity(s); err != nil || got.String() != s.String() {
+			t.Errorf("eventSeverity(%s) = %s, %v", s, got, err)
+		}
+	}
+	if got, err := eventSeverity(detectors.Critical + 1); err == nil {
+		t.Errorf("eventSeverity(%d) = %s, want an error", int(detectors.Critical+1), got)
+	}
+	if inspect.RoleAgent != event.RoleAgent || inspect.RoleCustomer != event.RoleCustomer {
+		t.Errorf("roles %q, %q; the event's %q, %q", inspect.RoleAgent, inspect.RoleCustomer, event.RoleAgent, event.RoleCustomer)
+	}
+}
+
 func TestNewEventRejects(t *testing.T) {
 	ok := inspect.Verdict{Action: rules.Warn}
 	for _, tc := range []struct {

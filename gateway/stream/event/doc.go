@@ -6,10 +6,14 @@
 // Schema; it sets additionalProperties false everywhere, so no raw text
 // field can appear.
 //
-// The package holds the schema: the event's types, their JSON encoding
-// and the sealing of raw text. The gateway builds events from its
-// inspections where it publishes them, in package stream
-// (stream.NewEvent), which also masks their text.
+// The package holds the schema only: the event's types, their JSON
+// encoding and the sealing of raw text. Its own Action, Severity, Finding,
+// Reason and Alert types stand for the policy's and the detectors' (same
+// names, same JSON), so that it imports nothing of the inspection
+// pipeline and a plain consumer such as `xunjian tail` links no detector
+// and no policy engine. The gateway builds events from its inspections
+// where it publishes them, in package stream (stream.NewEvent), which
+// checks the values this package cannot know and masks the text.
 //
 // Fields (required unless marked optional):
 //

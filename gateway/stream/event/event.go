@@ -11,9 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/internal/jsonstr"
-	"github.com/xunjian/xunjian/rules"
 )
 
 // SchemaID names the event schema; it is the value of the "schema" Kafka
@@ -35,25 +33,25 @@ func Schema() []byte { return append([]byte(nil), schema...) }
 // (stream.NewEvent); an Event is not changed once built and may then be
 // read concurrently.
 type Event struct {
-	EventID        string              `json:"event_id"`
-	TS             time.Time           `json:"ts"`
-	Tenant         string              `json:"tenant"`
-	ConversationID string              `json:"conversation_id"`
-	AgentID        string              `json:"agent_id"`
-	Role           string              `json:"role"`
-	Action         rules.Action        `json:"action"`
-	Findings       []detectors.Finding `json:"findings"`
-	Reasons        []rules.Reason      `json:"reasons"`
-	Alerts         []rules.Alert       `json:"alerts"`
-	PolicyRevision string              `json:"policy_revision"`
-	Shadow         []rules.Reason      `json:"shadow"`
-	LatencyUS      int64               `json:"latency_us"`
-	Sampled        bool                `json:"sampled"`
-	AgentClaimed   bool                `json:"agent_claimed,omitempty"`
-	FailOpen       bool                `json:"fail_open,omitempty"`
-	Route          string              `json:"route,omitempty"`
-	TextEnc        *TextEnc            `json:"text_enc,omitempty"`
-	TextMasked     string              `json:"text_masked,omitempty"`
+	EventID        string    `json:"event_id"`
+	TS             time.Time `json:"ts"`
+	Tenant         string    `json:"tenant"`
+	ConversationID string    `json:"conversation_id"`
+	AgentID        string    `json:"agent_id"`
+	Role           string    `json:"role"`
+	Action         Action    `json:"action"`
+	Findings       []Finding `json:"findings"`
+	Reasons        []Reason  `json:"reasons"`
+	Alerts         []Alert   `json:"alerts"`
+	PolicyRevision string    `json:"policy_revision"`
+	Shadow         []Reason  `json:"shadow"`
+	LatencyUS      int64     `json:"latency_us"`
+	Sampled        bool      `json:"sampled"`
+	AgentClaimed   bool      `json:"agent_claimed,omitempty"`
+	FailOpen       bool      `json:"fail_open,omitempty"`
+	Route          string    `json:"route,omitempty"`
+	TextEnc        *TextEnc  `json:"text_enc,omitempty"`
+	TextMasked     string    `json:"text_masked,omitempty"`
 	// Risk is the conversation's complaint risk after this message, in
 	// [0, 1] (optional: absent when zero).
 	Risk float64 `json:"risk,omitempty"`
@@ -256,7 +254,7 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendReasons(b []byte, rs []rules.Reason, field string) ([]byte, error) {
+func appendReasons(b []byte, rs []Reason, field string) ([]byte, error) {
 	b = append(b, '[')
 	for i := range rs {
 		r := &rs[i]
