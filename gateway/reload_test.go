@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -279,7 +280,7 @@ reasons contains {"rule": "shadow.claim.confirm", "action": "confirm", "message"
 		t.Errorf("shadow metric:\n%s", grepLines(metrics, "shadow"))
 	}
 	ev := consumeOne(t, g.srv.broker.Addr(), "xunjian.findings")
-	if len(ev.Shadow) != 1 || ev.Shadow[0].Rule != "shadow.claim.confirm" || ev.Action != rules.Warn || ev.EventID != r.Body["decision_id"] {
+	if len(ev.Shadow) != 1 || ev.Shadow[0].Rule != "shadow.claim.confirm" || ev.Action != event.ActionWarn || ev.EventID != r.Body["decision_id"] {
 		t.Errorf("event shadow %+v action %v id %s (decision %v)", ev.Shadow, ev.Action, ev.EventID, r.Body["decision_id"])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -148,7 +149,7 @@ func TestReplayEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := event.New(event.Input{
+	ev, err := stream.NewEvent(stream.EventInput{
 		Tenant: "t1", ConversationID: "c1", Role: "agent",
 		Verdict: &inspect.Verdict{}, Raw: "Hurry up, I don't have all day. Call 13812345678",
 	}, enc)

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/tail"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -76,7 +76,7 @@ func tailFake(t *testing.T, topics ...string) (string, map[string][]byte) {
 	defer cl.Close()
 	values := map[string][]byte{}
 	for _, topic := range topics {
-		e, err := event.New(event.Input{
+		e, err := stream.NewEvent(stream.EventInput{
 			TS: time.Date(2026, 11, 23, 12, 3, 28, 0, time.UTC), Tenant: "acme", ConversationID: "conv-" + topic, AgentID: "a7",
 			Verdict: &inspect.Verdict{Action: rules.Warn, PolicyRevision: "r"},
 		}, nil)

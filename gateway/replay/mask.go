@@ -6,12 +6,12 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/privacy"
-	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/scrub"
 )
 
 // maskText returns text with the private data masked that either version's
 // privacy detector found (the union of their spans, masked as the gateway
-// masks a redacted draft), then scrubbed like event text (event.Scrub), so
+// masks a redacted draft), then scrubbed like event text (scrub.Text), so
 // a number one version's lexicon missed is still starred.
 func maskText(text string, sets ...[]detectors.Finding) string {
 	type span struct {
@@ -28,7 +28,7 @@ func maskText(text string, sets ...[]detectors.Finding) string {
 		}
 	}
 	if len(spans) == 0 {
-		return event.Scrub(text)
+		return scrub.Text(text)
 	}
 	slices.SortStableFunc(spans, func(a, b span) int { return a.start - b.start })
 	merged := make([]span, 1, len(spans))
@@ -55,5 +55,5 @@ func maskText(text string, sets ...[]detectors.Finding) string {
 		prev = end
 	}
 	b.WriteString(string(runes[prev:]))
-	return event.Scrub(b.String())
+	return scrub.Text(b.String())
 }

@@ -22,7 +22,7 @@
 //
 // Nothing in a Report holds raw private data: texts are masked with the
 // union of both versions' privacy findings and, like every evidence and
-// policy message in it, scrubbed as events are (event.Scrub). Ids (line
+// policy message in it, scrubbed as events are (scrub.Text). Ids (line
 // ids, event ids, conversation and agent ids) are shown as given, as events
 // carry them. Errors name lines and reason codes, never message text.
 package replay
@@ -42,6 +42,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/jsonl"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/scrub"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -173,7 +174,7 @@ func Run(ctx context.Context, r io.Reader, baseline, candidate *inspect.Inspecto
 
 // PolicyError is a policy that failed to decide on a line: an undefined or
 // malformed decision, an evaluation error. Its message is scrubbed of
-// private data (event.Scrub); Unwrap returns the original error, which may
+// private data (scrub.Text); Unwrap returns the original error, which may
 // not be.
 type PolicyError struct {
 	// Line is the 1-based input line.
@@ -188,7 +189,7 @@ type PolicyError struct {
 
 // Error returns the error with its line and policy version, scrubbed.
 func (e *PolicyError) Error() string {
-	return fmt.Sprintf("replay: line %d: %s policy %s: %s", e.Line, e.Version, e.Revision, event.Scrub(e.Err.Error()))
+	return fmt.Sprintf("replay: line %d: %s policy %s: %s", e.Line, e.Version, e.Revision, scrub.Text(e.Err.Error()))
 }
 
 // Unwrap returns Err.

@@ -20,6 +20,7 @@ import (
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/jsonl"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -519,7 +520,7 @@ func TestEvents(t *testing.T) {
 	ts := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	mk := func(tenant, conv, role, text string, e *event.Encryptor) (string, string) {
 		ts = ts.Add(10 * time.Second)
-		ev, err := event.New(event.Input{
+		ev, err := stream.NewEvent(stream.EventInput{
 			TS: ts, Tenant: tenant, ConversationID: conv, AgentID: "ag", Role: role,
 			Verdict: &inspect.Verdict{Action: rules.Allow, PolicyRevision: "old"}, Raw: text,
 		}, e)
@@ -646,7 +647,7 @@ func TestNoPrivateDataInReports(t *testing.T) {
 	}
 	input.Write(fixture)
 	for i, text := range []string{"客户电话13812345678，身份证11010519491231002X", "mail john.smith@example.com or call 13912345678"} {
-		ev, err := event.New(event.Input{Tenant: "t1", ConversationID: fmt.Sprint("pe", i), Verdict: &inspect.Verdict{}, Raw: text}, enc)
+		ev, err := stream.NewEvent(stream.EventInput{Tenant: "t1", ConversationID: fmt.Sprint("pe", i), Verdict: &inspect.Verdict{}, Raw: text}, enc)
 		if err != nil {
 			t.Fatal(err)
 		}

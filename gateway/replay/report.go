@@ -10,7 +10,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/scrub"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -163,13 +163,13 @@ func outcome(v *inspect.Verdict) Outcome {
 		Findings: make([]Finding, len(v.Findings)),
 	}
 	for i, r := range v.Reasons {
-		o.Reasons[i] = Reason{Rule: r.Rule, Action: r.Action, Message: event.Scrub(r.Message)}
+		o.Reasons[i] = Reason{Rule: r.Rule, Action: r.Action, Message: scrub.Text(r.Message)}
 	}
 	for i, a := range v.Alerts {
-		o.Alerts[i] = rules.Alert{Level: a.Level, Kind: a.Kind, Message: event.Scrub(a.Message)}
+		o.Alerts[i] = rules.Alert{Level: a.Level, Kind: a.Kind, Message: scrub.Text(a.Message)}
 	}
 	for i, f := range v.Findings {
-		o.Findings[i] = Finding{Name: f.Name(), Severity: f.Severity, Start: f.Start, End: f.End, Evidence: event.Scrub(f.Evidence)}
+		o.Findings[i] = Finding{Name: f.Name(), Severity: f.Severity, Start: f.Start, End: f.End, Evidence: scrub.Text(f.Evidence)}
 	}
 	return o
 }

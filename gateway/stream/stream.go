@@ -245,7 +245,7 @@ func (s *Stream) Publish(ctx context.Context, m Message) error {
 	if route == 0 && len(admitted) == 0 {
 		return nil
 	}
-	e, err := event.New(event.Input{
+	e, err := NewEvent(EventInput{
 		ID: v.DecisionID, TS: m.Now, Tenant: m.Tenant, ConversationID: m.ConversationID, AgentID: m.AgentID, AgentClaimed: m.AgentClaimed,
 		Role: m.Role, Route: m.Route, Verdict: v, Shadow: v.Shadow, Sampled: sampled,
 		Risk: m.Risk, Masked: m.Masked, Raw: m.Raw,
@@ -260,7 +260,7 @@ func (s *Stream) Publish(ctx context.Context, m Message) error {
 		err = s.write(ctx, bp, route, m, e)
 	}
 	if len(admitted) > 0 && err == nil {
-		err = s.write(ctx, bp, toAlerts, m, e.ForAlert(admitted, m.Recent))
+		err = s.write(ctx, bp, toAlerts, m, forAlert(e, v, admitted, m.Recent))
 	}
 	switch {
 	case errors.Is(err, errDropped):

@@ -1,9 +1,19 @@
-// Package event builds the event the gateway emits for every inspected
-// message, agent draft or customer message: schema xunjian.event/v1, JSON,
-// Kafka key = conversation_id (one conversation's events stay in order on
-// one partition), Kafka headers "tenant" and "schema" (= SchemaID). The
-// JSON Schema (draft 2020-12) is schema.json, returned by Schema; it sets
-// additionalProperties false everywhere, so no raw text field can appear.
+// Package event is the xunjian.event/v1 schema: the event the gateway
+// emits for every inspected message, agent draft or customer message, as
+// JSON, Kafka key = conversation_id (one conversation's events stay in
+// order on one partition), Kafka headers "tenant" and "schema" (=
+// SchemaID). The JSON Schema (draft 2020-12) is schema.json, returned by
+// Schema; it sets additionalProperties false everywhere, so no raw text
+// field can appear.
+//
+// The package holds the schema only: the event's types, their JSON
+// encoding and the sealing of raw text. Its own Action, Severity, Finding,
+// Reason and Alert types stand for the policy's and the detectors' (same
+// names, same JSON), so that it imports nothing of the inspection
+// pipeline and a plain consumer such as `xunjian tail` links no detector
+// and no policy engine. The gateway builds events from its inspections
+// where it publishes them, in package stream (stream.NewEvent), which
+// checks the values this package cannot know and masks the text.
 //
 // Fields (required unless marked optional):
 //
@@ -56,19 +66,10 @@
 //     customer had it. A customer message is always delivered.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
-// Every text field of an event passes through Scrub on the way out:
-// text_masked, context[].text_masked, evidence, the messages and
-// suggestions of reasons and shadow, and alert messages. Scrub stars every
-// run of more than four digit-like code points but its last four (digits
-// in any form: ASCII, full-width, circled, superscript, Chinese numerals
-// plain and capital, split by spaces, dashes, dots or zero-width
-// characters) and cuts e-mail user parts, so a detector that forgot to
-// mask, a policy message quoting a number or a phone spelled 一三八… cannot
-// leak one. Evidence comes from the verdict, where the privacy detector
-// already masks it; a diversion.contact finding's evidence also has its
-// contact handle (wxid_…, QQ number, @handle) masked by inspect.MaskContact,
-// the same masker with which the inspector masks the handle in the text that
-// becomes text_masked and context, so both show the same stars.
+// Every text field of an event (text_masked, context[].text_masked,
+// evidence, the messages and suggestions of reasons and shadow, alert
+// messages) has its private data masked, then scrubbed with scrub.Text,
+// before it is set: stream.NewEvent documents how.
 //
 // Marshal appends the JSON encoding to a caller's buffer (for the spool);
 // Parse reads it back strictly.

@@ -2,149 +2,79 @@ package event
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/xunjian/xunjian/detectors"
-	"github.com/xunjian/xunjian/detectors/normalize"
-	"github.com/xunjian/xunjian/detectors/privacy"
-	"github.com/xunjian/xunjian/detectors/registry"
-	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
-	"github.com/xunjian/xunjian/rules"
 )
 
-func compileSchema(t testing.TB) *eventtest.Schema { return eventtest.Compile(t, Schema()) }
-
-func validate(s *eventtest.Schema, b []byte) error { return s.Validate(b) }
-
-func intp(i int) *int { return &i }
+// The event package's own tests use hand-built events; the events the
+// gateway builds from inspections are tested where they are built
+// (gateway/stream).
 
 var testTS = time.Date(2026, 11, 23, 12, 3, 28, 123_456_789, time.UTC)
 
-func sampleFindings() []detectors.Finding {
-	return []detectors.Finding{
-		{Detector: "privacy", Kind: "phone", Severity: detectors.High, Score: 0.98, Start: 5, End: 16, Evidence: "138****5678", Lexicon: "privacy.zh"},
-		{Detector: "tone", Kind: "rude", Severity: detectors.Medium, Score: 0.7, Start: 0, End: 4, Evidence: "你有病吧", Rule: "tone.insult"},
-		{Detector: "diversion", Kind: "contact", Severity: detectors.High, Score: 1, Start: 20, End: 24, Evidence: "加我\"微信\"\n"},
-		{Detector: "commitment", Kind: "absolute_claim", Severity: detectors.Low, Score: 0.000000123, Start: 30, End: 33, Evidence: "最低价"},
-		{Detector: "complaint", Kind: "risk", Severity: detectors.Critical, Score: 0.91, Start: 0, End: 40},
-		{Detector: "link", Kind: "external", Severity: detectors.Info, Score: 0.5, Start: 41, End: 60, Evidence: "http://evil.example/a?b=<c>&d"},
+func intp(i int) *int { return &i }
+
+// fullEvent has every field set, with values that need escaping.
+func fullEvent(t testing.TB) *Event {
+	enc := mustEncryptor(t, 7, "kms/1")
+	e := &Event{
+		EventID: "01890a5d-ac96-774b-bcce-b302099a8057", TS: testTS, Tenant: "t1", ConversationID: "c-1", AgentID: "a7",
+		Role: RoleAgent, Action: ActionConfirm,
+		Findings: []Finding{
+			{Detector: "privacy", Kind: "phone", Severity: SeverityHigh, Score: 0.98, Start: 5, End: 16, Evidence: "138****5678", Lexicon: "privacy.zh"},
+			{Detector: "tone", Kind: "rude", Severity: SeverityMedium, Score: 0.7, Start: 0, End: 4, Evidence: "你有病吧", Rule: "tone.insult"},
+			{Detector: "commitment", Kind: "absolute_claim", Severity: SeverityLow, Score: 0.000000123, Start: 30, End: 33, Evidence: "最低价"},
+			{Detector: "link", Kind: "external", Severity: SeverityInfo, Score: 0.5, Start: 41, End: 60, Evidence: "http://evil.example/a?b=<c>&d"},
+			{Detector: "complaint", Kind: "risk", Severity: SeverityCritical, Score: 1, Start: 0, End: 40},
+		},
+		Reasons: []Reason{
+			{Rule: "privacy.phone.confirm", Action: ActionConfirm, Message: "请勿发送手机号 \u2028 <b>", Finding: intp(0), Suggestion: "改用平台内联系方式"},
+			{Rule: "tone.rude", Action: ActionWarn, Message: "tab\there \\ \x01"},
+		},
+		Alerts:         []Alert{{Level: "high", Kind: "complaint", Message: "顾客威胁投诉或升级"}},
+		PolicyRevision: "sha256:abc",
+		Shadow:         []Reason{{Rule: "shadow.tone", Action: ActionBlock, Message: "m"}},
+		LatencyUS:      1234,
+		Sampled:        true,
+		AgentClaimed:   true,
+		FailOpen:       true,
+		Route:          "/v1/messages",
+		TextMasked:     "您好 138****5678",
+		Risk:           0.85,
+		Context: []Turn{
+			{Role: RoleCustomer, TS: testTS.Add(-time.Minute).Truncate(time.Millisecond), TextMasked: "我要投诉", Delivered: true},
+			{Role: RoleAgent, TS: testTS.Truncate(time.Millisecond), TextMasked: "您好 138****5678", Action: "redact"},
+		},
 	}
+	te, err := enc.Encrypt([]byte("您好 13812345678"), []byte(e.EventID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.TextEnc = &te
+	return e
 }
 
-func sampleVerdicts() []inspect.Verdict {
-	var out []inspect.Verdict
-	for a := rules.Allow; a <= rules.Block; a++ {
-		out = append(out, inspect.Verdict{Action: a, Findings: []detectors.Finding{}, Reasons: []rules.Reason{}, PolicyRevision: "rev-1", LatencyUS: 42})
-		out = append(out, inspect.Verdict{
-			Action:   a,
-			Findings: sampleFindings(),
-			Reasons: []rules.Reason{
-				{Rule: "privacy.phone." + a.String(), Action: a, Message: "请勿发送手机号 \u2028 <b>", Finding: intp(0), Suggestion: "改用平台内联系方式"},
-				{Rule: "tone.rude", Action: rules.Warn, Message: "tab\there \\ \x01"},
-			},
-			Alerts:         []rules.Alert{{Level: "high", Kind: "complaint", Message: "顾客威胁投诉或升级"}},
-			PolicyRevision: "sha256:abc",
-			LatencyUS:      1234,
-			Sample:         a == rules.Block,
-			FailOpen:       a == rules.Allow,
-		})
-	}
-	// nil slices, as a hand-built verdict may have them.
-	out = append(out, inspect.Verdict{Action: rules.Warn})
-	return out
-}
-
-// inputs builds an Input for every verdict, role, encryption and optional
-// field combination.
-func inputs(t testing.TB) []struct {
-	in  Input
-	enc *Encryptor
-} {
-	enc := mustEncryptor(t, 9, "kms/2026-11")
-	var out []struct {
-		in  Input
-		enc *Encryptor
-	}
-	vs := sampleVerdicts()
-	for i := range vs {
-		for _, role := range []string{"", inspect.RoleAgent, inspect.RoleCustomer} {
-			for _, e := range []*Encryptor{nil, enc} {
-				in := Input{
-					TS: testTS, Tenant: "t1", ConversationID: fmt.Sprintf("c-%d", i), AgentID: "a7",
-					Role: role, Verdict: &vs[i], Raw: "您好 13812345678",
-				}
-				if i%2 == 1 {
-					in.Route = "/v1/messages"
-					in.Masked = "您好 138****5678"
-					in.Shadow = []rules.Reason{{Rule: "shadow.tone", Action: rules.Confirm, Message: "m"}}
-					in.Sampled = true
-					in.ID = uuid.Must(uuid.NewV7()).String()
-					in.Risk = 0.85
-					in.Context = []inspect.Turn{
-						{Role: inspect.RoleCustomer, Text: "我要投诉, 电话 13812345678", TS: testTS.Add(-time.Minute)},
-						{Role: inspect.RoleAgent, Text: "您好 138****5678", TS: testTS},
-					}
-				}
-				if i == 3 {
-					in.TS = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))
-				}
-				out = append(out, struct {
-					in  Input
-					enc *Encryptor
-				}{in, e})
-			}
-		}
-	}
-	return out
-}
-
-func TestEventsValidate(t *testing.T) {
-	s := compileSchema(t)
-	n := 0
-	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := e.Marshal(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := validate(s, b); err != nil {
-			t.Fatalf("%s\n%v", b, err)
-		}
-		if (e.TextEnc != nil) != (tc.enc != nil) {
-			t.Fatalf("text_enc %v with encryptor %v", e.TextEnc, tc.enc)
-		}
-		if bytes.Contains(b, []byte("13812345678")) {
-			t.Fatalf("raw text in clear: %s", b)
-		}
-		n++
-	}
-	if n < 50 {
-		t.Fatalf("only %d events", n)
+// minimalEvent has only the required fields, with empty lists.
+func minimalEvent() *Event {
+	return &Event{
+		EventID: "01890a5d-ac96-774b-bcce-b302099a8058", TS: testTS, Role: RoleCustomer,
+		Findings: []Finding{}, Reasons: []Reason{}, Alerts: []Alert{}, Shadow: []Reason{},
 	}
 }
 
 // plain has Event's fields without its MarshalJSON: encoding/json's view.
 type plain Event
 
-func TestMarshalMatchesEncodingJSON(t *testing.T) {
-	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
-		if err != nil {
-			t.Fatal(err)
-		}
+func TestMarshalHandBuilt(t *testing.T) {
+	s := eventtest.Compile(t, Schema())
+	for _, e := range []*Event{fullEvent(t), minimalEvent()} {
 		ours, err := e.Marshal([]byte("prefix"))
 		if err != nil {
 			t.Fatal(err)
@@ -153,6 +83,9 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 			t.Fatal("Marshal dropped dst")
 		}
 		ours = ours[len("prefix"):]
+		if err := s.Validate(ours); err != nil {
+			t.Fatalf("%s\n%v", ours, err)
+		}
 		std, err := json.Marshal((*plain)(e))
 		if err != nil {
 			t.Fatal(err)
@@ -165,427 +98,161 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		// ts differs only in layout (ms vs ns).
-		ta, _ := time.Parse(time.RFC3339Nano, a["ts"].(string))
-		tb, _ := time.Parse(time.RFC3339Nano, b["ts"].(string))
-		if !ta.Equal(tb.Truncate(time.Millisecond)) {
-			t.Fatalf("ts %v vs %v", a["ts"], b["ts"])
-		}
 		delete(a, "ts")
 		delete(b, "ts")
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("ours %s\nstd  %s", ours, std)
 		}
-		// json.Marshal(e) goes through MarshalJSON (it only adds HTML escapes).
-		viaJSON, err := json.Marshal(e)
-		var c map[string]any
-		if err != nil || json.Unmarshal(viaJSON, &c) != nil {
-			t.Fatalf("json.Marshal(e) = %s, %v", viaJSON, err)
+		back, err := Parse(ours)
+		if err != nil {
+			t.Fatal(err)
 		}
-		delete(c, "ts")
-		if !reflect.DeepEqual(a, c) {
-			t.Fatalf("json.Marshal(e) = %s", viaJSON)
+		if !back.TS.Equal(e.TS.Truncate(time.Millisecond)) {
+			t.Fatalf("ts %v, want %v", back.TS, e.TS)
+		}
+		want := *e
+		back.TS, want.TS = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(back, &want) {
+			t.Fatalf("Parse(Marshal(e))\n got %+v\nwant %+v", back, &want)
 		}
 	}
 }
 
-func TestParseRoundTrip(t *testing.T) {
-	for _, tc := range inputs(t) {
-		e, err := New(tc.in, tc.enc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := e.Marshal(nil)
-		got, err := Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !got.TS.Equal(e.TS.Truncate(time.Millisecond)) {
-			t.Fatalf("ts %v want %v", got.TS, e.TS)
-		}
-		got.TS, e.TS = time.Time{}, time.Time{}
-		if !reflect.DeepEqual(got, e) {
-			t.Fatalf("got  %+v\nwant %+v", got, e)
-		}
-		if tc.enc != nil {
-			raw, err := got.DecryptText(tc.enc)
-			if err != nil || raw != tc.in.Raw {
-				t.Fatalf("DecryptText = %q, %v", raw, err)
-			}
-			// The text is bound to its event.
-			other := *got
-			other.EventID = uuid.Must(uuid.NewV7()).String()
-			if _, err := other.DecryptText(tc.enc); err == nil {
-				t.Fatal("text_enc opened under another event_id")
-			}
-		}
-	}
-	if _, err := Parse([]byte(`{"event_id":"x","text":"hi"}`)); err == nil {
-		t.Fatal("Parse accepted an unknown field")
-	}
-}
-
-func TestSchemaRejects(t *testing.T) {
-	s := compileSchema(t)
-	v := sampleVerdicts()[3]
-	enc := mustEncryptor(t, 1, "k")
-	e, err := New(Input{TS: testTS, Tenant: "t", ConversationID: "c", AgentID: "a", Verdict: &v, Raw: "raw", Masked: "m"}, enc)
+// TestMarshalFieldOrder pins the layout of the minimal event: the field
+// order and the omitted optional fields are part of what consumers see.
+func TestMarshalFieldOrder(t *testing.T) {
+	b, err := minimalEvent().Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _ := e.Marshal(nil)
-	if err := validate(s, good); err != nil {
-		t.Fatal(err)
+	const want = `{"event_id":"01890a5d-ac96-774b-bcce-b302099a8058","ts":"2026-11-23T12:03:28.123Z","tenant":"","conversation_id":"","agent_id":"",` +
+		`"role":"customer","action":"allow","findings":[],"reasons":[],"alerts":[],"policy_revision":"","shadow":[],"latency_us":0,"sampled":false}`
+	if string(b) != want {
+		t.Errorf("Marshal =\n%s\nwant\n%s", b, want)
 	}
-	edit := func(f func(m map[string]any)) []byte {
-		var m map[string]any
-		_ = json.Unmarshal(good, &m)
-		f(m)
-		b, _ := json.Marshal(m)
-		return b
-	}
-	finding := func(m map[string]any) map[string]any { return m["findings"].([]any)[0].(map[string]any) }
+}
+
+// TestMarshalRefusesInvalid: values the schema cannot hold are refused,
+// and dst comes back as it was.
+func TestMarshalRefusesInvalid(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(m map[string]any)
+		edit func(e *Event)
 	}{
-		{"raw text field", func(m map[string]any) { m["text"] = "您好 13812345678" }},
-		{"raw field in finding", func(m map[string]any) { finding(m)["raw"] = "13812345678" }},
-		{"raw field in text_enc", func(m map[string]any) { m["text_enc"].(map[string]any)["plaintext"] = "x" }},
-		{"missing shadow", func(m map[string]any) { delete(m, "shadow") }},
-		{"missing event_id", func(m map[string]any) { delete(m, "event_id") }},
-		{"uuid v4", func(m map[string]any) { m["event_id"] = uuid.NewString() }},
-		{"ts without ms", func(m map[string]any) { m["ts"] = "2026-11-23T12:03:28Z" }},
-		{"role", func(m map[string]any) { m["role"] = "bot" }},
-		{"action", func(m map[string]any) { m["action"] = "hold" }},
-		{"unknown detector", func(m map[string]any) { finding(m)["detector"] = "spam" }},
-		{"kind of another detector", func(m map[string]any) { finding(m)["kind"] = "rude" }},
-		{"severity", func(m map[string]any) { finding(m)["severity"] = "severe" }},
-		{"score above 1", func(m map[string]any) { finding(m)["score"] = 1.5 }},
-		{"alg", func(m map[string]any) { m["text_enc"].(map[string]any)["alg"] = "none" }},
-		{"nonce not base64", func(m map[string]any) { m["text_enc"].(map[string]any)["nonce"] = "!!!!!!!!!!!!!!!!" }},
-		{"sampled not bool", func(m map[string]any) { m["sampled"] = "yes" }},
-		{"negative latency", func(m map[string]any) { m["latency_us"] = -1 }},
+		{"action", func(e *Event) { e.Action = Action(9) }},
+		{"negative action", func(e *Event) { e.Action = Action(-1) }},
+		{"severity", func(e *Event) { e.Findings[0].Severity = Severity(5) }},
+		{"reason action", func(e *Event) { e.Reasons[1].Action = Action(5) }},
+		{"shadow action", func(e *Event) { e.Shadow[0].Action = Action(-1) }},
+		{"NaN score", func(e *Event) { e.Findings[1].Score = math.NaN() }},
+		{"infinite risk", func(e *Event) { e.Risk = math.Inf(1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := validate(s, edit(tc.edit)); err == nil {
-				t.Fatal("validated")
+			e := fullEvent(t)
+			tc.edit(e)
+			dst := []byte("prefix")
+			got, err := e.Marshal(dst)
+			if err == nil {
+				t.Fatalf("Marshal = %s, want an error", got)
+			}
+			if string(got) != "prefix" {
+				t.Errorf("dst = %q after an error", got)
+			}
+			if _, err := e.MarshalJSON(); err == nil {
+				t.Error("MarshalJSON: want an error")
 			}
 		})
 	}
 }
 
-// TestSchemaTaxonomy keeps schema.json's enums in step with the detectors'
-// taxonomy and the actions.
-func TestSchemaTaxonomy(t *testing.T) {
+// TestParseRefuses: Parse is strict: unknown fields, and actions and
+// severities the schema does not name, are refused.
+func TestParseRefuses(t *testing.T) {
+	good, err := fullEvent(t).Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(good); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"unknown action", `"action":"confirm"`, `"action":"hold"`},
+		{"upper-case action", `"action":"confirm"`, `"action":"CONFIRM"`},
+		{"numeric action", `"action":"confirm"`, `"action":3`},
+		{"unknown reason action", `"action":"warn"`, `"action":"nope"`},
+		{"unknown severity", `"severity":"high"`, `"severity":"severe"`},
+		{"numeric severity", `"severity":"high"`, `"severity":3`},
+		{"unknown field", `"tenant":"t1"`, `"tenant":"t1","text":"13812345678"`},
+		{"unknown finding field", `"lexicon":"privacy.zh"`, `"lexicon":"privacy.zh","raw":"13812345678"`},
+		{"trailing data", `"sampled":true`, `"sampled":true}{"x":1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := strings.Replace(string(good), tc.old, tc.new, 1)
+			if b == string(good) {
+				t.Fatalf("%s not in %s", tc.old, good)
+			}
+			if e, err := Parse([]byte(b)); err == nil {
+				t.Fatalf("Parse accepted %s: %+v", b, e)
+			}
+		})
+	}
+}
+
+// TestNamesMatchSchema keeps the names Action, Severity and the roles
+// marshal to in step with schema.json's enums.
+func TestNamesMatchSchema(t *testing.T) {
 	var doc struct {
+		Properties struct {
+			Role struct{ Enum []string } `json:"role"`
+		} `json:"properties"`
 		Defs struct {
 			Action  struct{ Enum []string } `json:"action"`
 			Finding struct {
 				Properties struct {
-					Detector struct{ Enum []string } `json:"detector"`
 					Severity struct{ Enum []string } `json:"severity"`
 				} `json:"properties"`
-				OneOf []struct {
-					Properties struct {
-						Detector struct{ Const string }  `json:"detector"`
-						Kind     struct{ Enum []string } `json:"kind"`
-					} `json:"properties"`
-				} `json:"oneOf"`
 			} `json:"finding"`
 		} `json:"$defs"`
 	}
 	if err := json.Unmarshal(Schema(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	f := doc.Defs.Finding
-	var families []string
-	taxonomy := map[string][]string{}
-	for _, fam := range registry.Families() {
-		families = append(families, fam.Name)
-		taxonomy[fam.Name] = fam.Kinds
-	}
-	// The schema lists the families in the DESIGN taxonomy's order, the
-	// registry in the order they run (complaint last): compare the sets.
-	if !slices.Equal(slices.Sorted(slices.Values(f.Properties.Detector.Enum)), slices.Sorted(slices.Values(families))) {
-		t.Errorf("detectors %v, taxonomy %v", f.Properties.Detector.Enum, families)
-	}
-	if len(f.OneOf) != len(families) {
-		t.Errorf("%d oneOf branches", len(f.OneOf))
-	}
-	for _, b := range f.OneOf {
-		if want := taxonomy[b.Properties.Detector.Const]; !slices.Equal(b.Properties.Kind.Enum, want) {
-			t.Errorf("%s kinds %v, taxonomy %v", b.Properties.Detector.Const, b.Properties.Kind.Enum, want)
+	var actions, severities []string
+	for a := ActionAllow; a.Valid(); a++ {
+		actions = append(actions, a.String())
+		if got, err := ParseAction(a.String()); err != nil || got != a {
+			t.Errorf("ParseAction(%q) = %v, %v", a, got, err)
 		}
 	}
-	for i, name := range f.Properties.Severity.Enum {
-		if detectors.Severity(i).String() != name {
-			t.Errorf("severity %d: %s", i, name)
+	for s := SeverityInfo; s.Valid(); s++ {
+		severities = append(severities, s.String())
+		if got, err := ParseSeverity(s.String()); err != nil || got != s {
+			t.Errorf("ParseSeverity(%q) = %v, %v", s, got, err)
 		}
 	}
-	for i, name := range doc.Defs.Action.Enum {
-		if rules.Action(i).String() != name {
-			t.Errorf("action %d: %s", i, name)
-		}
+	if !slices.Equal(actions, doc.Defs.Action.Enum) {
+		t.Errorf("actions %v, schema %v", actions, doc.Defs.Action.Enum)
 	}
-	if len(doc.Defs.Action.Enum) != 5 || len(f.Properties.Severity.Enum) != 5 {
-		t.Error("action or severity enum incomplete")
+	if !slices.Equal(severities, doc.Defs.Finding.Properties.Severity.Enum) {
+		t.Errorf("severities %v, schema %v", severities, doc.Defs.Finding.Properties.Severity.Enum)
+	}
+	if roles := []string{RoleAgent, RoleCustomer}; !slices.Equal(roles, doc.Properties.Role.Enum) {
+		t.Errorf("roles %v, schema %v", roles, doc.Properties.Role.Enum)
+	}
+	if Action(5).Valid() || Action(-1).Valid() || Severity(5).Valid() {
+		t.Error("an out-of-range value is valid")
+	}
+	if Action(7).String() != "Action(7)" || Severity(7).String() != "severity(7)" {
+		t.Errorf("out-of-range names %q, %q", Action(7), Severity(7))
 	}
 }
 
-func TestNewRejects(t *testing.T) {
-	ok := inspect.Verdict{Action: rules.Warn}
-	for _, tc := range []struct {
-		name string
-		in   Input
-	}{
-		{"nil verdict", Input{}},
-		{"invalid action", Input{Verdict: &inspect.Verdict{Action: 9}}},
-		{"role", Input{Verdict: &ok, Role: "bot"}},
-		{"uuid v4", Input{Verdict: &ok, ID: uuid.NewString()}},
-		{"upper-case id", Input{Verdict: &ok, ID: strings.ToUpper(uuid.Must(uuid.NewV7()).String())}},
-		{"not an id", Input{Verdict: &ok, ID: "13812345678"}},
-		{"NaN score", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Score: nan()}}}}},
-		{"span", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Start: 5, End: 2}}}}},
-		{"severity", Input{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Severity: 9}}}}},
-		{"reason action", Input{Verdict: &inspect.Verdict{Reasons: []rules.Reason{{Action: -1}}}}},
-		{"shadow finding", Input{Verdict: &ok, Shadow: []rules.Reason{{Finding: intp(-1)}}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.in.Raw = "13812345678 secret"
-			if _, err := New(tc.in, nil); err == nil {
-				t.Fatal("want an error")
-			} else if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q holds the text", err)
-			}
-		})
-	}
-}
-
-func nan() float64 { var z float64; return z / z }
-
-func TestNewDefaultsAndCopies(t *testing.T) {
-	fs := []detectors.Finding{{Detector: "privacy", Kind: "phone", Score: 1.2, Evidence: "13812345678"}}
-	v := inspect.Verdict{Action: rules.Redact, Findings: fs, LatencyUS: -3}
-	e, err := New(Input{Verdict: &v, Tenant: "t9", ConversationID: "conv-1"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := uuid.Parse(e.EventID); err != nil || uuid.MustParse(e.EventID).Version() != 7 {
-		t.Errorf("event_id %q", e.EventID)
-	}
-	if e.Role != "agent" || e.TS.IsZero() || e.LatencyUS != 0 || e.Findings[0].Score != 1 {
-		t.Errorf("defaults: %+v", e)
-	}
-	if fs[0].Evidence != "13812345678" || e.Findings[0].Evidence != "*******5678" {
-		t.Errorf("evidence: verdict %q, event %q", fs[0].Evidence, e.Findings[0].Evidence)
-	}
-	if e.Reasons == nil || e.Alerts == nil || e.Shadow == nil {
-		t.Error("nil slices")
-	}
+func TestKeyAndHeaders(t *testing.T) {
+	e := &Event{Tenant: "t9", ConversationID: "conv-1"}
 	if string(e.Key()) != "conv-1" {
 		t.Errorf("key %q", e.Key())
 	}
 	if h := e.Headers(); !reflect.DeepEqual(h, [][2]string{{"tenant", "t9"}, {"schema", "xunjian.event/v1"}}) {
 		t.Errorf("headers %v", h)
 	}
-	if e.TextEnc != nil {
-		t.Error("text_enc without an encryptor")
-	}
-	if _, err := e.DecryptText(mustEncryptor(t, 1, "k")); err == nil {
-		t.Error("DecryptText without text_enc")
-	}
-	id1, _ := New(Input{Verdict: &v}, nil)
-	id2, _ := New(Input{Verdict: &v}, nil)
-	if id1.EventID == id2.EventID {
-		t.Error("event ids repeat")
-	}
-}
-
-func TestScrub(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"你有病吧", "你有病吧"},
-		{"138****5678", "138****5678"},
-		{"1101**********4514", "1101**********4514"},
-		{"6222 **** **** 0128", "6222 **** **** 0128"},
-		{"j***@gmail.com", "j***@gmail.com"},
-		{"1234", "1234"},
-		{"54321", "*4321"},
-		{"13812345678", "*******5678"},
-		{"加我微信13812345678好吗", "加我微信*******5678好吗"},
-		{"１３８１２３４５６７８", "*******５６７８"},
-		{"110101199003074514", "**************4514"},
-		{"zhangsan.test@example.com", "z***@example.com"},
-		{"mail me: ab@qq.com!", "mail me: a***@qq.com!"},
-		{"12345678@qq.com", "1***@qq.com"},
-		{"ｚｈａｎｇ＠example.com", "ｚ***＠example.com"},
-		{"a@b.c", "a@b.c"},
-		{"@someone in chat", "@someone in chat"},
-		{"user@localhost", "user@localhost"},
-		{"2 @ 3", "2 @ 3"},
-		{"x@y.com 13812345678", "x@y.com *******5678"},
-	} {
-		if got := Scrub(tc.in); got != tc.want {
-			t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-		if got := Scrub(tc.want); got != tc.want {
-			t.Errorf("Scrub not idempotent on %q: %q", tc.want, got)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { _ = Scrub("请勿发送手机号 138****5678 j***@gmail.com") }); n != 0 {
-		t.Errorf("Scrub of clean text: %v allocs", n)
-	}
-}
-
-// TestPrivacy runs real inspections of texts with private data and checks
-// that no raw value reaches the marshaled event, encrypted or not.
-func TestPrivacy(t *testing.T) {
-	ctx := context.Background()
-	in := defaultInspector(t)
-	pd, err := privacy.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	norm := normalize.Default()
-	secrets := []string{"13812345678", "110101199003074514", "6222021234567890128", "zhangsan.test@example.com", "zhangsan.test"}
-	texts := []string{
-		"您好，请拨打13812345678联系我",
-		"我的身份证号是110101199003074514",
-		"退款请打到卡号6222021234567890128",
-		"发邮件到zhangsan.test@example.com",
-		"加我微信13812345678，身份证110101199003074514，卡6222021234567890128，邮箱zhangsan.test@example.com",
-		"My phone is 13812345678 and mail zhangsan.test@example.com",
-	}
-	s := compileSchema(t)
-	enc := mustEncryptor(t, 3, "k")
-	for _, text := range texts {
-		for _, role := range []string{inspect.RoleAgent, inspect.RoleCustomer} {
-			v, _, err := in.Inspect(ctx, inspect.Request{Text: text, Role: role, ConversationID: "c1", AgentID: "a1", TenantID: "t1"}, inspect.Conversation{}, testTS)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.ContainsFunc(v.Findings, func(f detectors.Finding) bool { return f.Detector == "privacy" }) {
-				t.Fatalf("%q: no privacy finding", text)
-			}
-			var nt normalize.Text
-			var buf normalize.Buffer
-			norm.NormalizeInto(&nt, &buf, text)
-			masked := pd.Redact(&nt, v.Findings)
-			for _, e := range []*Encryptor{nil, enc} {
-				ev, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text}, e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := ev.Marshal(nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, sec := range secrets {
-					if bytes.Contains(b, []byte(sec)) {
-						t.Errorf("%q in the event: %s", sec, b)
-					}
-				}
-				if err := validate(s, b); err != nil {
-					t.Errorf("%s: %v", b, err)
-				}
-				if e != nil {
-					if got, err := ev.DecryptText(e); err != nil || got != text {
-						t.Errorf("DecryptText = %q, %v", got, err)
-					}
-				}
-			}
-		}
-	}
-}
-
-func benchVerdict() inspect.Verdict {
-	return inspect.Verdict{
-		Action:   rules.Confirm,
-		Findings: sampleFindings()[:3],
-		Reasons: []rules.Reason{
-			{Rule: "privacy.phone.redact", Action: rules.Redact, Message: "请勿发送手机号", Finding: intp(0)},
-			{Rule: "diversion.contact.confirm", Action: rules.Confirm, Message: "请勿引导顾客离开平台", Finding: intp(2), Suggestion: "请在平台内继续沟通"},
-		},
-		Alerts:         []rules.Alert{},
-		PolicyRevision: "sha256:0123456789abcdef",
-		LatencyUS:      87,
-	}
-}
-
-func BenchmarkNewMarshal(b *testing.B) {
-	v := benchVerdict()
-	enc := mustEncryptor(b, 5, "k1")
-	for _, bc := range []struct {
-		name string
-		enc  *Encryptor
-	}{{"plain", nil}, {"encrypted", enc}} {
-		b.Run(bc.name, func(b *testing.B) {
-			in := Input{TS: testTS, Tenant: "t1", ConversationID: "conv-0001", AgentID: "agent-7", Verdict: &v,
-				Masked: "你有病吧，打138****5678，加我\"微信\"", Raw: "你有病吧，打13812345678，加我\"微信\"", Route: "/v1/messages"}
-			buf := make([]byte, 0, 4096)
-			b.ReportAllocs()
-			for b.Loop() {
-				e, err := New(in, bc.enc)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if buf, err = e.Marshal(buf[:0]); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.SetBytes(int64(len(buf)))
-		})
-	}
-}
-
-func TestForAlert(t *testing.T) {
-	s := compileSchema(t)
-	v := sampleVerdicts()[1]
-	e, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: "c1", Verdict: &v}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recent := []inspect.Turn{
-		{Role: inspect.RoleCustomer, Text: "我的卡号 6222021234567890123 你们看看", TS: testTS.Add(-time.Second)},
-		{Role: inspect.RoleAgent, Text: "好的", TS: testTS},
-	}
-	admitted := []rules.Alert{{Level: "critical", Kind: "risk", Message: "call 13812345678"}}
-	a := e.ForAlert(admitted, recent)
-	if len(e.Context) != 0 || len(e.Alerts) != 1 || e.Alerts[0].Kind != "complaint" {
-		t.Fatalf("ForAlert modified the event: %+v", e)
-	}
-	if len(a.Alerts) != 1 || a.Alerts[0].Kind != "risk" || len(a.Context) != 2 || a.EventID != e.EventID {
-		t.Fatalf("alert event %+v", a)
-	}
-	b, err := a.Marshal(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := validate(s, b); err != nil {
-		t.Fatalf("%s\n%v", b, err)
-	}
-	for _, raw := range []string{"6222021234567890123", "13812345678"} {
-		if bytes.Contains(b, []byte(raw)) {
-			t.Fatalf("raw %s in %s", raw, b)
-		}
-	}
-	back, err := Parse(b)
-	if err != nil || len(back.Context) != 2 || back.Context[0].Role != inspect.RoleCustomer || !back.Context[1].TS.Equal(testTS.Truncate(time.Millisecond)) {
-		t.Fatalf("Parse = %+v, %v", back, err)
-	}
-}
-
-// defaultInspector is the inspection pipeline on the built-in policy, for
-// tests that build events from real verdicts.
-func defaultInspector(t *testing.T) *inspect.Inspector {
-	t.Helper()
-	p, err := rules.Load(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
 }

@@ -8,9 +8,7 @@ import (
 
 	"golang.org/x/text/width"
 
-	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream/event"
-	"github.com/xunjian/xunjian/rules"
 )
 
 // DefaultWidth is how many terminal columns one free-text field (evidence,
@@ -81,7 +79,7 @@ func (f Format) Append(dst []byte, e *event.Event) []byte {
 	b = appendClean(b, orDash(e.ConversationID), w)
 	b = append(b, ' ')
 	switch e.Role {
-	case inspect.RoleCustomer:
+	case event.RoleCustomer:
 		b = append(b, "customer (agent "...)
 		b = appendClean(b, orDash(e.AgentID), w)
 		b = append(b, ')')
@@ -140,7 +138,7 @@ func (f Format) Append(dst []byte, e *event.Event) []byte {
 		b = append(b, "    "...)
 		start := len(b)
 		b = appendClean(b, orDash(t.Role), w)
-		for n := utf8.RuneCount(b[start:]); n < len(inspect.RoleCustomer); n++ {
+		for n := utf8.RuneCount(b[start:]); n < len(event.RoleCustomer); n++ {
 			b = append(b, ' ')
 		}
 		b = append(b, ' ')
@@ -174,7 +172,7 @@ func (f Format) day(t time.Time) [3]int {
 	return [3]int{y, int(m), d}
 }
 
-func appendReasons(b []byte, label string, rs []rules.Reason, w int) []byte {
+func appendReasons(b []byte, label string, rs []event.Reason, w int) []byte {
 	for i := range rs {
 		r := &rs[i]
 		b = append(b, "  "...)

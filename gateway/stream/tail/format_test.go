@@ -9,6 +9,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -21,7 +22,7 @@ var cst = time.FixedZone("CST", 8*3600)
 // suggestion, a shadow reason, an alert and its context.
 func blockEvent(t *testing.T) *event.Event {
 	ts := time.Date(2026, 11, 23, 4, 3, 28, 123_000_000, time.UTC)
-	e, err := event.New(event.Input{
+	e, err := stream.NewEvent(stream.EventInput{
 		TS: ts, Tenant: "acme", ConversationID: "conv-17", AgentID: "a7", Role: inspect.RoleAgent,
 		Verdict: &inspect.Verdict{
 			Action: rules.Block,
@@ -55,7 +56,7 @@ func blockEvent(t *testing.T) *event.Event {
 // customerEvent is a bare customer message released fail-open, with no
 // tenant or agent, just after midnight in CST.
 func customerEvent(t *testing.T) *event.Event {
-	e, err := event.New(event.Input{
+	e, err := stream.NewEvent(stream.EventInput{
 		TS: time.Date(2026, 11, 23, 16, 30, 0, 0, time.UTC), ConversationID: "c-9", Role: inspect.RoleCustomer,
 		Verdict: &inspect.Verdict{Action: rules.Allow, FailOpen: true, PolicyRevision: "r"},
 	}, nil)
@@ -71,10 +72,10 @@ func hostileEvent() *event.Event {
 	ts := time.Date(2026, 11, 23, 4, 3, 28, 123_000_000, time.UTC)
 	return &event.Event{
 		EventID: "x", TS: ts, Tenant: "acme", ConversationID: "c\x1b[31m1", AgentID: "a\nb", Role: "agent",
-		Action:     rules.Redact,
-		Findings:   []detectors.Finding{{Detector: "diversion", Kind: "contact", Severity: detectors.Medium, Evidence: "\u202eevil"}},
-		Reasons:    []rules.Reason{{Rule: "r1", Action: rules.Redact, Message: "a\tb"}},
-		Alerts:     []rules.Alert{{Level: "high", Kind: "complaint", Message: "顾客威胁投诉或升级并要求赔偿退款"}},
+		Action:     event.ActionRedact,
+		Findings:   []event.Finding{{Detector: "diversion", Kind: "contact", Severity: event.SeverityMedium, Evidence: "\u202eevil"}},
+		Reasons:    []event.Reason{{Rule: "r1", Action: event.ActionRedact, Message: "a\tb"}},
+		Alerts:     []event.Alert{{Level: "high", Kind: "complaint", Message: "顾客威胁投诉或升级并要求赔偿退款"}},
 		TextMasked: "line1\nline2\u2028end",
 		Risk:       1,
 		Context:    []event.Turn{{Role: "customer", TS: ts.Add(-77 * time.Second), TextMasked: "我要投诉我要投诉我要投诉"}},
@@ -150,14 +151,14 @@ func TestTailFormatPieces(t *testing.T) {
 		},
 		{
 			name: "invalid action",
-			e:    &event.Event{Role: "agent", Action: rules.Action(42), Reasons: []rules.Reason{{Rule: "x", Action: rules.Action(-1)}}},
+			e:    &event.Event{Role: "agent", Action: event.Action(42), Reasons: []event.Reason{{Rule: "x", Action: event.Action(-1)}}},
 			f:    Format{Location: time.UTC},
 			want: []string{"  ?\n", "  rule x ?\n"},
 		},
 		{
 			name: "controls escaped everywhere",
 			e: &event.Event{Tenant: "t\r", ConversationID: "c\u0085", AgentID: "\x7f", Role: "agent",
-				Alerts:  []rules.Alert{{Level: "\u2066", Kind: "k\u200f", Message: "m\u0000"}},
+				Alerts:  []event.Alert{{Level: "\u2066", Kind: "k\u200f", Message: "m\u0000"}},
 				Context: []event.Turn{{Role: "x\ny", TextMasked: "\u061c"}}},
 			f:    Format{Location: time.UTC},
 			want: []string{`t\r/c\u0085 agent \x7f`, `ALERT \u2066 k\u200f: m\x00`, `    x\ny     00:00:00 \u061c`},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -40,7 +41,7 @@ func testEvent(t testing.TB, conv string, i int) *event.Event {
 			LatencyUS:      99,
 		}
 	}
-	e, err := event.New(event.Input{
+	e, err := stream.NewEvent(stream.EventInput{
 		TS:             baseTS.Add(time.Duration(i) * time.Second),
 		Tenant:         "acme",
 		ConversationID: conv,
@@ -49,7 +50,7 @@ func testEvent(t testing.TB, conv string, i int) *event.Event {
 		Masked:         fmt.Sprintf("msg %d of %s", i, conv),
 	}, nil)
 	if err != nil {
-		t.Fatalf("event.New: %v", err)
+		t.Fatalf("stream.NewEvent: %v", err)
 	}
 	return e
 }

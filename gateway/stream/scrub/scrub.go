@@ -1,80 +1,29 @@
-package event
+// Package scrub is the last line of defence against private data in the
+// free text the gateway lets out: event text (text_masked, context,
+// evidence, policy messages, suggestions, alerts) and replay reports. Text
+// masks long digit runs in any digit form and e-mail user parts, as the
+// privacy detector masks them, so a detector that forgot to mask, a policy
+// message quoting a number or a phone spelled 一三八… cannot leak one.
+//
+// It is a package of its own so that whoever lets text out can scrub it
+// without linking the event schema to the detectors: it needs only
+// privacy.PublicNumber, to leave public service numbers readable.
+package scrub
 
 import (
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/privacy"
-	"github.com/xunjian/xunjian/gateway/inspect"
 )
 
-// handleReplacer returns a replacer that stars, wherever a text quotes
-// them, the parts of the contact handles in fs (diversion.contact findings
-// with evidence in clear) that inspect.MaskContact stars in the evidence:
-// a policy message or alert that quotes the draft must not show the
-// handle the evidence hides. It returns nil when there are none.
-func handleReplacer(fs []detectors.Finding) *strings.Replacer {
-	var pairs []string
-	for _, f := range fs {
-		if !inspect.IsContact(f) {
-			continue
-		}
-		raw := []rune(f.Evidence)
-		masked := []rune(inspect.MaskContact(f.Evidence))
-		if len(masked) != len(raw) {
-			continue // MaskContact keeps code points in place; never here
-		}
-		for i := 0; i < len(raw); {
-			if raw[i] == masked[i] {
-				i++
-				continue
-			}
-			j := i
-			for j < len(raw) && raw[j] != masked[j] {
-				j++
-			}
-			// Short segments (a masked digit or two) would star ordinary
-			// words; Scrub covers long digit runs anyway.
-			if j-i >= 3 {
-				pairs = append(pairs, string(raw[i:j]), strings.Repeat("*", j-i))
-			}
-			i = j
-		}
-	}
-	if len(pairs) == 0 {
-		return nil
-	}
-	// Longest first, so a handle is not cut by a shorter one it contains.
-	type pair struct{ old, new string }
-	ps := make([]pair, 0, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		ps = append(ps, pair{pairs[i], pairs[i+1]})
-	}
-	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.old) - len(a.old) })
-	pairs = pairs[:0]
-	for _, p := range ps {
-		pairs = append(pairs, p.old, p.new)
-	}
-	return strings.NewReplacer(pairs...)
-}
-
-// scrubWith masks the handles hs knows (nil: none), then applies Scrub.
-func scrubWith(hs *strings.Replacer, s string) string {
-	if hs != nil {
-		s = hs.Replace(s)
-	}
-	return Scrub(s)
-}
-
-// Scrub is the last line of defence against private data in an event's
-// free text (text_masked, context, evidence, policy messages, suggestions,
-// alerts): every run of more than four digit-like code points is starred but
-// for its last four, and the user part of an e-mail address (an @ followed
-// by a domain) is cut to its first character and "***", as the privacy
-// detector masks them. Text already masked that way comes back unchanged,
+// Text is the last line of defence against private data in free text that
+// leaves the gateway (an event's text_masked, context, evidence, policy
+// messages, suggestions and alerts; a replay report): every run of more
+// than four digit-like code points is starred but for its last four, and
+// the user part of an e-mail address (an @ followed by a domain) is cut to
+// its first character and "***", as the privacy detector masks them. Text already masked that way comes back unchanged,
 // without allocating.
 //
 // A run that is, as a whole, a public service number (12315, 12345, 95188,
@@ -91,7 +40,7 @@ func scrubWith(hs *strings.Replacer, s string) string {
 // as one who types 13812345678. A run may be split by spaces, dashes, dots,
 // zero-width and control characters (138 1234 5678, 138-1234-5678,
 // 138\u200b1234…), which are kept; anything else, a star included, ends it.
-func Scrub(s string) string {
+func Text(s string) string {
 	if !needsScrub(s) {
 		return s
 	}
@@ -141,11 +90,11 @@ func Scrub(s string) string {
 	return b.String()
 }
 
-// maxClearDigits is how many digits of a run Scrub leaves in clear: the
+// maxClearDigits is how many digits of a run Text leaves in clear: the
 // last four, as the privacy detector's masks do.
 const maxClearDigits = 4
 
-// needsScrub reports whether Scrub would change s; it does not allocate.
+// needsScrub reports whether Text would change s; it does not allocate.
 func needsScrub(s string) bool {
 	for i := 0; i < len(s); {
 		start, end, n := nextRun(s, i)

@@ -1,4 +1,4 @@
-package event
+package stream
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 )
 
 // chat is one message of a conversation replayed through the inspector.
@@ -38,24 +39,24 @@ func replay(t *testing.T, in *inspect.Inspector, msgs []chat) (*inspect.Conversa
 
 // alertEvent builds the alerts topic's event of the last message, as the
 // stream does, checks it against the schema and reads it back.
-func alertEvent(t *testing.T, conv *inspect.Conversation, v *inspect.Verdict, role string) (*Event, []byte) {
+func alertEvent(t *testing.T, conv *inspect.Conversation, v *inspect.Verdict, role string) (*event.Event, []byte) {
 	t.Helper()
 	if len(v.Alerts) == 0 {
 		t.Fatalf("the last message raised no alert (findings %+v)", v.Findings)
 	}
-	e, err := New(Input{TS: testTS, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: v,
+	e, err := NewEvent(EventInput{TS: testTS, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: v,
 		Masked: conv.Recent[len(conv.Recent)-1].Text, Context: conv.Recent}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := e.ForAlert(v.Alerts, conv.Recent).Marshal(nil)
+	b, err := forAlert(e, v, v.Alerts, conv.Recent).Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := validate(compileSchema(t), b); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	back, err := Parse(b)
+	back, err := event.Parse(b)
 	if err != nil {
 		t.Fatalf("Parse: %v\n%s", err, b)
 	}
@@ -175,47 +176,6 @@ func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
 	}
 }
 
-// TestScrubKeepsPublicNumbers: hotlines and service numbers quoted in an
-// event's text stay readable, in every digit form, while private numbers
-// beside them are still starred.
-func TestScrubKeepsPublicNumbers(t *testing.T) {
-	for _, tc := range []struct{ name, in, want string }{
-		{"complaint hotline", "再不处理我就打12315投诉你们", ""},
-		{"government hotline", "我要打12345市长热线", ""},
-		{"corporate 400 line", "请拨打400-820-8820", ""},
-		{"corporate 800 line", "固话拨打800 820 8820", ""},
-		{"alipay", "支付宝客服95188", ""},
-		{"carrier", "移动客服10086，联通10010，电信10000", ""},
-		{"area code", "杭州热线0571-12345", ""},
-		{"+86", "海外请拨+86 400 820 8820", ""},
-		{"full-width", "打１２３１５投诉", ""},
-		{"chinese numerals", "打一二三一五投诉你", ""},
-		{"mixed with a mobile", "打12315也没用，我手机13812345678", "打12315也没用，我手机*******5678"},
-		{"mixed, already masked", "打12315也没用，我手机138****5678", ""},
-		// Run together with other digits, a hotline cannot be told from
-		// part of a private number: the run is starred whole.
-		{"run together", "12315 13812345678", "***** *******5678"},
-		{"not public", "54321", "*4321"},
-		{"eight-digit 95", "9510 5888", "**** 5888"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			want := tc.want
-			if want == "" {
-				want = tc.in
-			}
-			if got := Scrub(tc.in); got != want {
-				t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, want)
-			}
-			if got := Scrub(want); got != want {
-				t.Errorf("Scrub not idempotent on %q: %q", want, got)
-			}
-		})
-	}
-	if n := testing.AllocsPerRun(100, func() { _ = Scrub("再不处理我就打12315投诉你们，或者拨打400-820-8820") }); n != 0 {
-		t.Errorf("Scrub of text with public numbers only: %v allocs", n)
-	}
-}
-
 // TestEventsKeepPublicNumbers inspects the brief's messages end to end and
 // checks the events: the hotline stays readable in text_masked, context
 // and the complaint finding's evidence, the mobile next to it is masked,
@@ -235,15 +195,15 @@ func TestEventsKeepPublicNumbers(t *testing.T) {
 	} {
 		conv, vs := replay(t, in, []chat{{role: tc.role, text: tc.text}})
 		v := vs[0]
-		e, err := New(Input{TS: testTS, Role: tc.role, Verdict: &v, Masked: conv.Recent[0].Text, Context: conv.Recent}, nil)
+		e, err := NewEvent(EventInput{TS: testTS, Role: tc.role, Verdict: &v, Masked: conv.Recent[0].Text, Context: conv.Recent}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := e.ForAlert(v.Alerts, conv.Recent).Marshal(nil)
+		b, err := forAlert(e, &v, v.Alerts, conv.Recent).Marshal(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := Parse(b)
+		back, err := event.Parse(b)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package event
+package stream
 
 import (
 	"context"
@@ -11,45 +11,9 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
+	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
-
-func TestScrubDigitForms(t *testing.T) {
-	for _, tc := range []struct{ name, in, want string }{
-		{"spaced", "电话 138 1234 5678", "电话 *** **** 5678"},
-		{"dashed", "138-1234-5678", "***-****-5678"},
-		{"dotted", "138.1234.5678", "***.****.5678"},
-		{"zero-width", "138\u200b1234\u200b5678", "***\u200b****\u200b5678"},
-		{"control", "电话138\x001234\x005678", "电话***\x00****\x005678"},
-		{"full-width spaced", "１３８　１２３４　５６７８", "＊＊＊　＊＊＊＊　５６７８"},
-		{"circled", "电话①③⑧①②③④⑤⑥⑦⑧", "电话*******⑤⑥⑦⑧"},
-		{"superscript", "电话¹³⁸¹²³⁴⁵⁶⁷⁸", "电话*******⁵⁶⁷⁸"},
-		{"chinese numerals", "我的电话一三八一二三四五六七八", "我的电话*******五六七八"},
-		{"yao for one", "幺三八幺二三四五六七八", "*******五六七八"},
-		{"capital numerals", "电话壹叁捌壹贰叁肆伍陆柒捌", "电话*******伍陆柒捌"},
-		{"mixed forms", "电话1三8一2三4五6七8", "电话*******五6七8"},
-		{"arabic-indic", "٠١٢٣٤٥٦٧٨٩", "******٦٧٨٩"},
-		{"mathematical bold", "𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖", "*******𝟓𝟔𝟕𝟖"},
-		{"eight phones", strings.Repeat("13812345678 ", 8), strings.Repeat("*", 11) + " " + strings.Repeat("*********** ", 6) + "*******5678 "},
-		{"five is a run", "543 21", "*43 21"},
-		{"four is not", "一二三四", "一二三四"},
-		{"chinese date", "十一月二十三日", "十一月二十三日"},
-		{"counts", "共 2 件，3 天内送达", "共 2 件，3 天内送达"},
-		{"a star ends a run", "138 **** 5678", "138 **** 5678"},
-		{"trailing separator", "54321 号", "*4321 号"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// The full-width spaced case stars with ASCII stars.
-			want := strings.ReplaceAll(tc.want, "＊", "*")
-			if got := Scrub(tc.in); got != want {
-				t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, want)
-			}
-			if got := Scrub(want); got != want {
-				t.Errorf("Scrub not idempotent on %q: %q", want, got)
-			}
-		})
-	}
-}
 
 // TestEventsCarryNoPrivateData inspects drafts and customer messages the
 // way agents and attackers write them, builds their events as the gateway
@@ -94,11 +58,11 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 			v.Reasons = append(v.Reasons, rules.Reason{Rule: "test.quote", Action: rules.Warn, Message: "您发送了：" + text, Suggestion: "不要发送 " + text})
 			v.Alerts = append(v.Alerts, rules.Alert{Level: "high", Kind: "test.quote", Message: "坐席发送了 " + text})
 			masked := conv.Recent[len(conv.Recent)-1].Text
-			e, err := New(Input{TS: now, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text, Context: conv.Recent}, nil)
+			e, err := NewEvent(EventInput{TS: now, Tenant: "t1", ConversationID: conv.ID, AgentID: "a1", Role: role, Verdict: &v, Masked: masked, Raw: text, Context: conv.Recent}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, ev := range []*Event{e, e.ForAlert(v.Alerts, conv.Recent)} {
+			for _, ev := range []*event.Event{e, forAlert(e, &v, v.Alerts, conv.Recent)} {
 				b, err := ev.Marshal(nil)
 				if err != nil {
 					t.Fatal(err)
@@ -126,7 +90,7 @@ func TestEventsCarryNoPrivateData(t *testing.T) {
 					}
 				}
 				for _, f := range ev.Findings {
-					if inspect.IsContact(f) && !strings.Contains(ev.TextMasked, f.Evidence) {
+					if f.Name() == "diversion.contact" && !strings.Contains(ev.TextMasked, f.Evidence) {
 						t.Errorf("%s %q: evidence %q is masked otherwise than text_masked %q", role, text, f.Evidence, ev.TextMasked)
 					}
 				}
