@@ -24,6 +24,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -196,7 +197,7 @@ const sendRoute = "/api/messages/send"
 
 func proxyConfig(up *upstream) config.Config {
 	return config.Config{Routes: []config.Route{{
-		Method: "POST", Path: sendRoute, Upstream: up.URL, Timeout: config.Duration(300 * time.Millisecond),
+		Method: "POST", Path: sendRoute, Upstream: up.URL, Timeout: duration.Duration(300 * time.Millisecond),
 		Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent/id", Role: "/role",
 		Query: []string{"trace"}, // the backend's own tracing parameter, inspected and forwarded
 	}}}
@@ -498,7 +499,7 @@ func TestFailModes(t *testing.T) {
 	}
 	// A draft the pipeline decided stands even when it ran past the
 	// deadline: the fail mode never releases it above its action.
-	cfg.Limits.InspectTimeout = config.Duration(time.Nanosecond)
+	cfg.Limits.InspectTimeout = duration.Duration(time.Nanosecond)
 	g = start(t, cfg, "", nil)
 	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"亲，加我微信 wxid_abc123 私聊"}`); r.Status == 200 && r.Body["action"] == "allow" {
 		t.Errorf("past the deadline: %s, want the policy's action or a hold", r.Raw)
@@ -578,7 +579,7 @@ func TestMetrics(t *testing.T) {
 func TestShutdownDrains(t *testing.T) {
 	up := newUpstream(t, 300*time.Millisecond)
 	cfg := proxyConfig(up)
-	cfg.Routes[0].Timeout = config.Duration(2 * time.Second)
+	cfg.Routes[0].Timeout = duration.Duration(2 * time.Second)
 	g := start(t, cfg, "", nil)
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
@@ -650,7 +651,7 @@ func TestJWTAuth(t *testing.T) {
 // TestSilentConnectionTimesOut: a connection that sends nothing gets 408
 // when the read timeout passes, not a 400 that blames a request never sent.
 func TestSilentConnectionTimesOut(t *testing.T) {
-	g := start(t, config.Config{Limits: config.Limits{ReadTimeout: config.Duration(200 * time.Millisecond)}}, "", nil)
+	g := start(t, config.Config{Limits: config.Limits{ReadTimeout: duration.Duration(200 * time.Millisecond)}}, "", nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.agent, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
 )
 
@@ -19,7 +20,7 @@ const convRoute = "/conversations/{conversation_id}/messages"
 // takes the conversation from the path, as most chat backends' do.
 func templateConfig(up *upstream) config.Config {
 	return config.Config{Routes: []config.Route{{
-		Method: "POST", Path: convRoute, Upstream: up.URL, Timeout: config.Duration(time.Second),
+		Method: "POST", Path: convRoute, Upstream: up.URL, Timeout: duration.Duration(time.Second),
 		Text: "/text", Conversation: "/conversation_id",
 	}}}
 }

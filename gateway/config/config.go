@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // Config is the whole gateway configuration. Every field documents its
@@ -38,7 +40,7 @@ type Config struct {
 	Policy string `yaml:"policy"`
 	// PolicyPoll is how often the bundle is checked for a new version,
 	// which is compiled and tested before it is swapped in; default 2s.
-	PolicyPoll Duration `yaml:"policy_poll"`
+	PolicyPoll duration.Duration `yaml:"policy_poll"`
 	// Limits bound requests and inspection.
 	Limits Limits `yaml:"limits"`
 	// Auth configures agent clients' credentials. With none configured the
@@ -87,8 +89,8 @@ type Stream struct {
 	// BatchSize is how many events the shipper sends per batch; default
 	// 500. BatchTimeout is Kafka's per-partition flush timeout; default
 	// 10ms.
-	BatchSize    int      `yaml:"batch_size"`
-	BatchTimeout Duration `yaml:"batch_timeout"`
+	BatchSize    int               `yaml:"batch_size"`
+	BatchTimeout duration.Duration `yaml:"batch_timeout"`
 	// Alerts configures supervisor alert deduplication.
 	Alerts Alerts `yaml:"alerts"`
 	// Sampling configures the QA audit sample.
@@ -124,7 +126,7 @@ type Spool struct {
 	// (flushed every FsyncInterval; default) or never (left to the OS).
 	Fsync string `yaml:"fsync"`
 	// FsyncInterval is the flush period of fsync interval; default 100ms.
-	FsyncInterval Duration `yaml:"fsync_interval"`
+	FsyncInterval duration.Duration `yaml:"fsync_interval"`
 	// OnFull is what happens when the spool is full: serve (release drafts
 	// as usual and count the dropped events; default) or hold (answer
 	// drafts 503 until there is room, so nothing goes unrecorded).
@@ -144,7 +146,7 @@ const (
 type Alerts struct {
 	// Window suppresses repeats of an alert of the same conversation and
 	// kind at the same or a lower level for this long; default 5m.
-	Window Duration `yaml:"window"`
+	Window duration.Duration `yaml:"window"`
 }
 
 // Sampling configures the QA audit sample.
@@ -170,13 +172,13 @@ type Limits struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// ReadTimeout and WriteTimeout bound a client connection's reads and
 	// writes; default 10s each.
-	ReadTimeout  Duration `yaml:"read_timeout"`
-	WriteTimeout Duration `yaml:"write_timeout"`
+	ReadTimeout  duration.Duration `yaml:"read_timeout"`
+	WriteTimeout duration.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes idle keep-alive connections; default 60s.
-	IdleTimeout Duration `yaml:"idle_timeout"`
+	IdleTimeout duration.Duration `yaml:"idle_timeout"`
 	// InspectTimeout bounds one inspection; past it the tenant's fail mode
 	// applies. Default 50ms.
-	InspectTimeout Duration `yaml:"inspect_timeout"`
+	InspectTimeout duration.Duration `yaml:"inspect_timeout"`
 	// AgentRate is each agent's sustained request rate per second; zero
 	// means no limit. AgentBurst is the burst; zero means twice the rate.
 	AgentRate  float64 `yaml:"agent_rate"`
@@ -193,8 +195,8 @@ type Limits struct {
 	// 10ms) is answered 503 overloaded with Retry-After before any
 	// inspection, so that overload sheds load instead of running
 	// inspections past their deadline into the fail mode.
-	MaxInflight  int      `yaml:"max_inflight"`
-	QueueTimeout Duration `yaml:"queue_timeout"`
+	MaxInflight  int               `yaml:"max_inflight"`
+	QueueTimeout duration.Duration `yaml:"queue_timeout"`
 	// MaxContextTurns and MaxContextBytes bound the inline context of a
 	// /v1/check request (turns, and their text bytes in all); default 20
 	// turns and 16 KiB. Beyond them the request is answered 413
@@ -206,7 +208,7 @@ type Limits struct {
 	// other headers. Larger get 431.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// ShutdownTimeout bounds the graceful drain on shutdown; default 10s.
-	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	ShutdownTimeout duration.Duration `yaml:"shutdown_timeout"`
 }
 
 // Auth configures agent clients' credentials.
@@ -289,7 +291,7 @@ type Route struct {
 	// Upstream is the chat backend's base URL.
 	Upstream string `yaml:"upstream"`
 	// Timeout bounds the upstream call; default 5s.
-	Timeout Duration `yaml:"timeout"`
+	Timeout duration.Duration `yaml:"timeout"`
 	// Text, Conversation, Agent and Role are JSON pointers into the
 	// request body; Text is required.
 	Text         string `yaml:"text"`
@@ -323,7 +325,7 @@ type Conversations struct {
 	// Max is how many conversations are kept; default 100,000.
 	Max int64 `yaml:"max"`
 	// TTL forgets a conversation idle this long; default 2h.
-	TTL Duration `yaml:"ttl"`
+	TTL duration.Duration `yaml:"ttl"`
 }
 
 // Cache bounds the caches: detector findings (context-free) and policy
@@ -345,24 +347,8 @@ type Ack struct {
 	// not survive a restart or work across gateways.
 	SecretEnv string `yaml:"secret_env"`
 	// TTL is how long a token stays valid; default 5m.
-	TTL Duration `yaml:"ttl"`
+	TTL duration.Duration `yaml:"ttl"`
 }
-
-// Duration is a time.Duration written as "50ms", "2s", "5m" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 50ms or 5s", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Load reads the YAML file at path (none when path is empty), applies the
 // environment overrides from getenv (os.Getenv when nil), fills in the
@@ -418,9 +404,9 @@ func (c *Config) Defaults() {
 			*p = v
 		}
 	}
-	setDur := func(p *Duration, v time.Duration) {
+	setDur := func(p *duration.Duration, v time.Duration) {
 		if *p == 0 {
-			*p = Duration(v)
+			*p = duration.Duration(v)
 		}
 	}
 	setStr(&c.Listen, "127.0.0.1:8080")
@@ -555,7 +541,7 @@ func (c *Config) Validate() error {
 	if h := c.Limits.MaxHeaderBytes; h > 0 && h < 9<<10 {
 		bad("limits.max_header_bytes", "%d: want at least 9216, so that the 8 KiB JWTs the gateway accepts fit", h)
 	}
-	for field, d := range map[string]Duration{
+	for field, d := range map[string]duration.Duration{
 		"limits.read_timeout": c.Limits.ReadTimeout, "limits.write_timeout": c.Limits.WriteTimeout,
 		"limits.idle_timeout": c.Limits.IdleTimeout, "limits.inspect_timeout": c.Limits.InspectTimeout,
 		"limits.queue_timeout":    c.Limits.QueueTimeout,
@@ -671,7 +657,7 @@ func (st *Stream) validate(bad func(field, format string, args ...any)) {
 	if st.BatchSize < 0 {
 		bad("stream.batch_size", "must not be negative")
 	}
-	for field, d := range map[string]Duration{
+	for field, d := range map[string]duration.Duration{
 		"stream.batch_timeout": st.BatchTimeout, "stream.spool.fsync_interval": st.Spool.FsyncInterval, "stream.alerts.window": st.Alerts.Window,
 	} {
 		if d < 0 {
