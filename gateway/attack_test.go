@@ -30,6 +30,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
+	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -52,12 +53,12 @@ const (
 // scopes, one route per side of the chat, a role pointer in the body.
 func attackConfig(up *upstream) config.Config {
 	return config.Config{
-		Auth: config.Auth{APIKeys: []config.APIKey{
+		Auth: auth.Config{APIKeys: []auth.APIKey{
 			{Name: "desk", Tenant: "shop", Hash: auth.HashKey(deskKey)},
 			{Name: "pinned", Tenant: "shop", Agent: "a-7", Hash: auth.HashKey(pinnedKey)},
 			{Name: "backend", Tenant: "shop", Scopes: []string{"agent", "customer", "lifecycle"}, Hash: auth.HashKey(backendKey)},
 		}},
-		Routes: []config.Route{
+		Routes: []proxy.Route{
 			{Method: "POST", Path: agentRoute, Upstream: up.URL, Timeout: duration.Duration(time.Second),
 				Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent_id", Role: "/sender/role",
 				Texts: []string{"/message/html", "/attachments/*/caption"}, Query: []string{"trace_id"}},
