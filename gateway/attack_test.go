@@ -28,7 +28,9 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
+	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -51,16 +53,16 @@ const (
 // scopes, one route per side of the chat, a role pointer in the body.
 func attackConfig(up *upstream) config.Config {
 	return config.Config{
-		Auth: config.Auth{APIKeys: []config.APIKey{
+		Auth: auth.Config{APIKeys: []auth.APIKey{
 			{Name: "desk", Tenant: "shop", Hash: auth.HashKey(deskKey)},
 			{Name: "pinned", Tenant: "shop", Agent: "a-7", Hash: auth.HashKey(pinnedKey)},
 			{Name: "backend", Tenant: "shop", Scopes: []string{"agent", "customer", "lifecycle"}, Hash: auth.HashKey(backendKey)},
 		}},
-		Routes: []config.Route{
-			{Method: "POST", Path: agentRoute, Upstream: up.URL, Timeout: config.Duration(time.Second),
+		Routes: []proxy.Route{
+			{Method: "POST", Path: agentRoute, Upstream: up.URL, Timeout: duration.Duration(time.Second),
 				Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent_id", Role: "/sender/role",
 				Texts: []string{"/message/html", "/attachments/*/caption"}, Query: []string{"trace_id"}},
-			{Method: "POST", Path: mixedRoute, Upstream: up.URL, Timeout: config.Duration(time.Second),
+			{Method: "POST", Path: mixedRoute, Upstream: up.URL, Timeout: duration.Duration(time.Second),
 				Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent_id", Role: "/sender/role",
 				Roles: []string{"agent", "customer"}},
 		},
@@ -289,7 +291,7 @@ func TestAttackOverload(t *testing.T) {
 	up := newUpstream(t, 0)
 	cfg := attackConfig(up)
 	cfg.Tenants = map[string]config.Tenant{"shop": {FailMode: config.FailOpen}}
-	cfg.Limits.InspectTimeout = config.Duration(5 * time.Millisecond) // tight, so overload would bite
+	cfg.Limits.InspectTimeout = duration.Duration(5 * time.Millisecond) // tight, so overload would bite
 	g := start(t, cfg, "", nil)
 	client := contractClient(t, &http.Transport{MaxIdleConnsPerHost: 400, MaxConnsPerHost: 400})
 	harmful := []string{"亲，加我微信 wxid_%d 私聊", "你是不是傻 %d，看不懂字吗", "加我QQ 2%09d 给您返现", "保证明天一定送到 %d，百分百没问题"}

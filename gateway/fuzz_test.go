@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/proxy"
 )
 
 // newBareServer builds a Server without listeners, for driving handlers
@@ -25,7 +26,7 @@ func newBareServer(t testing.TB, log *slog.Logger) *Server {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	cfg := config.Config{Routes: []config.Route{{Method: "POST", Path: "/send", Upstream: dead, Text: "/message/text", Conversation: "/cid", Role: "/role"}}}
+	cfg := config.Config{Routes: []proxy.Route{{Method: "POST", Path: "/send", Upstream: dead, Text: "/message/text", Conversation: "/cid", Role: "/role"}}}
 	// Events are spooled (nothing ships: no Serve), so the spool fills and
 	// the full-spool path is driven too.
 	cfg.Stream.Spool.Dir = t.TempDir()

@@ -24,6 +24,10 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
+	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
+	"github.com/xunjian/xunjian/gateway/proxy"
+	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -195,8 +199,8 @@ func (r reply) errCode() string {
 const sendRoute = "/api/messages/send"
 
 func proxyConfig(up *upstream) config.Config {
-	return config.Config{Routes: []config.Route{{
-		Method: "POST", Path: sendRoute, Upstream: up.URL, Timeout: config.Duration(300 * time.Millisecond),
+	return config.Config{Routes: []proxy.Route{{
+		Method: "POST", Path: sendRoute, Upstream: up.URL, Timeout: duration.Duration(300 * time.Millisecond),
 		Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent/id", Role: "/role",
 		Query: []string{"trace"}, // the backend's own tracing parameter, inspected and forwarded
 	}}}
@@ -314,7 +318,7 @@ func TestUpstreamFailures(t *testing.T) {
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadURL := "http://" + dead.Addr().String()
 	dead.Close()
-	cfg.Routes = append(cfg.Routes, config.Route{Method: "POST", Path: "/dead", Upstream: deadURL, Text: "/message/text"})
+	cfg.Routes = append(cfg.Routes, proxy.Route{Method: "POST", Path: "/dead", Upstream: deadURL, Text: "/message/text"})
 	g := start(t, cfg, "", nil)
 	// Nothing reached the down upstream: "not sent" is the truth.
 	if r := do(t, "POST", g.agent+"/dead", sendBody("您好")); r.Status != 502 || r.errCode() != "upstream_unavailable" || !strings.Contains(r.Raw, "not sent") {
@@ -398,12 +402,12 @@ func TestAuthAndTenantIsolation(t *testing.T) {
 	keyB, _ := auth.GenerateKey()
 	adminKey, _ := auth.GenerateKey()
 	cfg := config.Config{
-		Auth: config.Auth{APIKeys: []config.APIKey{
+		Auth: auth.Config{APIKeys: []auth.APIKey{
 			{Name: "a", Tenant: "lenient", Hash: auth.HashKey(keyA)},
 			// b also sends the customer's messages (as a chat backend does).
 			{Name: "b", Tenant: "strict", Scopes: []string{"agent", "customer"}, Hash: auth.HashKey(keyB)},
 		}},
-		Admin: config.Admin{APIKeys: []config.APIKey{{Name: "ops", Hash: auth.HashKey(adminKey)}}},
+		Admin: config.Admin{APIKeys: []auth.APIKey{{Name: "ops", Hash: auth.HashKey(adminKey)}}},
 	}
 	g := start(t, cfg, tenantBundle(t), nil)
 	impatient := `{"text":"我已经说过了，请您看一下上面的消息","conversation_id":"same"}`
@@ -498,7 +502,7 @@ func TestFailModes(t *testing.T) {
 	}
 	// A draft the pipeline decided stands even when it ran past the
 	// deadline: the fail mode never releases it above its action.
-	cfg.Limits.InspectTimeout = config.Duration(time.Nanosecond)
+	cfg.Limits.InspectTimeout = duration.Duration(time.Nanosecond)
 	g = start(t, cfg, "", nil)
 	if r := do(t, "POST", g.agent+"/v1/check", `{"text":"亲，加我微信 wxid_abc123 私聊"}`); r.Status == 200 && r.Body["action"] == "allow" {
 		t.Errorf("past the deadline: %s, want the policy's action or a hold", r.Raw)
@@ -506,7 +510,7 @@ func TestFailModes(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	g := start(t, config.Config{Limits: config.Limits{AgentRate: 1, AgentBurst: 3}}, "", nil)
+	g := start(t, config.Config{Limits: config.Limits{Rates: ratelimit.Rates{AgentRate: 1, AgentBurst: 3}}}, "", nil)
 	var codes []int
 	for range 5 {
 		codes = append(codes, do(t, "POST", g.agent+"/v1/check", `{"text":"您好","agent_id":"busy"}`).Status)
@@ -578,7 +582,7 @@ func TestMetrics(t *testing.T) {
 func TestShutdownDrains(t *testing.T) {
 	up := newUpstream(t, 300*time.Millisecond)
 	cfg := proxyConfig(up)
-	cfg.Routes[0].Timeout = config.Duration(2 * time.Second)
+	cfg.Routes[0].Timeout = duration.Duration(2 * time.Second)
 	g := start(t, cfg, "", nil)
 	var wg sync.WaitGroup
 	statuses := make(chan int, 8)
@@ -621,7 +625,7 @@ func hs256(t *testing.T, secret []byte, claims map[string]any) string {
 // config names; the tenant and agent come from the token's claims.
 func TestJWTAuth(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef-test-secret")
-	cfg := config.Config{Auth: config.Auth{JWT: &config.JWT{HS256SecretEnv: "XJ_JWT"}}}
+	cfg := config.Config{Auth: auth.Config{JWT: &auth.JWTConfig{HS256SecretEnv: "XJ_JWT"}}}
 	g := start(t, cfg, tenantBundle(t), map[string]string{"XJ_JWT": string(secret)})
 	impatient := `{"text":"我已经说过了，请您看一下上面的消息"}`
 	exp := time.Now().Add(time.Hour).Unix()
@@ -650,7 +654,7 @@ func TestJWTAuth(t *testing.T) {
 // TestSilentConnectionTimesOut: a connection that sends nothing gets 408
 // when the read timeout passes, not a 400 that blames a request never sent.
 func TestSilentConnectionTimesOut(t *testing.T) {
-	g := start(t, config.Config{Limits: config.Limits{ReadTimeout: config.Duration(200 * time.Millisecond)}}, "", nil)
+	g := start(t, config.Config{Limits: config.Limits{ReadTimeout: duration.Duration(200 * time.Millisecond)}}, "", nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.agent, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -685,7 +689,7 @@ func consumeOne(t *testing.T, broker, topic string) *event.Event {
 // unready with the reason, the metric says so, and on_full applies: hold
 // answers drafts 503, serve keeps answering and counts dropped events.
 func TestSpoolFull(t *testing.T) {
-	for _, onFull := range []string{config.OnFullHold, config.OnFullServe} {
+	for _, onFull := range []string{stream.OnFullHold, stream.OnFullServe} {
 		t.Run(onFull, func(t *testing.T) {
 			cfg := config.Config{}
 			cfg.Stream.Brokers = []string{"127.0.0.1:1"} // nothing listens: nothing ships
@@ -711,11 +715,11 @@ func TestSpoolFull(t *testing.T) {
 				t.Errorf("no log line about the full spool")
 			}
 			switch onFull {
-			case config.OnFullHold:
+			case stream.OnFullHold:
 				if last.Status != http.StatusServiceUnavailable || last.Body["error"].(map[string]any)["code"] != "events_unavailable" {
 					t.Errorf("hold: last reply %d %s, want 503 events_unavailable", last.Status, last.Raw)
 				}
-			case config.OnFullServe:
+			case stream.OnFullServe:
 				if last.Status != http.StatusOK || !regexp.MustCompile(`(?m)^xunjian_events_dropped_total [1-9]`).MatchString(metrics) {
 					t.Errorf("serve: last reply %d, dropped:\n%s", last.Status, grepLines(metrics, "dropped"))
 				}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -110,7 +111,7 @@ func waitRevision(t *testing.T, g *gw, rev string) map[string]any {
 func TestHotReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	bundleVersion(t, dir, "v1", false)
-	g := start(t, config.Config{Policy: dir, PolicyPoll: config.Duration(20 * time.Millisecond)}, "", nil)
+	g := start(t, config.Config{Policy: dir, PolicyPoll: duration.Duration(20 * time.Millisecond)}, "", nil)
 	want := map[string]string{"v1": "warn", "v2": "confirm"}
 
 	var (
@@ -199,7 +200,7 @@ func grepLines(s, sub string) string {
 func TestBrokenBundleAndRollback(t *testing.T) {
 	dir := t.TempDir()
 	bundleVersion(t, dir, "v1", false)
-	g := start(t, config.Config{Policy: dir, PolicyPoll: config.Duration(20 * time.Millisecond)}, "", nil)
+	g := start(t, config.Config{Policy: dir, PolicyPoll: duration.Duration(20 * time.Millisecond)}, "", nil)
 	if r := do(t, "POST", g.admin+"/v1/policy/rollback", ""); r.Status != http.StatusConflict {
 		t.Errorf("rollback with no previous version: %d %s, want 409", r.Status, r.Raw)
 	}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
+	"github.com/xunjian/xunjian/gateway/proxy"
 )
 
 const convRoute = "/conversations/{conversation_id}/messages"
@@ -18,8 +20,8 @@ const convRoute = "/conversations/{conversation_id}/messages"
 // templateConfig puts the gateway in front of a backend whose send API
 // takes the conversation from the path, as most chat backends' do.
 func templateConfig(up *upstream) config.Config {
-	return config.Config{Routes: []config.Route{{
-		Method: "POST", Path: convRoute, Upstream: up.URL, Timeout: config.Duration(time.Second),
+	return config.Config{Routes: []proxy.Route{{
+		Method: "POST", Path: convRoute, Upstream: up.URL, Timeout: duration.Duration(time.Second),
 		Text: "/text", Conversation: "/conversation_id",
 	}}}
 }

@@ -90,14 +90,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.auth, err = newAuth(cfg, getenv); err != nil {
 		return nil, err
 	}
-	routes := make([]proxy.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		routes[i] = proxy.Route{
-			Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream, Timeout: r.Timeout.D(),
-			Text: r.Text, Conversation: r.Conversation, Agent: r.Agent, Role: r.Role, ForwardAuth: r.ForwardAuth,
-			Texts: r.Texts, Roles: r.Roles, ContentTypes: r.ContentTypes, Query: r.Query,
-		}
-	}
 	var popts proxy.Options
 	for _, c := range cfg.TrustedProxies {
 		pfx, err := netip.ParsePrefix(c) // validated by config
@@ -106,25 +98,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		popts.TrustedProxies = append(popts.TrustedProxies, pfx)
 	}
-	if s.proxy, err = proxy.NewWithOptions(routes, popts); err != nil {
+	if s.proxy, err = proxy.NewWithOptions(cfg.Routes, popts); err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
-	if s.convs, err = convstore.New(convstore.Config{MaxConversations: cfg.Conversations.Max, TTL: cfg.Conversations.TTL.D()}); err != nil {
+	if s.convs, err = convstore.New(cfg.Conversations); err != nil {
 		return nil, fmt.Errorf("conversations: %w", err)
 	}
-	var secret []byte
-	if cfg.Ack.SecretEnv != "" {
-		if secret = []byte(getenv(cfg.Ack.SecretEnv)); len(secret) == 0 {
-			return nil, fmt.Errorf("ack.secret_env: environment variable %s is empty: set it to one secret of at least 32 bytes shared by every gateway (e.g. %s=$(openssl rand -hex 32)), or remove secret_env for a key of this process only", cfg.Ack.SecretEnv, cfg.Ack.SecretEnv)
+	ac := cfg.Ack
+	if ac.SecretEnv != "" {
+		if ac.Secret = []byte(getenv(ac.SecretEnv)); len(ac.Secret) == 0 {
+			return nil, fmt.Errorf("ack.secret_env: environment variable %s is empty: set it to one secret of at least 32 bytes shared by every gateway (e.g. %s=$(openssl rand -hex 32)), or remove secret_env for a key of this process only", ac.SecretEnv, ac.SecretEnv)
 		}
 	}
-	if s.acks, err = ack.NewIssuer(secret, cfg.Ack.TTL.D(), 0); err != nil {
+	if s.acks, err = ack.New(ac); err != nil {
 		return nil, fmt.Errorf("ack: %w", err)
 	}
-	if s.limiter, err = ratelimit.New(ratelimit.Config{Rate: cfg.Limits.AgentRate, Burst: cfg.Limits.AgentBurst}); err != nil {
+	if s.limiter, err = ratelimit.New(cfg.Limits.Agent()); err != nil {
 		return nil, fmt.Errorf("limits: %w", err)
 	}
-	if s.credLimiter, err = ratelimit.New(ratelimit.Config{Rate: cfg.Limits.CredentialRate, Burst: cfg.Limits.CredentialBurst}); err != nil {
+	if s.credLimiter, err = ratelimit.New(cfg.Limits.Credential()); err != nil {
 		s.limiter.Close()
 		return nil, fmt.Errorf("limits: credential: %w", err)
 	}
@@ -158,22 +150,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 }
 
 func newAuth(cfg *config.Config, getenv func(string) string) (*auth.Authenticator, error) {
-	keys := func(list []config.APIKey) []auth.APIKey {
-		out := make([]auth.APIKey, len(list))
-		for i, k := range list {
-			out[i] = auth.APIKey{Name: k.Name, Tenant: k.Tenant, Agent: k.Agent, Scopes: k.Scopes, Hash: k.Hash}
+	ac := cfg.Auth
+	ac.AdminKeys = cfg.Admin.APIKeys
+	if j := ac.JWT; j != nil && j.HS256SecretEnv != "" {
+		jc := *j // the secret stays out of cfg
+		if jc.HS256Secret = []byte(getenv(j.HS256SecretEnv)); len(jc.HS256Secret) == 0 {
+			return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty: set it to the HMAC secret (at least 32 bytes) your identity provider signs tokens with", j.HS256SecretEnv)
 		}
-		return out
-	}
-	ac := auth.Config{APIKeys: keys(cfg.Auth.APIKeys), AdminKeys: keys(cfg.Admin.APIKeys)}
-	if j := cfg.Auth.JWT; j != nil {
-		jc := &auth.JWTConfig{JWKSFile: j.JWKSFile, Issuer: j.Issuer, Audience: j.Audience, TenantClaim: j.TenantClaim, AgentClaim: j.AgentClaim, ScopesClaim: j.ScopesClaim}
-		if j.HS256SecretEnv != "" {
-			if jc.HS256Secret = []byte(getenv(j.HS256SecretEnv)); len(jc.HS256Secret) == 0 {
-				return nil, fmt.Errorf("auth.jwt.hs256_secret_env: environment variable %s is empty: set it to the HMAC secret (at least 32 bytes) your identity provider signs tokens with", j.HS256SecretEnv)
-			}
-		}
-		ac.JWT = jc
+		ac.JWT = &jc
 	}
 	a, err := auth.New(ac)
 	if err != nil {

@@ -11,11 +11,8 @@ import (
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/metrics"
 	"github.com/xunjian/xunjian/gateway/stream"
-	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
 	"github.com/xunjian/xunjian/gateway/stream/event"
-	"github.com/xunjian/xunjian/gateway/stream/sampling"
-	"github.com/xunjian/xunjian/gateway/stream/spool"
 )
 
 // defaultSampleSeed salts the sample when stream.sampling.seed_env is not
@@ -29,53 +26,38 @@ const drainTimeout = 3 * time.Second
 // openStream opens the event stream cfg describes, starting the embedded
 // broker when no brokers are configured. Both are nil when events are off.
 func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger) (*stream.Stream, *embedded.Broker, error) {
-	sc := cfg.Stream
+	sc := cfg.Stream // a copy: the secrets and the broker address stay out of cfg
 	if sc.Disabled {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "event stream disabled (stream.disabled): findings reach no supervisor or auditor")
 		return nil, nil, nil
 	}
-	var enc *event.Encryptor
 	if sc.TextKeyEnv != "" {
 		var err error
-		if enc, err = event.NewEncryptor(getenv(sc.TextKeyEnv), sc.TextKeyID); err != nil {
+		if sc.Encryptor, err = event.NewEncryptor(getenv(sc.TextKeyEnv), sc.TextKeyID); err != nil {
 			return nil, nil, fmt.Errorf("stream.text_key_env %s: %w", sc.TextKeyEnv, err)
 		}
 	}
-	seed := defaultSampleSeed
+	sc.Sampling.Seed = defaultSampleSeed
 	if sc.Sampling.SeedEnv != "" {
-		if seed = getenv(sc.Sampling.SeedEnv); seed == "" {
+		if sc.Sampling.Seed = getenv(sc.Sampling.SeedEnv); sc.Sampling.Seed == "" {
 			return nil, nil, fmt.Errorf("stream.sampling.seed_env: environment variable %s is empty: set it to one secret shared by every gateway (e.g. %s=$(openssl rand -hex 16) xunjian serve --config FILE), or remove seed_env for the public default seed", sc.Sampling.SeedEnv, sc.Sampling.SeedEnv)
 		}
 	}
-	fsync := map[string]spool.FsyncPolicy{config.FsyncAlways: spool.FsyncAlways, config.FsyncInterval: spool.FsyncInterval, config.FsyncNever: spool.FsyncNever}[sc.Spool.Fsync]
-	brokers := sc.Brokers
 	var broker *embedded.Broker
-	if len(brokers) == 0 {
+	if len(sc.Brokers) == 0 {
 		var err error
 		broker, err = embedded.Start(embedded.Options{Addr: sc.EmbeddedBroker, Topics: []string{sc.Topics.Findings, sc.Topics.Alerts, sc.Topics.Samples}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("stream: no brokers configured and the built-in broker did not start: %w", err)
 		}
-		brokers = []string{broker.Addr()}
+		sc.Brokers = []string{broker.Addr()}
 		log.LogAttrs(context.Background(), slog.LevelWarn,
 			"no Kafka brokers configured: started the built-in in-memory Kafka-protocol broker (events are lost on exit; set stream.brokers for production)",
 			slog.String("broker", broker.Addr()),
 			slog.String("watch", "xunjian tail findings --brokers "+broker.Addr()))
 	}
-	st, err := stream.Open(stream.Config{
-		Spool:        spool.Options{Dir: sc.Spool.Dir, MaxBytes: sc.Spool.MaxBytes, Fsync: fsync, Interval: sc.Spool.FsyncInterval.D()},
-		Brokers:      brokers,
-		Topics:       stream.Topics{Findings: sc.Topics.Findings, Alerts: sc.Topics.Alerts, Samples: sc.Topics.Samples},
-		BatchSize:    sc.BatchSize,
-		BatchTimeout: sc.BatchTimeout.D(),
-		Alerts:       alerting.Config{Window: sc.Alerts.Window.D()},
-		Sampling: sampling.Config{
-			Rate: sc.Sampling.Rate, Seed: seed, HighRiskAt: sc.Sampling.HighRiskAt, AgentDailyMin: sc.Sampling.AgentDailyMin,
-		},
-		HoldWhenFull: sc.Spool.OnFull == config.OnFullHold,
-		Encryptor:    enc,
-		Logger:       log,
-	})
+	sc.Logger = log
+	st, err := stream.Open(sc)
 	if err != nil {
 		if broker != nil {
 			broker.Close()
@@ -83,8 +65,8 @@ func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		return nil, nil, err
 	}
 	log.LogAttrs(context.Background(), slog.LevelInfo, "event stream",
-		slog.Any("brokers", brokers), slog.String("spool", sc.Spool.Dir), slog.String("fsync", sc.Spool.Fsync),
-		slog.String("on_full", sc.Spool.OnFull), slog.Bool("text_encrypted", enc != nil))
+		slog.Any("brokers", sc.Brokers), slog.String("spool", sc.Spool.Dir), slog.String("fsync", string(sc.Spool.Fsync)),
+		slog.String("on_full", sc.Spool.OnFull), slog.Bool("text_encrypted", sc.Encryptor != nil))
 	return st, broker, nil
 }
 
@@ -169,7 +151,7 @@ func (r *recorder) Record(ctx context.Context, rec *inspect.Record) error {
 	if !errors.Is(err, stream.ErrFull) {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "event not written", slog.String("error", err.Error()))
 	}
-	if r.onFull == config.OnFullHold {
+	if r.onFull == stream.OnFullHold {
 		return errHeld
 	}
 	return nil
@@ -179,7 +161,7 @@ func (r *recorder) Record(ctx context.Context, rec *inspect.Record) error {
 func (r *recorder) Commit(ctx context.Context) error {
 	if err := r.st.Commit(ctx); err != nil {
 		r.log.LogAttrs(context.Background(), slog.LevelError, "event not made durable", slog.String("error", err.Error()))
-		if r.onFull == config.OnFullHold {
+		if r.onFull == stream.OnFullHold {
 			return errHeld
 		}
 	}

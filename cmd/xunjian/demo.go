@@ -14,6 +14,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway"
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/proxy"
 )
 
 // runDemo starts the gateway in dev mode with one proxy route,
@@ -43,7 +44,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg.Routes = []config.Route{{
+	cfg.Routes = []proxy.Route{{
 		Name: "send", Method: "POST", Path: "/api/messages/send", Upstream: "http://" + ln.Addr().String(),
 		Text: "/message/text", Conversation: "/conversation_id", Agent: "/agent_id", Role: "/role",
 	}}

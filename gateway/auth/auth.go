@@ -94,8 +94,10 @@ type Principal struct {
 	Credential string
 }
 
-// APIKey is one configured API key. The key itself is never stored, only its
-// hash: a config file or a heap dump does not give the key away.
+// APIKey is one configured API key, as an entry of `auth.api_keys` or
+// `admin.api_keys` in the gateway's configuration file gives it. The key
+// itself is never stored, only its hash: a config file or a heap dump does
+// not give the key away.
 //
 // The hash is a plain SHA-256, not a slow password hash (bcrypt, argon2):
 // API keys are high-entropy random strings (GenerateKey draws 256 bits), so
@@ -103,35 +105,83 @@ type Principal struct {
 // fast hash lets the gateway check a key on every request in well under a
 // microsecond. Do not use this for human-chosen passwords.
 type APIKey struct {
-	// Name identifies the key in logs and audit events (Principal.Subject);
-	// never the key itself. Optional but recommended.
-	Name string
+	// Name identifies the key in logs, metrics and audit events
+	// (Principal.Subject); never the key itself. Optional but recommended.
+	Name string `yaml:"name"`
 	// Tenant is the tenant every request made with this key belongs to.
-	// Required for agent keys; optional for admin keys, where empty means
-	// the key administers every tenant.
-	Tenant string
-	// Agent optionally binds the key to one agent (Principal.Agent). Empty
-	// means the key does not pin an agent.
-	Agent string
-	// Scopes names what the key may do: agent, customer, lifecycle (see
-	// Scopes). Empty means agent drafts only. Admin keys ignore it.
-	Scopes []string
-	// Hash is HashKey(key): "sha256:" followed by 64 hex digits.
-	Hash string
+	// Required for agent keys; admin keys do not use it (empty means the
+	// key administers every tenant).
+	Tenant string `yaml:"tenant"`
+	// Agent optionally binds the key to one agent id (Principal.Agent).
+	// Empty means the key does not pin an agent: the request names it.
+	Agent string `yaml:"agent"`
+	// Scopes names what the key may do: agent (send agent drafts),
+	// customer (send customer-side messages), lifecycle (post assigned,
+	// transferred and closed events); see Scopes. Empty means
+	// DefaultScopes, agent drafts only: an agent client's key can neither
+	// speak as the customer nor close a conversation. Admin keys ignore it.
+	Scopes []string `yaml:"scopes"`
+	// Hash is HashKey(key): "sha256:" followed by 64 lower-case hex
+	// digits (`xunjian hash-key` prints it). Required.
+	Hash string `yaml:"hash"`
 }
 
-// Config configures an Authenticator. The zero value is valid and means dev
-// mode: no credential is configured and every request is let through as
-// DevTenant (see Authenticator.Enabled).
+// Validate checks the key's hash as a configuration file gives it, naming
+// the fault by its YAML path under path, e.g. "auth.api_keys[0].hash: ...".
+// New checks it again, and duplicates.
+func (k APIKey) Validate(path string) error {
+	if h, ok := strings.CutPrefix(k.Hash, hashPrefix); !ok || len(h) != 2*sha256.Size || strings.Trim(h, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s.hash: want sha256:<64 lower-case hex digits> (xunjian hash-key prints it)", path)
+	}
+	return nil
+}
+
+// Config configures an Authenticator; its API keys and JWT are the `auth`
+// section of the gateway's configuration file. The zero value is valid and
+// means dev mode: no credential is configured and every request is let
+// through as DevTenant (see Authenticator.Enabled).
 type Config struct {
-	// APIKeys are the agent API keys accepted on the agent port.
-	APIKeys []APIKey
-	// JWT configures bearer JWTs on the agent port; nil disables JWTs.
-	JWT *JWTConfig
+	// APIKeys are the agent API keys accepted on the agent port; default
+	// none.
+	APIKeys []APIKey `yaml:"api_keys"`
+	// JWT configures bearer JWTs on the agent port; nil (the default)
+	// disables JWTs.
+	JWT *JWTConfig `yaml:"jwt"`
 	// AdminKeys are the API keys accepted on the admin port (and only
 	// there: an admin key is not an agent key, and a key may not be both).
 	// Empty means the admin port is not authenticated; bind it to loopback.
-	AdminKeys []APIKey
+	// The configuration file gives them in their own section,
+	// `admin.api_keys`.
+	AdminKeys []APIKey `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c that have a default (those of JWT,
+// when set).
+func (c *Config) Defaults() {
+	if c.JWT != nil {
+		c.JWT.Defaults()
+	}
+}
+
+// Validate checks the agent keys and the JWT section as a configuration
+// file gives them, naming each fault by its YAML path under path (e.g.
+// "auth.api_keys[0].tenant: missing"), all of them joined. It reads no
+// file and no secret: New does, and checks more.
+func (c Config) Validate(path string) error {
+	var errs []error
+	for i, k := range c.APIKeys {
+		f := fmt.Sprintf("%s.api_keys[%d]", path, i)
+		if k.Tenant == "" {
+			errs = append(errs, fmt.Errorf("%s.tenant: missing", f))
+		}
+		if err := k.Validate(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if j := c.JWT; j != nil && j.HS256SecretEnv == "" && len(j.HS256Secret) == 0 && j.JWKSFile == "" {
+		errs = append(errs, fmt.Errorf("%s.jwt: set hs256_secret_env or jwks_file", path))
+	}
+	return errors.Join(errs...)
 }
 
 // keyEntry is the precomputed result for one API key: what Authenticate

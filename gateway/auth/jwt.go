@@ -31,42 +31,69 @@ const (
 	minRSABits     = 2048
 )
 
-// JWTConfig configures bearer JWTs. Only HS256 and RS256 are accepted, each
-// only when its key is configured: an "alg: none" token, a token with any
-// other alg, and an HS256 token when only RS256 is configured are all
-// rejected (no algorithm confusion: the alg in the token header chooses
-// among our keys, it never turns a public key into an HMAC secret).
+// JWTConfig configures bearer JWTs, as the `auth.jwt` section of the
+// gateway's configuration file gives it. Only HS256 and RS256 are
+// accepted, each only when its key is configured: an "alg: none" token, a
+// token with any other alg, and an HS256 token when only RS256 is
+// configured are all rejected (no algorithm confusion: the alg in the
+// token header chooses among our keys, it never turns a public key into an
+// HMAC secret).
 type JWTConfig struct {
+	// HS256SecretEnv names the environment variable holding the HS256
+	// secret; empty disables HS256. The gateway reads the variable at
+	// start into HS256Secret: the secret itself is never in the file.
+	HS256SecretEnv string `yaml:"hs256_secret_env"`
 	// HS256Secret is the shared HMAC secret, at least 32 bytes. Nil or
 	// empty disables HS256. Keep it out of config files: have the loader
-	// read it from the environment or a secret file. New copies it.
-	HS256Secret []byte
+	// read it from the environment (HS256SecretEnv) or a secret file. New
+	// copies it.
+	HS256Secret []byte `yaml:"-"`
 	// JWKSFile is the path of a JWKS (RFC 7517) JSON file holding the RSA
 	// public keys that verify RS256 tokens. Empty disables RS256. Keys
 	// whose "alg" is set to something other than RS256, whose "use" is not
 	// "sig", or which are not RSA are ignored; at least one must remain,
 	// each of at least 2048 bits. The file is read once, by New: to rotate
 	// keys, build a new Authenticator.
-	JWKSFile string
+	JWKSFile string `yaml:"jwks_file"`
 	// Issuer, when non-empty, must equal the token's "iss" claim.
-	Issuer string
+	Issuer string `yaml:"issuer"`
 	// Audience, when non-empty, must be among the token's "aud" values.
-	Audience string
+	Audience string `yaml:"audience"`
 	// TenantClaim names the claim holding the tenant, a non-empty string
-	// that every token must carry. Empty means "tenant".
-	TenantClaim string
+	// that every token must carry. Empty means DefaultTenantClaim
+	// ("tenant").
+	TenantClaim string `yaml:"tenant_claim"`
 	// AgentClaim names the claim holding the agent id (Principal.Agent),
-	// optional in the token. Empty means "sub".
-	AgentClaim string
+	// optional in the token. Empty means DefaultAgentClaim ("sub").
+	AgentClaim string `yaml:"agent_claim"`
 	// ScopesClaim names the claim holding the token's scopes
-	// (Principal.Scopes): an array of names or one space-separated string,
-	// as OAuth's "scope" is. Names other than agent, customer and lifecycle
-	// are ignored (they belong to other services); a token without the
-	// claim holds DefaultScopes. Empty means "xunjian_scopes".
-	ScopesClaim string
+	// (Principal.Scopes: agent, customer, lifecycle): an array of names or
+	// one space-separated string, as OAuth's "scope" is. Other names are
+	// ignored (they belong to other services); a token without the claim
+	// holds DefaultScopes (agent drafts only). Empty means
+	// DefaultScopesClaim ("xunjian_scopes").
+	ScopesClaim string `yaml:"scopes_claim"`
 	// Leeway is the clock skew allowed when checking "exp", "nbf" and
-	// "iat". Zero means 30s; a negative value means none.
-	Leeway time.Duration
+	// "iat". Zero means DefaultLeeway (30s); a negative value means none.
+	// Not settable from the configuration file.
+	Leeway time.Duration `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c that have a default: the claim names
+// and Leeway.
+func (c *JWTConfig) Defaults() {
+	if c.TenantClaim == "" {
+		c.TenantClaim = DefaultTenantClaim
+	}
+	if c.AgentClaim == "" {
+		c.AgentClaim = DefaultAgentClaim
+	}
+	if c.ScopesClaim == "" {
+		c.ScopesClaim = DefaultScopesClaim
+	}
+	if c.Leeway == 0 {
+		c.Leeway = DefaultLeeway
+	}
 }
 
 // jwtVerifier is the validated, immutable form of a JWTConfig.
@@ -119,23 +146,9 @@ type rsaKeys struct {
 }
 
 func newJWTVerifier(c JWTConfig) (*jwtVerifier, error) {
+	c.Defaults()
 	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim, scopesClaim: c.ScopesClaim}
-	if v.scopesClaim == "" {
-		v.scopesClaim = DefaultScopesClaim
-	}
-	if v.tenantClaim == "" {
-		v.tenantClaim = DefaultTenantClaim
-	}
-	if v.agentClaim == "" {
-		v.agentClaim = DefaultAgentClaim
-	}
-	leeway := c.Leeway
-	switch {
-	case leeway == 0:
-		leeway = DefaultLeeway
-	case leeway < 0:
-		leeway = 0
-	}
+	leeway := max(c.Leeway, 0) // negative: none
 
 	var errs []error
 	if len(c.HS256Secret) > 0 {

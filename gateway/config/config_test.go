@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/stream"
+	"github.com/xunjian/xunjian/gateway/stream/spool"
 )
 
 func noEnv(string) string { return "" }
@@ -113,7 +116,7 @@ func TestExampleConfig(t *testing.T) {
 	if strings.Join(st.Brokers, ",") != "k1:9092,k2:9092" || st.Spool.Dir != "/var/spool/xj" {
 		t.Errorf("env overrides: brokers %q spool %q", st.Brokers, st.Spool.Dir)
 	}
-	if st.Topics.Alerts != "xunjian.alerts" || st.Spool.Fsync != FsyncInterval || st.Spool.OnFull != OnFullServe ||
+	if st.Topics.Alerts != "xunjian.alerts" || st.Spool.Fsync != spool.FsyncInterval || st.Spool.OnFull != stream.OnFullServe ||
 		st.Sampling.Rate != 0.05 || st.Sampling.AgentDailyMin != 2 || st.Alerts.Window.D() != 5*time.Minute {
 		t.Errorf("stream = %+v", st)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // readingUpstream accepts connections, reads one whole request from each,
@@ -92,7 +94,7 @@ func TestForwardDelivery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRoute(t, Route{Upstream: "http://" + tc.upstream, Timeout: 300 * time.Millisecond})
+			r := newRoute(t, Route{Upstream: "http://" + tc.upstream, Timeout: duration.Duration(300 * time.Millisecond)})
 			req := parseRequest(t, "POST /api/messages/send HTTP/1.1\nHost: gw\nContent-Type: application/json\nContent-Length: 2\n\n{}")
 			var resp fasthttp.Response
 			err := r.Forward(context.Background(), req, nil, []byte(`{"text":"已发出"}`), &resp)
@@ -122,7 +124,7 @@ func TestForwardDelivery(t *testing.T) {
 
 func TestForwardNoFreeConnIsNotSent(t *testing.T) {
 	hang, got := readingUpstream(t, "hang")
-	r := newRoute(t, Route{Upstream: "http://" + hang, Timeout: 300 * time.Millisecond, MaxConns: 1})
+	r := newRoute(t, Route{Upstream: "http://" + hang, Timeout: duration.Duration(300 * time.Millisecond), MaxConns: 1})
 	req := parseRequest(t, "POST /api/messages/send HTTP/1.1\nHost: gw\nContent-Type: application/json\nContent-Length: 2\n\n{}")
 	errc := make(chan error, 1)
 	go func() { // holds the only connection until it times out

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // received is what the test upstream saw.
@@ -303,7 +305,7 @@ func TestForwardErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRoute(t, Route{Upstream: tc.upstream, Timeout: tc.timeout})
+			r := newRoute(t, Route{Upstream: tc.upstream, Timeout: duration.Duration(tc.timeout)})
 			ctx, cancel := context.Background(), context.CancelFunc(func() {})
 			if tc.ctx != nil {
 				ctx, cancel = tc.ctx()

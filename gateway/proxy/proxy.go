@@ -30,6 +30,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // Defaults for zero Route fields.
@@ -48,14 +50,18 @@ const (
 	maxConnDuration = 5 * time.Minute
 )
 
-// Route is one configured proxy route. The zero value of each optional field
-// means the default documented on it.
+// Route is one configured proxy route, as a `routes:` entry of the
+// gateway's configuration file gives it (gateway/config holds a []Route).
+// The zero value of each optional field means the default documented on
+// it; Defaults fills those a configuration file may leave out.
 type Route struct {
 	// Name identifies the route in logs and metrics; empty means
 	// "METHOD PATH".
 	Name string `json:"name" yaml:"name"`
-	// Method is the HTTP method to match, e.g. POST; empty means POST. It is
-	// compared case-sensitively after upper-casing the configured value.
+	// Method is the HTTP method to match, e.g. POST. It is compared
+	// case-sensitively after upper-casing the configured value. New takes
+	// an empty Method as POST; a configuration file must name it
+	// (Validate).
 	Method string `json:"method" yaml:"method"`
 	// Path is the path to match, e.g. /api/messages/send, compared with
 	// fasthttp's normalized path (ctx.Path()). It may be a template whose
@@ -68,15 +74,15 @@ type Route struct {
 	// encoded or dot-segment spelling cannot reach a different upstream
 	// handler than the one inspected.
 	Path string `json:"path" yaml:"path"`
-	// Upstream is the base URL requests are forwarded to: http://host:port
-	// or https://host:port, optionally with a base path that is prefixed to
-	// Path. No query, fragment or user info.
+	// Upstream is the chat backend's base URL requests are forwarded to:
+	// http://host:port or https://host:port, optionally with a base path
+	// that is prefixed to Path. No query, fragment or user info. Required.
 	Upstream string `json:"upstream" yaml:"upstream"`
 	// Timeout bounds one upstream exchange (connect, write, read); zero means
-	// 5s.
-	Timeout time.Duration `json:"timeout" yaml:"timeout"`
-	// Text is the JSON pointer to the draft's text, e.g. "/message/text".
-	// Required.
+	// DefaultTimeout (5s).
+	Timeout duration.Duration `json:"timeout" yaml:"timeout"`
+	// Text is the JSON pointer (RFC 6901) to the draft's text, e.g.
+	// "/message/text". Required.
 	Text string `json:"text" yaml:"text"`
 	// Conversation, Agent and Role are JSON pointers to the conversation id,
 	// agent id and sender role; empty means the body has no such field.
@@ -85,35 +91,93 @@ type Route struct {
 	Role         string `json:"role" yaml:"role"`
 	// MaxConns bounds the connections to Upstream; zero means 512. Routes
 	// sharing an upstream share its pool, sized by the largest MaxConns.
-	MaxConns int `json:"max_conns" yaml:"max_conns"`
+	// Not settable from the configuration file.
+	MaxConns int `json:"max_conns" yaml:"-"`
 	// MaxResponseBytes bounds an upstream response body; zero means 4 MiB.
-	MaxResponseBytes int `json:"max_response_bytes" yaml:"max_response_bytes"`
+	// Not settable from the configuration file.
+	MaxResponseBytes int `json:"max_response_bytes" yaml:"-"`
 	// ForwardAuth forwards the client's Authorization and X-API-Key headers.
 	// They are the gateway's own credentials, so by default (false) they are
 	// stripped and the upstream never sees them.
 	ForwardAuth bool `json:"forward_auth" yaml:"forward_auth"`
 	// Texts are JSON pointers to further text fields the body may carry
-	// beside Text, e.g. "/message/html" or "/attachments/*/caption": each
-	// is inspected and masked like the draft. A "*" token matches every
-	// element of an array and every member of an object (so in Texts a
-	// member literally named "*" cannot be addressed). They are optional:
-	// a missing field or null is no text; any other non-string is an error.
+	// beside Text, texts the backend shows the customer, e.g.
+	// "/message/html" or "/attachments/*/caption": each is inspected and
+	// masked like the draft. A "*" token matches every element of an array
+	// and every member of an object (so in Texts a member literally named
+	// "*" cannot be addressed). They are optional: a missing field or null
+	// is no text; any other non-string is an error. Default none.
 	Texts []string `json:"texts" yaml:"texts"`
 	// Query lists the query parameters the route accepts; their values are
-	// texts too, inspected and masked. Empty means a request with any query
-	// string is refused: a parameter no one inspects could carry the draft
-	// to an upstream that reads it.
+	// texts too, inspected and masked. Empty (the default) means a request
+	// with any query string is refused: a parameter no one inspects could
+	// carry the draft to an upstream that reads it.
 	Query []string `json:"query" yaml:"query"`
 	// ContentTypes are the media types the route accepts, e.g.
-	// "application/json"; empty means just that one. The body is parsed as
-	// JSON whatever it says, so only JSON types are allowed (application/json
-	// or a "+json" suffix type): an upstream that decodes a form or a
-	// multipart body could read text the JSON parse does not see.
+	// "application/json"; empty means just that one, and anything else is
+	// refused with 415. The body is parsed as JSON whatever it says, so only
+	// JSON types are allowed (application/json or a "+json" suffix type): an
+	// upstream that decodes a form or a multipart body could read text the
+	// JSON parse does not see.
 	ContentTypes []string `json:"content_types" yaml:"content_types"`
 	// Roles are the sender roles the route carries ("agent", "customer");
 	// empty means ["agent"]. The gateway checks a message's role against
-	// them (AllowsRole) before trusting it.
+	// them (AllowsRole) before trusting it: a role outside them is refused
+	// (403), and a customer role needs a credential with the customer scope.
 	Roles []string `json:"roles" yaml:"roles"`
+}
+
+// Defaults upper-cases Method and fills the zero fields a configuration
+// file may leave out: Name ("METHOD PATH") and Timeout (DefaultTimeout).
+// It leaves an empty Method empty, for Validate to report.
+func (r *Route) Defaults() {
+	r.Method = strings.ToUpper(r.Method)
+	if r.Name == "" {
+		r.Name = r.Method + " " + r.Path
+	}
+	if r.Timeout == 0 {
+		r.Timeout = duration.Duration(DefaultTimeout)
+	}
+}
+
+// Validate checks the route as a configuration file gives it (call
+// Defaults first), naming each fault by its YAML path under path, e.g.
+// "routes[0].text: missing: ...". It reports every fault, joined. New
+// checks more (the upstream URL, the pointers' escapes, duplicates) when
+// it compiles the route.
+func (r Route) Validate(path string) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
+	}
+	if r.Method == "" {
+		bad("method", "missing")
+	}
+	if !strings.HasPrefix(r.Path, "/") {
+		bad("path", "%q: want a path starting with /", r.Path)
+	}
+	if r.Upstream == "" {
+		bad("upstream", "missing")
+	}
+	if r.Text == "" {
+		bad("text", "missing: the JSON pointer to the message text")
+	}
+	for _, p := range []struct{ field, ptr string }{{"text", r.Text}, {"conversation", r.Conversation}, {"agent", r.Agent}, {"role", r.Role}} {
+		if p.ptr != "" && !strings.HasPrefix(p.ptr, "/") {
+			bad(p.field, "%q is not a JSON pointer (RFC 6901: starts with /)", p.ptr)
+		}
+	}
+	for j, ptr := range r.Texts {
+		if !strings.HasPrefix(ptr, "/") {
+			bad(fmt.Sprintf("texts[%d]", j), "%q is not a JSON pointer (RFC 6901: starts with /)", ptr)
+		}
+	}
+	for j, role := range r.Roles {
+		if role != RoleAgent && role != RoleCustomer {
+			bad(fmt.Sprintf("roles[%d]", j), "%q: want agent or customer", role)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Sender roles a route may carry (Route.Roles).
@@ -266,7 +330,7 @@ func NewWithOptions(routes []Route, opts Options) (*Proxy, error) {
 
 // compile validates one route. Errors start with ".field: ".
 func compile(rt Route) (c *Compiled, hostKey, host string, isTLS bool, err error) {
-	c = &Compiled{method: strings.ToUpper(rt.Method), path: rt.Path, timeout: rt.Timeout, forwardAuth: rt.ForwardAuth}
+	c = &Compiled{method: strings.ToUpper(rt.Method), path: rt.Path, timeout: rt.Timeout.D(), forwardAuth: rt.ForwardAuth}
 	if c.method == "" {
 		c.method = DefaultMethod
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -31,7 +33,7 @@ func TestNewValidates(t *testing.T) {
 		{"text bad pointer", []Route{with(func(r *Route) { r.Text = "text" })}, `routes[0].text: JSON pointer must start with "/"`},
 		{"bad tilde", []Route{with(func(r *Route) { r.Role = "/a~2" })}, "routes[0].role: JSON pointer has"},
 		{"trailing tilde", []Route{with(func(r *Route) { r.Agent = "/a~" })}, "routes[0].agent:"},
-		{"negative timeout", []Route{with(func(r *Route) { r.Timeout = -time.Second })}, "routes[0].timeout:"},
+		{"negative timeout", []Route{with(func(r *Route) { r.Timeout = duration.Duration(-time.Second) })}, "routes[0].timeout:"},
 		{"duplicate", []Route{good, with(func(r *Route) { r.Method = "post" })}, "routes[1].path: duplicate route POST /a"},
 		{"same path other method", []Route{good, with(func(r *Route) { r.Method = "PUT" })}, ""},
 		{"errors joined", []Route{with(func(r *Route) { r.Text = "" }), with(func(r *Route) { r.Path = "x" })},
@@ -53,7 +55,7 @@ func TestNewValidates(t *testing.T) {
 func TestNewDefaultsAndSharedClients(t *testing.T) {
 	p, err := New([]Route{
 		{Path: "/a", Upstream: "http://h", Text: "/t", MaxConns: 10},
-		{Name: "b", Method: "put", Path: "/b", Upstream: "http://h:80/", Text: "/t", MaxConns: 20, Timeout: time.Second},
+		{Name: "b", Method: "put", Path: "/b", Upstream: "http://h:80/", Text: "/t", MaxConns: 20, Timeout: duration.Duration(time.Second)},
 		{Path: "/c", Upstream: "https://h/base", Text: "/t"},
 	})
 	if err != nil {

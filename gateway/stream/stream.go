@@ -36,12 +36,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/event"
@@ -55,38 +57,238 @@ import (
 // configured to hold messages rather than lose their events.
 var ErrFull = errors.New("stream: spool full")
 
-// Topics names the three topics.
+// Defaults of zero Config fields.
+const (
+	DefaultFindingsTopic = "xunjian.findings"
+	DefaultAlertsTopic   = "xunjian.alerts"
+	DefaultSamplesTopic  = "xunjian.samples"
+	// DefaultEmbeddedBroker is where the gateway's built-in broker listens
+	// when no brokers are configured.
+	DefaultEmbeddedBroker = "127.0.0.1:9092"
+	// DefaultTextKeyID labels the text encryption key in events.
+	DefaultTextKeyID = "default"
+)
+
+// What the stream does with an event the full spool refuses
+// (SpoolConfig.OnFull).
+const (
+	// OnFullServe drops the event, counts and logs it, and lets the
+	// message go on as usual (the default).
+	OnFullServe = "serve"
+	// OnFullHold makes Publish fail with ErrFull, so that the caller holds
+	// the message (the gateway answers drafts 503 until there is room) and
+	// nothing goes unrecorded.
+	OnFullHold = "hold"
+)
+
+// Topics names the three topics; it is the `stream.topics` section of the
+// gateway's configuration file. Open requires all three.
 type Topics struct {
-	Findings, Alerts, Samples string
+	// Findings gets every message with a finding and every non-allow;
+	// default DefaultFindingsTopic (xunjian.findings).
+	Findings string `yaml:"findings"`
+	// Alerts gets supervisor alerts, deduplicated; default
+	// DefaultAlertsTopic (xunjian.alerts).
+	Alerts string `yaml:"alerts"`
+	// Samples gets the messages of sampled conversations; default
+	// DefaultSamplesTopic (xunjian.samples).
+	Samples string `yaml:"samples"`
 }
 
-// Config configures a Stream.
+// Defaults fills the empty topic names with their defaults.
+func (t *Topics) Defaults() {
+	for _, f := range []struct {
+		name *string
+		def  string
+	}{{&t.Findings, DefaultFindingsTopic}, {&t.Alerts, DefaultAlertsTopic}, {&t.Samples, DefaultSamplesTopic}} {
+		if *f.name == "" {
+			*f.name = f.def
+		}
+	}
+}
+
+// Validate checks that the three names are legal Kafka topic names and
+// differ, naming each fault by its YAML path under path (e.g.
+// "stream.topics.alerts: ..."), all of them joined.
+func (t Topics) Validate(path string) error {
+	var errs []error
+	for _, tp := range []struct{ field, name string }{{"findings", t.Findings}, {"alerts", t.Alerts}, {"samples", t.Samples}} {
+		if !validTopic(tp.name) {
+			errs = append(errs, fmt.Errorf("%s.%s: %q: want 1-249 characters of a-z A-Z 0-9 . _ -", path, tp.field, tp.name))
+		}
+	}
+	if t.Findings == t.Alerts || t.Findings == t.Samples || t.Alerts == t.Samples {
+		errs = append(errs, fmt.Errorf("%s: the three topics must differ", path))
+	}
+	return errors.Join(errs...)
+}
+
+// validTopic reports whether name is a legal Kafka topic name.
+func validTopic(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// SpoolConfig configures the stream's spool, the `stream.spool` section of
+// the gateway's configuration file: the spool's own options, and what the
+// stream does when the spool is full.
+type SpoolConfig struct {
+	// Options are the spool's options; Options.Dir is required by Open.
+	spool.Options `yaml:",inline"`
+	// OnFull is what happens to a message whose event the full spool
+	// refuses: OnFullServe (release it as usual, counting the dropped
+	// event; the default, also what empty means) or OnFullHold (Publish
+	// returns ErrFull, so the caller holds it until there is room).
+	OnFull string `yaml:"on_full"`
+}
+
+// Defaults fills the zero fields of c with their defaults.
+func (c *SpoolConfig) Defaults() {
+	c.Options.Defaults()
+	if c.OnFull == "" {
+		c.OnFull = OnFullServe
+	}
+}
+
+// Validate checks c as a configuration file gives it, naming each fault by
+// its YAML path under path (e.g. "stream.spool.on_full: ..."), all of them
+// joined.
+func (c SpoolConfig) Validate(path string) error {
+	err := c.Options.Validate(path)
+	if !c.validOnFull() {
+		err = errors.Join(err, fmt.Errorf("%s.on_full: %q: want serve or hold", path, c.OnFull))
+	}
+	return err
+}
+
+// validOnFull reports whether OnFull is a policy, or empty for the default.
+func (c SpoolConfig) validOnFull() bool {
+	return c.OnFull == "" || c.OnFull == OnFullServe || c.OnFull == OnFullHold
+}
+
+// hold reports whether Publish holds messages when the spool is full.
+func (c SpoolConfig) hold() bool { return c.OnFull == OnFullHold }
+
+// Config configures a Stream; it is the `stream` section of the gateway's
+// configuration file. Open reads the spool, brokers, topics, batching,
+// alerts, sampling, Encryptor and Logger; Disabled, EmbeddedBroker and the
+// text key's fields are the gateway's, which decides whether to open a
+// stream, starts the built-in broker, and builds the Encryptor.
 type Config struct {
-	// Spool configures the spool; Spool.Dir is required.
-	Spool spool.Options
-	// Brokers are the Kafka bootstrap brokers; required.
-	Brokers []string
-	// Topics are the topic names; all three are required.
-	Topics Topics
-	// BatchSize and BatchTimeout tune the shipper (zero: its defaults).
-	BatchSize    int
-	BatchTimeout time.Duration
+	// Disabled turns events off: the gateway opens no stream, so nothing
+	// is spooled or sent. Default false.
+	Disabled bool `yaml:"disabled"`
+	// Brokers are the Kafka bootstrap brokers (host:port); Open requires
+	// them. In the configuration file none means the gateway's built-in
+	// Kafka-protocol broker at EmbeddedBroker, in memory, for development.
+	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides them.
+	Brokers []string `yaml:"brokers"`
+	// EmbeddedBroker is where the built-in broker listens when Brokers is
+	// empty; default DefaultEmbeddedBroker (127.0.0.1:9092). It must be a
+	// loopback address.
+	EmbeddedBroker string `yaml:"embedded_broker"`
+	// Topics are the topic names; Open requires all three.
+	Topics Topics `yaml:"topics"`
+	// Spool configures the spool every event is appended to before its
+	// verdict is returned; Spool.Dir is required by Open.
+	Spool SpoolConfig `yaml:"spool"`
+	// BatchSize is how many events the shipper sends per batch; zero means
+	// shipper.DefaultBatchSize (500).
+	BatchSize int `yaml:"batch_size"`
+	// BatchTimeout is Kafka's per-partition flush timeout; zero means
+	// shipper.DefaultBatchTimeout (10ms).
+	BatchTimeout duration.Duration `yaml:"batch_timeout"`
 	// Alerts configures alert deduplication.
-	Alerts alerting.Config
+	Alerts alerting.Config `yaml:"alerts"`
 	// Sampling configures the QA sample.
-	Sampling sampling.Config
-	// HoldWhenFull makes Publish fail with ErrFull when the spool is full
-	// (the caller holds the message); otherwise the event is dropped,
-	// counted and logged, and Publish succeeds.
-	HoldWhenFull bool
+	Sampling sampling.Config `yaml:"sampling"`
+	// TextKeyEnv names the environment variable holding a base64 AES-256
+	// key; with one, the gateway builds the Encryptor, and each event
+	// carries the raw text encrypted (text_enc) for auditors. Empty (the
+	// default) means raw text is never kept.
+	TextKeyEnv string `yaml:"text_key_env"`
+	// TextKeyID labels the key in events (for rotation); default
+	// DefaultTextKeyID ("default").
+	TextKeyID string `yaml:"text_key_id"`
 	// Encryptor, when set, seals each message's raw text into text_enc.
-	Encryptor *event.Encryptor
+	Encryptor *event.Encryptor `yaml:"-"`
 	// Logger receives state changes (spool full, recovered); nil means
 	// slog.Default(). Log lines never carry message text or keys.
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 	// ProbeInterval is how often the brokers are probed while no batch
-	// ships (zero: shipper.DefaultProbeInterval).
-	ProbeInterval time.Duration
+	// ships (zero: shipper.DefaultProbeInterval). Not settable from the
+	// configuration file.
+	ProbeInterval time.Duration `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c that have a default, those of its
+// nested sections included.
+func (c *Config) Defaults() {
+	if c.EmbeddedBroker == "" {
+		c.EmbeddedBroker = DefaultEmbeddedBroker
+	}
+	c.Topics.Defaults()
+	c.Spool.Defaults()
+	if c.BatchSize == 0 {
+		c.BatchSize = shipper.DefaultBatchSize
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = duration.Duration(shipper.DefaultBatchTimeout)
+	}
+	c.Alerts.Defaults()
+	c.Sampling.Defaults()
+	if c.TextKeyID == "" {
+		c.TextKeyID = DefaultTextKeyID
+	}
+}
+
+// Validate checks c as a configuration file gives it (call Defaults
+// first), naming each fault by its YAML path under path (e.g.
+// "stream.brokers[0]: ..."), all of them joined. A disabled stream is not
+// checked.
+func (c Config) Validate(path string) error {
+	if c.Disabled {
+		return nil
+	}
+	var errs []error
+	for i, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("%s.brokers[%d]: %q is not host:port", path, i, b))
+		}
+	}
+	if len(c.Brokers) == 0 && !loopback(c.EmbeddedBroker) {
+		errs = append(errs, fmt.Errorf("%s.embedded_broker: %q: the built-in broker listens on loopback only", path, c.EmbeddedBroker))
+	}
+	errs = append(errs, c.Topics.Validate(path+".topics"), c.Spool.Validate(path+".spool"))
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("%s.batch_size: must not be negative", path))
+	}
+	if c.BatchTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%s.batch_timeout: must not be negative", path))
+	}
+	errs = append(errs, c.Alerts.Validate(path+".alerts"), c.Sampling.Validate(path+".sampling"))
+	return errors.Join(errs...)
+}
+
+// loopback reports whether addr (host:port) listens on a loopback address
+// only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Message is one inspected message, as Publish takes it. Publish reads it
@@ -169,6 +371,8 @@ func Open(cfg Config) (*Stream, error) {
 		return nil, errors.New("stream: no brokers")
 	case cfg.Topics.Findings == "" || cfg.Topics.Alerts == "" || cfg.Topics.Samples == "":
 		return nil, errors.New("stream: a topic name is empty")
+	case !cfg.Spool.validOnFull():
+		return nil, fmt.Errorf("stream: on_full %q: want serve or hold", cfg.Spool.OnFull)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -181,7 +385,7 @@ func Open(cfg Config) (*Stream, error) {
 	if cfg.Spool.Logger == nil {
 		cfg.Spool.Logger = log.With(slog.String("component", "spool"))
 	}
-	sp, err := spool.Open(cfg.Spool)
+	sp, err := spool.Open(cfg.Spool.Options)
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
@@ -200,7 +404,7 @@ func Open(cfg Config) (*Stream, error) {
 		Headers:       s.kafkaHeaders,
 		Key:           func(r spool.Record) []byte { _, _, conv, _ := decodeKey(r.Key); return conv },
 		BatchSize:     cfg.BatchSize,
-		BatchTimeout:  cfg.BatchTimeout,
+		BatchTimeout:  cfg.BatchTimeout.D(),
 		Logger:        log,
 		ProbeInterval: cfg.ProbeInterval,
 	})
@@ -292,9 +496,9 @@ func (s *Stream) write(ctx context.Context, bp *[]byte, route byte, m Message, e
 		if !s.full.Swap(true) {
 			st := s.sp.Stats()
 			s.log.LogAttrs(ctx, slog.LevelError, "spool full: Kafka is not keeping up or unreachable",
-				slog.Int64("bytes", st.Bytes), slog.Int64("events", st.Records), slog.Bool("hold", s.cfg.HoldWhenFull))
+				slog.Int64("bytes", st.Bytes), slog.Int64("events", st.Records), slog.Bool("hold", s.cfg.Spool.hold()))
 		}
-		if s.cfg.HoldWhenFull {
+		if s.cfg.Spool.hold() {
 			s.held.Add(1)
 			return ErrFull
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream/spool"
 	"github.com/xunjian/xunjian/rules"
@@ -52,7 +53,7 @@ func BenchmarkPublishCommit(b *testing.B) {
 				name += "-parallel"
 			}
 			b.Run(name, func(b *testing.B) {
-				s, _ := open(b, Config{Brokers: []string{"127.0.0.1:1"}, Spool: spool.Options{Fsync: p, MaxBytes: 1 << 40, SegmentBytes: 64 << 20}})
+				s, _ := open(b, Config{Brokers: []string{"127.0.0.1:1"}, Spool: SpoolConfig{Options: spool.Options{Fsync: p, MaxBytes: 1 << 40, SegmentBytes: 64 << 20}}})
 				ctx := context.Background()
 				one := func(i int) {
 					if err := s.Publish(ctx, benchMessage(i)); err != nil {
@@ -106,7 +107,7 @@ func benchShip(b *testing.B, target string, batch int) {
 		base := fmt.Sprintf("xj-bench-%d", time.Now().UnixNano())
 		tp = Topics{Findings: base + ".f", Alerts: base + ".a", Samples: base + ".s"}
 	}
-	s, _ := open(b, Config{Brokers: strings.Split(addr, ","), Topics: tp, BatchSize: batch, BatchTimeout: 2 * time.Millisecond, Spool: spool.Options{Fsync: spool.FsyncNever, MaxBytes: 1 << 40}})
+	s, _ := open(b, Config{Brokers: strings.Split(addr, ","), Topics: tp, BatchSize: batch, BatchTimeout: duration.Duration(2 * time.Millisecond), Spool: SpoolConfig{Options: spool.Options{Fsync: spool.FsyncNever, MaxBytes: 1 << 40}}})
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		if err := s.Publish(ctx, benchMessage(i)); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
@@ -230,7 +231,7 @@ func TestDedupAndSampling(t *testing.T) {
 	}
 	addr := broker(t)
 	const convs, perConv, rate = 10_000, 3, 0.1
-	s, _ := open(t, Config{Brokers: []string{addr}, Sampling: sampling.Config{Rate: rate, Seed: "test"}, Alerts: alerting.Config{Window: time.Hour}, BatchSize: 2000})
+	s, _ := open(t, Config{Brokers: []string{addr}, Sampling: sampling.Config{Rate: rate, Seed: "test"}, Alerts: alerting.Config{Window: duration.Duration(time.Hour)}, BatchSize: 2000})
 	alert := rules.Alert{Level: "medium", Kind: "wait", Message: "顾客等待过久"}
 	highRisk := map[string]bool{}
 	for m := range perConv {
@@ -299,7 +300,11 @@ func TestFullSpool(t *testing.T) {
 	for _, hold := range []bool{false, true} {
 		t.Run(fmt.Sprintf("hold=%v", hold), func(t *testing.T) {
 			// No Run: nothing ships, so the spool fills.
-			s, logs := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: spool.Options{MaxBytes: 64 << 10}, HoldWhenFull: hold})
+			onFull := OnFullServe
+			if hold {
+				onFull = OnFullHold
+			}
+			s, logs := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: SpoolConfig{Options: spool.Options{MaxBytes: 64 << 10}, OnFull: onFull}})
 			var full error
 			n := 0
 			for ; n < 1000 && full == nil; n++ {
@@ -331,7 +336,7 @@ func TestFullSpool(t *testing.T) {
 // in order.
 func TestRestartShipsWhatWasLeft(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: spool.Options{Dir: dir}})
+	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: SpoolConfig{Options: spool.Options{Dir: dir}}})
 	var ids []string
 	for i := range 50 {
 		if err := s.Publish(context.Background(), Message{Tenant: "t", ConversationID: "c", Verdict: verdict(rules.Warn, 1), Now: t0.Add(time.Duration(i) * time.Millisecond)}); err != nil {
@@ -342,7 +347,7 @@ func TestRestartShipsWhatWasLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := broker(t)
-	s2, logs := open(t, Config{Brokers: []string{addr}, Spool: spool.Options{Dir: dir}})
+	s2, logs := open(t, Config{Brokers: []string{addr}, Spool: SpoolConfig{Options: spool.Options{Dir: dir}}})
 	if !strings.Contains(logs.String(), "unshipped events from an earlier run") {
 		t.Errorf("no replay log line:\n%s", logs)
 	}
@@ -375,7 +380,7 @@ func dedup(ids []string) map[string]bool {
 // others.
 func TestTornTailSkipped(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: spool.Options{Dir: dir}})
+	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: SpoolConfig{Options: spool.Options{Dir: dir}}})
 	for i := range 10 {
 		if err := s.Publish(context.Background(), Message{Tenant: "t", ConversationID: fmt.Sprintf("c%d", i), Verdict: verdict(rules.Block, 1), Now: t0}); err != nil {
 			t.Fatal(err)
@@ -392,7 +397,7 @@ func TestTornTailSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := broker(t)
-	s2, logs := open(t, Config{Brokers: []string{addr}, Spool: spool.Options{Dir: dir}})
+	s2, logs := open(t, Config{Brokers: []string{addr}, Spool: SpoolConfig{Options: spool.Options{Dir: dir}}})
 	run(t, s2)
 	got := consume(t, addr, topics.Findings, 9, 10*time.Second)
 	var keys []string
@@ -409,7 +414,7 @@ func TestTornTailSkipped(t *testing.T) {
 }
 
 func TestCommitFsyncAlways(t *testing.T) {
-	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: spool.Options{Fsync: spool.FsyncAlways}})
+	s, _ := open(t, Config{Brokers: []string{"127.0.0.1:1"}, Spool: SpoolConfig{Options: spool.Options{Fsync: spool.FsyncAlways}}})
 	if err := s.Publish(context.Background(), Message{Tenant: "t", ConversationID: "c", Verdict: verdict(rules.Block, 1), Now: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -438,10 +443,10 @@ func TestKey(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	for _, cfg := range []Config{
-		{Topics: topics, Spool: spool.Options{Dir: t.TempDir()}},
-		{Brokers: []string{"x:1"}, Topics: Topics{Findings: "f"}, Spool: spool.Options{Dir: t.TempDir()}},
+		{Topics: topics, Spool: SpoolConfig{Options: spool.Options{Dir: t.TempDir()}}},
+		{Brokers: []string{"x:1"}, Topics: Topics{Findings: "f"}, Spool: SpoolConfig{Options: spool.Options{Dir: t.TempDir()}}},
 		{Brokers: []string{"x:1"}, Topics: topics},
-		{Brokers: []string{"x:1"}, Topics: topics, Spool: spool.Options{Dir: t.TempDir()}, Sampling: sampling.Config{Rate: 2}},
+		{Brokers: []string{"x:1"}, Topics: topics, Spool: SpoolConfig{Options: spool.Options{Dir: t.TempDir()}}, Sampling: sampling.Config{Rate: 2}},
 	} {
 		if s, err := Open(cfg); err == nil {
 			s.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/gateway/stream/spool"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -291,7 +292,7 @@ func TestGatewayConfig(t *testing.T) {
 		if len(c.Routes) != 1 || c.Routes[0].Path != RoutePath || c.Routes[0].Upstream != "http://127.0.0.1:9000" ||
 			c.Routes[0].Text != "/message/text" || c.Limits.AgentRate != 0 || c.Cache.Disabled != noCache ||
 			(external == "" && c.Stream.EmbeddedBroker != "127.0.0.1:19093") || c.Stream.Disabled != noStream ||
-			(noCache && c.Limits.InspectTimeout.D() != time.Second) || (!noCache && c.Limits.InspectTimeout.D() != 50*time.Millisecond) || c.Stream.Spool.Fsync != config.FsyncInterval ||
+			(noCache && c.Limits.InspectTimeout.D() != time.Second) || (!noCache && c.Limits.InspectTimeout.D() != 50*time.Millisecond) || c.Stream.Spool.Fsync != spool.FsyncInterval ||
 			(external == "" && len(c.Stream.Brokers) != 0) || (external != "" && (len(c.Stream.Brokers) != 1 || c.Stream.Brokers[0] != external)) {
 			t.Errorf("config %+v", c)
 		}

@@ -33,6 +33,8 @@ import (
 	"hash"
 	"sync"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // Sentinel errors of Redeem, for errors.Is. None of them carries the token,
@@ -50,7 +52,7 @@ var (
 	ErrAckMismatch = errors.New("ack token does not match the message")
 )
 
-// Defaults for zero arguments of NewIssuer.
+// Defaults for zero arguments of NewIssuer and zero Config fields.
 const (
 	DefaultTTL            = 5 * time.Minute
 	DefaultMaxOutstanding = 100_000
@@ -89,6 +91,51 @@ type Issuer struct {
 	mu      sync.Mutex
 	used    usedSet // guarded by mu
 	maxUsed int
+}
+
+// Config configures an Issuer; its SecretEnv and TTL are the `ack`
+// section of the gateway's configuration file.
+type Config struct {
+	// SecretEnv names the environment variable holding the token key (at
+	// least MinSecretLen bytes); the gateway reads it at start into Secret.
+	// Empty means a random key per process, so tokens do not survive a
+	// restart or work across gateways.
+	SecretEnv string `yaml:"secret_env"`
+	// Secret is the token key; nil means a random one for this process
+	// (see NewIssuer). Never in the file.
+	Secret []byte `yaml:"-"`
+	// TTL is how long a token stays valid; zero means DefaultTTL (5m).
+	TTL duration.Duration `yaml:"ttl"`
+	// MaxOutstanding bounds how many redeemed tokens are remembered; zero
+	// means DefaultMaxOutstanding (see NewIssuer). Not settable from the
+	// configuration file.
+	MaxOutstanding int `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c that have a default: TTL and
+// MaxOutstanding.
+func (c *Config) Defaults() {
+	if c.TTL == 0 {
+		c.TTL = duration.Duration(DefaultTTL)
+	}
+	if c.MaxOutstanding == 0 {
+		c.MaxOutstanding = DefaultMaxOutstanding
+	}
+}
+
+// Validate checks c as a configuration file gives it, naming the fault by
+// its YAML path under path (e.g. "ack.ttl: must not be negative").
+func (c Config) Validate(path string) error {
+	if c.TTL < 0 {
+		return fmt.Errorf("%s.ttl: must not be negative", path)
+	}
+	return nil
+}
+
+// New returns the Issuer cfg describes: NewIssuer(cfg.Secret, cfg.TTL,
+// cfg.MaxOutstanding).
+func New(cfg Config) (*Issuer, error) {
+	return NewIssuer(cfg.Secret, cfg.TTL.D(), cfg.MaxOutstanding)
 }
 
 // NewIssuer returns an Issuer. secret must be at least MinSecretLen bytes;

@@ -33,11 +33,13 @@ package convstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"strings"
 	"time"
 
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/internal/keyed"
 )
@@ -48,15 +50,40 @@ const (
 	DefaultTTL              = 2 * time.Hour
 )
 
-// Config configures a Store. The zero value means the defaults.
+// Config configures a Store; it is the `conversations` section of the
+// gateway's configuration file. The zero value means the defaults.
 type Config struct {
 	// MaxConversations bounds how many conversations the store keeps; past
 	// it, ristretto evicts the least frequently used. Zero means
 	// DefaultMaxConversations (100 000).
-	MaxConversations int64
-	// TTL is how long an idle conversation is kept after its last Update.
-	// Zero means DefaultTTL (2 h).
-	TTL time.Duration
+	MaxConversations int64 `yaml:"max"`
+	// TTL forgets a conversation idle this long after its last Update.
+	// Zero means DefaultTTL (2h).
+	TTL duration.Duration `yaml:"ttl"`
+}
+
+// Defaults fills the zero fields of c with their defaults.
+func (c *Config) Defaults() {
+	if c.MaxConversations == 0 {
+		c.MaxConversations = DefaultMaxConversations
+	}
+	if c.TTL == 0 {
+		c.TTL = duration.Duration(DefaultTTL)
+	}
+}
+
+// Validate checks c as a configuration file gives it, naming each fault by
+// its YAML path under path (e.g. "conversations.max: must not be
+// negative"), all of them joined.
+func (c Config) Validate(path string) error {
+	var errs []error
+	if c.MaxConversations < 0 {
+		errs = append(errs, fmt.Errorf("%s.max: must not be negative", path))
+	}
+	if c.TTL < 0 {
+		errs = append(errs, fmt.Errorf("%s.ttl: must not be negative", path))
+	}
+	return errors.Join(errs...)
 }
 
 // Store holds conversation context per (tenant, conversation id).
@@ -83,15 +110,10 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("convstore: max_conversations %d is negative", cfg.MaxConversations)
 	}
 	if cfg.TTL < 0 {
-		return nil, fmt.Errorf("convstore: ttl %s is negative", cfg.TTL)
+		return nil, fmt.Errorf("convstore: ttl %s is negative", cfg.TTL.D())
 	}
-	if cfg.MaxConversations == 0 {
-		cfg.MaxConversations = DefaultMaxConversations
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
-	}
-	m, err := keyed.New[inspect.Conversation](keyed.Config{MaxEntries: cfg.MaxConversations, TTL: cfg.TTL})
+	cfg.Defaults()
+	m, err := keyed.New[inspect.Conversation](keyed.Config{MaxEntries: cfg.MaxConversations, TTL: cfg.TTL.D()})
 	if err != nil {
 		return nil, fmt.Errorf("convstore: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/detectors/complaint"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/inspect"
 )
 
@@ -32,9 +33,9 @@ func TestNewConfig(t *testing.T) {
 		wantErr bool
 	}{
 		{"zero", Config{}, false},
-		{"explicit", Config{MaxConversations: 10, TTL: time.Minute}, false},
+		{"explicit", Config{MaxConversations: 10, TTL: duration.Duration(time.Minute)}, false},
 		{"negative max", Config{MaxConversations: -1}, true},
-		{"negative ttl", Config{TTL: -time.Second}, true},
+		{"negative ttl", Config{TTL: duration.Duration(-time.Second)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.cfg)
@@ -159,7 +160,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func TestTTL(t *testing.T) {
 	const ttl = 300 * time.Millisecond
-	s := newStore(t, Config{TTL: ttl})
+	s := newStore(t, Config{TTL: duration.Duration(ttl)})
 	s.Update("t", "c", incr)
 	s.cache.Wait()
 	if _, ok := s.Get("t", "c"); !ok {
@@ -187,7 +188,7 @@ func TestTTL(t *testing.T) {
 func TestTTLPendingNotVisible(t *testing.T) {
 	// An entry that expires before anyone looks at it again is gone, even
 	// if it is still in the pending map.
-	s := newStore(t, Config{TTL: 30 * time.Millisecond})
+	s := newStore(t, Config{TTL: duration.Duration(30 * time.Millisecond)})
 	s.Update("t", "c", incr)
 	time.Sleep(60 * time.Millisecond)
 	if _, ok := s.Get("t", "c"); ok {

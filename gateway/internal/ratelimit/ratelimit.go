@@ -15,6 +15,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -40,12 +41,82 @@ type Config struct {
 	// Zero disables the limiter: Allow always allows.
 	Rate float64
 	// Burst is how many requests an agent may make at once. Zero means
-	// twice Rate, rounded up (at least 1).
+	// DefaultBurst(Rate): twice Rate, rounded up (at least 1).
 	Burst int
 	// MaxAgents bounds how many (tenant, agent) buckets are tracked. Zero
 	// means DefaultMaxAgents (100 000).
 	MaxAgents int64
 }
+
+// DefaultBurst is the burst of a limiter whose Burst is zero: twice rate,
+// rounded up, at least 1 (and at most math.MaxInt32).
+func DefaultBurst(rate float64) int {
+	return max(int(min(math.Ceil(2*rate), math.MaxInt32)), 1)
+}
+
+// Rates are the gateway's two rate limits, as the `limits` section of its
+// configuration file gives them (agent_rate, agent_burst, credential_rate,
+// credential_burst, beside the section's other limits): one Limiter per
+// agent, and one per credential that does not pin an agent.
+type Rates struct {
+	// AgentRate is each agent's sustained request rate per second; zero
+	// (the default) means no limit.
+	AgentRate float64 `yaml:"agent_rate"`
+	// AgentBurst is each agent's burst; zero means DefaultBurst(AgentRate),
+	// twice the rate.
+	AgentBurst int `yaml:"agent_burst"`
+	// CredentialRate and CredentialBurst limit a credential that does not
+	// pin an agent (a shared integration key) as a whole, whatever agent ids
+	// its requests name, so new agent ids do not multiply its allowance.
+	// A zero CredentialRate means the agent rate and burst: raise them for a
+	// key that really carries many agents. A zero CredentialBurst with a
+	// rate of its own means DefaultBurst(CredentialRate).
+	CredentialRate  float64 `yaml:"credential_rate"`
+	CredentialBurst int     `yaml:"credential_burst"`
+}
+
+// Defaults fills the zero fields of r with their defaults: the bursts, and
+// the credential limit from the agent limit.
+func (r *Rates) Defaults() {
+	if r.AgentRate > 0 && r.AgentBurst == 0 {
+		r.AgentBurst = DefaultBurst(r.AgentRate)
+	}
+	if r.CredentialRate == 0 {
+		r.CredentialRate = r.AgentRate
+		if r.CredentialBurst == 0 {
+			r.CredentialBurst = r.AgentBurst
+		}
+	}
+	if r.CredentialRate > 0 && r.CredentialBurst == 0 {
+		r.CredentialBurst = DefaultBurst(r.CredentialRate)
+	}
+}
+
+// Validate checks r as a configuration file gives it, naming each fault by
+// its YAML path under path (e.g. "limits.agent_rate: must not be
+// negative"), all of them joined.
+func (r Rates) Validate(path string) error {
+	var errs []error
+	for _, f := range []struct {
+		field string
+		n     float64
+	}{
+		{"agent_rate", r.AgentRate}, {"agent_burst", float64(r.AgentBurst)},
+		{"credential_rate", r.CredentialRate}, {"credential_burst", float64(r.CredentialBurst)},
+	} {
+		if f.n < 0 {
+			errs = append(errs, fmt.Errorf("%s.%s: must not be negative", path, f.field))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Agent returns the Config of the per-agent Limiter.
+func (r Rates) Agent() Config { return Config{Rate: r.AgentRate, Burst: r.AgentBurst} }
+
+// Credential returns the Config of the Limiter of credentials that pin no
+// agent.
+func (r Rates) Credential() Config { return Config{Rate: r.CredentialRate, Burst: r.CredentialBurst} }
 
 // Limiter decides whether an agent's request may proceed.
 //
@@ -76,8 +147,7 @@ func New(cfg Config) (*Limiter, error) {
 		return &Limiter{}, nil
 	}
 	if cfg.Burst == 0 {
-		cfg.Burst = int(min(math.Ceil(2*cfg.Rate), math.MaxInt32))
-		cfg.Burst = max(cfg.Burst, 1)
+		cfg.Burst = DefaultBurst(cfg.Rate)
 	}
 	if cfg.MaxAgents == 0 {
 		cfg.MaxAgents = DefaultMaxAgents

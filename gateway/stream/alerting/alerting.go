@@ -9,10 +9,12 @@
 package alerting
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/internal/lru"
 )
 
@@ -22,16 +24,39 @@ const (
 	DefaultMaxKeys = 100_000
 )
 
-// Config configures a Dedup. Its zero value means the documented defaults.
+// Config configures a Dedup; its Window is the `stream.alerts` section of
+// the gateway's configuration file. Its zero value means the documented
+// defaults.
 type Config struct {
 	// Window is how long after an admitted alert repeats of the same
 	// (tenant, conversation, kind) at the same or a lower level are
-	// suppressed. Zero or negative: DefaultWindow (5m).
-	Window time.Duration
+	// suppressed. Zero (or, for New, negative): DefaultWindow (5m).
+	Window duration.Duration `yaml:"window"`
 	// MaxKeys bounds how many (tenant, conversation, kind) keys are
 	// remembered; beyond it the least recently seen key is forgotten (its
 	// next alert is simply admitted). Zero or negative: DefaultMaxKeys.
-	MaxKeys int
+	// Not settable from the configuration file.
+	MaxKeys int `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c with their defaults.
+func (c *Config) Defaults() {
+	if c.Window == 0 {
+		c.Window = duration.Duration(DefaultWindow)
+	}
+	if c.MaxKeys == 0 {
+		c.MaxKeys = DefaultMaxKeys
+	}
+}
+
+// Validate checks c as a configuration file gives it, naming the fault by
+// its YAML path under path (e.g. "stream.alerts.window: must not be
+// negative").
+func (c Config) Validate(path string) error {
+	if c.Window < 0 {
+		return fmt.Errorf("%s.window: must not be negative", path)
+	}
+	return nil
 }
 
 // Dedup deduplicates alerts. It is safe for concurrent use: calls are
@@ -56,13 +81,10 @@ type state struct {
 
 // New returns a Dedup configured by cfg (zero fields take defaults).
 func New(cfg Config) *Dedup {
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.MaxKeys <= 0 {
-		cfg.MaxKeys = DefaultMaxKeys
-	}
-	return &Dedup{window: cfg.Window, keys: lru.New[key, state](cfg.MaxKeys)}
+	// Negative fields take the default, as zero ones do.
+	cfg.Window, cfg.MaxKeys = max(cfg.Window, 0), max(cfg.MaxKeys, 0)
+	cfg.Defaults()
+	return &Dedup{window: cfg.Window.D(), keys: lru.New[key, state](cfg.MaxKeys)}
 }
 
 // Admit reports whether an alert of kind in (tenant, conversation) at now

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -23,7 +25,7 @@ func TestAdmit(t *testing.T) {
 		cfg   Config
 		calls []call
 	}{
-		{"window", Config{Window: time.Minute}, []call{
+		{"window", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t", "c", "pii", "high", 0, true, 0},
 			{"t", "c", "pii", "high", 10 * time.Second, false, 1},
 			{"t", "c", "pii", "high", 59 * time.Second, false, 2},
@@ -32,7 +34,7 @@ func TestAdmit(t *testing.T) {
 			{"t", "c", "pii", "high", 119 * time.Second, false, 2},
 			{"t", "c", "pii", "high", 121 * time.Second, true, 2},
 		}},
-		{"window measured from last admitted, not last seen", Config{Window: time.Minute}, []call{
+		{"window measured from last admitted, not last seen", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t", "c", "pii", "low", 0, true, 0},
 			{"t", "c", "pii", "low", 50 * time.Second, false, 1},
 			{"t", "c", "pii", "low", 100 * time.Second, true, 1},
@@ -42,7 +44,7 @@ func TestAdmit(t *testing.T) {
 			{"t", "c", "pii", "low", 4*time.Minute + 59*time.Second, false, 1},
 			{"t", "c", "pii", "low", 5 * time.Minute, true, 1},
 		}},
-		{"escalation", Config{Window: time.Minute}, []call{
+		{"escalation", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t", "c", "abuse", "info", 0, true, 0},
 			{"t", "c", "abuse", "low", 1 * time.Second, true, 0},
 			{"t", "c", "abuse", "low", 2 * time.Second, false, 1},
@@ -56,17 +58,17 @@ func TestAdmit(t *testing.T) {
 			{"t", "c", "abuse", "critical", 65 * time.Second, false, 3},
 			{"t", "c", "abuse", "low", 66 * time.Second, true, 3},
 		}},
-		{"unknown level never escalates", Config{Window: time.Minute}, []call{
+		{"unknown level never escalates", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t", "c", "k", "bogus", 0, true, 0},
 			{"t", "c", "k", "bogus", time.Second, false, 1},
 			{"t", "c", "k", "info", 2 * time.Second, true, 1},
 			{"t", "c", "k", "bogus", 3 * time.Second, false, 1},
 		}},
-		{"clock going backwards is within window", Config{Window: time.Minute}, []call{
+		{"clock going backwards is within window", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t", "c", "k", "low", time.Hour, true, 0},
 			{"t", "c", "k", "low", 0, false, 1},
 		}},
-		{"separate tenants, conversations and kinds", Config{Window: time.Minute}, []call{
+		{"separate tenants, conversations and kinds", Config{Window: duration.Duration(time.Minute)}, []call{
 			{"t1", "c1", "k1", "low", 0, true, 0},
 			{"t2", "c1", "k1", "low", 0, true, 0},
 			{"t1", "c2", "k1", "low", 0, true, 0},
@@ -93,7 +95,7 @@ func TestAdmit(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
-	d := New(Config{Window: time.Hour, MaxKeys: 3})
+	d := New(Config{Window: duration.Duration(time.Hour), MaxKeys: 3})
 	for _, c := range []string{"a", "b", "c"} {
 		if ok, _ := d.Admit("t", c, "k", "low", t0); !ok {
 			t.Fatalf("first alert of %s not admitted", c)
@@ -151,7 +153,7 @@ func TestKeysCopied(t *testing.T) {
 // TestConcurrent hammers one Dedup from many goroutines: per key, exactly
 // one alert in a window is admitted, and admitted + suppressed add up.
 func TestConcurrent(t *testing.T) {
-	d := New(Config{Window: time.Hour, MaxKeys: 1000})
+	d := New(Config{Window: duration.Duration(time.Hour), MaxKeys: 1000})
 	const goroutines, perG, keys = 8, 2000, 50
 	var mu sync.Mutex
 	admitted := make(map[string]int)
@@ -192,7 +194,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func BenchmarkAdmit(b *testing.B) {
-	d := New(Config{Window: time.Minute})
+	d := New(Config{Window: duration.Duration(time.Minute)})
 	ids := make([]string, 10_000)
 	for i := range ids {
 		ids[i] = "conv-" + strconv.Itoa(i)
@@ -206,7 +208,7 @@ func BenchmarkAdmit(b *testing.B) {
 }
 
 func BenchmarkAdmitParallel(b *testing.B) {
-	d := New(Config{Window: time.Minute})
+	d := New(Config{Window: duration.Duration(time.Minute)})
 	ids := make([]string, 10_000)
 	for i := range ids {
 		ids[i] = "conv-" + strconv.Itoa(i)

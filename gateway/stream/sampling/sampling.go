@@ -76,28 +76,69 @@ func reasonIndex(r string) uint8 {
 	panic("sampling: unknown reason") // unreachable: Decide only uses the constants
 }
 
-// Config configures a Sampler. Its zero value samples nothing but
-// conversations at risk ≥ 0.8 or forced by the policy.
+// Config configures a Sampler; its Rate, SeedEnv, HighRiskAt and
+// AgentDailyMin are the `stream.sampling` section of the gateway's
+// configuration file. Its zero value samples nothing but conversations at
+// risk ≥ 0.8 or forced by the policy.
 type Config struct {
-	// Rate is the share of conversations sampled by hash, in [0,1].
-	Rate float64
+	// Rate is the share of conversations sampled by hash, in [0,1];
+	// default 0 (only high-risk, policy-flagged and agent minimums).
+	Rate float64 `yaml:"rate"`
+	// SeedEnv names the environment variable with the seed; the gateway
+	// reads it at start into Seed. Empty means the gateway's fixed public
+	// seed, which lets anyone who knows it predict the sample.
+	SeedEnv string `yaml:"seed_env"`
 	// Seed salts the hash so the sample cannot be predicted from
-	// conversation ids. All gateways must share it. Never logged.
-	Seed string
+	// conversation ids. All gateways must share it. Never logged, never in
+	// the file.
+	Seed string `yaml:"-"`
 	// HighRiskAt is the conversation risk at or above which a conversation
 	// is always sampled, in (0,1]. Zero: DefaultHighRiskAt (0.8).
-	HighRiskAt float64
+	HighRiskAt float64 `yaml:"high_risk_at"`
 	// AgentDailyMin is the minimum number of sampled conversations per
 	// agent per UTC day: while an agent has fewer sampled conversations
 	// that day (for any reason), its next new conversation is sampled.
-	// Zero: no minimum.
-	AgentDailyMin int
+	// Zero (the default): no minimum.
+	AgentDailyMin int `yaml:"agent_daily_min"`
 	// MaxAgents bounds the per-(tenant, agent) day counters, evicting the
-	// least recently seen. Zero: DefaultMaxAgents.
-	MaxAgents int
+	// least recently seen. Zero: DefaultMaxAgents. Not settable from the
+	// configuration file.
+	MaxAgents int `yaml:"-"`
 	// MaxConversations bounds the set of sampled conversations, evicting
-	// the least recently seen. Zero: DefaultMaxConversations.
-	MaxConversations int
+	// the least recently seen. Zero: DefaultMaxConversations. Not settable
+	// from the configuration file.
+	MaxConversations int `yaml:"-"`
+}
+
+// Defaults fills the zero fields of c that have a default.
+func (c *Config) Defaults() {
+	if c.HighRiskAt == 0 {
+		c.HighRiskAt = DefaultHighRiskAt
+	}
+	if c.MaxAgents == 0 {
+		c.MaxAgents = DefaultMaxAgents
+	}
+	if c.MaxConversations == 0 {
+		c.MaxConversations = DefaultMaxConversations
+	}
+}
+
+// Validate checks c as a configuration file gives it (call Defaults
+// first), naming each fault by its YAML path under path (e.g.
+// "stream.sampling.rate: ..."), all of them joined. New checks the same
+// and the bounds that are not in the file.
+func (c Config) Validate(path string) error {
+	var errs []error
+	if !(c.Rate >= 0 && c.Rate <= 1) {
+		errs = append(errs, fmt.Errorf("%s.rate: %v: want a share in [0, 1]", path, c.Rate))
+	}
+	if !(c.HighRiskAt > 0 && c.HighRiskAt <= 1) {
+		errs = append(errs, fmt.Errorf("%s.high_risk_at: %v: want a risk in (0, 1]", path, c.HighRiskAt))
+	}
+	if c.AgentDailyMin < 0 {
+		errs = append(errs, fmt.Errorf("%s.agent_daily_min: must not be negative", path))
+	}
+	return errors.Join(errs...)
 }
 
 // Sampler decides which conversations are sampled. It is safe for
@@ -124,15 +165,7 @@ type dayCount struct {
 
 // New validates cfg and returns a Sampler.
 func New(cfg Config) (*Sampler, error) {
-	if cfg.HighRiskAt == 0 {
-		cfg.HighRiskAt = DefaultHighRiskAt
-	}
-	if cfg.MaxAgents == 0 {
-		cfg.MaxAgents = DefaultMaxAgents
-	}
-	if cfg.MaxConversations == 0 {
-		cfg.MaxConversations = DefaultMaxConversations
-	}
+	cfg.Defaults()
 	var errs []error
 	if !(cfg.Rate >= 0 && cfg.Rate <= 1) {
 		errs = append(errs, fmt.Errorf("rate %v not in [0,1]", cfg.Rate))

@@ -45,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // Sentinel errors, for errors.Is.
@@ -60,63 +62,123 @@ var (
 	ErrTooLarge = errors.New("spool: record too large")
 )
 
-// FsyncPolicy says when appended data is forced to stable storage.
-type FsyncPolicy int
+// FsyncPolicy says when appended data is forced to stable storage. Its
+// values are the words of the configuration file's `fsync`; the zero value
+// means DefaultFsync.
+type FsyncPolicy string
 
 const (
 	// FsyncAlways fsyncs before Append returns. Concurrent appenders share
 	// fsyncs (group commit), but each Append still waits for one.
-	FsyncAlways FsyncPolicy = iota
+	FsyncAlways FsyncPolicy = "always"
 	// FsyncInterval fsyncs in the background every Options.Interval; a
 	// machine crash can lose up to Interval of appends, a process crash
 	// loses nothing.
-	FsyncInterval
+	FsyncInterval FsyncPolicy = "interval"
 	// FsyncNever leaves write-back to the OS (segments are still fsynced
 	// when rolled and on Close).
-	FsyncNever
+	FsyncNever FsyncPolicy = "never"
 )
 
 // String returns the policy name.
-func (p FsyncPolicy) String() string {
+func (p FsyncPolicy) String() string { return string(p) }
+
+// valid reports whether p is a policy, or zero for the default.
+func (p FsyncPolicy) valid() bool {
 	switch p {
-	case FsyncAlways:
-		return "always"
-	case FsyncInterval:
-		return "interval"
-	case FsyncNever:
-		return "never"
+	case "", FsyncAlways, FsyncInterval, FsyncNever:
+		return true
 	}
-	return "FsyncPolicy(" + strconv.Itoa(int(p)) + ")"
+	return false
 }
 
 // Defaults for zero Options fields.
 const (
 	DefaultSegmentBytes = 16 << 20
 	DefaultMaxBytes     = 1 << 30
+	DefaultFsync        = FsyncInterval
 	DefaultInterval     = 100 * time.Millisecond
 	// DefaultReadMax is the batch size of Read when max <= 0.
 	DefaultReadMax = 512
 )
 
-// Options configures a Spool. The zero value of every field but Dir means
-// the documented default.
+// DefaultDir is the spool directory Defaults fills in:
+// $XDG_STATE_HOME/xunjian/spool, falling back to ~/.local/state and then to
+// the temporary directory.
+func DefaultDir() string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			base = home + "/.local/state"
+		} else {
+			base = os.TempDir()
+		}
+	}
+	return base + "/xunjian/spool"
+}
+
+// Options configures a Spool; its Dir, MaxBytes, Fsync and Interval are
+// the `stream.spool` section of the gateway's configuration file (see
+// gateway/stream). The zero value of every field but Dir means the
+// documented default.
 type Options struct {
-	// Dir is the spool directory; required. It is created if missing.
-	Dir string
+	// Dir is the spool directory. It is created if missing. Open requires
+	// it; Defaults fills in DefaultDir() ($XDG_STATE_HOME/xunjian/spool, so
+	// ~/.local/state/xunjian/spool).
+	Dir string `yaml:"dir"`
 	// SegmentBytes is the size past which Append rolls to a new segment
-	// file. Zero means DefaultSegmentBytes (16 MiB).
-	SegmentBytes int64
+	// file. Zero means DefaultSegmentBytes (16 MiB). Not settable from the
+	// configuration file.
+	SegmentBytes int64 `yaml:"-"`
 	// MaxBytes bounds unacknowledged bytes on disk; an Append past it
 	// returns ErrFull. Zero means DefaultMaxBytes (1 GiB).
-	MaxBytes int64
-	// Fsync is the durability policy. The zero value is FsyncAlways.
-	Fsync FsyncPolicy
-	// Interval is the background fsync period for FsyncInterval. Zero
+	MaxBytes int64 `yaml:"max_bytes"`
+	// Fsync is the durability policy: always (every event is on disk
+	// before Append returns), interval (flushed every Interval) or never
+	// (left to the OS). Zero means DefaultFsync (interval).
+	Fsync FsyncPolicy `yaml:"fsync"`
+	// Interval is the background fsync period of FsyncInterval. Zero
 	// means DefaultInterval (100ms).
-	Interval time.Duration
+	Interval duration.Duration `yaml:"fsync_interval"`
 	// Logger receives recovery and damage reports. Nil means
 	// slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// Defaults fills the zero fields of o with their defaults, Dir included.
+func (o *Options) Defaults() {
+	if o.Dir == "" {
+		o.Dir = DefaultDir()
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Fsync == "" {
+		o.Fsync = DefaultFsync
+	}
+	if o.Interval == 0 {
+		o.Interval = duration.Duration(DefaultInterval)
+	}
+}
+
+// Validate checks o as a configuration file gives it, naming each fault by
+// its YAML path under path (e.g. "stream.spool.fsync: ..."), all of them
+// joined.
+func (o Options) Validate(path string) error {
+	var errs []error
+	if o.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("%s.max_bytes: must not be negative", path))
+	}
+	if !o.Fsync.valid() {
+		errs = append(errs, fmt.Errorf("%s.fsync: %q: want always, interval or never", path, string(o.Fsync)))
+	}
+	if o.Interval < 0 {
+		errs = append(errs, fmt.Errorf("%s.fsync_interval: must not be negative", path))
+	}
+	return errors.Join(errs...)
 }
 
 // Offset is the logical byte position of a record in the spool. Offsets
@@ -214,18 +276,10 @@ func Open(opts Options) (*Spool, error) {
 	if opts.SegmentBytes < 0 || opts.MaxBytes < 0 || opts.Interval < 0 {
 		return nil, errors.New("spool: negative SegmentBytes, MaxBytes or Interval")
 	}
-	if opts.Fsync < FsyncAlways || opts.Fsync > FsyncNever {
-		return nil, fmt.Errorf("spool: unknown fsync policy %d", int(opts.Fsync))
+	if !opts.Fsync.valid() {
+		return nil, fmt.Errorf("spool: unknown fsync policy %q", string(opts.Fsync))
 	}
-	if opts.SegmentBytes == 0 {
-		opts.SegmentBytes = DefaultSegmentBytes
-	}
-	if opts.MaxBytes == 0 {
-		opts.MaxBytes = DefaultMaxBytes
-	}
-	if opts.Interval == 0 {
-		opts.Interval = DefaultInterval
-	}
+	opts.Defaults()
 	s := &Spool{
 		opts:   opts,
 		log:    opts.Logger,
@@ -580,7 +634,7 @@ func (s *Spool) syncFiles(rolled []*segment, dirDirty bool, active *os.File) err
 // syncLoop fsyncs every Interval until Close (FsyncInterval).
 func (s *Spool) syncLoop() {
 	defer s.syncerWG.Done()
-	t := time.NewTicker(s.opts.Interval)
+	t := time.NewTicker(s.opts.Interval.D())
 	defer t.Stop()
 	for {
 		select {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
 // logBuf is a concurrency-safe log sink for assertions on log lines.
@@ -152,7 +154,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, _ := open(t, Options{Dir: dir, SegmentBytes: tc.segSize, Fsync: tc.fsync, Interval: time.Millisecond})
+			s, _ := open(t, Options{Dir: dir, SegmentBytes: tc.segSize, Fsync: tc.fsync, Interval: duration.Duration(time.Millisecond)})
 			const n = 300
 			appendN(t, s, 0, n)
 			if tc.segSize > 0 && s.Stats().Segments < 5 {
@@ -384,7 +386,7 @@ func TestFullThenAckFreesSpace(t *testing.T) {
 func TestConcurrentAppendersOneReader(t *testing.T) {
 	const writers, per = 8, 1000
 	dir := t.TempDir()
-	s, _ := open(t, Options{Dir: dir, SegmentBytes: 32 << 10, Fsync: FsyncInterval, Interval: 5 * time.Millisecond})
+	s, _ := open(t, Options{Dir: dir, SegmentBytes: 32 << 10, Fsync: FsyncInterval, Interval: duration.Duration(5 * time.Millisecond)})
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -519,7 +521,7 @@ func TestCloseAndErrors(t *testing.T) {
 	if err := s.Ack(0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Ack after Close = %v", err)
 	}
-	for _, o := range []Options{{}, {Dir: dir, MaxBytes: -1}, {Dir: dir, Fsync: 9}} {
+	for _, o := range []Options{{}, {Dir: dir, MaxBytes: -1}, {Dir: dir, Fsync: "sometimes"}} {
 		if _, err := Open(o); err == nil {
 			t.Fatalf("Open(%+v) succeeded", o)
 		}
@@ -620,7 +622,7 @@ func TestRollDefersFsync(t *testing.T) {
 		defer s.mu.Unlock()
 		return len(s.unsynced), s.synced, s.writeEnd
 	}
-	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 500, Fsync: FsyncInterval, Interval: time.Hour})
+	s, _ := open(t, Options{Dir: t.TempDir(), SegmentBytes: 500, Fsync: FsyncInterval, Interval: duration.Duration(time.Hour)})
 	for i := range 20 {
 		if _, err := s.Write(context.Background(), key(i), val(i)); err != nil {
 			t.Fatal(err)
