@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,4 +47,48 @@ func ExampleInspector_Inspect() {
 	// 您的手机 138 **** 5678 已登记
 	// privacy.phone medium 138 **** 5678
 	// 1 您的手机 138 **** 5678 已登记
+}
+
+// A Session carries each message of a conversation through the pipeline:
+// it keeps the conversation between messages (here in a MemStore), so the
+// customer's complaint raises the risk the agent's next draft is judged
+// with, and a refused message leaves the conversation as it was.
+func ExampleSession() {
+	ctx := context.Background()
+	p, err := rules.Load(ctx, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	in, err := inspect.New(p, inspect.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer in.Close()
+
+	store := &inspect.MemStore{}
+	sess := &inspect.Session{Store: store, Timeout: 50 * time.Millisecond}
+	for _, m := range []inspect.Request{
+		{Role: inspect.RoleCustomer, Text: "再不退款我就去12315投诉你们"},
+		{Role: inspect.RoleAgent, Text: ""}, // refused: empty
+		{Role: inspect.RoleAgent, Text: "你是不是傻，看不懂字吗"},
+	} {
+		m.ConversationID, m.TenantID = "c-1", "shop"
+		v, err := sess.Inspect(ctx, in, inspect.Message{Request: m})
+		if err != nil {
+			fmt.Println("refused:", errors.Is(err, inspect.ErrInvalid))
+			continue
+		}
+		fmt.Println(m.Role, v.Action)
+	}
+	conv, unlock, _ := store.Lock(ctx, "shop", "c-1")
+	unlock(nil)
+	fmt.Println("turns:", conv.Turns, "risk above 0:", conv.Risk > 0)
+	// Output:
+	// customer allow
+	// refused: true
+	// agent block
+	// turns: 2 risk above 0: true
 }
