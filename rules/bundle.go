@@ -29,7 +29,16 @@ type source struct {
 	data      map[string]any         // the data document
 	modules   map[string]*ast.Module // by bundle-relative file name
 	dataFiles []string               // bundle-relative names of the data files, sorted
+	// attachments are the bundle's files for the pipeline rather than for
+	// OPA (AttachmentExt: learned models), by bundle-relative name.
+	attachments map[string][]byte
 }
+
+// AttachmentExt is the extension of a bundle file that OPA does not read
+// and the pipeline does: a learned model (package detectors/model) that a
+// compliance team ships with a policy version. [Policy.Attachment] returns
+// it; it counts in the bundle's digest like every file.
+const AttachmentExt = ".xjm"
 
 // rawFile is a .rego file held back from the OPA bundle reader so that all
 // files are parsed and every error is reported, not only the first.
@@ -42,8 +51,9 @@ type rawFile struct {
 // keeps .rego files for itself, passing data and manifest files on.
 type capturingLoader struct {
 	bundle.DirectoryLoader
-	rego   []rawFile
-	hashes []string // "name\x00sha256" per file
+	rego        []rawFile
+	attachments []rawFile
+	hashes      []string // "name\x00sha256" per file
 }
 
 func (l *capturingLoader) NextFile() (*bundle.Descriptor, error) {
@@ -66,6 +76,10 @@ func (l *capturingLoader) NextFile() (*bundle.Descriptor, error) {
 		l.hashes = append(l.hashes, name+"\x00"+hex.EncodeToString(sum[:]))
 		if strings.HasSuffix(name, bundle.RegoExt) {
 			l.rego = append(l.rego, rawFile{name: name, src: buf.Bytes()})
+			continue
+		}
+		if strings.HasSuffix(name, AttachmentExt) {
+			l.attachments = append(l.attachments, rawFile{name: name, src: buf.Bytes()})
 			continue
 		}
 		return bundle.NewDescriptor(d.URL(), d.Path(), &buf), nil
@@ -110,6 +124,12 @@ func readLoader(dl bundle.DirectoryLoader) (*source, error) {
 	}
 	if src.data == nil {
 		src.data = map[string]any{}
+	}
+	for _, f := range cl.attachments {
+		if src.attachments == nil {
+			src.attachments = map[string][]byte{}
+		}
+		src.attachments[f.name] = f.src
 	}
 	sort.Strings(cl.hashes)
 	h := sha256.New()

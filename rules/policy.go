@@ -32,6 +32,7 @@ type Policy struct {
 	revision string
 	digest   string // the bundle's content hash, see source.digest
 	data     map[string]any
+	files    map[string][]byte // attachments, see source.attachments
 	modules  []string
 	query    rego.PreparedEvalQuery
 	timings  Timings
@@ -110,7 +111,7 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	for _, opt := range opts {
 		opt(&o)
 	}
-	p := &Policy{revision: src.revision, digest: src.digest, data: src.data, cache: &sharedBaseCache{root: &baseCacheNode{}}}
+	p := &Policy{revision: src.revision, digest: src.digest, data: src.data, files: src.attachments, cache: &sharedBaseCache{root: &baseCacheNode{}}}
 	p.timings.Read = readTime
 
 	start := time.Now()
@@ -201,6 +202,15 @@ func (p *Policy) Revision() string { return p.revision }
 // Data returns a deep copy of the bundle's data document (for example
 // data.xunjian.lexicons as Data()["xunjian"]["lexicons"]).
 func (p *Policy) Data() map[string]any { return deepCopyMap(p.data) }
+
+// Attachment returns the bundle file name (relative to the bundle root,
+// slash-separated, ending in AttachmentExt), which OPA does not read: a
+// learned model the bundle ships for the detectors. The caller must not
+// change the bytes.
+func (p *Policy) Attachment(name string) ([]byte, bool) {
+	b, ok := p.files[name]
+	return b, ok
+}
 
 // Modules lists the file names of the policy modules, sorted, relative to
 // the bundle root; tests are not included.

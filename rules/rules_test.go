@@ -2,6 +2,7 @@ package rules
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -605,5 +606,45 @@ func TestWriteDefaultBundle(t *testing.T) {
 	}
 	if err := WriteDefaultBundle(dir); err == nil {
 		t.Error("writing over an existing bundle succeeded")
+	}
+}
+
+// TestAttachments: a bundle's model files (AttachmentExt) are held for the
+// pipeline, not given to OPA, and count in the bundle's content hash, so a
+// new model is a new version.
+func TestAttachments(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "bundle")
+	if err := os.Remove(filepath.Join(dir, ".manifest")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := before.Attachment("xunjian/tone.xjm"); ok {
+		t.Fatal("an attachment the bundle does not have")
+	}
+	model := []byte("XJMODEL1 not read by OPA \x00\xff")
+	if err := os.WriteFile(filepath.Join(dir, "xunjian", "tone.xjm"), model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatalf("a bundle with a model file: %v", err)
+	}
+	if got, ok := p.Attachment("xunjian/tone.xjm"); !ok || !bytes.Equal(got, model) {
+		t.Errorf("Attachment = %q, %v; want the file", got, ok)
+	}
+	if p.Revision() == before.Revision() {
+		t.Errorf("revision %s unchanged by a new model file", p.Revision())
+	}
+	tarball := filepath.Join(t.TempDir(), "b.tar.gz")
+	writeTarGz(t, dir, tarball)
+	if p, err = Load(ctx, tarball); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := p.Attachment("xunjian/tone.xjm"); !ok || !bytes.Equal(got, model) {
+		t.Errorf("from a .tar.gz: Attachment = %q, %v; want the file", got, ok)
 	}
 }

@@ -6,6 +6,8 @@
 //	xunjian rules test   run a policy bundle's Rego tests
 //	xunjian rules check  check a bundle as the gateway does before serving it
 //	xunjian rules fmt    format Rego files
+//	xunjian model train  build the tone and escalation model from the repository's data
+//	xunjian model eval   report a model's results on held-out data
 //	xunjian replay       replay recorded traffic through two policy versions
 //	xunjian tail         print events from Kafka
 //	xunjian broker       the built-in Kafka-protocol broker alone (development)
@@ -70,6 +72,8 @@ var commands = []command{
 	{"rules test", "DIR|TAR [--run RE] [--coverage] [--threshold PCT] [-v] [--json]", "run a policy bundle's Rego tests", true},
 	{"rules check", "[--json] [--no-test] [--require-tests] [--test-budget D] DIR|TAR", "check a bundle as the gateway does before serving it (compile, data, tests, probe decisions)", true},
 	{"rules fmt", "[-w] [-l] [-d] DIR|FILE...", "format Rego files as opa fmt does (-l/-d exit 1 when a file needs it)", true},
+	{"model train", "[--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--report FILE]", "build the tone and escalation model from the data in the repository (deterministic)", true},
+	{"model eval", "[--data DIR] [--corpora DIR] [--model FILE] [--part PART]", "report a model's results on a part of the data (default: held out)", true},
 	{"replay", "--policy NEW [--baseline OLD] [flags] FILE.jsonl|-", "replay recorded messages through two policy versions and report what changes", true},
 	{"tail", "[flags] alerts|findings|samples", "print events from Kafka (alerts, findings or samples; --json for JSON lines)", true},
 	{"broker", "[--listen ADDR] [--partitions N] [--retention-bytes N]", "run the built-in Kafka-protocol broker alone (development)", true},
@@ -123,6 +127,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runBroker(ctx, args[1:], stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdin, stdout, stderr)
+	case "model":
+		return runModel(ctx, args[1:], stdout, stderr)
 	case "hash-key":
 		return runHashKey(args[1:], stdout)
 	case "version":
