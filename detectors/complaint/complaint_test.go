@@ -326,7 +326,7 @@ func TestDetectAllocations(t *testing.T) {
 		// Detect may add one, its hit buffer, which escapes through the
 		// matcher.
 		hits := make([]lexicon.Hit, 0, maxHits)
-		base := testing.AllocsPerRun(100, func() { hits = d.lex.Match(txt.Norm, hits[:0]) })
+		base := testing.AllocsPerRun(100, func() { hits = d.Lexicon().Match(txt.Norm, hits[:0]) })
 		if a := testing.AllocsPerRun(100, func() { dst = d.Detect(txt, dst[:0]) }); a > base+1 {
 			t.Errorf("Detect allocates %.0f times per message, the lexicon matcher %.0f; want at most one more", a, base)
 		}

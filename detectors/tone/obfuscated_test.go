@@ -158,11 +158,11 @@ func isPlainMatch(norm string, m obfMatch) bool {
 // token without any symbol, which the lexicon terms cover.
 func TestObfuscatedMatchesOracle(t *testing.T) {
 	d := mustDefault(t)
-	o := newOracle(t, d.lex.File())
+	o := newOracle(t, d.Lexicon().File())
 	n := normalize.Default()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var inputs []string
-	for _, w := range d.lex.File().Sets[SetObfuscated] {
+	for _, w := range d.Lexicon().File().Sets[SetObfuscated] {
 		inputs = append(inputs, obfuscatedVariants(rng, w, 400)...)
 	}
 	inputs = append(inputs,
