@@ -16,9 +16,9 @@ package commitment
 
 import (
 	_ "embed"
-	"fmt"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
@@ -67,7 +67,10 @@ const (
 // commitment.absolute_claim. It is immutable after New and safe for
 // concurrent use.
 type Detector struct {
-	lex *lexicon.Lexicon
+	lexdetect.Base
+	// guarantee and rebate are the entries of the findings built from
+	// sets: an intensifier with an outcome, a review cue with a reward.
+	guarantee, rebate lexicon.Entry
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -77,69 +80,56 @@ var _ detectors.Detector = (*Detector)(nil)
 // absolute_claim; the sets intensifier, outcome, negation, soft, review and
 // reward are optional.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
+	b, err := lexdetect.Compile(Name, f, Kinds())
 	if err != nil {
-		return nil, fmt.Errorf("commitment: %w", err)
+		return nil, err
 	}
-	d := &Detector{lex: l}
-	return d, nil
+	return &Detector{
+		Base:      b,
+		guarantee: lexicon.Entry{ID: idGuarantee, Kind: "guarantee", Severity: detectors.Medium, Score: outcomeScore},
+		rebate:    lexicon.Entry{ID: idReviewRebate, Kind: "compensation", Severity: detectors.High, Score: rebateScore},
+	}, nil
 }
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("commitment", defaultLexicon) }
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded(Name, defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) { return lexicon.BuildEmbedded("commitment", defaultLexicon, New) }
-
-// Name returns the family name, "commitment".
-func (d *Detector) Name() string { return Name }
-
-// Version returns the lexicon's content hash.
-func (d *Detector) Version() string { return d.lex.Version() }
+func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLexicon, New) }
 
 // Detect appends the commitment findings in t to dst. Overlapping hits of
 // one kind merge into one finding that spans them all.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
-	norm := t.Norm
-	if norm == "" {
-		return dst
-	}
 	var buf [32]lexicon.Hit
-	hits := d.lex.Match(norm, buf[:0])
+	return lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+}
 
-	first := len(dst)
-	for i := range hits {
-		h := &hits[i]
-		var (
-			kind, id string
-			sev      detectors.Severity
-			score    float64
-			s, e     = h.Start, h.End
-		)
-		switch {
-		case h.Entry != nil:
-			kind, id, sev, score = h.Entry.Kind, h.Entry.ID, h.Entry.Severity, h.Entry.Score
-		case h.Set == setIntensifier:
-			oe, ok := follows(norm, hits[i+1:], setOutcome, e, outcomeWindow, true)
-			if !ok {
-				continue
-			}
-			kind, id, sev, score, e = "guarantee", idGuarantee, detectors.Medium, outcomeScore, oe
-		case h.Set == setReview:
-			re, ok := follows(norm, hits[i+1:], setReward, e, rewardWindow, false)
-			if !ok {
-				continue
-			}
-			kind, id, sev, score, e = "compensation", idReviewRebate, detectors.High, rebateScore, re
-		default:
-			continue
+// claim is the family's lexdetect.ClaimFunc: an entry hit claims its
+// entry's finding; an intensifier followed in its clause by an outcome
+// claims a guarantee over both; a review cue followed by a reward claims a
+// review rebate. A negation before the hit cancels the claim, and a
+// softener in its clause cancels a guarantee.
+func (d *Detector) claim(norm string, hits []lexicon.Hit, i int) (c lexdetect.Claim, claimed bool) {
+	h := &hits[i]
+	switch {
+	case h.Entry != nil:
+		c = lexdetect.EntryClaim(h.Entry, h.Start, h.End)
+	case h.Set == setIntensifier:
+		oe, ok := follows(norm, hits[i+1:], setOutcome, h.End, outcomeWindow, true)
+		if !ok {
+			return c, false
 		}
-		if negated(norm, hits, s) || kind == "guarantee" && softened(norm, hits, s, e) {
-			continue
+		c = lexdetect.EntryClaim(&d.guarantee, h.Start, oe)
+	case h.Set == setReview:
+		re, ok := follows(norm, hits[i+1:], setReward, h.End, rewardWindow, false)
+		if !ok {
+			return c, false
 		}
-		dst = merge(t, dst, first, kind, id, sev, score, s, e)
+		c = lexdetect.EntryClaim(&d.rebate, h.Start, re)
+	default:
+		return c, false
 	}
-	return dst
+	return c, !negated(norm, hits, c.Start) && !(c.Entry.Kind == "guarantee" && softened(norm, hits, c.Start, c.End))
 }
 
 // follows returns the end of the first hit of set that starts at most
@@ -193,8 +183,8 @@ func softened(norm string, hits []lexicon.Hit, s, e int) bool {
 	return false
 }
 
-// merge records a hit of kind over [s, e) of the normalized text, from
-// lexicon entry id, merging it with a near finding of its kind.
-func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	return textscan.Merge(t, dst, first, detectors.Finding{Detector: Name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
+// merge is the family's lexdetect.MergeFunc: a claim near a finding of its
+// kind widens that finding (textscan.Merge).
+func merge(t *normalize.Text, dst []detectors.Finding, first int, c lexdetect.Claim) []detectors.Finding {
+	return textscan.Merge(t, dst, first, c.Finding(Name), c.Start, c.End)
 }

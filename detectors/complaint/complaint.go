@@ -13,13 +13,13 @@ package complaint
 
 import (
 	_ "embed"
-	"fmt"
 	"math"
 	"slices"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
@@ -53,33 +53,27 @@ var defaultLexicon []byte
 // Detector finds escalation threats in customer messages. It is immutable
 // after New and safe for concurrent use.
 type Detector struct {
-	lex *lexicon.Lexicon
+	lexdetect.Base
 }
 
 var _ detectors.Detector = (*Detector)(nil)
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("complaint", defaultLexicon) }
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded(Name, defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) { return lexicon.BuildEmbedded("complaint", defaultLexicon, New) }
+func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLexicon, New) }
 
 // New builds the detector from a lexicon file (the default one or one from a
 // policy bundle). Terms with an ASCII apostrophe also match with a
 // typographic one and with none.
 func New(f lexicon.File) (*Detector, error) {
-	lex, err := lexicon.Compile(f, normalize.Default(), Kinds())
+	b, err := lexdetect.Compile(Name, f, Kinds())
 	if err != nil {
-		return nil, fmt.Errorf("complaint: %w", err)
+		return nil, err
 	}
-	return &Detector{lex: lex}, nil
+	return &Detector{Base: b}, nil
 }
-
-// Name returns the family name, "complaint".
-func (d *Detector) Name() string { return Name }
-
-// Version returns the lexicon's content hash.
-func (d *Detector) Version() string { return d.lex.Version() }
 
 // maxHits bounds the hits kept on the stack; longer messages spill to the heap.
 const maxHits = 16
@@ -87,41 +81,36 @@ const maxHits = 16
 // Detect appends the escalation findings of t to dst. Overlapping hits are
 // merged into the longest; a hit withdrawn by a negation is dropped.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
-	if t.Norm == "" {
-		return dst
-	}
 	var buf [maxHits]lexicon.Hit
-	hits := d.lex.Match(t.Norm, buf[:0])
-	first := len(dst)
-	for i := range hits {
-		h := &hits[i]
-		if h.Entry == nil || negated(t.Norm, h, hits) {
-			continue
-		}
-		f := detectors.At(t, Name, h.Entry.Kind, h.Entry.Severity, h.Entry.Score, h.Start, h.End)
-		f.Lexicon = h.Entry.ID
-		dst = merge(t, dst, first, f)
-	}
-	return dst
+	return lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
 }
 
-// merge appends f unless a finding among dst[first:] overlaps it; two
-// overlapping findings become one over both spans, with the severity, score
-// and lexicon id of the more severe (at equal severity, the first).
-func merge(t *normalize.Text, dst []detectors.Finding, first int, f detectors.Finding) []detectors.Finding {
-	for i := first; i < len(dst); i++ {
-		o := &dst[i]
-		if o.End <= f.Start || f.End <= o.Start {
-			continue
-		}
-		if f.Severity > o.Severity {
-			o.Severity, o.Score, o.Lexicon = f.Severity, f.Score, f.Lexicon
-		}
-		o.Start, o.End = min(o.Start, f.Start), max(o.End, f.End)
-		o.Evidence = t.OrigText(o.Start, o.End)
-		return dst
+// claim is the family's lexdetect.ClaimFunc: an entry hit claims its
+// entry's finding unless a negation withdraws it.
+func (*Detector) claim(norm string, hits []lexicon.Hit, i int) (lexdetect.Claim, bool) {
+	h := &hits[i]
+	if h.Entry == nil || negated(norm, h, hits) {
+		return lexdetect.Claim{}, false
 	}
-	return append(dst, f)
+	return lexdetect.EntryClaim(h.Entry, h.Start, h.End), true
+}
+
+// merge is the family's lexdetect.MergeFunc: it appends c unless a finding
+// among dst[first:] overlaps it; two overlapping findings become one over
+// both spans, with the severity, score and lexicon id of the more severe
+// (at equal severity, the first).
+func merge(t *normalize.Text, dst []detectors.Finding, first int, c lexdetect.Claim) []detectors.Finding {
+	f := c.At(t, Name)
+	o := lexdetect.Overlap(dst[first:], "", f.Start, f.End)
+	if o == nil {
+		return append(dst, f)
+	}
+	if f.Severity > o.Severity {
+		o.Severity, o.Score, o.Lexicon = f.Severity, f.Score, f.Lexicon
+	}
+	o.Start, o.End = min(o.Start, f.Start), max(o.End, f.End)
+	o.Evidence = t.OrigText(o.Start, o.End)
+	return dst
 }
 
 // negated reports whether a negation hit ends at most negationWindow words
@@ -195,7 +184,7 @@ func (d *Detector) Signals(t *normalize.Text, findings []detectors.Finding) Sign
 	}
 	var buf [maxHits]lexicon.Hit
 	end := -1
-	for _, h := range d.lex.Match(t.Norm, buf[:0]) {
+	for _, h := range d.Lexicon().Match(t.Norm, buf[:0]) {
 		if h.Set == SetNegative && h.Start >= end {
 			s.Negative++
 			end = h.End

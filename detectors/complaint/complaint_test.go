@@ -1,10 +1,7 @@
 package complaint
 
 import (
-	"bufio"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,104 +13,27 @@ import (
 	"github.com/xunjian/xunjian/internal/corpora"
 )
 
-func mustDefault(t testing.TB) *Detector {
-	t.Helper()
-	d, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func TestDetect(t *testing.T) {
-	d := mustDefault(t)
-	n := normalize.Default()
-	H, M := detectors.High, detectors.Medium
-	tests := []struct {
-		name, in string
-		want     []detectors.Severity // severities of the escalation findings in order; nil for none
-	}{
-		{"zh 12315", "再不退款我就打12315", []detectors.Severity{H}},
-		{"zh consumer association", "我要去消协告你们", []detectors.Severity{H, H}},
-		{"zh consumer association long", "我会向消费者协会反映", []detectors.Severity{H}},
-		{"zh market regulator", "我已经联系市场监管局了", []detectors.Severity{H}},
-		{"zh industry bureau", "找工商局投诉你们", []detectors.Severity{H, M}},
-		{"zh complain", "我要投诉你们这家店", []detectors.Severity{M}},
-		{"zh bad review", "不处理我就给差评", []detectors.Severity{M}},
-		{"zh expose", "我要发微博曝光你们", []detectors.Severity{H, H}},
-		{"zh media", "我会找媒体", []detectors.Severity{H}},
-		{"zh police", "我要报警", []detectors.Severity{H}},
-		{"zh 110", "信不信我打110", []detectors.Severity{H}},
-		{"zh lawyer", "我已经请了律师", []detectors.Severity{H}},
-		{"zh sue", "我要起诉你们，法院见", []detectors.Severity{H, H}},
-		{"zh heimao", "黑猫投诉上见", []detectors.Severity{H}},
-		{"zh chargeback", "退款不成我就申请信用卡拒付", []detectors.Severity{H}},
-		{"zh manager", "叫你们经理出来", []detectors.Severity{M}},
-		{"zh traditional", "我要投訴你們，還要報警", []detectors.Severity{M, H}},
-		{"zh full-width", "打１２３１５", []detectors.Severity{H}},
-		{"zh spaced", "我要 投 诉", []detectors.Severity{M}},
-		{"en complaint", "I want to file a complaint.", []detectors.Severity{M}},
-		{"en report", "I will report you to the BBB.", []detectors.Severity{M, H}},
-		{"en bbb", "Better Business Bureau will hear about this", []detectors.Severity{H}},
-		{"en lawyer", "My lawyer will contact you.", []detectors.Severity{H}},
-		{"en sue", "I'm going to sue your company", []detectors.Severity{H}},
-		{"en chargeback", "I'll do a chargeback with my bank", []detectors.Severity{H}},
-		{"en dispute", "I will dispute the charge", []detectors.Severity{H}},
-		{"en review", "Expect a 1-star review", []detectors.Severity{M}},
-		{"en bad review", "I'm leaving a bad review", []detectors.Severity{M}},
-		{"en twitter", "I'll post on twitter about this", []detectors.Severity{H}},
-		{"en manager", "Let me speak to your manager", []detectors.Severity{M}},
-		{"en police", "I will call the police", []detectors.Severity{H}},
-		// false-positive traps
-		{"fp price 110", "这件110元，打110元给你", nil},
-		{"fp long number", "订单号1101234567，运单号123156", nil},
-		{"fp 12315 inside", "单号9123150", nil},
-		{"fp alarm", "烟雾报警器什么时候发货", nil},
-		{"fp multimedia", "这个多媒体播放器支持蓝牙吗", nil},
-		{"fp exposure", "相机曝光补偿怎么调", nil},
-		{"fp no complaint zh", "我不会给差评的，放心", nil},
-		{"fp not complain zh", "我不想投诉，只想退款", nil},
-		{"fp never complained", "我没有投诉过", nil},
-		{"fp no complaints", "No complaints, the coffee was great.", nil},
-		{"fp wont review", "I won't leave a bad review, don't worry.", nil},
-		{"fp wont ever review", "I won’t ever leave them a bad review", nil},
-		{"negation too far", "我不会就这样算了的，我要投诉", []detectors.Severity{M}},
-		{"negation other clause", "不想吵，但是不退款我就报警", []detectors.Severity{H}},
-		{"fp password manager", "I use a password manager", nil},
-		{"fp police report", "My car was stolen and I filed a police report", nil},
-		{"fp polite", "请问什么时候发货？谢谢", nil},
-		{"fp week", "一星期能到吗", nil},
-		{"fp michelin", "推荐一家米其林一星的餐厅", nil},
-		{"fp stolen card", "My card was stolen, I need to go to the police station", nil},
-		{"fp usb", "Is this compatible with USB-C?", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []detectors.Severity
-			for _, f := range d.Detect(n.Normalize(tt.in), nil) {
-				if f.Kind != "escalation" || f.Detector != "complaint" {
-					t.Errorf("finding %s, want complaint.escalation", f.Name())
-				}
-				got = append(got, f.Severity)
-			}
-			if len(got) != len(tt.want) || !equal(got, tt.want) {
-				t.Errorf("Detect(%q) severities = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func equal(a, b []detectors.Severity) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// severities reduces findings to their severities, in order, and fails t
+// on one that is not complaint.escalation.
+func severities(t testing.TB, fs []detectors.Finding) []detectors.Severity {
+	var got []detectors.Severity
+	for _, f := range fs {
+		if f.Kind != "escalation" || f.Detector != "complaint" {
+			t.Errorf("finding %s, want complaint.escalation", f.Name())
 		}
+		got = append(got, f.Severity)
 	}
-	return len(a) == len(b)
+	return got
+}
+
+// TestDetect runs the detect cases of testdata/cases.yaml.
+func TestDetect(t *testing.T) {
+	cases := detectortest.ReadCases[detectors.Severity](t, "testdata/cases.yaml").Detect
+	detectortest.Run(t, detectortest.Build(t, Default), severities, cases)
 }
 
 func TestDetectSpans(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	tests := []struct {
 		in, evidence string
@@ -137,7 +57,7 @@ func TestDetectSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(mustDefault(t), Kinds(), "打12315", "我要投诉", "I'll sue you", "报警110"); err != nil {
+	if err := detectortest.Check(detectortest.Build(t, Default), Kinds(), "打12315", "我要投诉", "I'll sue you", "报警110"); err != nil {
 		t.Error(err)
 	}
 }
@@ -153,7 +73,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestSignals(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	for _, tt := range []struct {
 		in       string
@@ -271,25 +191,14 @@ func TestRiskProperties(t *testing.T) {
 // dialogue corpora get an escalation finding, and fails above 0.5%: those
 // customers book hotels and order coffee, they threaten no one.
 func TestCorpora(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	for _, rel := range []string{"crosswoz_zh/utterances.jsonl", "multiwoz_en/utterances.jsonl", "taskmaster4_coffee_en/utterances.jsonl", "multidogo_customer_en/customer_turns.jsonl"} {
 		t.Run(filepath.Dir(rel), func(t *testing.T) {
-			f, err := os.Open(corpora.File(t, rel))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			total, flagged := 0, 0
-			for sc.Scan() {
-				var m struct{ Role, Text string }
-				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-					t.Fatal(err)
-				}
+			corpora.EachLine(t, rel, func(m struct{ Role, Text string }) {
 				if m.Role != "customer" {
-					continue
+					return
 				}
 				total++
 				if fs := d.Detect(n.Normalize(m.Text), nil); len(fs) > 0 {
@@ -298,7 +207,7 @@ func TestCorpora(t *testing.T) {
 						t.Logf("flagged %q in %q", fs[0].Evidence, m.Text)
 					}
 				}
-			}
+			})
 			rate := float64(flagged) / float64(max(total, 1))
 			t.Logf("%d of %d customer turns flagged (%.3f%%)", flagged, total, 100*rate)
 			if rate > 0.005 {
@@ -313,42 +222,34 @@ const (
 	benchEN = "This is ridiculous. I asked for a refund a week ago and nobody answered. If it is not fixed today I will file a complaint with the BBB."
 )
 
+func benchCases() []detectortest.BenchCase {
+	return []detectortest.BenchCase{{Name: "zh", In: benchZH}, {Name: "en", In: benchEN}}
+}
+
 func TestDetectAllocations(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	for _, in := range []string{benchZH, benchEN} {
-		txt := n.Normalize(in)
-		dst := make([]detectors.Finding, 0, 8)
-		if len(d.Detect(txt, dst)) < 2 {
+		if len(d.Detect(n.Normalize(in), nil)) < 2 {
 			t.Fatalf("bench message %q: fewer than two findings", in)
 		}
-		// The lexicon matcher's own allocations are outside this package;
-		// Detect may add one, its hit buffer, which escapes through the
-		// matcher.
-		hits := make([]lexicon.Hit, 0, maxHits)
-		base := testing.AllocsPerRun(100, func() { hits = d.lex.Match(txt.Norm, hits[:0]) })
-		if a := testing.AllocsPerRun(100, func() { dst = d.Detect(txt, dst[:0]) }); a > base+1 {
-			t.Errorf("Detect allocates %.0f times per message, the lexicon matcher %.0f; want at most one more", a, base)
-		}
 	}
+	// The lexicon matcher's own allocations are outside this package;
+	// Detect may add at most one.
+	detectortest.CheckAllocs(t, d, d.Lexicon(), 1, benchZH, benchEN)
 }
 
 func BenchmarkComplaint(b *testing.B) {
-	d := mustDefault(b)
+	d := detectortest.Build(b, Default)
+	detectortest.Bench(b, d, benchCases()...)
 	n := normalize.Default()
-	for _, bc := range []struct{ name, in string }{{"zh", benchZH}, {"en", benchEN}} {
-		txt := n.Normalize(bc.in)
-		dst := make([]detectors.Finding, 0, 8)
-		b.Run(bc.name, func(b *testing.B) {
+	for _, bc := range benchCases() {
+		txt := n.Normalize(bc.In)
+		fs := d.Detect(txt, nil)
+		b.Run(bc.Name+"/signals", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				dst = d.Detect(txt, dst[:0])
-			}
-		})
-		b.Run(bc.name+"/signals", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = d.Signals(txt, dst)
+				_ = d.Signals(txt, fs)
 			}
 		})
 	}

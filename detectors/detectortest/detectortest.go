@@ -1,6 +1,9 @@
 // Package detectortest is a conformance check that every Xunjian detector
 // passes, as slogtest is for slog handlers: spans in bounds, kinds from the
-// family's taxonomy, private evidence masked, no panic on any input.
+// family's taxonomy, private evidence masked, no panic on any input. It also
+// holds what the families' tests share: table runners for kinds and spans,
+// building a family's detector, the check that New refuses a foreign kind,
+// and the benchmark and allocation checks of Detect.
 package detectortest
 
 import (

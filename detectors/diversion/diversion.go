@@ -15,11 +15,11 @@ package diversion
 
 import (
 	_ "embed"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
@@ -66,11 +66,14 @@ const (
 // Detector finds diversion.contact and diversion.payment. It is immutable
 // after New and safe for concurrent use.
 type Detector struct {
-	lex   *lexicon.Lexicon
+	lexdetect.Base
 	units []string
 	// asciiApps are the app names ending in an ASCII letter (qq,
 	// whatsapp), checked for a glued number.
 	asciiApps []string
+	// app is the entry of a contact found from an app name rather than a
+	// lexicon entry.
+	app lexicon.Entry
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -79,11 +82,11 @@ var _ detectors.Detector = (*Detector)(nil)
 // policy bundle). Entries must be of kind contact or payment; the sets app,
 // invite, negation, warning and number_unit are optional.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
+	b, err := lexdetect.Compile(Name, f, Kinds())
 	if err != nil {
-		return nil, fmt.Errorf("diversion: %w", err)
+		return nil, err
 	}
-	d := &Detector{lex: l}
+	d := &Detector{Base: b, app: lexicon.Entry{ID: "contact.app", Kind: "contact", Severity: detectors.High, Score: appScore}}
 	n := normalize.Default()
 	for _, a := range f.Sets[setApp] {
 		a = n.Normalize(a).Norm
@@ -100,63 +103,49 @@ func New(f lexicon.File) (*Detector, error) {
 }
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("diversion", defaultLexicon) }
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded(Name, defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) { return lexicon.BuildEmbedded("diversion", defaultLexicon, New) }
-
-// Name returns the family name, "diversion".
-func (d *Detector) Name() string { return Name }
-
-// Version returns the lexicon's content hash.
-func (d *Detector) Version() string { return d.lex.Version() }
+func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLexicon, New) }
 
 // Detect appends the diversion findings in t to dst. Overlapping hits of one
 // kind merge into one finding that spans them all.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
-	norm := t.Norm
-	if norm == "" {
-		return dst
-	}
 	var buf [32]lexicon.Hit
-	hits := d.lex.Match(norm, buf[:0])
-
-	first := len(dst)
-	for i := range hits {
-		h := &hits[i]
-		var (
-			kind, id string
-			sev      detectors.Severity
-			score    float64
-			s, e     = h.Start, h.End
-		)
-		switch {
-		case h.Entry != nil:
-			kind, id, sev, score = h.Entry.Kind, h.Entry.ID, h.Entry.Severity, h.Entry.Score
-			if kind == "contact" {
-				if _, ie, ok := d.idNear(norm, s, e); ok && ie > e {
-					e, score = ie, max(score, idScore)
-				}
-			}
-		case h.Set == setApp:
-			is, ie, ok := d.idNear(norm, s, e)
-			switch {
-			case ok:
-				s, e = min(s, is), max(e, ie)
-			case invitedBefore(norm, hits[:i], s):
-			default:
-				continue
-			}
-			kind, id, sev, score = "contact", "contact.app", detectors.High, appScore
-		default:
-			continue
-		}
-		if suppressed(norm, hits, h) {
-			continue
-		}
-		dst = merge(t, dst, first, kind, id, sev, score, s, e)
-	}
+	hits, first := d.Lexicon().Match(t.Norm, buf[:0]), len(dst)
+	dst = lexdetect.Scan(d, t, hits, dst, (*Detector).claim, merge)
 	return d.glued(t, hits, dst, first)
+}
+
+// claim is the family's lexdetect.ClaimFunc: an entry hit claims its
+// entry's finding, a contact widened over an id token next to it; an app
+// name claims a contact when an id token stands next to it or an invite
+// phrase just before it. A warning or negation cancels the claim.
+func (d *Detector) claim(norm string, hits []lexicon.Hit, i int) (c lexdetect.Claim, claimed bool) {
+	h := &hits[i]
+	switch {
+	case h.Entry != nil:
+		c = lexdetect.EntryClaim(h.Entry, h.Start, h.End)
+		if c.Entry.Kind == "contact" {
+			if _, ie, ok := d.idNear(norm, c.Start, c.End); ok && ie > c.End {
+				c.End, c.Score = ie, max(c.Score, idScore)
+			}
+		}
+	case h.Set == setApp:
+		s, e := h.Start, h.End
+		is, ie, ok := d.idNear(norm, s, e)
+		switch {
+		case ok:
+			s, e = min(s, is), max(e, ie)
+		case invitedBefore(norm, hits[:i], s):
+		default:
+			return c, false
+		}
+		c = lexdetect.EntryClaim(&d.app, s, e)
+	default:
+		return c, false
+	}
+	return c, !suppressed(norm, hits, h)
 }
 
 // glued appends contact findings for an ASCII app name glued to a number
@@ -178,7 +167,7 @@ func (d *Detector) glued(t *normalize.Text, hits []lexicon.Hit, dst []detectors.
 			if !d.isID(norm, e, j) || suppressed(norm, hits, &lexicon.Hit{Start: s, End: e}) {
 				continue
 			}
-			dst = merge(t, dst, first, "contact", "contact.app", detectors.High, appScore, s, trimRun(norm, e, j))
+			dst = merge(t, dst, first, lexdetect.EntryClaim(&d.app, s, trimRun(norm, e, j)))
 		}
 	}
 	return dst
@@ -360,8 +349,8 @@ func isIDByte(c byte) bool {
 	return textscan.IsWordByte(c) || c == '_' || c == '@' || c == '.' || c == '-' || c == '+'
 }
 
-// merge records a hit of kind over [s, e) of the normalized text, from
-// lexicon entry id, merging it with a near finding of its kind.
-func merge(t *normalize.Text, dst []detectors.Finding, first int, kind, id string, sev detectors.Severity, score float64, s, e int) []detectors.Finding {
-	return textscan.Merge(t, dst, first, detectors.Finding{Detector: Name, Kind: kind, Severity: sev, Score: score, Lexicon: id}, s, e)
+// merge is the family's lexdetect.MergeFunc: a claim near a finding of its
+// kind widens that finding (textscan.Merge).
+func merge(t *normalize.Text, dst []detectors.Finding, first int, c lexdetect.Claim) []detectors.Finding {
+	return textscan.Merge(t, dst, first, c.Finding(Name), c.Start, c.End)
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
@@ -51,7 +52,7 @@ const (
 // Detector finds link.external. It is immutable after New and safe for
 // concurrent use.
 type Detector struct {
-	lex     *lexicon.Lexicon
+	lexdetect.Base
 	tlds    map[string]bool // top-level domains that make a bare name a link
 	allow   []string        // allowed hosts, lower case, no leading dot
 	hosts   []hostEntry     // hosts named by entries (shorteners), longest first
@@ -80,12 +81,12 @@ var _ detectors.Detector = (*Detector)(nil)
 // allow_host lists the allowed hosts and the set tld the top-level domains
 // that make a bare name.tld a link.
 func New(f lexicon.File) (*Detector, error) {
-	l, err := lexicon.Compile(f, normalize.Default(), Kinds())
+	b, err := lexdetect.Compile(Name, f, Kinds())
 	if err != nil {
-		return nil, fmt.Errorf("link: %w", err)
+		return nil, err
 	}
-	d := &Detector{lex: l, def: entryInfo{id: idURL, sev: detectors.Medium, score: 0.8}}
-	for _, e := range l.File().Entries { // compiled copy: scores defaulted
+	d := &Detector{Base: b, def: entryInfo{id: idURL, sev: detectors.Medium, score: 0.8}}
+	for _, e := range b.Lexicon().File().Entries { // compiled copy: scores defaulted
 		info := entryInfo{id: e.ID, sev: e.Severity, score: e.Score}
 		if e.ID == idURL {
 			d.def = info
@@ -118,15 +119,15 @@ func New(f lexicon.File) (*Detector, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
-	d.version = l.Version()
+	d.version = b.Version()
 	return d, nil
 }
 
 // DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("link", defaultLexicon) }
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded(Name, defaultLexicon) }
 
 // Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) { return lexicon.BuildEmbedded("link", defaultLexicon, New) }
+func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLexicon, New) }
 
 // WithAllow returns a detector whose allowlist also holds hosts (and their
 // subdomains). d is not changed. A host may be given as a URL
@@ -148,15 +149,13 @@ func (d *Detector) WithAllow(hosts []string) (*Detector, error) {
 		return nil, fmt.Errorf("link: allow: %w", err)
 	}
 	sum := sha256.Sum256([]byte(strings.Join(nd.allow, "\n")))
-	nd.version = d.lex.Version() + "+" + hex.EncodeToString(sum[:4])
+	nd.version = d.Base.Version() + "+" + hex.EncodeToString(sum[:4])
 	return &nd, nil
 }
 
-// Name returns the family name, "link".
-func (d *Detector) Name() string { return Name }
-
 // Version returns the lexicon's content hash; a detector from WithAllow
-// appends a hash of its allowlist.
+// appends a hash of its allowlist. It takes the place of the embedded
+// Base's Version, which is the lexicon's hash alone.
 func (d *Detector) Version() string { return d.version }
 
 // Allowed reports whether host (lower case) is an allowed host or a

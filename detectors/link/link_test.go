@@ -11,16 +11,9 @@ import (
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
-func newDetector(t testing.TB) *Detector {
-	t.Helper()
-	d, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-func evidence(fs []detectors.Finding) []string {
+// evidence reduces findings to their evidence, in order, marking one that
+// is not link.external.
+func evidence(_ testing.TB, fs []detectors.Finding) []string {
 	var ev []string
 	for _, f := range fs {
 		if f.Detector != "link" || f.Kind != "external" {
@@ -31,62 +24,14 @@ func evidence(fs []detectors.Finding) []string {
 	return ev
 }
 
+// TestDetect runs the detect cases of testdata/cases.yaml.
 func TestDetect(t *testing.T) {
-	d := newDetector(t)
-	n := normalize.Default()
-	tests := []struct {
-		name string
-		in   string
-		want []string // evidence of each finding, in order
-	}{
-		{"https", "亲，详情看 https://www.example.com/item?id=1 哦", []string{"https://www.example.com/item?id=1"}},
-		{"http in chinese", "点这里http://evil-shop.cn/x领取优惠", []string{"http://evil-shop.cn/x"}},
-		{"www", "请访问www.jd.com查看", []string{"www.jd.com"}},
-		{"bare domain with path", "去 pdd.com/abc 下单更便宜", []string{"pdd.com/abc"}},
-		{"bare domain", "see example.org for details", []string{"example.org"}},
-		{"shortener", "点击 t.cn/A6xYz 领券", []string{"t.cn/A6xYz"}},
-		{"bitly", "Check bit.ly/3abcDE now.", []string{"bit.ly/3abcDE"}},
-		{"telegram link", "join t.me/deal_shop", []string{"t.me/deal_shop"}},
-		{"lookalike domain", "登录 https://evil-taobao.com/login", []string{"https://evil-taobao.com/login"}},
-		{"suffix trick", "http://taobao.com.evil.cn/x", []string{"http://taobao.com.evil.cn/x"}},
-		{"ip with scheme", "http://192.168.1.10:8080/pay", []string{"http://192.168.1.10:8080/pay"}},
-		{"full-width", "ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ", []string{"ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ"}},
-		{"upper case", "HTTPS://EXAMPLE.COM/A", []string{"HTTPS://EXAMPLE.COM/A"}},
-		{"trailing punctuation", "Go to https://example.com/a.", []string{"https://example.com/a"}},
-		{"in parens", "(see https://example.com/a)", []string{"https://example.com/a"}},
-		{"two links", "a.com 和 b.net", []string{"a.com", "b.net"}},
-		{"userinfo", "https://taobao.com@evil.com/x", []string{"https://taobao.com@evil.com/x"}},
-		// allowed hosts
-		{"taobao", "商品链接 https://item.taobao.com/item.htm?id=123", nil},
-		{"tmall bare", "tmall.com/abc 有活动", nil},
-		{"tb short", "复制 https://m.tb.cn/h.5abc 打开淘宝", nil},
-		{"alipay", "请在 www.alipay.com 查询", nil},
-		// not links
-		{"email", "请发邮件到 john@gmail.com", nil},
-		{"email with tld-like local", "mail john.me@gmail.com", nil},
-		{"spelled email", "john at gmail dot com", nil},
-		{"version", "请升级到 2.3.1 版本", nil},
-		{"bare ip", "1.2.3.4", nil},
-		{"price", "价格是12.50元", nil},
-		{"sentence", "Thanks.See you", nil},
-		{"eg", "e.g. the order number", nil},
-		{"file", "请上传 photo.jpg 文件", nil},
-		{"comcast word", "abc.comx", nil},
-		{"spelled dot", "taobao点com", nil},
-		{"no dot", "您好，请稍等", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := evidence(d.Detect(n.Normalize(tt.in), nil))
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("Detect(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	cases := detectortest.ReadCases[string](t, "testdata/cases.yaml").Detect
+	detectortest.Run(t, detectortest.Build(t, Default), evidence, cases)
 }
 
 func TestSeverityAndSpan(t *testing.T) {
-	d := newDetector(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	tests := []struct {
 		in         string
@@ -112,7 +57,7 @@ func TestSeverityAndSpan(t *testing.T) {
 }
 
 func TestWithAllow(t *testing.T) {
-	d := newDetector(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	in := n.Normalize("see https://shop.example.com/a and https://evil.com/b")
 	if got := len(d.Detect(in, nil)); got != 2 {
@@ -122,7 +67,7 @@ func TestWithAllow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := evidence(d2.Detect(in, nil)); !slices.Equal(got, []string{"https://evil.com/b"}) {
+	if got := evidence(t, d2.Detect(in, nil)); !slices.Equal(got, []string{"https://evil.com/b"}) {
 		t.Errorf("WithAllow detector: %q, want only evil.com", got)
 	}
 	if got := len(d.Detect(in, nil)); got != 2 {
@@ -153,7 +98,7 @@ func TestTenantLexicon(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := normalize.Default()
-	if got := evidence(d.Detect(n.Normalize("mystore.com/a taobao.com/b"), nil)); !slices.Equal(got, []string{"taobao.com/b"}) {
+	if got := evidence(t, d.Detect(n.Normalize("mystore.com/a taobao.com/b"), nil)); !slices.Equal(got, []string{"taobao.com/b"}) {
 		t.Errorf("tenant allowlist: %q, want only taobao.com/b", got)
 	}
 	f.Sets["tld"] = []string{"c0m"}
@@ -167,7 +112,7 @@ func TestTenantLexicon(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(newDetector(t), Kinds(), "https://evil.com", "t.cn/abc", "www.", "http://", "a.com.", "https://[::1]/x"); err != nil {
+	if err := detectortest.Check(detectortest.Build(t, Default), Kinds(), "https://evil.com", "t.cn/abc", "www.", "http://", "a.com.", "https://[::1]/x"); err != nil {
 		t.Error(err)
 	}
 }
@@ -178,25 +123,9 @@ const (
 )
 
 func BenchmarkLink(b *testing.B) {
-	d := newDetector(b)
-	n := normalize.Default()
-	for _, bc := range []struct{ name, in string }{{"zh", benchZH}, {"en", benchEN}} {
-		b.Run(bc.name, func(b *testing.B) {
-			t := n.Normalize(bc.in)
-			dst := make([]detectors.Finding, 0, 8)
-			b.ReportAllocs()
-			for b.Loop() {
-				dst = d.Detect(t, dst[:0])
-			}
-		})
-	}
+	detectortest.Bench(b, detectortest.Build(b, Default), detectortest.BenchCase{Name: "zh", In: benchZH}, detectortest.BenchCase{Name: "en", In: benchEN})
 }
 
 func TestDetectDoesNotAllocate(t *testing.T) {
-	d := newDetector(t)
-	txt := normalize.Default().Normalize(benchEN)
-	dst := make([]detectors.Finding, 0, 8)
-	if allocs := testing.AllocsPerRun(100, func() { dst = d.Detect(txt, dst[:0]) }); allocs != 0 {
-		t.Errorf("Detect allocates %.0f times per call, want 0", allocs)
-	}
+	detectortest.CheckAllocs(t, detectortest.Build(t, Default), nil, 0, benchEN)
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/detectortest"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -22,7 +23,7 @@ func redact(tb testing.TB, d *Detector, s string) string {
 // private values written in every digit form the normalizer reads, which the
 // detector found and the old masking left in clear or mangled.
 func TestRedactDigitForms(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	for _, tt := range []struct{ name, in, want string }{
 		{"chinese numerals", "我的电话一三八一二三四五六七八", "我的电话一三八****五六七八"},
 		{"circled", "①③⑧①②③④⑤⑥⑦⑧", "①③⑧****⑤⑥⑦⑧"},
@@ -82,7 +83,7 @@ func TestMaskForms(t *testing.T) {
 // caps: several phones in a row, a phone or an ID padded with zeros. Each
 // must be found and masked down to the run's last four digits.
 func TestLongRuns(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	phones := []string{"13812345678", "13912345678", "13712345678", "13612345678", "13512345678", "15012345678", "18612345678", "19912345678"}
 	for _, tt := range []struct {
 		name, in string
@@ -300,7 +301,7 @@ func checkRedacted(t *testing.T, d *Detector, p planted) {
 // TestRedactProperty plants phones, IDs, cards and emails in random digit
 // forms and separators and checks that no form leaves the value in clear.
 func TestRedactProperty(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	r := rand.New(rand.NewPCG(7, 11))
 	for range 3000 {
 		checkRedacted(t, d, plant(r))
@@ -312,7 +313,7 @@ func FuzzRedactValue(f *testing.F) {
 	for i := range uint64(8) {
 		f.Add(i, i*7919)
 	}
-	d := mustDefault(f)
+	d := detectortest.Build(f, Default)
 	f.Fuzz(func(t *testing.T, a, b uint64) {
 		checkRedacted(t, d, plant(rand.New(rand.NewPCG(a, b))))
 	})
@@ -330,7 +331,7 @@ var harmful = []string{
 // TestInvisibleKeepsFindings inserts controls, format, private-use and
 // unassigned code points at every position of harmful drafts.
 func TestInvisibleKeepsFindings(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	for _, in := range harmful {
 		want := strings.Join(kindsOf(detect(t, d, in)), ",")
 		if want == "" {
@@ -350,7 +351,7 @@ func TestInvisibleKeepsFindings(t *testing.T) {
 // BenchmarkLongRun shows that a long digit run is scanned in linear time:
 // ns/op for 16 KiB is about 16 times that for 1 KiB.
 func BenchmarkLongRun(b *testing.B) {
-	d := mustDefault(b)
+	d := detectortest.Build(b, Default)
 	n := normalize.Default()
 	for _, size := range []int{1 << 10, 16 << 10} {
 		for _, shape := range []struct {

@@ -1,14 +1,12 @@
 package privacy
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"sort"
 	"strings"
 	"testing"
 	"unicode"
 
+	"github.com/xunjian/xunjian/detectors/detectortest"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/internal/corpora"
 )
@@ -81,12 +79,7 @@ func tokens(text, labels string) ([]token, bool) {
 // labels mark a complete phone number, email address, card number or SSN,
 // and precision of those kinds' findings against the labels.
 func TestMultiDoGORecall(t *testing.T) {
-	f, err := os.Open(corpora.File(t, multidogoCorpus))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 
 	type tally struct{ want, found, partial, partialFound, findings, correct int }
@@ -98,19 +91,14 @@ func TestMultiDoGORecall(t *testing.T) {
 		return stats[k]
 	}
 	var misses, falses []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var row struct {
-			Text       string `json:"text"`
-			SlotLabels string `json:"slot_labels"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			t.Fatal(err)
-		}
+	type turn struct {
+		Text       string `json:"text"`
+		SlotLabels string `json:"slot_labels"`
+	}
+	corpora.EachLine(t, multidogoCorpus, func(row turn) {
 		toks, ok := tokens(row.Text, row.SlotLabels)
 		if !ok {
-			continue // labels do not align with tokens (120 of 23,336 rows)
+			return // labels do not align with tokens (120 of 23,336 rows)
 		}
 		fs := d.Detect(n.Normalize(row.Text), nil)
 		overlaps := func(kind string, s, e int) bool {
@@ -182,10 +170,7 @@ func TestMultiDoGORecall(t *testing.T) {
 				falses = append(falses, f.Kind+" on "+strings.Join(ls, ",")+": "+row.Text)
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	var want, found int
 	kinds := []string{"phone", "email", "bank_card", "id_card"}
 	for _, k := range kinds {
@@ -215,13 +200,4 @@ func pct(a, b int) float64 {
 		return 100
 	}
 	return 100 * float64(a) / float64(b)
-}
-
-func mustDefault(tb testing.TB) *Detector {
-	tb.Helper()
-	d, err := Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return d
 }

@@ -25,7 +25,7 @@ func kindsOf(fs []detectors.Finding) []string {
 }
 
 func TestDetect(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	tests := []struct {
 		name string
 		in   string
@@ -135,7 +135,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestSpansAndEvidence(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	tests := []struct {
 		in, kind      string
 		start, end    int
@@ -171,7 +171,7 @@ func TestSpansAndEvidence(t *testing.T) {
 }
 
 func TestSeverityContext(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	for _, tt := range []struct {
 		in   string
 		kind string
@@ -250,7 +250,7 @@ func spaced(s string, groups ...int) string {
 }
 
 func TestPlantedChinese(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	r := rand.New(rand.NewPCG(1, 2))
 	templates := []struct {
 		kind string
@@ -310,7 +310,7 @@ func TestMask(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	in := "您好，手机138 1234 5678，身份证110101199003074514，验证码是 482913。请把验证码告诉我"
 	tx := normalize.Default().Normalize(in)
 	fs := d.Detect(tx, nil)
@@ -326,7 +326,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	if err := detectortest.Check(d, Kinds(),
 		"手机13812345678，身份证110101199003074514，卡号6222021234567890128",
 		"验证码是 482913 密码 abc123456", "请把验证码告诉我 1234567890",
@@ -358,7 +358,7 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(bad); err == nil || !strings.Contains(err.Error(), setBusiness) {
 		t.Errorf("New with a bad business prefix: err = %v", err)
 	}
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	if d.Name() != "privacy" || d.Version() == "" {
 		t.Errorf("Name, Version = %q, %q", d.Name(), d.Version())
 	}
@@ -370,16 +370,5 @@ const (
 )
 
 func BenchmarkPrivacy(b *testing.B) {
-	d := mustDefault(b)
-	n := normalize.Default()
-	for _, bc := range []struct{ name, text string }{{"zh", benchZH}, {"en", benchEN}} {
-		t := n.Normalize(bc.text)
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var dst []detectors.Finding
-			for b.Loop() {
-				dst = d.Detect(t, dst[:0])
-			}
-		})
-	}
+	detectortest.Bench(b, detectortest.Build(b, Default), detectortest.BenchCase{Name: "zh", In: benchZH}, detectortest.BenchCase{Name: "en", In: benchEN})
 }

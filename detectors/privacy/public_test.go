@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xunjian/xunjian/detectors/detectortest"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -13,7 +14,7 @@ import (
 // numbers raise no finding and Redact leaves them as typed, while the
 // private number beside them is still found and masked.
 func TestPublicServiceNumbersNotPrivate(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	for _, tc := range []struct {
 		name, in string
 		kinds    []string // findings expected, in order; nil means none

@@ -1,51 +1,25 @@
 package tone
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/detectortest"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/internal/corpora"
 )
 
-// eachLine decodes every JSON line of the vendored corpus file rel (see
-// testdata/corpora/README.md) into a map and calls fn; it fails the test
-// when the file is missing.
-func eachLine(t *testing.T, rel string, fn func(map[string]any)) {
-	t.Helper()
-	f, err := os.Open(corpora.File(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %v", rel, err)
-		}
-		fn(m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-}
-
 // TestPoliteCorporaFalsePositives runs every agent turn of the three polite
 // dialogue corpora and fails when more than 0.5% of them get a tone finding.
 func TestPoliteCorporaFalsePositives(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	for _, rel := range []string{"crosswoz_zh/utterances.jsonl", "taskmaster4_coffee_en/utterances.jsonl", "multiwoz_en/utterances.jsonl"} {
 		t.Run(filepath.Dir(rel), func(t *testing.T) {
 			total, flagged := 0, 0
 			var fs []detectors.Finding
-			eachLine(t, rel, func(m map[string]any) {
+			corpora.EachLine(t, rel, func(m map[string]any) {
 				if m["role"] != "agent" {
 					return
 				}
@@ -72,11 +46,11 @@ func TestPoliteCorporaFalsePositives(t *testing.T) {
 // social-media text of COLD, Davidson and DiaSafety the lexicon catches, and
 // asserts a floor for English profanity on Davidson's offensive tweets.
 func TestOffensiveRecall(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	type tally struct{ tp, p, fp, ng int }
 	count := func(rel, textField string, pos, neg func(map[string]any) bool) (c tally) {
-		eachLine(t, rel, func(m map[string]any) {
+		corpora.EachLine(t, rel, func(m map[string]any) {
 			text, _ := m[textField].(string)
 			hit := len(d.Detect(n.Normalize(text), nil)) > 0
 			switch {

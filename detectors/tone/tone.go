@@ -25,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
@@ -55,7 +56,7 @@ var defaultLexicon []byte
 // Detector finds tone problems in a message. It is immutable after New and
 // safe for concurrent use.
 type Detector struct {
-	lex *lexicon.Lexicon
+	lexdetect.Base
 	// obf finds the obfuscated spellings; nil when the lexicon has no
 	// obfuscated set.
 	obf *obfMatcher
@@ -63,32 +64,26 @@ type Detector struct {
 
 var _ detectors.Detector = (*Detector)(nil)
 
-// DefaultLexicon returns the embedded lexicon file, parsed.
-func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded("tone", defaultLexicon) }
-
-// Default builds the detector from the embedded lexicon.
-func Default() (*Detector, error) { return lexicon.BuildEmbedded("tone", defaultLexicon, New) }
-
 // New builds the detector from a lexicon file (the default one or one from a
 // policy bundle). Terms with an ASCII apostrophe also match with a
 // typographic one and with none.
 func New(f lexicon.File) (*Detector, error) {
-	lex, err := lexicon.Compile(f, normalize.Default(), Kinds())
+	b, err := lexdetect.Compile(Name, f, Kinds())
+	if err != nil {
+		return nil, err
+	}
+	obf, err := newObfMatcher(b.Lexicon().File())
 	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
 	}
-	obf, err := newObfMatcher(lex.File())
-	if err != nil {
-		return nil, fmt.Errorf("tone: %w", err)
-	}
-	return &Detector{lex: lex, obf: obf}, nil
+	return &Detector{Base: b, obf: obf}, nil
 }
 
-// Name returns the family name, "tone".
-func (d *Detector) Name() string { return Name }
+// DefaultLexicon returns the embedded lexicon file, parsed.
+func DefaultLexicon() (lexicon.File, error) { return lexicon.Embedded(Name, defaultLexicon) }
 
-// Version returns the lexicon's content hash.
-func (d *Detector) Version() string { return d.lex.Version() }
+// Default builds the detector from the embedded lexicon.
+func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLexicon, New) }
 
 // maxHits bounds the hits kept on the stack; longer messages spill to the heap.
 const maxHits = 16
@@ -96,39 +91,34 @@ const maxHits = 16
 // Detect appends the tone findings of t to dst. Overlapping findings of one
 // kind are merged into the longest.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
-	norm := t.Norm
-	if norm == "" {
-		return dst
-	}
 	var buf [maxHits]lexicon.Hit
-	hits := d.lex.Match(norm, buf[:0])
 	first := len(dst)
-	for i := range hits {
-		h := &hits[i]
-		if h.Entry == nil || !d.keep(norm, h, hits) {
-			continue
-		}
-		dst = addFinding(dst, first, t, h.Entry, h.Start, h.End)
-	}
+	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
 	if d.obf != nil {
-		d.obf.each(norm, func(s, e int, entry *lexicon.Entry) {
-			dst = addFinding(dst, first, t, entry, s, e)
+		d.obf.each(t.Norm, func(s, e int, entry *lexicon.Entry) {
+			dst = merge(t, dst, first, lexdetect.EntryClaim(entry, s, e))
 		})
 	}
 	return dst
 }
 
-// addFinding appends the finding of entry for the normalized range [nb, ne)
-// unless a finding of the same kind among dst[first:] overlaps it; of two
-// overlapping findings of one kind the longer is kept.
-func addFinding(dst []detectors.Finding, first int, t *normalize.Text, e *lexicon.Entry, nb, ne int) []detectors.Finding {
-	f := detectors.At(t, Name, e.Kind, e.Severity, e.Score, nb, ne)
-	f.Lexicon = e.ID
-	for i := first; i < len(dst); i++ {
-		o := &dst[i]
-		if o.Kind != f.Kind || o.End <= f.Start || f.End <= o.Start {
-			continue
-		}
+// claim is the family's lexdetect.ClaimFunc: an entry hit claims its
+// entry's finding when it passes the single-character and word-boundary
+// rules (keep).
+func (d *Detector) claim(norm string, hits []lexicon.Hit, i int) (lexdetect.Claim, bool) {
+	h := &hits[i]
+	if h.Entry == nil || !d.keep(norm, h, hits) {
+		return lexdetect.Claim{}, false
+	}
+	return lexdetect.EntryClaim(h.Entry, h.Start, h.End), true
+}
+
+// merge is the family's lexdetect.MergeFunc: it appends c unless a finding
+// of the same kind among dst[first:] overlaps it; of two overlapping
+// findings of one kind the longer is kept.
+func merge(t *normalize.Text, dst []detectors.Finding, first int, c lexdetect.Claim) []detectors.Finding {
+	f := c.At(t, Name)
+	if o := lexdetect.Overlap(dst[first:], f.Kind, f.Start, f.End); o != nil {
 		if f.End-f.Start > o.End-o.Start {
 			*o = f
 		}

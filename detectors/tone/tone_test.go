@@ -10,15 +10,6 @@ import (
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
-func mustDefault(t testing.TB) *Detector {
-	t.Helper()
-	d, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func kinds(fs []detectors.Finding) string {
 	var ks []string
 	for _, f := range fs {
@@ -28,7 +19,7 @@ func kinds(fs []detectors.Finding) string {
 }
 
 func TestDetect(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	tests := []struct {
 		name, in string
@@ -155,7 +146,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestDetectSpans(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	tests := []struct {
 		in, kind, evidence string
@@ -189,7 +180,7 @@ func TestDetectSpans(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	if err := detectortest.Check(mustDefault(t), Kinds(), "你个傻逼", "滚", "f*ck", "说了多少遍了", "爱找谁找谁", "a$$hole", "f u c k"); err != nil {
+	if err := detectortest.Check(detectortest.Build(t, Default), Kinds(), "你个傻逼", "滚", "f*ck", "说了多少遍了", "爱找谁找谁", "a$$hole", "f u c k"); err != nil {
 		t.Error(err)
 	}
 }
@@ -211,7 +202,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestVersionAndName(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	if d.Name() != "tone" || len(d.Version()) == 0 {
 		t.Errorf("Name %q Version %q", d.Name(), d.Version())
 	}
@@ -244,36 +235,20 @@ const (
 )
 
 func TestDetectAllocations(t *testing.T) {
-	d := mustDefault(t)
+	d := detectortest.Build(t, Default)
 	n := normalize.Default()
 	for _, in := range []string{benchZH, benchEN} {
-		txt := n.Normalize(in)
-		dst := make([]detectors.Finding, 0, 8)
-		if got := kinds(d.Detect(txt, dst)); got != "impatient" {
+		if got := kinds(d.Detect(n.Normalize(in), nil)); got != "impatient" {
 			t.Fatalf("bench message %q: kinds %q, want impatient", in, got)
 		}
-		// The lexicon matcher's own allocations (its Aho-Corasick iterator and
-		// sort) are outside this package; Detect may add one, its hit buffer,
-		// which escapes through the matcher.
-		hits := make([]lexicon.Hit, 0, maxHits)
-		base := testing.AllocsPerRun(100, func() { hits = d.lex.Match(txt.Norm, hits[:0]) })
-		if a := testing.AllocsPerRun(100, func() { dst = d.Detect(txt, dst[:0]) }); a > base+1 {
-			t.Errorf("Detect allocates %.0f times per message, the lexicon matcher %.0f; want at most one more", a, base)
-		}
 	}
+	// The lexicon matcher's own allocations (its Aho-Corasick iterator and
+	// sort) are outside this package; Detect may add at most one.
+	detectortest.CheckAllocs(t, d, d.Lexicon(), 1, benchZH, benchEN)
 }
 
 func BenchmarkTone(b *testing.B) {
-	d := mustDefault(b)
-	n := normalize.Default()
-	for _, bc := range []struct{ name, in string }{{"zh", benchZH}, {"en", benchEN}, {"en_plain", benchENPlain}, {"en_punct", benchENPunct}} {
-		txt := n.Normalize(bc.in)
-		dst := make([]detectors.Finding, 0, 8)
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				dst = d.Detect(txt, dst[:0])
-			}
-		})
-	}
+	detectortest.Bench(b, detectortest.Build(b, Default),
+		detectortest.BenchCase{Name: "zh", In: benchZH}, detectortest.BenchCase{Name: "en", In: benchEN},
+		detectortest.BenchCase{Name: "en_plain", In: benchENPlain}, detectortest.BenchCase{Name: "en_punct", In: benchENPunct})
 }
