@@ -10,18 +10,23 @@ import (
 	"github.com/xunjian/xunjian/rules"
 )
 
+// builtIn returns an Inspector of the built-in policy. Closing it leaves
+// the policy open, which a program that loads one policy for its whole
+// life does not mind.
+func builtIn(ctx context.Context) (*inspect.Inspector, error) {
+	p, err := rules.Load(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return inspect.New(p, inspect.Options{})
+}
+
 // An Inspector runs one message through the normalizer, the detectors and
 // the policy. Here an agent's draft writes out the customer's phone number:
 // the built-in policy releases it masked.
 func ExampleInspector_Inspect() {
 	ctx := context.Background()
-	p, err := rules.Load(ctx, "")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer p.Close()
-	in, err := inspect.New(p, inspect.Options{})
+	in, err := builtIn(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -55,13 +60,7 @@ func ExampleInspector_Inspect() {
 // with, and a refused message leaves the conversation as it was.
 func ExampleSession() {
 	ctx := context.Background()
-	p, err := rules.Load(ctx, "")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer p.Close()
-	in, err := inspect.New(p, inspect.Options{})
+	in, err := builtIn(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,10 +1,9 @@
 package event
 
 import (
-	"go/build"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/xunjian/xunjian/internal/depcheck"
 )
 
 // TestEventIsALeaf keeps the schema free of the inspection pipeline: the
@@ -12,36 +11,15 @@ import (
 // module's jsonstr, and jsonstr only the standard library, so a consumer
 // of events links no detector, policy engine or inspector.
 func TestEventIsALeaf(t *testing.T) {
-	const module = "github.com/xunjian/xunjian/"
-	allowed := map[string]bool{
-		"github.com/google/uuid":            true,
-		module + "gateway/internal/jsonstr": true,
-	}
-	root, err := filepath.Abs("../../..") // gateway/stream/event → module root
+	const self = "github.com/xunjian/xunjian/gateway/stream/event"
+	allowed := map[string]bool{"github.com/google/uuid": true, "github.com/xunjian/xunjian/gateway/internal/jsonstr": true}
+	imps, err := depcheck.Walk(self)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	var walk func(dir, path string)
-	walk = func(dir, path string) {
-		if seen[path] {
-			return
-		}
-		seen[path] = true
-		p, err := build.ImportDir(dir, 0)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, imp := range p.Imports {
-			switch {
-			case !strings.Contains(strings.Split(imp, "/")[0], "."):
-				// The standard library.
-			case !allowed[imp] || path != module+"gateway/stream/event":
-				t.Errorf("%s imports %s", path, imp)
-			case strings.HasPrefix(imp, module):
-				walk(filepath.Join(root, strings.TrimPrefix(imp, module)), imp)
-			}
+	for _, imp := range imps {
+		if !depcheck.IsStd(imp.To) && (imp.From != self || !allowed[imp.To]) {
+			t.Errorf("%s imports %s", imp.From, imp.To)
 		}
 	}
-	walk(".", module+"gateway/stream/event")
 }
