@@ -13,14 +13,17 @@ package complaint
 
 import (
 	_ "embed"
+	"fmt"
 	"math"
 	"slices"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/judge"
 	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -54,6 +57,9 @@ var defaultLexicon []byte
 // after New and safe for concurrent use.
 type Detector struct {
 	lexdetect.Base
+	// judge adds the model's judgement of the whole message; nil without
+	// a model.
+	judge *judge.Judge
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -82,7 +88,12 @@ const maxHits = 16
 // merged into the longest; a hit withdrawn by a negation is dropped.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	var buf [maxHits]lexicon.Hit
-	return lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+	first := len(dst)
+	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+	if d.judge != nil {
+		dst = d.judge.Append(t, dst, first)
+	}
+	return dst
 }
 
 // claim is the family's lexdetect.ClaimFunc: an entry hit claims its
@@ -271,3 +282,24 @@ func Risk(history []Signals, waitSeconds float64) float64 {
 	}
 	return 1 - math.Exp(-hazard)
 }
+
+// WithModel returns a copy of d that also judges each message as a whole
+// with m, reporting as escalating a message the model finds so with
+// probability from(kind) or more ("tone.rude") and the lexicon did not
+// already flag (see package detectors/internal/judge). A model without a
+// label of the family leaves the detector as it is.
+func (d *Detector) WithModel(m *model.Model, from func(kind string) float64) (*Detector, error) {
+	j, err := judge.New(m, Name, Kinds(), from)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if j == nil {
+		return d, nil
+	}
+	c := *d
+	c.judge = j
+	return &c, nil
+}
+
+// Version identifies the lexicon and, when d has one, the model.
+func (d *Detector) Version() string { return judge.Version(d.Base.Version(), d.judge) }

@@ -35,6 +35,10 @@ type TrainOptions struct {
 	// L2 is the weight decay applied to the weights a step touches;
 	// default 1e-6.
 	L2 float64
+	// MaxPositiveWeight caps how much more a label's positive examples
+	// weigh than its negatives when they are fewer (the weight is the
+	// ratio of the two, at least 1); default 3.
+	MaxPositiveWeight float64
 	// Seed orders the examples of each epoch; the same examples, options
 	// and seed give the same model, byte for byte.
 	Seed uint64
@@ -43,8 +47,8 @@ type TrainOptions struct {
 }
 
 // Train fits one logistic regression per label on train, over the hashed
-// features of FeatureSet, with AdaGrad and positives weighted up to their
-// label's negatives (at most ten times), then quantizes the weights to
+// features of FeatureSet, with AdaGrad and positives weighted up toward
+// their label's negatives (at most MaxPositiveWeight times), then quantizes the weights to
 // 8 bits and calibrates each label's probability on calib (Platt scaling),
 // which should be data the weights were not fitted on. It is
 // deterministic.
@@ -67,6 +71,9 @@ func Train(train, calib []Example, opts TrainOptions) (*Model, error) {
 	}
 	if opts.L2 == 0 {
 		opts.L2 = 1e-6
+	}
+	if opts.MaxPositiveWeight == 0 {
+		opts.MaxPositiveWeight = 3
 	}
 	if opts.Bits < MinBits || opts.Bits > MaxBits {
 		return nil, fmt.Errorf("train: bits %d: want %d to %d", opts.Bits, MinBits, MaxBits)
@@ -93,7 +100,7 @@ func Train(train, calib []Example, opts TrainOptions) (*Model, error) {
 	for l := range nl {
 		posWeight[l] = 1
 		if pos[l] > 0 {
-			posWeight[l] = min(10, max(1, neg[l]/pos[l]))
+			posWeight[l] = min(opts.MaxPositiveWeight, max(1, neg[l]/pos[l]))
 		}
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/xunjian/xunjian/detectors/diversion"
 	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/link"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/detectors/tone"
 )
@@ -34,14 +35,33 @@ const (
 // Has reports whether r holds every role of role (which is not empty).
 func (r Roles) Has(role Roles) bool { return role != 0 && r&role == role }
 
-// Options are what a tenant may set on a family's detector beyond its
-// lexicon. The zero value changes nothing.
+// Options are what a family's detector is built with beyond its lexicon.
+// The zero value changes nothing.
 type Options struct {
 	// AllowHosts are hosts (and their subdomains) allowed in links on top
 	// of the lexicon's allow_host set; nil adds none. Only the link family
 	// reads it; the others ignore it.
 	AllowHosts []string
+	// Model, when set, judges each message as a whole for the family's
+	// kinds it has labels for (see Family.Judged), reporting a kind
+	// ("tone.rude") from the probability ModelFrom gives it, or
+	// DefaultModelFrom when ModelFrom is nil or has none. Families
+	// without Judged roles ignore both.
+	Model     *model.Model
+	ModelFrom map[string]float64
 }
+
+// modelFrom returns the probability from which opts.Model reports kind.
+func (opts Options) modelFrom(kind string) float64 {
+	if p, ok := opts.ModelFrom[kind]; ok {
+		return p
+	}
+	return DefaultModelFrom
+}
+
+// DefaultModelFrom is the probability from which a model's judgement
+// becomes a finding when the policy does not say otherwise.
+const DefaultModelFrom = 0.5
 
 // Family is one detector family: one row of the table.
 type Family struct {
@@ -62,6 +82,12 @@ type Family struct {
 	// lexicon (entries, allow phrases, set terms) and so get a detector of
 	// its own; the other families' detectors are shared by all tenants.
 	TenantExtensible bool
+	// Judged are the roles whose messages a learned model also judges for
+	// the family's kinds (Options.Model): the tone of agent drafts, the
+	// escalation of customer messages. The model learned each kind from
+	// one role's messages, so on the other roles the family runs on the
+	// pipeline uses a detector built without it.
+	Judged Roles
 }
 
 // Families returns the detector families, in a fixed order: the order in
@@ -81,7 +107,7 @@ func Families() []Family {
 		},
 		{
 			Name: tone.Name, Kinds: tone.Kinds(), Roles: Agent | Customer,
-			DefaultLexicon: tone.DefaultLexicon, New: build(tone.New), TenantExtensible: true,
+			DefaultLexicon: tone.DefaultLexicon, New: judged(tone.New), TenantExtensible: true, Judged: Agent,
 		},
 		{
 			Name: diversion.Name, Kinds: diversion.Kinds(), Roles: Agent | Customer,
@@ -97,7 +123,7 @@ func Families() []Family {
 		},
 		{
 			Name: complaint.Name, Kinds: complaint.Kinds(), Roles: Customer,
-			DefaultLexicon: complaint.DefaultLexicon, New: build(complaint.New),
+			DefaultLexicon: complaint.DefaultLexicon, New: judged(complaint.New), Judged: Customer,
 		},
 	}
 }
@@ -109,6 +135,31 @@ func build[D detectors.Detector](newDetector func(lexicon.File) (D, error)) func
 	return func(f lexicon.File, _ Options) (detectors.Detector, error) {
 		d, err := newDetector(f)
 		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+}
+
+// judgedDetector is a family detector a model can judge with.
+type judgedDetector[D any] interface {
+	detectors.Detector
+	WithModel(m *model.Model, from func(kind string) float64) (D, error)
+}
+
+// judged adapts the New of a family whose detector takes a model
+// (WithModel) to Family.New: with opts.Model set, the detector judges
+// with it.
+func judged[D judgedDetector[D]](newDetector func(lexicon.File) (D, error)) func(lexicon.File, Options) (detectors.Detector, error) {
+	return func(f lexicon.File, opts Options) (detectors.Detector, error) {
+		d, err := newDetector(f)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Model == nil {
+			return d, nil
+		}
+		if d, err = d.WithModel(opts.Model, opts.modelFrom); err != nil {
 			return nil, err
 		}
 		return d, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/detectortest"
 	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -248,6 +249,41 @@ func TestRolesHas(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.r.Has(tt.role); got != tt.want {
 			t.Errorf("Roles(%b).Has(%b) = %v, want %v", tt.r, tt.role, got, tt.want)
+		}
+	}
+}
+
+// TestFamiliesJudged: the model judges the tone of agent drafts and the
+// escalation of customer messages, on roles the family runs on; built with
+// the model, those families' versions name it, and the others ignore it.
+func TestFamiliesJudged(t *testing.T) {
+	m, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Roles{"tone": Agent, "complaint": Customer}
+	for _, f := range Families() {
+		if f.Judged != want[f.Name] {
+			t.Errorf("%s: judged roles %b, want %b", f.Name, f.Judged, want[f.Name])
+		}
+		if f.Judged != 0 && !f.Roles.Has(f.Judged) {
+			t.Errorf("%s: judged on roles it does not run on", f.Name)
+		}
+		lex, err := f.DefaultLexicon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := f.New(lex, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		judged, err := f.New(lex, Options{Model: m})
+		if err != nil {
+			t.Fatalf("%s with the model: %v", f.Name, err)
+		}
+		pv, jv := plain.(detectors.Versioner).Version(), judged.(detectors.Versioner).Version()
+		if named := strings.HasSuffix(jv, "+"+m.Version()); named != (f.Judged != 0) || (f.Judged == 0) != (pv == jv) {
+			t.Errorf("%s: version %s plain, %s with the model", f.Name, pv, jv)
 		}
 	}
 }

@@ -25,9 +25,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/judge"
 	"github.com/xunjian/xunjian/detectors/internal/lexdetect"
 	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -60,6 +62,9 @@ type Detector struct {
 	// obf finds the obfuscated spellings; nil when the lexicon has no
 	// obfuscated set.
 	obf *obfMatcher
+	// judge adds the model's judgement of the whole message; nil without
+	// a model.
+	judge *judge.Judge
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -98,6 +103,9 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 		d.obf.each(t.Norm, func(s, e int, entry *lexicon.Entry) {
 			dst = merge(t, dst, first, lexdetect.EntryClaim(entry, s, e))
 		})
+	}
+	if d.judge != nil {
+		dst = d.judge.Append(t, dst, first)
 	}
 	return dst
 }
@@ -438,3 +446,24 @@ func withEnding(s string, e int) int {
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
+
+// WithModel returns a copy of d that also judges each message as a whole
+// with m, reporting as rude, dismissive, impatient or profane a message the model finds so with
+// probability from(kind) or more ("tone.rude") and the lexicon did not
+// already flag (see package detectors/internal/judge). A model without a
+// label of the family leaves the detector as it is.
+func (d *Detector) WithModel(m *model.Model, from func(kind string) float64) (*Detector, error) {
+	j, err := judge.New(m, Name, Kinds(), from)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if j == nil {
+		return d, nil
+	}
+	c := *d
+	c.judge = j
+	return &c, nil
+}
+
+// Version identifies the lexicon and, when d has one, the model.
+func (d *Detector) Version() string { return judge.Version(d.Base.Version(), d.judge) }

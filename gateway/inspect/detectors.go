@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,8 +10,10 @@ import (
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/complaint"
 	"github.com/xunjian/xunjian/detectors/lexicon"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/detectors/registry"
+	"github.com/xunjian/xunjian/rules"
 )
 
 // This file builds an Inspector's detectors from the registry's table of
@@ -32,24 +35,29 @@ type detectorSet struct {
 // tenant that extends them. It sets the typed references the pipeline
 // keeps beside the lists (the privacy detector, which masks, and the
 // complaint detector, which scores signals) and the lexicon version.
-func (in *Inspector) buildDetectors(data map[string]any) error {
+func (in *Inspector) buildDetectors(p *rules.Policy, data map[string]any) error {
 	fams := registry.Families()
 	files, err := lexiconFiles(fams, data)
 	if err != nil {
 		return err
 	}
-	// shared[i] is the detector of fams[i] when no tenant may extend it.
-	shared := make([]detectors.Detector, len(fams))
+	judge, err := loadModel(p, data)
+	if err != nil {
+		return err
+	}
+	// shared[i] is the detector of fams[i] when no tenant may extend it:
+	// [0] plain, [1] judged by the model (for the family's Judged roles).
+	shared := make([][2]detectors.Detector, len(fams))
 	for i, fam := range fams {
 		if fam.TenantExtensible {
 			continue
 		}
-		d, err := fam.New(files[fam.Name], registry.Options{})
-		if err != nil {
-			return fmt.Errorf("detector %s: %w", fam.Name, err)
+		if shared[i], err = build(fam, files[fam.Name], registry.Options{}, judge); err != nil {
+			return err
 		}
-		shared[i] = d
-		switch d := d.(type) {
+		// The judged detector: the one the customer list holds, whose
+		// signals count the model's escalations too.
+		switch d := shared[i][1].(type) {
 		case *privacy.Detector:
 			in.privacy = d
 		case *complaint.Detector:
@@ -59,7 +67,7 @@ func (in *Inspector) buildDetectors(data map[string]any) error {
 	if in.privacy == nil || in.complaint == nil {
 		return errors.New("detectors: the registry has no shared privacy or complaint detector, which the inspector masks and scores with")
 	}
-	base, err := tenantSet(fams, shared, files, tenantConfig{})
+	base, err := tenantSet(fams, shared, files, tenantConfig{}, judge)
 	if err != nil {
 		return err
 	}
@@ -69,7 +77,7 @@ func (in *Inspector) buildDetectors(data map[string]any) error {
 		return err
 	}
 	for id, tc := range tenants {
-		set, err := tenantSet(fams, shared, files, tc)
+		set, err := tenantSet(fams, shared, files, tc, judge)
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", id, err)
 		}
@@ -134,36 +142,116 @@ func loadLexicon(fam registry.Family, lex map[string]any) (lexicon.File, error) 
 
 // tenantSet builds the detectors of the tenant-extensible families from
 // files extended by tc, and lists them with the shared detectors (shared[i]
-// for fams[i], nil where the family is tenant-extensible) by the roles
-// they run on. Every family's problems are reported at once.
-func tenantSet(fams []registry.Family, shared []detectors.Detector, files map[string]lexicon.File, tc tenantConfig) (detectorSet, error) {
+// for fams[i], zero where the family is tenant-extensible) by the roles
+// they run on: for a role the family's Judged roles hold, the detector the
+// model judges with. Every family's problems are reported at once.
+func tenantSet(fams []registry.Family, shared [][2]detectors.Detector, files map[string]lexicon.File, tc tenantConfig, judge registry.Options) (detectorSet, error) {
 	set := detectorSet{all: make([]detectors.Detector, len(fams))}
 	var errs []error
 	for i, fam := range fams {
-		d := shared[i]
+		ds := shared[i]
 		if fam.TenantExtensible {
 			f := files[fam.Name]
 			if ext, ok := tc.lexicons[fam.Name]; ok {
 				f = f.Extend(ext)
 			}
 			var err error
-			if d, err = fam.New(f, registry.Options{AllowHosts: tc.linkAllow}); err != nil {
-				errs = append(errs, fmt.Errorf("detector %s: %w", fam.Name, err))
+			if ds, err = build(fam, f, registry.Options{AllowHosts: tc.linkAllow}, judge); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 		}
-		set.all[i] = d
-		if fam.Roles.Has(registry.Agent) {
-			set.agent = append(set.agent, d)
-		}
-		if fam.Roles.Has(registry.Customer) {
-			set.customer = append(set.customer, d)
+		// The judged detector's version names the model too.
+		set.all[i] = ds[1]
+		for _, r := range []registry.Roles{registry.Agent, registry.Customer} {
+			if !fam.Roles.Has(r) {
+				continue
+			}
+			d := ds[0]
+			if fam.Judged.Has(r) {
+				d = ds[1]
+			}
+			if r == registry.Agent {
+				set.agent = append(set.agent, d)
+			} else {
+				set.customer = append(set.customer, d)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return detectorSet{}, err
 	}
 	return set, nil
+}
+
+// build builds fam's detector from f with opts, plain and, when fam has
+// Judged roles and judge a model, judged by judge.Model ([1]; the plain one
+// otherwise).
+func build(fam registry.Family, f lexicon.File, opts registry.Options, judge registry.Options) ([2]detectors.Detector, error) {
+	d, err := fam.New(f, opts)
+	if err != nil {
+		return [2]detectors.Detector{}, fmt.Errorf("detector %s: %w", fam.Name, err)
+	}
+	if fam.Judged == 0 || judge.Model == nil {
+		return [2]detectors.Detector{d, d}, nil
+	}
+	opts.Model, opts.ModelFrom = judge.Model, judge.ModelFrom
+	j, err := fam.New(f, opts)
+	if err != nil {
+		return [2]detectors.Detector{}, fmt.Errorf("detector %s: %w", fam.Name, err)
+	}
+	return [2]detectors.Detector{d, j}, nil
+}
+
+// loadModel returns the model the judged families use and from what
+// probabilities it reports, from data.xunjian.model: file names a model
+// the bundle carries (rules.AttachmentExt; default: the one built into the
+// binary), report_from maps a kind ("tone.rude") to the probability from
+// which the model reports it (registry.DefaultModelFrom for a kind it does
+// not name), and enabled false turns the model off (no Model).
+func loadModel(p *rules.Policy, data map[string]any) (registry.Options, error) {
+	x, _ := data["xunjian"].(map[string]any)
+	cfg, _ := x["model"].(map[string]any)
+	if on, ok := cfg["enabled"]; ok {
+		b, isBool := on.(bool)
+		if !isBool {
+			return registry.Options{}, errors.New("data.xunjian.model.enabled: want true or false")
+		}
+		if !b {
+			return registry.Options{}, nil
+		}
+	}
+	var opts registry.Options
+	if v, ok := cfg["report_from"]; ok {
+		kinds, isObj := v.(map[string]any)
+		if !isObj {
+			return registry.Options{}, errors.New("data.xunjian.model.report_from: want an object of kinds (\"tone.rude\") and probabilities")
+		}
+		opts.ModelFrom = map[string]float64{}
+		for k, v := range kinds {
+			from, isNum := number(v)
+			if !isNum || from <= 0 || from > 1 {
+				return registry.Options{}, fmt.Errorf("data.xunjian.model.report_from[%q]: %v: want a probability above 0, at most 1", k, v)
+			}
+			opts.ModelFrom[k] = from
+		}
+	}
+	var err error
+	if v, ok := cfg["file"]; ok {
+		name, _ := v.(string)
+		b, found := p.Attachment(name)
+		if !found {
+			return registry.Options{}, fmt.Errorf("data.xunjian.model.file: %q: the bundle has no such file (model files end in %s)", name, rules.AttachmentExt)
+		}
+		if opts.Model, err = model.Parse(b); err != nil {
+			return registry.Options{}, fmt.Errorf("data.xunjian.model.file %s: %w", name, err)
+		}
+		return opts, nil
+	}
+	if opts.Model, err = model.Default(); err != nil {
+		return registry.Options{}, err
+	}
+	return opts, nil
 }
 
 // lexiconVersion joins the versions of ds (one detector per family, in
@@ -179,6 +267,19 @@ func lexiconVersion(ds []detectors.Detector) string {
 		}
 	}
 	return strings.Join(parts, ".")
+}
+
+// number returns v as a float64 when it is a JSON number, as the bundle's
+// data holds it.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // tenantConfig is what a tenant adds to the shared detectors.

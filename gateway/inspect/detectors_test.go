@@ -11,6 +11,7 @@ import (
 	"github.com/xunjian/xunjian/detectors/complaint"
 	"github.com/xunjian/xunjian/detectors/diversion"
 	"github.com/xunjian/xunjian/detectors/link"
+	"github.com/xunjian/xunjian/detectors/model"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/detectors/registry"
 	"github.com/xunjian/xunjian/detectors/tone"
@@ -21,7 +22,9 @@ import (
 // shown at /v1/policy, so it must not change with how the detectors are
 // built. It is the versions of the default detectors joined with dots in
 // the order privacy, tone, diversion, commitment, link, complaint, which
-// is the registry's order.
+// is the registry's order; the families a model judges with (tone,
+// complaint) add the model's version after a "+", so a new model, like a
+// new lexicon, is a new version.
 func TestLexiconVersionFromRegistry(t *testing.T) {
 	in := defaultInspector(t)
 	var parts []string
@@ -39,6 +42,12 @@ func TestLexiconVersionFromRegistry(t *testing.T) {
 		}
 		parts = append(parts, d.Version())
 	}
+	m, err := model.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts[1] += "+" + m.Version()
+	parts[5] += "+" + m.Version()
 	if got, want := in.LexiconVersion(), strings.Join(parts, "."); got != want {
 		t.Errorf("LexiconVersion() = %s, want %s", got, want)
 	}

@@ -108,7 +108,7 @@ func New(policy *rules.Policy, opts Options) (*Inspector, error) {
 	if in.maxText <= 0 {
 		in.maxText = DefaultMaxTextBytes
 	}
-	if err := in.buildDetectors(policy.Data()); err != nil {
+	if err := in.buildDetectors(policy, policy.Data()); err != nil {
 		return nil, err
 	}
 	if opts.CacheBytes > 0 {

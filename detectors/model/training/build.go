@@ -72,7 +72,7 @@ func Build(d *Data, opts Options) (*model.Model, error) {
 	mo := opts.Model
 	mo.Labels, mo.Seed = Labels(), opts.Seed
 	mo.Meta = map[string]any{
-		"data_sha256": d.Digest, "seed": opts.Seed, "bits": mo.Bits, "epochs": mo.Epochs,
+		"data_sha256": d.Digest, "seed": opts.Seed, "bits": mo.Bits, "epochs": mo.Epochs, "max_positive_weight": mo.MaxPositiveWeight,
 		"split": "family or text FNV-1a mod 10: 0-1 held out, 2 calibration, rest training",
 	}
 	m, err := model.Train(Examples(d.Items, Train), Examples(d.Items, Calibration), mo)

@@ -230,22 +230,24 @@ func corpusList() []corpus {
 		{"multiwoz_en/utterances.jsonl", turn("en", 1)},
 		{"taskmaster4_coffee_en/utterances.jsonl", turn("en", 1)},
 		{"multidogo_customer_en/customer_turns.jsonl", turn("en", 3)},
-		// Offensive comments about groups: insults, not service talk.
+		// Offensive comments about groups: insults, not service talk. The
+		// auxiliary sets weigh little: at more they teach the model the
+		// topics of social media more than the tone of a service chat.
 		{"cold_zh/cold_test_dev.jsonl", func(m map[string]any) []Item {
 			if num(m, "label") == 1 {
-				return aux("zh-Hans", []string{"rude"}, 0.25, str(m, "text"))
+				return aux("zh-Hans", []string{"rude"}, 0.08, str(m, "text"))
 			}
-			return aux("zh-Hans", nil, 0.25, str(m, "text"))
+			return aux("zh-Hans", nil, 0.08, str(m, "text"))
 		}},
 		// Tweets: class 0 hate speech, 1 offensive language, 2 neither.
 		{"davidson_hate_offensive_en/labeled_tweets.jsonl", func(m map[string]any) []Item {
 			switch num(m, "class") {
 			case 0:
-				return aux("en", []string{"rude"}, 0.2, str(m, "text"))
+				return aux("en", []string{"rude"}, 0.06, str(m, "text"))
 			case 1:
-				return aux("en", []string{"profanity"}, 0.2, str(m, "text"))
+				return aux("en", []string{"profanity"}, 0.06, str(m, "text"))
 			}
-			return aux("en", nil, 0.2, str(m, "text"))
+			return aux("en", nil, 0.06, str(m, "text"))
 		}},
 		// Chatbot replies: an unsafe reply to an offending user is rude.
 		{"diasafety_en/context_response.jsonl", func(m map[string]any) []Item {
@@ -253,9 +255,9 @@ func corpusList() []corpus {
 				return nil
 			}
 			if str(m, "label") == "Unsafe" {
-				return aux("en", []string{"rude"}, 0.5, str(m, "response"))
+				return aux("en", []string{"rude"}, 0.15, str(m, "response"))
 			}
-			return aux("en", nil, 0.25, str(m, "response"))
+			return aux("en", nil, 0.08, str(m, "response"))
 		}},
 	}
 }
@@ -286,6 +288,9 @@ func LoadCorpora(dir string) ([]Item, error) {
 				}
 				it.Source, it.Part = strings.Split(c.file, "/")[0], PartOf(it.Text)
 				items = append(items, it)
+				if f, ok := fragment(it); ok {
+					items = append(items, f)
+				}
 			}
 		}
 		if err := sc.Err(); err != nil {
@@ -295,14 +300,47 @@ func LoadCorpora(dir string) ([]Item, error) {
 	return items, nil
 }
 
+// fragment returns a short piece of a fine agent turn of a polite corpus,
+// as a fine agent draft of its own (weight 0.5, in the turn's part): short
+// drafts in the labelled data are mostly curt replies, and without neutral
+// short texts the model would learn that short is bad ("故障演练" is not).
+// The piece, 2 to 8 code points long, starts and ends where the FNV-1a
+// hash of the turn says, so the data set stays the same from run to run.
+func fragment(it Item) (Item, bool) {
+	if it.Aux || len(it.Labels) > 0 || it.Role != "agent" {
+		return Item{}, false
+	}
+	rs := []rune(strings.TrimSpace(it.Text))
+	if len(rs) < 6 {
+		return Item{}, false
+	}
+	h := fnv.New32a()
+	h.Write([]byte(it.Text))
+	x := h.Sum32()
+	n := 2 + int(x%7)
+	if n > len(rs)-1 {
+		n = len(rs) - 1
+	}
+	start := int(x>>8) % (len(rs) - n + 1)
+	frag := strings.TrimSpace(string(rs[start : start+n]))
+	if frag == "" {
+		return Item{}, false
+	}
+	f := it
+	f.Text, f.Weight, f.Source = frag, 0.5, it.Source+" (fragments)"
+	return f, true
+}
+
 // Examples returns the items of part as the trainer takes them, their
-// texts normalized.
+// texts normalized. The calibration part leaves out the auxiliary corpora:
+// probabilities are calibrated on service chat (the hand-labelled data and
+// the polite dialogues), the traffic the gateway judges.
 func Examples(items []Item, part Part) []model.Example {
 	n := normalize.Default()
 	var out []model.Example
 	for i := range items {
 		it := &items[i]
-		if it.Part != part {
+		if it.Part != part || part == Calibration && it.Aux {
 			continue
 		}
 		labels, mask, err := it.bits()

@@ -17,9 +17,12 @@
 # Compliance teams edit data.xunjian.config (data.json beside this file):
 #   actions[<detector.kind>]   the action for a finding of that kind
 #   kinds[<detector.kind>]     severity_actions, roles, message, suggestion, alert
+#   model_bands[<detector.kind>] for the learned model's findings (rule
+#                              "model:<version>"): {action: lowest score}, the
+#                              action of the highest band the score reaches
 #   info_max_action, thresholds, conversation_alerts
-# data.xunjian.tenants[<tenant id>].actions / .thresholds override them for
-# one tenant. The action of a draft is the highest action over its findings,
+# data.xunjian.tenants[<tenant id>].actions / .thresholds / .model_bands
+# override them for one tenant. The action of a draft is the highest action over its findings,
 # by allow < warn < redact < confirm < block.
 #
 # Performance: this runs on every draft with a budget of a few tens of
@@ -55,6 +58,10 @@ default tenant_actions := {}
 
 tenant_actions := data.xunjian.tenants[input.tenant.id].actions
 
+default tenant_model_bands := {}
+
+tenant_model_bands := data.xunjian.tenants[input.tenant.id].model_bands
+
 default tenant_thresholds := {}
 
 tenant_thresholds := data.xunjian.tenants[input.tenant.id].thresholds
@@ -69,9 +76,10 @@ default role := "agent"
 
 role := input.draft.role
 
-# reasons are the data-driven reasons, then those of the enforced custom
-# rules (package xunjian.custom).
-reasons := array.concat(finding_reasons, [r | some r in custom_reasons])
+# reasons are the data-driven reasons (the lexicons' and validators'
+# findings, then the model's), then those of the enforced custom rules
+# (package xunjian.custom).
+reasons := array.concat(array.concat(finding_reasons, model_reasons), [r | some r in custom_reasons])
 
 default custom_reasons := set()
 
@@ -84,6 +92,7 @@ custom_reasons := data.xunjian.custom.reasons
 finding_reasons := [r |
 	role != "customer"
 	some i, f in input.findings
+	not startswith(object.get(f, "rule", ""), "model:")
 	k := concat(".", [f.detector, f.kind])
 	spec := object.get(data.xunjian.config.kinds, k, {})
 	role in object.get(spec, "roles", [role])
@@ -96,6 +105,30 @@ finding_reasons := [r |
 	a := action_names[rank]
 	r := {
 		"rule": concat(".", [k, a]),
+		"action": a,
+		"message": object.get(spec, ["message", lang], k),
+		"finding": i,
+		"suggestion": object.get(spec, ["suggestion", lang], ""),
+	}
+]
+
+# model_reasons holds one entry per finding of the learned model (its rule
+# is "model:<version>") whose score reaches a band of its kind: the action
+# of the highest band reached (tenant's model_bands, then config's). A kind
+# without bands raises no action; its findings still reach the client and
+# the events.
+model_reasons := [r |
+	role != "customer"
+	some i, f in input.findings
+	startswith(object.get(f, "rule", ""), "model:")
+	k := concat(".", [f.detector, f.kind])
+	bands := object.get(tenant_model_bands, k, object.get(data.xunjian.config.model_bands, k, {}))
+	rank := max(array.concat([0], [ranks[a] | some a, floor in bands; f.score >= floor]))
+	rank > 0
+	a := action_names[rank]
+	spec := object.get(data.xunjian.config.kinds, k, {})
+	r := {
+		"rule": concat(".", [k, "model", a]),
 		"action": a,
 		"message": object.get(spec, ["message", lang], k),
 		"finding": i,

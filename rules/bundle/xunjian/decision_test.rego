@@ -299,3 +299,47 @@ test_alert_specs_sharing_kind_and_message_merge if {
 		with data.xunjian.config.kinds["complaint.risk"].alert as shared
 	d.alerts == [{"level": "critical", "kind": "complaint", "message": "顾客威胁投诉或升级"}]
 }
+
+# A finding of the learned model (rule "model:…") takes the action of the
+# highest band of its kind its score reaches: the grey zone warns, a high
+# score blocks, below every band there is no reason.
+model_f(kind, score) := {"detector": "tone", "kind": kind, "severity": "low", "score": score, "start": 0, "end": 9, "evidence": "", "rule": "model:0123abcd"}
+
+test_model_bands if {
+	every score, want in {0.95: "block", 0.8: "block", 0.6: "warn", 0.5: "warn", 0.3: "allow"} {
+		d := xunjian.decision with input as agent_draft([model_f("rude", score)])
+		d.action == want
+	}
+	d := xunjian.decision with input as agent_draft([model_f("dismissive", 0.9)])
+	d.action == "confirm"
+	d.reasons[0].rule == "tone.dismissive.model.confirm"
+	d.reasons[0].finding == 0
+	r := xunjian.decision with input as agent_draft([model_f("rude", 0.9)])
+	r.reasons[0].suggestion != ""
+}
+
+# The same kind from the lexicon keeps its kind's action, whatever its score.
+test_model_bands_only_for_model_findings if {
+	d := xunjian.decision with input as agent_draft([object.union(f("tone", "rude", "low"), {"score": 0.3})])
+	d.action == "block"
+	d.reasons[0].rule == "tone.rude.block"
+}
+
+# A tenant's bands replace the defaults for that tenant only.
+test_model_bands_per_tenant if {
+	bands := {"t1": {"model_bands": {"tone.rude": {"confirm": 0.5}}}}
+	d := xunjian.decision with input as agent_draft([model_f("rude", 0.9)])
+		with data.xunjian.tenants as bands
+	d.action == "confirm"
+	other := object.union(agent_draft([model_f("rude", 0.9)]), {"tenant": {"id": "t2"}})
+	d2 := xunjian.decision with input as other
+		with data.xunjian.tenants as bands
+	d2.action == "block"
+}
+
+# Customer messages are observed: a model finding raises no reason.
+test_model_customer_no_reasons if {
+	d := xunjian.decision with input as customer_msg([model_f("rude", 0.99)])
+	d.action == "allow"
+	d.reasons == []
+}
