@@ -25,7 +25,7 @@ const maxFileBytes = 64 << 20
 // data and parsed modules (tests included), before compilation.
 type source struct {
 	revision  string                 // manifest revision, or the content hash
-	digest    string                 // hex sha256 over every file's name and content
+	digest    string                 // hex sha256 over the name and content of every file partOfBundle keeps
 	data      map[string]any         // the data document
 	modules   map[string]*ast.Module // by bundle-relative file name
 	dataFiles []string               // bundle-relative names of the data files, sorted
@@ -72,6 +72,11 @@ func (l *capturingLoader) NextFile() (*bundle.Descriptor, error) {
 			return nil, fmt.Errorf("read %s: larger than %d bytes", d.Path(), maxFileBytes)
 		}
 		name := strings.TrimPrefix(filepath.ToSlash(d.Path()), "/")
+		if !partOfBundle(name) {
+			// An editor's swap file or a deploy's temporary copy is not
+			// read: it must not make a new version of the same content.
+			continue
+		}
 		sum := sha256.Sum256(buf.Bytes())
 		l.hashes = append(l.hashes, name+"\x00"+hex.EncodeToString(sum[:]))
 		if strings.HasSuffix(name, bundle.RegoExt) {
@@ -84,6 +89,18 @@ func (l *capturingLoader) NextFile() (*bundle.Descriptor, error) {
 		}
 		return bundle.NewDescriptor(d.URL(), d.Path(), &buf), nil
 	}
+}
+
+// partOfBundle reports whether the bundle file name is one OPA's bundle
+// reader or the pipeline reads (Rego, data, manifest, signatures, Wasm,
+// patches, attachments); the digest covers those only.
+func partOfBundle(name string) bool {
+	base := path.Base(name)
+	switch base {
+	case "data.json", "data.yaml", "data.yml", ".manifest", ".signatures.json", "patch.json":
+		return true
+	}
+	return strings.HasSuffix(base, bundle.RegoExt) || strings.HasSuffix(base, ".wasm") || strings.HasSuffix(base, AttachmentExt)
 }
 
 // readPath reads a bundle from a directory or a .tar.gz file.

@@ -648,3 +648,30 @@ func TestAttachments(t *testing.T) {
 		t.Errorf("from a .tar.gz: Attachment = %q, %v; want the file", got, ok)
 	}
 }
+
+// TestStrayFilesNotInDigest: a file the bundle does not read (an editor's
+// swap file, a deploy's temporary copy) does not change the content hash,
+// so it cannot make a new version of the same policy.
+func TestStrayFilesNotInDigest(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "bundle")
+	if err := os.Remove(filepath.Join(dir, ".manifest")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"xunjian/decision.rego.tmp", "xunjian/.data.json.swp", "README.md"} {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte("stray"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision() != before.Revision() {
+		t.Errorf("revision %s with stray files, %s without", after.Revision(), before.Revision())
+	}
+}

@@ -19,7 +19,7 @@ type Thresholds struct {
 }
 
 // DefaultThresholds are the default policy's bands.
-func DefaultThresholds() Thresholds { return Thresholds{Find: 0.5, Stop: 0.8} }
+func DefaultThresholds() Thresholds { return Thresholds{Find: 0.35, Stop: 0.7} }
 
 // Rate is a count of hits among n.
 type Rate struct {
