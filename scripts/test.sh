@@ -49,7 +49,7 @@ go run ./scripts/testsummary -o "$summary_file" go test -json -tags kafka -count
   status=$?; echo "== go test, all packages"; cat "$summary_file"; exit "$status"
 }
 
-echo "== fuzz smoke (a fixed number of executions each, about 10s here, so a slow machine runs longer instead of racing a deadline: normalizer, invisible code points, masking in every digit form, JSONL batch, HTTP request decoding, duplicate keys, proxy body)"
+echo "== fuzz smoke (a fixed number of executions each, about 10s here, so a slow machine runs longer instead of racing a deadline: normalizer, invisible code points, masking in every digit form, JSONL batch, HTTP request decoding, duplicate keys, proxy body, model files)"
 go test -run '^$' -fuzz '^FuzzNormalize$' -fuzztime 50000x ./detectors/normalize/
 go test -run '^$' -fuzz '^FuzzInvisible$' -fuzztime 50000x ./detectors/normalize/
 go test -run '^$' -fuzz '^FuzzRedactValue$' -fuzztime 50000x ./detectors/privacy/
@@ -57,6 +57,7 @@ go test -run '^$' -fuzz '^FuzzCheck$' -fuzztime 200000x ./gateway/internal/jsonk
 go test -run '^$' -fuzz '^FuzzRunJSONL$' -fuzztime 15000x ./gateway/jsonl/
 go test -tags contractoff -run '^$' -fuzz '^FuzzAgentRequest$' -fuzztime 12000x ./gateway/ # contractoff: see gateway/contract_off_test.go
 go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 70000x ./gateway/proxy/
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 20000x ./detectors/model/
 
 echo "== go test, all packages"
 cat "$summary_file"
