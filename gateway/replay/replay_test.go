@@ -847,3 +847,35 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("oneLine = %q, want %q", got, want)
 	}
 }
+
+// TestModelVersions: two bundles that differ only in their model (here the
+// built-in one against none) replay like two policies: the action changes
+// on the draft only the model judges, a draft the lexicon stops keeps its
+// action (the model's extra reason goes), a fine draft does not change,
+// and the report counts the model's rules.
+func TestModelVersions(t *testing.T) {
+	base := inspector(t, "")
+	next := inspector(t, variant(t, "no-model", func(d map[string]any) {
+		obj(d, "model")["enabled"] = false
+	}))
+	lines := strings.Join([]string{
+		`{"id":1,"text":"您可真是个天才","conversation_id":"m1"}`,
+		`{"id":2,"text":"您好，马上为您查询","conversation_id":"m1"}`,
+		`{"id":3,"text":"你是不是傻，看不懂字吗","conversation_id":"m2"}`,
+	}, "\n")
+	rep := runReader(t, strings.NewReader(lines), base, next, Options{Show: 10})
+	if rep.ActionChanged != 1 || len(rep.Changes) == 0 || rep.Changes[0].ID != "1" {
+		t.Fatalf("%d actions changed, changes %+v; want the action of line 1 only", rep.ActionChanged, rep.Changes)
+	}
+	if c := rep.Changes[0]; c.Baseline.Action != rules.Block || c.New.Action != rules.Allow {
+		t.Errorf("line 1: %s → %s, want block → allow", c.Baseline.Action, c.New.Action)
+	}
+	for _, c := range rep.Changes {
+		if c.ID == "2" {
+			t.Errorf("the fine draft changed: %+v", c)
+		}
+	}
+	if r := counts(rep.Rules)["tone.rude.model.block"]; r.Baseline != 1 || r.New != 0 {
+		t.Errorf("rule counts %+v, want tone.rude.model.block once in the baseline", rep.Rules)
+	}
+}
