@@ -13,7 +13,6 @@ package complaint
 
 import (
 	_ "embed"
-	"fmt"
 	"math"
 	"slices"
 	"unicode"
@@ -57,9 +56,8 @@ var defaultLexicon []byte
 // after New and safe for concurrent use.
 type Detector struct {
 	lexdetect.Base
-	// judge adds the model's judgement of the whole message; nil without
-	// a model.
-	judge *judge.Judge
+	// Slot holds the model's judge of the whole message, when it has one.
+	judge.Slot
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -90,10 +88,7 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 	var buf [maxHits]lexicon.Hit
 	first := len(dst)
 	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
-	if d.judge != nil {
-		dst = d.judge.Append(t, dst, first)
-	}
-	return dst
+	return d.Slot.Append(t, dst, first)
 }
 
 // claim is the family's lexdetect.ClaimFunc: an entry hit claims its
@@ -289,17 +284,8 @@ func Risk(history []Signals, waitSeconds float64) float64 {
 // already flag (see package detectors/internal/judge). A model without a
 // label of the family leaves the detector as it is.
 func (d *Detector) WithModel(m *model.Model, from func(kind string) float64) (*Detector, error) {
-	j, err := judge.New(m, Name, Kinds(), from)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	if j == nil {
-		return d, nil
-	}
-	c := *d
-	c.judge = j
-	return &c, nil
+	return judge.With(d, func(d *Detector) *judge.Slot { return &d.Slot }, m, Name, Kinds(), from)
 }
 
 // Version identifies the lexicon and, when d has one, the model.
-func (d *Detector) Version() string { return judge.Version(d.Base.Version(), d.judge) }
+func (d *Detector) Version() string { return d.Slot.Version(d.Base.Version()) }

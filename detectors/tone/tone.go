@@ -62,9 +62,8 @@ type Detector struct {
 	// obf finds the obfuscated spellings; nil when the lexicon has no
 	// obfuscated set.
 	obf *obfMatcher
-	// judge adds the model's judgement of the whole message; nil without
-	// a model.
-	judge *judge.Judge
+	// Slot holds the model's judge of the whole message, when it has one.
+	judge.Slot
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -104,10 +103,7 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 			dst = merge(t, dst, first, lexdetect.EntryClaim(entry, s, e))
 		})
 	}
-	if d.judge != nil {
-		dst = d.judge.Append(t, dst, first)
-	}
-	return dst
+	return d.Slot.Append(t, dst, first)
 }
 
 // claim is the family's lexdetect.ClaimFunc: an entry hit claims its
@@ -448,22 +444,13 @@ func withEnding(s string, e int) int {
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // WithModel returns a copy of d that also judges each message as a whole
-// with m, reporting as rude, dismissive, impatient or profane a message the model finds so with
-// probability from(kind) or more ("tone.rude") and the lexicon did not
-// already flag (see package detectors/internal/judge). A model without a
+// with m, reporting as rude, dismissive, impatient or profane a message the
+// model finds so with probability from(kind) or more ("tone.rude") and the
+// lexicon did not already flag (see package detectors/internal/judge). A model without a
 // label of the family leaves the detector as it is.
 func (d *Detector) WithModel(m *model.Model, from func(kind string) float64) (*Detector, error) {
-	j, err := judge.New(m, Name, Kinds(), from)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	if j == nil {
-		return d, nil
-	}
-	c := *d
-	c.judge = j
-	return &c, nil
+	return judge.With(d, func(d *Detector) *judge.Slot { return &d.Slot }, m, Name, Kinds(), from)
 }
 
 // Version identifies the lexicon and, when d has one, the model.
-func (d *Detector) Version() string { return judge.Version(d.Base.Version(), d.judge) }
+func (d *Detector) Version() string { return d.Slot.Version(d.Base.Version()) }

@@ -124,3 +124,38 @@ func Version(base string, j *Judge) string {
 	}
 	return base + "+" + j.Version()
 }
+
+// Slot is where a family detector keeps its judge: embedded in the
+// detectors a model may judge (tone, complaint), empty when none does.
+type Slot struct {
+	judge *Judge
+}
+
+// Append is Judge.Append when the slot holds a judge; otherwise it returns
+// dst as it is.
+func (s *Slot) Append(t *normalize.Text, dst []detectors.Finding, first int) []detectors.Finding {
+	if s.judge == nil {
+		return dst
+	}
+	return s.judge.Append(t, dst, first)
+}
+
+// Version returns the family's version from its lexicon's, base: see
+// Version.
+func (s *Slot) Version(base string) string { return Version(base, s.judge) }
+
+// With returns a copy of *d whose slot (found by slot) holds the judge of
+// family with m (see New); d itself when m has no label of the family. It
+// is the WithModel of the judged detectors.
+func With[D any](d *D, slot func(*D) *Slot, m *model.Model, family string, kinds []string, from func(name string) float64) (*D, error) {
+	j, err := New(m, family, kinds, from)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", family, err)
+	}
+	if j == nil {
+		return d, nil
+	}
+	c := *d
+	slot(&c).judge = j
+	return &c, nil
+}
