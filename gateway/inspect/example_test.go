@@ -68,7 +68,9 @@ func ExampleSession() {
 	defer in.Close()
 
 	store := &inspect.MemStore{}
-	sess := &inspect.Session{Store: store, Timeout: 50 * time.Millisecond}
+	// The gateway gives each message limits.inspect_timeout (50 ms); an
+	// example on a busy machine gives it more.
+	sess := &inspect.Session{Store: store, Timeout: 10 * time.Second}
 	for _, m := range []inspect.Request{
 		{Role: inspect.RoleCustomer, Text: "再不退款我就去12315投诉你们"},
 		{Role: inspect.RoleAgent, Text: ""}, // refused: empty

@@ -272,8 +272,10 @@ func TestSessionLockDeadline(t *testing.T) {
 	if _, err := sess.Inspect(context.Background(), in, msg("您好", RoleAgent, "c1")); !errors.As(err, &failed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a FailedError for the deadline", err)
 	}
-	// Another conversation is not held up.
-	if _, err := sess.Inspect(context.Background(), in, msg("您好", RoleAgent, "c2")); err != nil {
+	// Another conversation is not held up (no deadline here: a busy
+	// machine may take more than 20 ms over an inspection).
+	free := &Session{Store: store}
+	if _, err := free.Inspect(context.Background(), in, msg("您好", RoleAgent, "c2")); err != nil {
 		t.Errorf("another conversation: %v", err)
 	}
 }
