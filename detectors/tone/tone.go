@@ -8,9 +8,13 @@
 // quiet, all driven by the lexicon's data:
 //
 //   - a term of one Chinese character (滚, 操) counts only when it stands
-//     alone, with no Chinese character on either side;
+//     alone, with no Chinese character on either side, unless the set
+//     "vulgar" lists it (屌, 閪): a character vulgar in every word counts
+//     wherever it stands;
 //   - a hit is dropped when a word of the set "words" overlaps it without
 //     lying inside it (你个垃圾 in 给你个垃圾袋 cuts through 垃圾袋);
+//   - a hit of a term of ASCII letters followed by a hyphen and a digit is
+//     a model or part number (SB-200, CNM-3, GY-6) and is dropped;
 //   - the English words of the set "obfuscated" are also found spelled with
 //     stars, spaces, dots or look-alike symbols (f*ck, f u c k, sh1t,
 //     a$$hole), by a matcher built from the set in New that looks only at
@@ -50,6 +54,9 @@ const (
 	// SetObfuscated lists English words also matched when obfuscated. Each
 	// must be a term of some entry, whose kind and severity the hit takes.
 	SetObfuscated = "obfuscated"
+	// SetVulgar lists single Chinese characters that count even inside a
+	// word. Each must be a one-character term of some entry.
+	SetVulgar = "vulgar"
 )
 
 //go:embed lexicon.yaml
@@ -76,6 +83,9 @@ func New(f lexicon.File) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkVulgar(b.Lexicon().File()); err != nil {
+		return nil, fmt.Errorf("tone: %w", err)
+	}
 	obf, err := newObfMatcher(b.Lexicon().File())
 	if err != nil {
 		return nil, fmt.Errorf("tone: %w", err)
@@ -100,7 +110,9 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
 	if d.obf != nil {
 		d.obf.each(t.Norm, func(s, e int, entry *lexicon.Entry) {
-			dst = merge(t, dst, first, lexdetect.EntryClaim(entry, s, e))
+			if !partNumber(t.Norm, s, e) {
+				dst = merge(t, dst, first, lexdetect.EntryClaim(entry, s, e))
+			}
 		})
 	}
 	return d.Slot.Append(t, dst, first)
@@ -131,9 +143,13 @@ func merge(t *normalize.Text, dst []detectors.Finding, first int, c lexdetect.Cl
 	return append(dst, f)
 }
 
-// keep applies the single-character and word-boundary rules to an entry hit.
+// keep applies the single-character, word-boundary and part-number rules to
+// an entry hit.
 func (d *Detector) keep(norm string, h *lexicon.Hit, hits []lexicon.Hit) bool {
-	if r, size := utf8.DecodeRuneInString(norm[h.Start:h.End]); size == h.End-h.Start && normalize.IsHan(r) {
+	if partNumber(norm, h.Start, h.End) {
+		return false
+	}
+	if r, size := utf8.DecodeRuneInString(norm[h.Start:h.End]); size == h.End-h.Start && normalize.IsHan(r) && !vulgar(h, hits) {
 		if before, _ := utf8.DecodeLastRuneInString(norm[:h.Start]); normalize.IsHan(before) {
 			return false
 		}
@@ -142,6 +158,57 @@ func (d *Detector) keep(norm string, h *lexicon.Hit, hits []lexicon.Hit) bool {
 		}
 	}
 	return !cutsWord(h, hits)
+}
+
+// vulgar reports whether a hit of the set "vulgar" spans exactly h.
+func vulgar(h *lexicon.Hit, hits []lexicon.Hit) bool {
+	for i := range hits {
+		if w := &hits[i]; w.Set == SetVulgar && w.Start == h.Start && w.End == h.End {
+			return true
+		}
+	}
+	return false
+}
+
+// checkVulgar checks that every character of the vulgar set of f is a
+// one-character term of an entry.
+func checkVulgar(f lexicon.File) error {
+	n := normalize.Default()
+	for _, c := range f.Sets[SetVulgar] {
+		c = strings.TrimSpace(n.Normalize(c).Norm)
+		if r, size := utf8.DecodeRuneInString(c); size != len(c) || !normalize.IsHan(r) {
+			return fmt.Errorf("set %s: %q is not one Chinese character", SetVulgar, c)
+		}
+		found := false
+		for i := range f.Entries {
+			for _, t := range f.Entries[i].Terms {
+				if strings.TrimSpace(n.Normalize(t).Norm) == c {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("set %s: %q is not a term of any entry", SetVulgar, c)
+		}
+	}
+	return nil
+}
+
+// partNumber reports whether norm[s:e] is ASCII letters followed by a hyphen
+// and a digit: the prefix of a model or part number (SB-200, CNM-3), which
+// an abbreviation of an insult may share. A digit right after the letters
+// needs no rule: the lexicon's word boundary already keeps GY6 and MD5
+// quiet.
+func partNumber(norm string, s, e int) bool {
+	if e+1 >= len(norm) || norm[e] != '-' || norm[e+1] < '0' || norm[e+1] > '9' {
+		return false
+	}
+	for i := s; i < e; i++ {
+		if !isLetter(norm[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // cutsWord reports whether a hit of the words set overlaps h without lying

@@ -145,6 +145,11 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestCases runs testdata/cases.yaml.
+func TestCases(t *testing.T) {
+	detectortest.RunCases(t, detectortest.Family[*Detector]{Default: Default, New: New, Kinds: Kinds()}, "testdata/cases.yaml")
+}
+
 func TestDetectSpans(t *testing.T) {
 	d := detectortest.Build(t, Default)
 	n := normalize.Default()
@@ -190,6 +195,9 @@ func TestNewValidates(t *testing.T) {
 		{"unknown kind", "entries: [{id: a, kind: nice, terms: [x]}]", "unknown kind"},
 		{"obfuscated word not a term", "entries: [{id: a, kind: profanity, terms: [fuck]}]\nsets: {obfuscated: [shit]}", "not a term"},
 		{"obfuscated word too short", "entries: [{id: a, kind: profanity, terms: [fu]}]\nsets: {obfuscated: [fu]}", "at least three"},
+		{"vulgar not a term", "entries: [{id: a, kind: profanity, terms: [操]}]\nsets: {vulgar: [屌]}", "not a term"},
+		{"vulgar not one character", "entries: [{id: a, kind: profanity, terms: [屌丝]}]\nsets: {vulgar: [屌丝]}", "not one Chinese character"},
+		{"vulgar not chinese", "entries: [{id: a, kind: profanity, terms: [x]}]\nsets: {vulgar: [x]}", "not one Chinese character"},
 	} {
 		f, err := lexicon.Parse([]byte(tt.src))
 		if err != nil {
