@@ -121,6 +121,10 @@ type Normalizer struct {
 	// pattern, so most runes skip the map lookup.
 	foldFirst [1 << 16 / 64]uint64
 	foldASCII [utf8.RuneSelf][]fold // folds[r] for ASCII r
+	// mailHosts are the first labels of mail providers' domains (gmail,
+	// qq, 163): the word "at" before a domain written with real dots is
+	// an @ only when the domain is one of them.
+	mailHosts map[string]bool
 	// hidden has bit r set for every code point r < hiddenLimit that
 	// normalization drops (see isInvisible).
 	hidden *[hiddenLimit / 64]uint64
@@ -159,10 +163,11 @@ func Default() *Normalizer {
 
 // New builds a Normalizer from a traditional-to-simplified table (lines of
 // "trad<TAB>simp") and a fold table (lines of "pattern<TAB>replacement<TAB>
-// context", context one of any, word, email). Lines starting with # are
-// comments.
+// context", context one of any, word, email; or "label<TAB>label<TAB>
+// mailhost", a mail provider's domain label, which folds nothing but lets
+// the word "at" before it be an @). Lines starting with # are comments.
 func New(t2s, folds []byte) (*Normalizer, error) {
-	n := &Normalizer{hanLo: 0x3400, hanHi: 0xA000, t2s: map[rune]rune{}, folds: map[rune][]fold{}, hidden: hiddenTable()}
+	n := &Normalizer{hanLo: 0x3400, hanHi: 0xA000, t2s: map[rune]rune{}, folds: map[rune][]fold{}, mailHosts: map[string]bool{}, hidden: hiddenTable()}
 	n.hanT2S = make([]rune, n.hanHi-n.hanLo)
 	err := eachLine(t2s, func(line int, cols []string) error {
 		if len(cols) != 2 || utf8.RuneCountInString(cols[0]) != 1 || utf8.RuneCountInString(cols[1]) != 1 {
@@ -183,6 +188,14 @@ func New(t2s, folds []byte) (*Normalizer, error) {
 	err = eachLine(folds, func(line int, cols []string) error {
 		if len(cols) != 3 || cols[0] == "" {
 			return fmt.Errorf("folds line %d: want pattern, replacement and context separated by tabs", line)
+		}
+		if cols[2] == "mailhost" {
+			host := strings.ToLower(cols[0])
+			if cols[1] != cols[0] || !isMailHost(host) {
+				return fmt.Errorf("folds line %d: a mailhost line names one domain label (ASCII letters, digits, '-'), twice", line)
+			}
+			n.mailHosts[host] = true
+			return nil
 		}
 		f := fold{repl: []rune(cols[1])}
 		// Patterns are matched against text already folded by the
@@ -430,7 +443,7 @@ func (n *Normalizer) matchFold(out []item, i int) (fold, int, bool) {
 				continue
 			}
 		case ctxEmail:
-			if !emailContext(out, i, end) {
+			if !n.emailContext(out, i, end) {
 				continue
 			}
 			// Swallow the spaces between the parts of the address.
@@ -446,8 +459,12 @@ func (n *Normalizer) matchFold(out []item, i int) (fold, int, bool) {
 // emailContext reports whether out[i:end] joins two parts of an email
 // address: an ASCII word before it, and after it a domain label (for an "at")
 // or a top-level domain (for a "dot"). Spelled words need spaces around them,
-// so "cat", "atom" and "2点30" stay as they are.
-func emailContext(out []item, i, end int) bool {
+// so "cat", "atom" and "2点30" stay as they are. The bare word "at" before a
+// domain written with real dots is English far more often than an address
+// ("order at shop.example.com", "available at amazon.com"): it is an @ only
+// when the domain is a mail provider's (john at gmail.com) or its dots are
+// spelled too (zhang at qq dot com).
+func (n *Normalizer) emailContext(out []item, i, end int) bool {
 	spelled := isASCIILetter(out[i].r)
 	p := i - 1
 	for p >= 0 && out[p].r == ' ' {
@@ -472,12 +489,39 @@ func emailContext(out []item, i, end int) bool {
 		k++
 	}
 	if k < len(out) && out[k].r == '.' {
-		return k+1 < len(out) && isASCIILetter(out[k+1].r)
+		return k+1 < len(out) && isASCIILetter(out[k+1].r) && (!spelled || n.mailHost(out[q:k]))
 	}
 	for k < len(out) && out[k].r == ' ' {
 		k++
 	}
 	return k < len(out) && (out[k].r == '点' || out[k].r == 'd' || out[k].r == '(' || out[k].r == '[')
+}
+
+// mailHost reports whether the domain label label is a mail provider's
+// (a mailhost line of the fold table).
+func (n *Normalizer) mailHost(label []item) bool {
+	var buf [32]byte
+	if len(label) > len(buf) {
+		return false
+	}
+	for k, it := range label {
+		buf[k] = byte(it.r) // the caller's label is ASCII
+	}
+	return n.mailHosts[string(buf[:len(label)])]
+}
+
+// isMailHost reports whether s can be a domain label of the fold table's
+// mailhost lines: ASCII letters, digits and '-', at most 32 bytes.
+func isMailHost(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := rune(s[i]); !isASCIIAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func isDotFold(pat []item) bool {

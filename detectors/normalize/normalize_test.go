@@ -44,6 +44,16 @@ func TestNormalize(t *testing.T) {
 		{"at home", "I'm at home. Thanks", "i'm at home. thanks"},
 		{"dot in time", "2点30分", "2点30分"},
 		{"cat", "cat dot com", "cat.com"},
+		{"at before a shop's site", "You can order at shop.example.com", "you can order at shop.example.com"},
+		{"at before a marketplace", "available at amazon.com", "available at amazon.com"},
+		{"at before a login page", "login at accounts.example.com", "login at accounts.example.com"},
+		{"at before a site, find me", "find me at example.com", "find me at example.com"},
+		{"at before a mail provider", "zhang at qq.com", "zhang@qq.com"},
+		{"at before a mail provider, upper case", "John at Gmail.com", "john@gmail.com"},
+		{"at before a numeric mail provider", "wang at 163.com", "wang@163.com"},
+		{"at before spelled dots", "zhang at example dot com", "zhang@example.com"},
+		{"bracket at before any domain", "zhang(at)example.com", "zhang@example.com"},
+		{"chinese at before any domain", "zhang艾特example.com", "zhang@example.com"},
 		{"invalid utf8", "a\xffb", "a\ufffdb"},
 		{"empty", "", ""},
 	}
@@ -101,6 +111,8 @@ func TestNewRejectsBadTables(t *testing.T) {
 		{"t2s two chars", "說話\t说\n", ""},
 		{"folds context", "", "vx\t微信\tsomewhere\n"},
 		{"folds columns", "", "vx\t微信\n"},
+		{"mailhost replacement differs", "", "gmail\tqq\tmailhost\n"},
+		{"mailhost not a label", "", "g.mail\tg.mail\tmailhost\n"},
 	} {
 		if _, err := New([]byte(tt.t2s), []byte(tt.folds)); err == nil {
 			t.Errorf("%s: New accepted a bad table", tt.name)

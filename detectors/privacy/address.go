@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 	"github.com/xunjian/xunjian/detectors/normalize"
 )
 
@@ -16,7 +17,9 @@ const maxAddress = 120
 // house number) and English street addresses (a number, a street name and a
 // street type). A building-level address is low severity (shops and hotels
 // give theirs); one with a flat or unit, a ZIP code, or a personal keyword
-// (收货地址, ship to) is medium.
+// (收货地址, ship to) is medium. An address labelled as the shop's own
+// (门店地址, 退货地址, "our warehouse at") is nobody's private data and is
+// not reported.
 func (s *scan) addresses() {
 	last := -1
 	for _, h := range s.hits {
@@ -86,6 +89,9 @@ func (s *scan) chineseAddress(a, kw int) int {
 	if !number || !road && !unit {
 		return a
 	}
+	if s.businessLabelled(a) {
+		return end
+	}
 	sev, score := detectors.Low, 0.6
 	if unit || s.personalBefore(kw) {
 		sev, score = detectors.Medium, 0.85
@@ -106,6 +112,32 @@ func (s *scan) personalBefore(nb int) bool {
 		}
 	}
 	return false
+}
+
+// labelWindow is how far (in bytes of normalized text) before an address
+// the label that says whose it is may end.
+const labelWindow = 40
+
+// businessLabelled reports whether the label nearest before the address
+// starting at nb, in its sentence and within labelWindow bytes, names the
+// shop's own address (门店地址, 我们的地址, "our warehouse") rather than a
+// personal one (收货地址, ship to): "请寄到我们的退货地址：…" is the shop's,
+// "门店地址不对，请填您家地址：…" the customer's.
+//
+// A label inside a longer one is part of it: 寄到 in 退货寄到 does not make
+// the return address personal.
+func (s *scan) businessLabelled(nb int) bool {
+	business, end := false, -1
+	for _, h := range s.hits {
+		if h.Start >= nb {
+			break
+		}
+		if h.Set != setShopAddr && h.Set != setPersonal || h.End > nb || nb-h.End > labelWindow || h.End <= end || textscan.HasBreak(s.norm[h.End:nb], false) {
+			continue
+		}
+		business, end = h.Set == setShopAddr, h.End // a later label overrides an earlier one
+	}
+	return business
 }
 
 func chineseNumeral(r rune) bool {
@@ -177,6 +209,9 @@ func (s *scan) englishAddress(ss, se int) int {
 			break
 		}
 		p = q
+	}
+	if s.businessLabelled(num) {
+		return end
 	}
 	sev, score := detectors.Low, 0.6
 	if unit || zip || s.personalBefore(num) {

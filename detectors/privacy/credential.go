@@ -4,22 +4,48 @@ import (
 	"strings"
 
 	"github.com/xunjian/xunjian/detectors"
+	"github.com/xunjian/xunjian/detectors/internal/textscan"
 )
 
 // Credential windows in bytes of normalized text.
 const (
-	linkWindow = 16 // from a credential term to its value
-	askWindow  = 36 // between a credential term and an asking verb
+	linkWindow   = 16 // from a credential term to its value
+	askWindow    = 36 // between a credential term and an asking verb
+	sourceWindow = 12 // between a code's description and where it came from
+	otherWindow  = 10 // from a word naming another kind of code to the code
 )
 
 // credentials finds verification codes and passwords written out
 // ("验证码是 482913", "password: hunter2") and requests for them ("请把验证码告诉我",
 // "can you share your password"), unless negated in the same clause
-// ("我们不会向您索要验证码", "never share your password").
+// ("我们不会向您索要验证码", "never share your password"). A code asked for
+// without its name counts too: digits described by where they came from,
+// a text message or the screen ("把短信里的数字发我", "read me the numbers we
+// just texted you"), unless a word names them as another kind of code
+// (取件码, "the tracking number", "the discount code").
 func (s *scan) credentials() {
 	lastEnd, askedClause := -1, -1
-	for _, h := range s.hits {
+	for i, h := range s.hits {
 		switch {
+		case h.Set == setUnnamed:
+			ts, te, ok := s.unnamedCode(i)
+			if !ok {
+				continue
+			}
+			cs, ce := s.clause(ts)
+			if cs == askedClause {
+				continue
+			}
+			a, b, ok := s.ask(cs, ce, ts, te)
+			if !ok || s.negated(cs, max(b, te)) {
+				continue
+			}
+			f := detectors.At(s.t, Name, "credential", detectors.Critical, 0.8, a, b)
+			f.Evidence = s.d.maskLongDigits(s.t, f.Start, f.End)
+			f.Rule = AskRule
+			s.dst = append(s.dst, f)
+			askedClause = cs
+			continue
 		case h.Entry != nil:
 			cs, _ := s.clause(h.Start)
 			if cs == askedClause || s.negated(cs, h.Start) {
@@ -58,6 +84,42 @@ func (s *scan) credentials() {
 		s.dst = append(s.dst, f)
 		askedClause = cs
 	}
+}
+
+// unnamedCode reads s.hits[i], a word for digits or a code (数字, 6位数,
+// "the numbers"), as a one-time code when a source (短信里, 刚收到, "we just
+// texted you", "on your screen") stands within sourceWindow bytes before or
+// after it in the same clause, and no word naming another kind of code
+// (订单号, 取件码, "tracking", "discount") stands in that span or ends just
+// before it. It returns the span of the description and its source.
+func (s *scan) unnamedCode(i int) (int, int, bool) {
+	d := &s.hits[i]
+	ts, te := -1, -1
+	for j := range s.hits {
+		o := &s.hits[j]
+		if o.Start > d.End+sourceWindow {
+			break
+		}
+		if o.Set == setCodeSrc && (o.End <= d.Start && d.Start-o.End <= sourceWindow && !textscan.HasBreak(s.norm[o.End:d.Start], true) ||
+			o.Start >= d.End && o.Start-d.End <= sourceWindow && !textscan.HasBreak(s.norm[d.End:o.Start], true) ||
+			o.Start < d.End && d.Start < o.End) { // "what we just texted" names its source, 发给您的码 shares 的
+			ts, te = min(o.Start, d.Start), max(o.End, d.End)
+			break
+		}
+	}
+	if ts < 0 {
+		return 0, 0, false
+	}
+	for j := range s.hits {
+		o := &s.hits[j]
+		if o.Start >= te {
+			break
+		}
+		if (o.Set == setOrder || o.Set == setOtherCode) && (o.End <= ts && ts-o.End <= otherWindow || o.Start >= ts) {
+			return 0, 0, false
+		}
+	}
+	return ts, te, true
 }
 
 // clause returns the bounds of the clause around p: clauses end at

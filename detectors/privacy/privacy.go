@@ -7,7 +7,11 @@
 // checksum, birth date and region, cards by Luhn, mainland mobiles by the
 // prefixes libphonenumber knows, foreign numbers by libphonenumber itself.
 // Context words from the lexicon raise confidence (卡号, passport) or cancel
-// a match (订单号, order number). Public service numbers (hotlines such as
+// a match (订单号, order number); a label says whose an address is (收货地址
+// the customer's, 门店地址 or 退货地址 the shop's own, which is not
+// reported). A request for a code counts when the code is named (验证码) or
+// described by where it came from (把短信里的数字发我, "read me the numbers
+// we just texted you"). Public service numbers (hotlines such as
 // 12315 and 12345, 95188, 10086, 110, 400/800 corporate lines) are nobody's
 // private data and raise no finding; PublicNumber tells them, for other
 // maskers too. Evidence of every finding is masked; Mask and Redact mask
@@ -56,8 +60,12 @@ const (
 	setCredLinks = "credential_links"
 	setCredAsk   = "credential_ask"
 	setCredNeg   = "credential_negations"
+	setUnnamed   = "credential_unnamed"
+	setCodeSrc   = "credential_sources"
+	setOtherCode = "credential_other_codes"
 	setRegions   = "address_regions"
 	setPersonal  = "address_personal"
+	setShopAddr  = "address_business"
 	setStreet    = "street_suffixes"
 	setStopwords = "address_stopwords"
 	setIDRegions = "id_regions"

@@ -134,6 +134,12 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+// TestCases runs the cases kept as data in testdata/cases.yaml: messages
+// the detector must flag, or must leave alone, by the kinds it finds.
+func TestCases(t *testing.T) {
+	detectortest.RunCases(t, detectortest.Family[*Detector]{Default: Default, New: New, Kinds: Kinds()}, "testdata/cases.yaml")
+}
+
 func TestSpansAndEvidence(t *testing.T) {
 	d := detectortest.Build(t, Default)
 	tests := []struct {
@@ -153,6 +159,8 @@ func TestSpansAndEvidence(t *testing.T) {
 		{"京A12345", "license_plate", 0, 7, "京A***45", detectors.Low, 0.7, ""},
 		{"验证码是 482913", "credential", 0, 11, "验证码是 ******", detectors.High, 0.9, ""},
 		{"请把验证码告诉我", "credential", 2, 8, "验证码告诉我", detectors.Critical, 0.85, AskRule},
+		{"把短信里的数字发我", "credential", 1, 9, "短信里的数字发我", detectors.Critical, 0.8, AskRule},
+		{"read me the numbers we just texted you", "credential", 0, 34, "read me the numbers we just texted", detectors.Critical, 0.8, AskRule},
 		{"+86 13912345678", "phone", 0, 15, "+86 1******5678", detectors.Medium, 0.9, ""},
 	}
 	for _, tt := range tests {
