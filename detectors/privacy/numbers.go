@@ -297,6 +297,13 @@ func (s *scan) classify(a, b int, plus, whole bool) bool {
 		}
 		return false
 	}
+	if n == 11 && ds[0] == '1' && nanpTollFree(ds[1:4]) && s.grouped(a, b, 1, 4, 7) ||
+		n == 10 && nanpTollFree(ds[:3]) && s.grouped(a, b, 3, 6) {
+		// A North American toll-free line written as one (1-800-555-0199,
+		// 888-555-0199): a company's line. Written otherwise, 1800… and
+		// 888… begin mainland and Indian mobiles.
+		return false
+	}
 	if n == 15 && strings.HasPrefix(ds, "0086") && s.mobileOK(ds[4:]) {
 		s.add("phone", detectors.Medium, 0.95, a, b, "")
 		return true

@@ -24,6 +24,15 @@ import (
 //     95188, 95588, 96166);
 //   - corporate lines, 400 or 800 and seven digits (400-820-8820).
 //
+// The other markets' toll-free lines are companies' lines too, and no
+// personal number takes their shapes: Taiwan's 0800 and 0809 and the UK's
+// 0800 and 0808 (six or seven digits after the prefix: 0800-211-111), Hong
+// Kong's 800 and six digits (800 908 888), with +886 or +852 before them,
+// and North America's 800, 833, 844, 855, 866, 877 and 888 after +1 (+1
+// 888 555 0199). Without the +, 1 800 … and 1 888 … are left alone: 180
+// and 188 begin mainland mobiles. (Taiwan's 1950 and Hong Kong's 1823 have
+// four digits, fewer than any private number: nobody takes them for one.)
+//
 // Each may carry the country code (+86 400 820 8820, 0086…), and the short
 // ones a city's area code, as callers from another city dial them
 // (0571-12345, 021-96166). Longer 95/96 numbers (951xxxxx) are left to the
@@ -77,7 +86,32 @@ func publicDigits(ds string, plus bool) bool {
 	if code := areaCode(ds); code > 0 && len(ds)-code == 5 && publicShort(ds[code:]) {
 		return true
 	}
+	return tollFree(ds, plus)
+}
+
+// tollFree reports a toll-free line of Taiwan, Hong Kong, the UK or North
+// America (see above); plus reports a + before ds.
+func tollFree(ds string, plus bool) bool {
+	if !isDigitString(ds) {
+		return false
+	}
+	switch n := len(ds); {
+	case (n == 10 || n == 11) && (ds[:4] == "0800" || ds[:4] == "0808" || ds[:4] == "0809"):
+		return true
+	case n == 9 && ds[:3] == "800":
+		return true
+	case plus && n == 12 && (ds[:3] == "886" || ds[:3] == "852") && ds[3:6] == "800":
+		return true
+	case plus && n == 11 && ds[0] == '1':
+		return nanpTollFree(ds[1:4])
+	}
 	return false
+}
+
+// nanpTollFree reports whether area, three ASCII digits, is a North
+// American toll-free code: 800, 833, 844, 855, 866, 877 or 888.
+func nanpTollFree(area string) bool {
+	return len(area) == 3 && area[0] == '8' && area[1] == area[2] && strings.IndexByte("0345678", area[1]) >= 0
 }
 
 // publicNational reports a public service number as dialled within the

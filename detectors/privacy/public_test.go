@@ -48,6 +48,16 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 		{"carriers", "移动10086、联通10010、电信10000都可以查", nil, ""},
 		{"railway", "退票问题请拨打12306", nil, ""},
 		{"english", "call our hotline 400 820 8820 or 95188", nil, ""},
+		// Other markets' hotlines and toll-free lines.
+		{"taiwan consumer hotline", "消費者服務專線1950", nil, ""},
+		{"taiwan toll-free", "免付費電話 0800 211 111", nil, ""},
+		{"taiwan toll-free 0809", "客服電話 0809-090-101", nil, ""},
+		{"hong kong government hotline", "政府熱線1823", nil, ""},
+		{"hong kong toll-free", "請致電 800-908-888", nil, ""},
+		{"us toll-free", "Call our toll-free line 1-800-555-0199", nil, ""},
+		{"us toll-free 888", "call 888-555-0199, it's toll free", nil, ""},
+		{"us toll-free with +1", "call +1 888 555 0199", nil, ""},
+		{"uk freephone", "Freephone 0800 123 4567", nil, ""},
 		// A private number next to public ones is still masked.
 		{"mixed", "打12315也没用，我手机13812345678", []string{"phone"}, "打12315也没用，我手机138****5678"},
 		{"mixed space-separated", "电话12315 13812345678", []string{"phone"}, "电话12315 138****5678"},
@@ -56,7 +66,11 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 		{"mixed 400 and mobile", "拨打4008208820，或者加我13812345678", []string{"phone"}, "拨打4008208820，或者加我138****5678"},
 		{"mixed full-width", "打１２３１５没用，我手机１３８１２３４５６７８", []string{"phone"}, "打１２３１５没用，我手机１３８****５６７８"},
 		{"mixed chinese numerals", "打一二三一五没用，我手机一三八一二三四五六七八", []string{"phone"}, "打一二三一五没用，我手机一三八****五六七八"},
+		{"mixed toll-free and mobile", "免付費電話0800-211-111，我手機0912345678", []string{"phone"}, ""},
+		{"mixed us toll-free and cell", "toll free 1-800-555-0199 or my cell 415-555-0123", []string{"phone"}, ""},
 		// Shapes that are not public numbers stay private.
+		{"mainland mobile in 180", "手机 180-0555-0199", []string{"phone"}, "手机 180-****-0199"},
+		{"mainland mobile in 188", "手机18885550199", []string{"phone"}, "手机188****0199"},
 		{"landline", "门店电话010-12345678", []string{"phone"}, ""},
 		{"mobile", "手机13812345678", []string{"phone"}, "手机138****5678"},
 		{"seven-digit local after 86", "电话8612345", []string{"phone"}, ""},
@@ -115,9 +129,19 @@ func TestPublicNumber(t *testing.T) {
 		{"幺二三幺五", true},
 		{"壹贰叁壹伍", true},
 		{"四零零 八二零 八八二零", true},
-		{"١٢٣١٥", true},       // Arabic-Indic digits
-		{"𝟗𝟓𝟏𝟖𝟖", true},       // mathematical bold
-		{"123\u200b15", true}, // zero-width space
+		{"١٢٣١٥", true},         // Arabic-Indic digits
+		{"𝟗𝟓𝟏𝟖𝟖", true},         // mathematical bold
+		{"123\u200b15", true},   // zero-width space
+		{"0800-211-111", true},  // Taiwan toll-free
+		{"0809-090-101", true},  // Taiwan toll-free
+		{"0800 123 4567", true}, // UK freephone
+		{"0808 123 4567", true}, // UK freephone
+		{"800 908 888", true},   // Hong Kong toll-free
+		{"+852 800 908 888", true},
+		{"+886 800 211 111", true},
+		{"+1 888 555 0199", true}, // North American toll-free
+		{"+1-800-555-0199", true},
+		{"+1 833 555 0199", true},
 		// Not public.
 		{"13812345678", false},
 		{"138 1234 5678", false},
@@ -134,6 +158,14 @@ func TestPublicNumber(t *testing.T) {
 		{"0571110", false},
 		{"①②③①⑤", false}, // circled: not decimal digits
 		{"12315号", false},
+		{"1-800-555-0199", false}, // without +1, 1800… is a mainland mobile's shape
+		{"888-555-0199", false},   // and 888… an Indian mobile's
+		{"0912345678", false},     // a Taiwan mobile
+		{"0800-21111", false},
+		{"8009088", false},
+		{"+1 415 555 0199", false},
+		{"+1 899 555 0199", false},
+		{"+852 9123 4567", false},
 		{"", false},
 		{"+", false},
 		{"12 315 12 315 12 315 12 315", false},
