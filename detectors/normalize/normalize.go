@@ -323,9 +323,10 @@ func (n *Normalizer) NormalizeInto(t *Text, b *Buffer, s string) {
 		it := items[i]
 		if it.digit < 0 {
 			if it.sep && len(out) > 0 && IsHan(out[len(out)-1].r) {
-				// Separators wedged between Chinese characters (傻 逼, 微.信) go.
+				// Separators wedged between Chinese characters (傻 逼, 微.信) go,
+				// but not an emoji that a fold reads as a word (我的🐧是: QQ).
 				j := i
-				for j < len(items) && j-i < maxGap && items[j].sep {
+				for j < len(items) && j-i < maxGap && items[j].sep && !n.startsFold(items[j].r) {
 					j++
 				}
 				if j < len(items) && j > i && IsHan(items[j].r) {
@@ -531,6 +532,12 @@ func isDotFold(pat []item) bool {
 		}
 	}
 	return false
+}
+
+// startsFold reports whether a fold pattern starts with the non-ASCII
+// code point r.
+func (n *Normalizer) startsFold(r rune) bool {
+	return r >= utf8.RuneSelf && n.foldFirst[(r&0xFFFF)/64]&(1<<(r%64)) != 0 && len(n.folds[r]) > 0
 }
 
 // foldRune folds one code point: lower case, traditional to simplified.

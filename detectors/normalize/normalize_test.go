@@ -36,6 +36,8 @@ func TestNormalize(t *testing.T) {
 		{"vx needs a word boundary", "vxlan", "vxlan"},
 		{"qq lookalikes", "扣扣,企鹅,Q号", "qq,qq,qq号"},
 		{"qq penguin emoji", "加我🐧,🐧号,🐧:12345", "加我qq,qq号,qq:12345"},
+		{"qq penguin emoji between han", "我的🐧是,加🐧号", "我的qq是,加qq号"},
+		{"other emoji between han go", "傻😀逼", "傻逼"},
 		{"spaced qq", "Q Q 12345,q q", "qq 12345,qq"},
 		{"spaced q inside words", "faq qa", "faq qa"},
 		{"telegram lookalikes", "飞机 TG", "telegram telegram"},
