@@ -45,6 +45,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
+	"github.com/xunjian/xunjian/internal/loopback"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -288,10 +289,10 @@ func (c *Config) Validate() error {
 			bad(l.field, "%q is not host:port", l.addr)
 		}
 	}
-	if !loopback(c.Listen) && c.DevMode() {
+	if !loopback.Addr(c.Listen) && c.DevMode() {
 		bad("listen", "%s is not a loopback address: configure auth.api_keys or auth.jwt before listening beyond this machine", c.Listen)
 	}
-	if !loopback(c.AdminListen) && len(c.Admin.APIKeys) == 0 {
+	if !loopback.Addr(c.AdminListen) && len(c.Admin.APIKeys) == 0 {
 		bad("admin_listen", "%s is not a loopback address: configure admin.api_keys before listening beyond this machine", c.AdminListen)
 	}
 	if c.Limits.MaxBodyBytes < 0 {
@@ -344,17 +345,4 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Conversations.Validate("conversations"), c.Ack.Validate("ack"), c.Stream.Validate("stream"))
 	return errors.Join(errs...)
-}
-
-// loopback reports whether addr listens on a loopback address only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/stream/sampling"
 	"github.com/xunjian/xunjian/gateway/stream/shipper"
 	"github.com/xunjian/xunjian/gateway/stream/spool"
+	"github.com/xunjian/xunjian/internal/loopback"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -263,7 +264,7 @@ func (c Config) Validate(path string) error {
 			errs = append(errs, fmt.Errorf("%s.brokers[%d]: %q is not host:port", path, i, b))
 		}
 	}
-	if len(c.Brokers) == 0 && !loopback(c.EmbeddedBroker) {
+	if len(c.Brokers) == 0 && !loopback.Addr(c.EmbeddedBroker) {
 		errs = append(errs, fmt.Errorf("%s.embedded_broker: %q: the built-in broker listens on loopback only", path, c.EmbeddedBroker))
 	}
 	errs = append(errs, c.Topics.Validate(path+".topics"), c.Spool.Validate(path+".spool"))
@@ -275,20 +276,6 @@ func (c Config) Validate(path string) error {
 	}
 	errs = append(errs, c.Alerts.Validate(path+".alerts"), c.Sampling.Validate(path+".sampling"))
 	return errors.Join(errs...)
-}
-
-// loopback reports whether addr (host:port) listens on a loopback address
-// only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Message is one inspected message, as Publish takes it. Publish reads it

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sort"
 	"sync"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
+
+	"github.com/xunjian/xunjian/internal/loopback"
 )
 
 // Defaults for zero Config fields.
@@ -108,23 +109,9 @@ type Result struct {
 	Histogram *hdrhistogram.Snapshot `json:"-"`
 }
 
-// IsLoopback reports whether addr (host:port) names a loopback address:
-// 127.0.0.0/8, ::1 or localhost.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func (c *Config) validate() error {
 	var errs []error
-	if !IsLoopback(c.Addr) {
+	if !loopback.Addr(c.Addr) {
 		errs = append(errs, fmt.Errorf("addr %q: load goes to loopback addresses only (127.0.0.0/8, ::1)", c.Addr))
 	}
 	if len(c.Bodies) == 0 {

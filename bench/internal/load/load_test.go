@@ -142,17 +142,6 @@ func TestConfigRejected(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:80": true, "127.3.4.5:1": true, "[::1]:8080": true, "localhost:9": true,
-		"10.1.1.1:80": false, "0.0.0.0:80": false, ":80": false, "example.com:80": false, "127.0.0.1": false,
-	} {
-		if got := IsLoopback(addr); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
 func TestMerge(t *testing.T) {
 	addr := serve(t, func(ctx *fasthttp.RequestCtx) {})
 	var rs []Result
