@@ -8,23 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xunjian/xunjian/gateway/inspect"
-	"github.com/xunjian/xunjian/rules"
+	"github.com/xunjian/xunjian/gateway/inspect/inspecttest"
 )
-
-func defaultInspector(t testing.TB) *inspect.Inspector {
-	t.Helper()
-	p, err := rules.Load(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
-	return in
-}
 
 // FuzzRunJSONL feeds arbitrary bytes as JSONL input: Run never panics,
 // answers every non-blank line with exactly one JSON object, and echoes no
@@ -37,7 +22,7 @@ func FuzzRunJSONL(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	in := defaultInspector(f)
+	in := inspecttest.Default(f)
 	f.Fuzz(func(t *testing.T, input string) {
 		var out bytes.Buffer
 		if err := Run(context.Background(), in, strings.NewReader(input), &out, time.Now); err != nil {
@@ -67,7 +52,7 @@ func FuzzRunJSONL(f *testing.F) {
 // TestJSONLDuplicateKeys: a line naming a key twice, or twice but for
 // case, is refused with its id, as the HTTP endpoints refuse such bodies.
 func TestJSONLDuplicateKeys(t *testing.T) {
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	input := `{"id":1,"text":"ok","TEXT":"加我微信 wxid_abc123 私聊"}` + "\n" + `{"id":2,"text":"您好"}` + "\n"
 	var out bytes.Buffer
 	if err := Run(context.Background(), in, strings.NewReader(input), &out, time.Now); err != nil {
@@ -83,7 +68,7 @@ func TestJSONLDuplicateKeys(t *testing.T) {
 // object carries the line's id when the line shows one before the damage,
 // and the code is the one the HTTP endpoints answer for the same problem.
 func TestJSONLErrorLinesKeepTheirID(t *testing.T) {
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	tests := []struct {
 		name, line string
 		id         string // the raw id wanted on the error line; "" for none
@@ -129,7 +114,7 @@ func TestJSONLErrorLinesKeepTheirID(t *testing.T) {
 }
 
 func TestRunJSONL(t *testing.T) {
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	input := strings.Join([]string{
 		`{"id": 1, "text": "您好，请问有什么可以帮您？", "conversation_id": "a"}`,
 		`{"id": "two", "text": "加我微信 wxid_abc123", "role": "agent", "conversation_id": "a"}`,

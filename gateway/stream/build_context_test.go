@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/inspect/inspecttest"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 )
 
@@ -75,7 +76,7 @@ type turnState struct {
 // delivered=false, apart from what the customer did see, and keeps their
 // text masked.
 func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	for _, tc := range []struct {
 		name string
 		msgs []chat
@@ -181,7 +182,7 @@ func TestAlertContextShowsUndeliveredDrafts(t *testing.T) {
 // and the complaint finding's evidence, the mobile next to it is masked,
 // and the complaint alert appears once.
 func TestEventsKeepPublicNumbers(t *testing.T) {
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	for _, tc := range []struct {
 		role, text string
 		clear      []string // must appear as written

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/inspect/inspecttest"
 	"github.com/xunjian/xunjian/gateway/internal/leaktest"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
@@ -24,7 +25,7 @@ import (
 // and text_masked mask a handle the same way.
 func TestEventsCarryNoPrivateData(t *testing.T) {
 	ctx := context.Background()
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	const phone, qq = "13812345678", "1234567890"
 	numbers := []string{phone, qq, "110101199003074514"}
 	handles := []string{"secrethandle", "wxid_", "abc_12345", "secret_handle"}

@@ -19,6 +19,7 @@ import (
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/detectors/registry"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/inspect/inspecttest"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 	"github.com/xunjian/xunjian/rules"
@@ -444,7 +445,7 @@ func TestNewEventDefaultsAndCopies(t *testing.T) {
 // that no raw value reaches the marshaled event, encrypted or not.
 func TestPrivacy(t *testing.T) {
 	ctx := context.Background()
-	in := defaultInspector(t)
+	in := inspecttest.Default(t)
 	pd, err := privacy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -576,19 +577,4 @@ func TestForAlert(t *testing.T) {
 	if err != nil || len(back.Context) != 2 || back.Context[0].Role != inspect.RoleCustomer || !back.Context[1].TS.Equal(testTS.Truncate(time.Millisecond)) {
 		t.Fatalf("Parse = %+v, %v", back, err)
 	}
-}
-
-// defaultInspector is the inspection pipeline on the built-in policy, for
-// tests that build events from real verdicts.
-func defaultInspector(t *testing.T) *inspect.Inspector {
-	t.Helper()
-	p, err := rules.Load(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := inspect.New(p, inspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
 }
