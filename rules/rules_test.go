@@ -614,14 +614,7 @@ func TestWriteDefaultBundle(t *testing.T) {
 // new model is a new version.
 func TestAttachments(t *testing.T) {
 	ctx := context.Background()
-	dir := copyDir(t, "bundle")
-	if err := os.Remove(filepath.Join(dir, ".manifest")); err != nil {
-		t.Fatal(err)
-	}
-	before, err := Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, before := unversioned(t)
 	if _, ok := before.Attachment("xunjian/tone.xjm"); ok {
 		t.Fatal("an attachment the bundle does not have")
 	}
@@ -654,14 +647,7 @@ func TestAttachments(t *testing.T) {
 // so it cannot make a new version of the same policy.
 func TestStrayFilesNotInDigest(t *testing.T) {
 	ctx := context.Background()
-	dir := copyDir(t, "bundle")
-	if err := os.Remove(filepath.Join(dir, ".manifest")); err != nil {
-		t.Fatal(err)
-	}
-	before, err := Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, before := unversioned(t)
 	for _, name := range []string{"xunjian/decision.rego.tmp", "xunjian/.data.json.swp", "README.md"} {
 		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte("stray"), 0o644); err != nil {
 			t.Fatal(err)
@@ -675,3 +661,19 @@ func TestStrayFilesNotInDigest(t *testing.T) {
 		t.Errorf("revision %s with stray files, %s without", after.Revision(), before.Revision())
 	}
 }
+
+// unversioned copies the default bundle without its manifest, so that its
+// revision is its content hash, and loads it.
+func unversioned(t *testing.T) (string, *Policy) {
+	t.Helper()
+	dir := copyDir(t, "bundle")
+	if err := os.Remove(filepath.Join(dir, ".manifest")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, p
+}
+

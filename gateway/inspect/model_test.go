@@ -110,6 +110,22 @@ func bundleWithModel(t *testing.T, cfg map[string]any, files map[string][]byte) 
 	return bundle
 }
 
+// bundleInspector returns the Inspector of the bundle at dir, closed when
+// the test ends.
+func bundleInspector(t *testing.T, dir string) *Inspector {
+	t.Helper()
+	p, err := rules.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); p.Close() })
+	return in
+}
+
 // tinyModel trains a model that calls "菠萝头" rude and nothing else.
 func tinyModel(t *testing.T) *model.Model {
 	t.Helper()
@@ -136,15 +152,7 @@ func TestModelFromBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	bundle := bundleWithModel(t, map[string]any{"file": "xunjian/tiny.xjm"}, map[string][]byte{"xunjian/tiny.xjm": b})
-	p, err := rules.Load(context.Background(), bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := New(p, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := bundleInspector(t, bundle)
 	if in.LexiconVersion() == defaultInspector(t).LexiconVersion() || !strings.Contains(in.LexiconVersion(), tiny.Version()) {
 		t.Errorf("lexicon version %s does not name the bundle's model %s", in.LexiconVersion(), tiny.Version())
 	}
@@ -191,15 +199,7 @@ func TestModelConfigRefused(t *testing.T) {
 		})
 	}
 	// enabled: false turns the model off.
-	p, err := rules.Load(context.Background(), bundleWithModel(t, map[string]any{"enabled": false}, map[string][]byte{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := New(p, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := bundleInspector(t, bundleWithModel(t, map[string]any{"enabled": false}, map[string][]byte{}))
 	v, err := inspectInto(in, context.Background(), Request{Text: "您可真是个天才"}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)

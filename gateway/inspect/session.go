@@ -203,24 +203,17 @@ func (s *Session) Inspect(ctx context.Context, in *Inspector, m Message) (Verdic
 // is not abandoned halfway for the deadline), with its conversation
 // locked when it names one and the Session has a Store.
 func (s *Session) inspect(ctx, ictx context.Context, in *Inspector, m *Message, now time.Time) (Verdict, error) {
-	if m.ConversationID == "" || s.Store == nil {
-		conv, err := s.inline(ictx, in, m, now)
-		if err != nil {
-			return Verdict{}, err
+	conv, unlock := Conversation{ID: m.ConversationID}, func(*Conversation) {}
+	if m.ConversationID != "" && s.Store != nil {
+		var err error
+		if conv, unlock, err = s.Store.Lock(ictx, m.TenantID, m.ConversationID); err != nil {
+			return Verdict{}, fmt.Errorf("conversation: %w", err)
 		}
-		v, next, err := in.Inspect(ictx, m.Request, conv, now)
-		if err != nil {
-			return Verdict{}, err
-		}
-		return v, s.record(ctx, m, &v, &next, now)
-	}
-	conv, unlock, err := s.Store.Lock(ictx, m.TenantID, m.ConversationID)
-	if err != nil {
-		return Verdict{}, fmt.Errorf("conversation: %w", err)
 	}
 	var keep *Conversation
 	defer func() { unlock(keep) }()
 	if conv.Turns == 0 && len(m.Context) > 0 {
+		var err error
 		if conv, err = s.inline(ictx, in, m, now); err != nil {
 			return Verdict{}, err
 		}

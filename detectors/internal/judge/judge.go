@@ -80,12 +80,15 @@ func (j *Judge) Version() string { return j.m.Version() }
 func (j *Judge) Append(t *normalize.Text, dst []detectors.Finding, first int) []detectors.Finding {
 	var scores [model.MaxLabels]float32
 	j.m.Scores(t.Norm, scores[:j.labels])
+	s, e := -1, -1 // the message's span, found at the first finding
 	for _, k := range j.kinds {
 		p := scores[k.label]
 		if p < k.from || slices.ContainsFunc(dst[first:], func(f detectors.Finding) bool { return f.Kind == k.name && f.Detector == j.family }) {
 			continue
 		}
-		s, e := trimmed(t.Orig)
+		if s < 0 {
+			s, e = trimmed(t.Orig)
+		}
 		dst = append(dst, detectors.Finding{
 			Detector: j.family, Kind: k.name, Severity: severity(p), Score: float64(p),
 			Start: s, End: e, Rule: j.rule,
