@@ -676,4 +676,3 @@ func unversioned(t *testing.T) (string, *Policy) {
 	}
 	return dir, p
 }
-
