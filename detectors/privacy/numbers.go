@@ -297,11 +297,14 @@ func (s *scan) classify(a, b int, plus, whole bool) bool {
 		}
 		return false
 	}
-	if n == 11 && ds[0] == '1' && nanpTollFree(ds[1:4]) && s.grouped(a, b, 1, 4, 7) ||
+	if n == 11 && ds[0] == '1' && nanpTollFree(ds[1:4]) && s.grouped(a, b, 1, 4, 7) && (plus || !s.mobileOK(ds)) ||
 		n == 10 && nanpTollFree(ds[:3]) && s.grouped(a, b, 3, 6) {
 		// A North American toll-free line written as one (1-800-555-0199,
 		// 888-555-0199): a company's line. Written otherwise, 1800… and
-		// 888… begin mainland and Indian mobiles.
+		// 888… begin mainland and Indian mobiles; and eleven digits that
+		// also make a mainland mobile (1-866-220-5701 is 186 6220 5701)
+		// are one unless a + says the 1 is a country code: a private
+		// number masked by mistake costs less than one left in clear.
 		return false
 	}
 	if n == 15 && strings.HasPrefix(ds, "0086") && s.mobileOK(ds[4:]) {

@@ -54,7 +54,9 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 		{"taiwan toll-free 0809", "客服電話 0809-090-101", nil, ""},
 		{"hong kong government hotline", "政府熱線1823", nil, ""},
 		{"hong kong toll-free", "請致電 800-908-888", nil, ""},
-		{"us toll-free", "Call our toll-free line 1-800-555-0199", nil, ""},
+		{"us toll-free", "Call our toll-free line +1-800-555-0199", nil, ""},
+		// Without the +, 1-866-… is also a mainland mobile (186…): masked.
+		{"us toll-free shape of a mainland mobile", "手机 1-866-220-5701", []string{"phone"}, ""},
 		{"us toll-free 888", "call 888-555-0199, it's toll free", nil, ""},
 		{"us toll-free with +1", "call +1 888 555 0199", nil, ""},
 		{"uk freephone", "Freephone 0800 123 4567", nil, ""},
@@ -67,7 +69,7 @@ func TestPublicServiceNumbersNotPrivate(t *testing.T) {
 		{"mixed full-width", "打１２３１５没用，我手机１３８１２３４５６７８", []string{"phone"}, "打１２３１５没用，我手机１３８****５６７８"},
 		{"mixed chinese numerals", "打一二三一五没用，我手机一三八一二三四五六七八", []string{"phone"}, "打一二三一五没用，我手机一三八****五六七八"},
 		{"mixed toll-free and mobile", "免付費電話0800-211-111，我手機0912345678", []string{"phone"}, ""},
-		{"mixed us toll-free and cell", "toll free 1-800-555-0199 or my cell 415-555-0123", []string{"phone"}, ""},
+		{"mixed us toll-free and cell", "toll free +1-800-555-0199 or my cell 415-555-0123", []string{"phone"}, ""},
 		// Shapes that are not public numbers stay private.
 		{"mainland mobile in 180", "手机 180-0555-0199", []string{"phone"}, "手机 180-****-0199"},
 		{"mainland mobile in 188", "手机18885550199", []string{"phone"}, "手机188****0199"},
