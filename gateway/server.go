@@ -30,6 +30,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/internal/convstore"
 	"github.com/xunjian/xunjian/gateway/internal/metrics"
 	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
+	"github.com/xunjian/xunjian/gateway/opinion"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
@@ -55,6 +56,7 @@ type Server struct {
 	slots   chan struct{}
 	metrics *metrics.Metrics
 	stream  *stream.Stream   // nil when events are off
+	opinion *opinion.Client  // asks second opinions; never nil, off unless configured
 	broker  *embedded.Broker // the built-in broker, when no brokers are configured
 	ready   atomic.Bool
 	now     func() time.Time
@@ -137,8 +139,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.closeStores()
 		return nil, err
 	}
+	if s.opinion, err = opinion.New(cfg.SecondOpinion, getenv); err != nil {
+		s.closeStream()
+		s.closeStores()
+		return nil, fmt.Errorf("second_opinion: %w", err)
+	}
 	s.session = &inspect.Session{
 		Store: s.convs, Timeout: cfg.Limits.InspectTimeout.D(), FailMode: s.failMode, OnFailure: s.inspectionFailed, Now: s.now,
+	}
+	if cfg.SecondOpinion.Enabled {
+		s.session.Opinion = opinion.Consultant{Client: s.opinion, OnAsk: func(_ string, mode opinion.Mode, result string) {
+			s.metrics.SecondOpinion(string(mode), result)
+		}}
 	}
 	if s.stream != nil {
 		s.metrics.Stream(streamStats(s.stream))
@@ -239,6 +251,15 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 // spool; what was not shipped ships at the next start). Call it after
 // Serve returns.
 func (s *Server) Close() {
+	if err := s.opinion.Close(); err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelError, "closing the second opinion client", slog.String("error", err.Error()))
+	}
+	s.closeStream()
+	s.closeStores()
+}
+
+// closeStream closes the event stream and the built-in broker.
+func (s *Server) closeStream() {
 	if s.stream != nil {
 		if err := s.stream.Close(); err != nil {
 			s.log.LogAttrs(context.Background(), slog.LevelError, "closing the event stream", slog.String("error", err.Error()))
@@ -247,7 +268,6 @@ func (s *Server) Close() {
 	if s.broker != nil {
 		s.broker.Close()
 	}
-	s.closeStores()
 }
 
 func (s *Server) closeStores() {

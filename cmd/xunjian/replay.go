@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/inspect"
+	"github.com/xunjian/xunjian/gateway/opinion"
 	"github.com/xunjian/xunjian/gateway/replay"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/rules"
@@ -27,6 +29,12 @@ changes: action transitions, rule and alert counts, the first changed
 messages (masked). FILE holds xunjian check --jsonl lines or events from
 xunjian tail --json (their text_enc is opened with the key in --text-key-env).
 
+--opinion-config takes a gateway configuration file whose second_opinion
+section is enabled: the new version's verdicts then get a second opinion
+as the gateway would ask it (the report counts them, and where they
+disagree with the policy; a tenant that enforces them sees them in the
+new action).
+
 --fail-on takes a comma-separated list of transition classes:
   any, stricter, looser, to-ACTION, from-ACTION, FROM->TO (e.g. allow->block)
 and makes the command exit 1 when a message made such a transition.`
@@ -42,6 +50,7 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	tenant := fs.String("tenant", replay.DefaultTenant, "tenant of check-format lines (events carry their own)")
 	keyEnv := fs.String("text-key-env", "XUNJIAN_TEXT_KEY", "environment variable holding the base64 AES-256 key that opens events' text_enc")
 	keyID := fs.String("text-key-id", "default", "id of that key (the gateway's stream.text_key_id)")
+	opinionConfig := fs.String("opinion-config", "", "a gateway configuration file whose enabled second_opinion section is asked about the new version's verdicts")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, replayUsage)
 		fs.PrintDefaults()
@@ -73,6 +82,15 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if opts.Decryptor, err = event.NewEncryptor(key, *keyID); err != nil {
 			return fmt.Errorf("%w: $%s: %v", errUsage, *keyEnv, err)
 		}
+	}
+
+	if *opinionConfig != "" {
+		c, err := openOpinion(*opinionConfig)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		opts.Opinion = opinion.Consultant{Client: c}
 	}
 
 	in := stdin
@@ -112,6 +130,24 @@ func runReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("%w: %d messages made a --fail-on %s transition", errReplayGated, report.Gate.Messages, report.Gate.FailOn)
 	}
 	return nil
+}
+
+// openOpinion returns the second opinion client that the gateway
+// configuration at path configures; its second_opinion section must be
+// enabled.
+func openOpinion(path string) (*opinion.Client, error) {
+	cfg, err := config.Load(path, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --opinion-config: %v", errUsage, err)
+	}
+	if !cfg.SecondOpinion.Enabled {
+		return nil, fmt.Errorf("%w: --opinion-config %s: second_opinion.enabled is false: nothing would be asked", errUsage, path)
+	}
+	c, err := opinion.New(cfg.SecondOpinion, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	return c, nil
 }
 
 // openInspector loads the bundle at path ("" for the built-in one) and

@@ -5,9 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xunjian/xunjian/gateway/inspect"
@@ -57,6 +62,8 @@ func TestReplayUsageErrors(t *testing.T) {
 		{"negative show", []string{"--policy", "x", "--show", "-1", replayFixture}, "--show -1"},
 		{"empty tenant", []string{"--policy", "x", "--tenant", "", replayFixture}, "--tenant"},
 		{"bad key", []string{"--policy", "x", "--text-key-env", "XJ_REPLAY_BAD_KEY", replayFixture}, "$XJ_REPLAY_BAD_KEY"},
+		{"opinion config missing", []string{"--policy", "x", "--opinion-config", "/nonexistent/gw.yaml", replayFixture}, "--opinion-config"},
+		{"opinion off", []string{"--policy", "x", "--opinion-config", "../../docs/gateway.example.yaml", replayFixture}, "second_opinion.enabled is false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, err := runCLI(t, "", append([]string{"replay"}, tc.args...)...)
@@ -188,5 +195,40 @@ func TestReplayEvents(t *testing.T) {
 	out, _, err = runCLI(t, string(line)+"\n", args...)
 	if err != nil || !strings.Contains(out, `"reason": "key_id_mismatch"`) {
 		t.Errorf("wrong key id: err %v\n%s", err, out)
+	}
+}
+
+// TestReplayOpinion: --opinion-config asks the configured chat-completions
+// server about the new version's verdicts, with the text masked, and the
+// report counts the answers.
+func TestReplayOpinion(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		asked = append(asked, string(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"model":"local","choices":[{"message":{"role":"assistant","content":"{\"verdict\":\"ok\"}"}}]}`)
+	}))
+	defer llm.Close()
+	cfg := filepath.Join(t.TempDir(), "gw.yaml")
+	yaml := "second_opinion:\n  enabled: true\n  base_url: " + llm.URL + "/v1\n  model: local\n  grey_zone: {from: 0, to: 1}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"text":"这个问题我已经回答过三遍了，您的手机13812345678"}` + "\n" + `{"text":"您好，请问有什么可以帮您"}` + "\n"
+	out, _, err := runCLI(t, lines, "replay", "--policy", impatientBundle(t), "--opinion-config", cfg, "-")
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "second opinions on the new version: asked 1, applied 0") || !regexp.MustCompile(`(?m)^  ok +1$`).MatchString(out) {
+		t.Errorf("report:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 || strings.Contains(asked[0], "13812345678") {
+		t.Errorf("asked %q: want one question, the phone masked", asked)
 	}
 }

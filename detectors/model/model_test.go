@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -213,5 +214,34 @@ func BenchmarkScores(b *testing.B) {
 				m.Scores(bc.text, out)
 			}
 		})
+	}
+}
+
+// TestNumbersFolded: a run of three or more digits is one number mark, so
+// which number a draft quotes (an order, a phone) changes nothing and a
+// long one weighs no more than a short one; one or two digits are kept.
+func TestNumbersFolded(t *testing.T) {
+	features := func(s string) []uint32 {
+		var out []uint32
+		forEachFeature(s, func(h uint32) { out = append(out, h) })
+		return out
+	}
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"回答过三遍了 13812345678", "回答过三遍了 202612069999999", true},
+		{"order 123 shipped", "order 98765432101234 shipped", true},
+		{"回答过3遍了", "回答过5遍了", false},
+		{"问了12次", "问了99次", false},
+		{"order 123 shipped", "order 12 shipped", false},
+	} {
+		fa, fb := features(tc.a), features(tc.b)
+		if same := slices.Equal(fa, fb); same != tc.same {
+			t.Errorf("features of %q and %q equal = %v, want %v", tc.a, tc.b, same, tc.same)
+		}
+	}
+	if long, short := len(features("回答过三遍了 13812345678")), len(features("回答过三遍了 138")); long != short {
+		t.Errorf("an 11-digit number gives %d features, a 3-digit one %d: want the same", long, short)
 	}
 }

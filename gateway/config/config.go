@@ -43,6 +43,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/internal/ack"
 	"github.com/xunjian/xunjian/gateway/internal/convstore"
 	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
+	"github.com/xunjian/xunjian/gateway/opinion"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/internal/loopback"
@@ -98,6 +99,12 @@ type Config struct {
 	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides stream.brokers,
 	// and XUNJIAN_SPOOL_DIR stream.spool.dir.
 	Stream stream.Config `yaml:"stream"`
+	// SecondOpinion configures the optional second opinion on drafts the
+	// learned model scored in a grey zone: an OpenAI-compatible
+	// chat-completions endpoint, off by default, shadow by default once
+	// enabled (recorded in the event, never the action) until a tenant
+	// enforces it.
+	SecondOpinion opinion.Config `yaml:"second_opinion"`
 }
 
 // Limits bound requests and inspection.
@@ -268,6 +275,7 @@ func (c *Config) Defaults() {
 	}
 	c.Ack.Defaults()
 	c.Stream.Defaults()
+	c.SecondOpinion.Defaults()
 }
 
 // DevMode reports whether agent clients need no credential.
@@ -343,6 +351,6 @@ func (c *Config) Validate() error {
 			bad("trusted_proxies["+strconv.Itoa(i)+"]", "%q: want a network in CIDR form, e.g. 10.0.0.0/8 or 192.0.2.7/32", p)
 		}
 	}
-	errs = append(errs, c.Conversations.Validate("conversations"), c.Ack.Validate("ack"), c.Stream.Validate("stream"))
+	errs = append(errs, c.Conversations.Validate("conversations"), c.Ack.Validate("ack"), c.Stream.Validate("stream"), c.SecondOpinion.Validate("second_opinion"))
 	return errors.Join(errs...)
 }

@@ -77,6 +77,8 @@ func TestInvalidConfigNamesFieldAndReason(t *testing.T) {
 		{"fsync", "stream:\n  spool:\n    fsync: sometimes\n", "stream.spool.fsync"},
 		{"on full", "stream:\n  spool:\n    on_full: panic\n", "stream.spool.on_full"},
 		{"sampling rate", "stream:\n  sampling:\n    rate: 1.5\n", "stream.sampling.rate"},
+		{"opinion without url", "second_opinion:\n  enabled: true\n  model: m\n", "second_opinion.base_url"},
+		{"opinion enforced for all", "second_opinion:\n  mode: enforce\n", "second_opinion.mode"},
 		{"high risk", "stream:\n  sampling:\n    high_risk_at: -1\n", "stream.sampling.high_risk_at"},
 	}
 	for _, tt := range tests {
@@ -119,6 +121,9 @@ func TestExampleConfig(t *testing.T) {
 	if st.Topics.Alerts != "xunjian.alerts" || st.Spool.Fsync != spool.FsyncInterval || st.Spool.OnFull != stream.OnFullServe ||
 		st.Sampling.Rate != 0.05 || st.Sampling.AgentDailyMin != 2 || st.Alerts.Window.D() != 5*time.Minute {
 		t.Errorf("stream = %+v", st)
+	}
+	if so := c.SecondOpinion; so.Enabled || so.ModeFor("acme") != "off" || so.Timeout.D() != 300*time.Millisecond || so.GreyZone.From != 0.35 {
+		t.Errorf("second_opinion = %+v", so)
 	}
 	z, err := Load("", noEnv)
 	if err != nil {

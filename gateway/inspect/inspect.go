@@ -278,6 +278,9 @@ type Verdict struct {
 	// ("zh" or "en"), as the policy saw them.
 	Normalized string
 	Lang       string
+	// Opinion is the second opinion on the message, when the Session has
+	// a SecondOpinion and the message qualified; nil otherwise.
+	Opinion *Opinion
 }
 
 // Inspect runs the pipeline on req in the context of conv, what is

@@ -158,6 +158,13 @@ type Session struct {
 	// could not decide, before the fail mode applies (for metrics and
 	// logs). err never holds the message's text.
 	OnFailure func(tenant string, mode FailMode, err error)
+	// Opinion, when set, is consulted on every inspected message after
+	// the policy decided and before it is recorded, under the caller's
+	// context, not Timeout: a model's answer takes longer than a policy
+	// may, so the SecondOpinion bounds its own calls, and drafts in its
+	// grey zone wait for it at most that long. A failure only goes on the
+	// record. Nil asks no one.
+	Opinion SecondOpinion
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -222,6 +229,7 @@ func (s *Session) inspect(ctx, ictx context.Context, in *Inspector, m *Message, 
 	if err != nil {
 		return Verdict{}, err
 	}
+	s.consult(ctx, m, &v, &next) // its own deadline: an answer takes longer than the policy may
 	if err := s.record(ctx, m, &v, &next, now); err != nil {
 		return Verdict{}, err
 	}

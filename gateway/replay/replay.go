@@ -136,6 +136,12 @@ type Options struct {
 	// Now gives the time of lines without a ts; it is called once per
 	// line and both versions see that same time. Nil means time.Now.
 	Now func() time.Time
+	// Opinion, when set, is asked for a second opinion on the new
+	// version's verdicts, as a gateway would ask it (gateway/opinion):
+	// Report.Opinions counts the answers and where they disagree with
+	// the new policy, and a tenant it enforces for sees the opinion in
+	// the new action. Nil asks no one.
+	Opinion inspect.SecondOpinion
 }
 
 // Run reads JSON lines from r and replays every message through baseline
@@ -247,7 +253,10 @@ func newReplayer(baseline, candidate *inspect.Inspector, opts Options) *replayer
 		seen:    map[string]struct{}{},
 	}
 	rp.versions[0] = &version{name: "baseline", in: baseline, sess: &inspect.Session{Store: &inspect.MemStore{}}}
-	rp.versions[1] = &version{name: "new", in: candidate, sess: &inspect.Session{Store: &inspect.MemStore{}}}
+	rp.versions[1] = &version{name: "new", in: candidate, sess: &inspect.Session{Store: &inspect.MemStore{}, Opinion: opts.Opinion}}
+	if opts.Opinion != nil {
+		rp.report.Opinions = &Opinions{Results: map[string]int{}}
+	}
 	rp.report.Baseline = Version{Revision: baseline.Policy().Revision()}
 	rp.report.New = Version{Revision: candidate.Policy().Revision()}
 	return rp
@@ -365,6 +374,7 @@ func (rp *replayer) skip(reason string, lineNo int) {
 // record adds one replayed message to the report.
 func (rp *replayer) record(lineNo int, m message, old, cur *inspect.Verdict) {
 	rp.report.Replayed++
+	rp.report.Opinions.count(cur)
 	pair := [2]rules.Action{old.Action, cur.Action}
 	rp.trans[pair]++
 	if old.Action != cur.Action {

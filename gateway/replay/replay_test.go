@@ -879,3 +879,60 @@ func TestModelVersions(t *testing.T) {
 		t.Errorf("rule counts %+v, want tone.rude.model.block once in the baseline", rep.Rules)
 	}
 }
+
+// judge is a second opinion that finds harmful every message the learned
+// model judged, in mode.
+type judge struct{ mode string }
+
+func (j judge) Consult(_ context.Context, q *inspect.Consultation) (inspect.Opinion, bool) {
+	for _, f := range q.Findings {
+		if strings.HasPrefix(f.Rule, "model:") {
+			return inspect.Opinion{Verdict: inspect.OpinionHarmful, Kinds: []string{f.Name()}, Reason: "echo " + q.Text, Mode: j.mode}, true
+		}
+	}
+	return inspect.Opinion{}, false
+}
+
+// TestOpinions: a replay asks the second opinion about the new version's
+// verdicts; in shadow mode it changes nothing and the report counts where
+// it disagrees with the policy; enforced, it holds the drafts the policy
+// released, and the changes show it.
+func TestOpinions(t *testing.T) {
+	in := inspector(t, "")
+	lines := strings.Join([]string{
+		`{"id":"1","text":"这个问题我已经回答过三遍了","conversation_id":"c1"}`,
+		`{"id":"2","text":"您好，请问有什么可以帮您","conversation_id":"c1"}`,
+		`{"id":"3","text":"I have answered this question three times already","conversation_id":"c2"}`,
+	}, "\n")
+	run := func(mode string) *Report {
+		rep, err := Run(context.Background(), strings.NewReader(lines), in, in, Options{Now: fixedNow, Opinion: judge{mode}, Show: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	shadow := run(inspect.OpinionShadow)
+	o := shadow.Opinions
+	if o == nil || o.Asked != 2 || o.Results["harmful"] != 2 || o.HarmfulReleased != 2 || o.Applied != 0 || shadow.ActionChanged != 0 {
+		t.Fatalf("shadow: opinions %+v, action changed %d; want 2 asked, both harmful on released drafts, nothing changed", o, shadow.ActionChanged)
+	}
+	enforced := run(inspect.OpinionEnforce)
+	if o := enforced.Opinions; o.Applied != 2 || enforced.ActionChanged != 2 || o.HarmfulReleased != 0 {
+		t.Fatalf("enforce: opinions %+v, action changed %d; want both applied", o, enforced.ActionChanged)
+	}
+	for _, c := range enforced.Changes {
+		if c.New.Action != rules.Confirm || c.New.Opinion == nil || !c.New.Opinion.Applied || c.Baseline.Opinion != nil {
+			t.Errorf("change %+v: want confirm by an applied opinion on the new side only", c)
+		}
+	}
+	var text bytes.Buffer
+	if err := enforced.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "second opinions on the new version: asked 2, applied 2") || !strings.Contains(text.String(), "opinion   harmful (enforce, applied)") {
+		t.Errorf("text report:\n%s", text.String())
+	}
+	if rep := runFile(t, recorded, in, in, Options{}); rep.Opinions != nil {
+		t.Errorf("opinions %+v without a second opinion", rep.Opinions)
+	}
+}

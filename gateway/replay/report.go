@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -47,6 +48,28 @@ type Report struct {
 	Changes []Change `json:"changes"`
 	// Gate is the verdict of Options.FailOn; nil when it was zero.
 	Gate *Gate `json:"gate,omitempty"`
+	// Opinions counts the second opinions asked about the new version's
+	// verdicts; nil when Options.Opinion was.
+	Opinions *Opinions `json:"opinions,omitempty"`
+}
+
+// Opinions counts the second opinions of a replay, and where they
+// disagree with the new policy: what a tenant would see before enforcing
+// them.
+type Opinions struct {
+	// Asked counts the messages a second opinion was asked about.
+	Asked int `json:"asked"`
+	// Results counts them by result: ok, harmful, or why there was none
+	// (timeout, busy, unavailable, bad_answer, …).
+	Results map[string]int `json:"results"`
+	// Applied counts the opinions that changed the new action (tenants
+	// that enforce them).
+	Applied int `json:"applied"`
+	// HarmfulReleased counts harmful opinions on drafts the new policy
+	// released (allow, warn, redact); OKHeld ok opinions on drafts it held
+	// or blocked.
+	HarmfulReleased int `json:"harmful_released"`
+	OKHeld          int `json:"ok_held"`
 }
 
 // Version identifies one policy version of a replay.
@@ -120,6 +143,19 @@ type Outcome struct {
 	Reasons  []Reason      `json:"reasons"`
 	Alerts   []rules.Alert `json:"alerts"`
 	Findings []Finding     `json:"findings"`
+	// Opinion is the second opinion on the message, if one was asked.
+	Opinion *Opinion `json:"opinion,omitempty"`
+}
+
+// Opinion is a second opinion as a replay reports it.
+type Opinion struct {
+	// Result is ok, harmful, or why there was none.
+	Result string   `json:"result"`
+	Kinds  []string `json:"kinds,omitempty"`
+	// Reason is the opinion's reason, scrubbed.
+	Reason  string `json:"reason,omitempty"`
+	Mode    string `json:"mode"`
+	Applied bool   `json:"applied,omitempty"`
 }
 
 // Reason is one rule that fired, as Verdict.Reasons has it.
@@ -171,7 +207,37 @@ func outcome(v *inspect.Verdict) Outcome {
 	for i, f := range v.Findings {
 		o.Findings[i] = Finding{Name: f.Name(), Severity: f.Severity, Start: f.Start, End: f.End, Evidence: scrub.Text(f.Evidence)}
 	}
+	if op := v.Opinion; op != nil {
+		o.Opinion = &Opinion{Result: opinionResult(op), Kinds: op.Kinds, Reason: scrub.Text(op.Reason), Mode: op.Mode, Applied: op.Applied}
+	}
 	return o
+}
+
+// opinionResult is an opinion's verdict, or its error when it has none.
+func opinionResult(op *inspect.Opinion) string {
+	if op.Verdict != "" {
+		return op.Verdict
+	}
+	return op.Error
+}
+
+// count adds the new version's second opinion, if any, to o.
+func (o *Opinions) count(v *inspect.Verdict) {
+	op := v.Opinion
+	if o == nil || op == nil {
+		return
+	}
+	o.Asked++
+	o.Results[opinionResult(op)]++
+	if op.Applied {
+		o.Applied++
+	}
+	switch {
+	case op.Verdict == inspect.OpinionHarmful && v.Action < rules.Confirm:
+		o.HarmfulReleased++
+	case op.Verdict == inspect.OpinionOK && v.Action >= rules.Confirm:
+		o.OKHeld++
+	}
 }
 
 // finish sorts the counts into the report.
@@ -330,6 +396,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 
+	if o := r.Opinions; o != nil {
+		ew.printf("\nsecond opinions on the new version: asked %d, applied %d; harmful on a released draft %d, ok on a held one %d\n",
+			o.Asked, o.Applied, o.HarmfulReleased, o.OKHeld)
+		for _, k := range slices.Sorted(maps.Keys(o.Results)) {
+			ew.printf("  %-12s %6d\n", k, o.Results[k])
+		}
+	}
+
 	if g := r.Gate; g != nil {
 		ew.printf("\nfail-on %s: ", g.FailOn)
 		if !g.Failed {
@@ -392,6 +466,13 @@ func writeChange(ew *errWriter, c Change) {
 	}
 	outcomeLine("baseline", c.Baseline)
 	outcomeLine("new     ", c.New)
+	if op := c.New.Opinion; op != nil {
+		applied := ""
+		if op.Applied {
+			applied = ", applied"
+		}
+		ew.printf("    opinion   %s (%s%s) %s %s\n", op.Result, op.Mode, applied, strings.Join(op.Kinds, ","), oneLine(op.Reason))
+	}
 }
 
 // oneLine keeps a text on one line of the report and out of the

@@ -143,6 +143,9 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 	if e.Shadow, err = reasons(in.Shadow, "shadow", sc); err != nil {
 		return nil, err
 	}
+	if e.Opinion, err = opinion(v.Opinion, sc); err != nil {
+		return nil, err
+	}
 	if enc != nil && in.Raw != "" {
 		t, err := enc.Encrypt([]byte(in.Raw), []byte(id))
 		if err != nil {
@@ -151,6 +154,34 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 		e.TextEnc = &t
 	}
 	return e, nil
+}
+
+// opinion converts a verdict's second opinion to the event's, its reason
+// masked again (free text from outside the gateway that may echo the
+// message). nil stays nil.
+func opinion(o *inspect.Opinion, sc func(string) string) (*event.Opinion, error) {
+	if o == nil {
+		return nil, nil
+	}
+	if o.Mode != inspect.OpinionShadow && o.Mode != inspect.OpinionEnforce {
+		return nil, fmt.Errorf("event: opinion: mode %q: want shadow or enforce", o.Mode)
+	}
+	switch {
+	case o.Error == "" && o.Verdict != inspect.OpinionOK && o.Verdict != inspect.OpinionHarmful:
+		return nil, fmt.Errorf("event: opinion: verdict %q: want ok or harmful", o.Verdict)
+	case o.Error != "" && o.Verdict != "":
+		return nil, errors.New("event: opinion: both a verdict and an error")
+	}
+	failure := o.Error
+	switch failure {
+	case "", "timeout", "busy", "unavailable", "bad_answer", "closed", "canceled", "error":
+	default:
+		failure = "error" // the schema's names only
+	}
+	return &event.Opinion{
+		Verdict: o.Verdict, Kinds: slices.Clone(o.Kinds), Reason: sc(o.Reason), Model: o.Model, Mode: o.Mode,
+		Error: failure, LatencyMS: max(o.Latency.Milliseconds(), 0), Applied: o.Applied,
+	}, nil
 }
 
 // eventAction returns the event's action for the policy's action a: the

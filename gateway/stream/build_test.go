@@ -70,11 +70,27 @@ func sampleVerdicts() []inspect.Verdict {
 			LatencyUS:      1234,
 			Sample:         a == rules.Block,
 			FailOpen:       a == rules.Allow,
+			Opinion:        sampleOpinion(a),
 		})
 	}
 	// nil slices, as a hand-built verdict may have them.
 	out = append(out, inspect.Verdict{Action: rules.Warn})
 	return out
+}
+
+// sampleOpinion returns a second opinion of every shape, by action: none,
+// a failure, an ok, a harmful one applied.
+func sampleOpinion(a rules.Action) *inspect.Opinion {
+	switch a {
+	case rules.Warn:
+		return &inspect.Opinion{Mode: inspect.OpinionShadow, Error: "timeout", Latency: 300 * time.Millisecond}
+	case rules.Redact:
+		return &inspect.Opinion{Mode: inspect.OpinionShadow, Verdict: inspect.OpinionOK, Model: "qwen-plus", Latency: 80 * time.Millisecond}
+	case rules.Confirm:
+		return &inspect.Opinion{Mode: inspect.OpinionEnforce, Verdict: inspect.OpinionHarmful, Kinds: []string{"tone.rude"},
+			Reason: "讥讽顾客 \u2028 <b>", Model: "qwen-plus", Latency: 120 * time.Millisecond, Applied: true}
+	}
+	return nil
 }
 
 // inputs builds an EventInput for every verdict, role, encryption and optional
@@ -389,6 +405,9 @@ func TestNewEventRejects(t *testing.T) {
 		{"severity", EventInput{Verdict: &inspect.Verdict{Findings: []detectors.Finding{{Detector: "tone", Kind: "rude", Severity: 9}}}}},
 		{"reason action", EventInput{Verdict: &inspect.Verdict{Reasons: []rules.Reason{{Action: -1}}}}},
 		{"shadow finding", EventInput{Verdict: &ok, Shadow: []rules.Reason{{Finding: intp(-1)}}}},
+		{"opinion mode", EventInput{Verdict: &inspect.Verdict{Opinion: &inspect.Opinion{Mode: "enforced", Verdict: "ok"}}}},
+		{"opinion verdict", EventInput{Verdict: &inspect.Verdict{Opinion: &inspect.Opinion{Mode: "shadow", Verdict: "rude"}}}},
+		{"opinion verdict and error", EventInput{Verdict: &inspect.Verdict{Opinion: &inspect.Opinion{Mode: "shadow", Verdict: "ok", Error: "timeout"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Raw = "13812345678 secret"
@@ -468,6 +487,9 @@ func TestPrivacy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A second opinion's reason is free text from outside: one
+			// that echoes the message is masked again.
+			v.Opinion = &inspect.Opinion{Mode: inspect.OpinionShadow, Verdict: inspect.OpinionHarmful, Kinds: []string{"tone.rude"}, Reason: "the agent wrote: " + text}
 			if !slices.ContainsFunc(v.Findings, func(f detectors.Finding) bool { return f.Detector == "privacy" }) {
 				t.Fatalf("%q: no privacy finding", text)
 			}

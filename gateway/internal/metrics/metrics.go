@@ -28,6 +28,7 @@ type Metrics struct {
 	shadow     *prometheus.CounterVec
 	invalid    *prometheus.CounterVec
 	failOpen   *prometheus.CounterVec
+	opinions   *prometheus.CounterVec
 	handler    fasthttp.RequestHandler
 }
 
@@ -64,7 +65,10 @@ func New() *Metrics {
 	m.failOpen = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_fail_open_total", Help: "Drafts of fail-open tenants whose policy could not decide, by outcome: released (nothing but private data found, masked) or held (other findings).",
 	}, []string{"outcome"})
-	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen,
+	m.opinions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_second_opinions_total", Help: "Second opinions asked, by tenant mode (shadow, enforce) and result (ok, harmful, or why there was none: timeout, busy, unavailable, bad_answer, closed, canceled, error).",
+	}, []string{"mode", "result"})
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen, m.opinions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -102,6 +106,9 @@ func (m *Metrics) CacheStats(cache string, fn func() (hits, misses uint64)) {
 // ShadowFire counts one would-be reason of a shadow rule. rule comes from
 // the policy (a name its authors chose), never from message text.
 func (m *Metrics) ShadowFire(rule, action string) { m.shadow.WithLabelValues(rule, action).Inc() }
+
+// SecondOpinion counts a second opinion asked in mode with its result.
+func (m *Metrics) SecondOpinion(mode, result string) { m.opinions.WithLabelValues(mode, result).Inc() }
 
 // UpstreamError counts an upstream failure on route of kind timeout or unavailable.
 func (m *Metrics) UpstreamError(route, kind string) { m.upstream.WithLabelValues(route, kind).Inc() }

@@ -64,6 +64,13 @@
 //     from drafts blocked, held for an ack or not taken by the chat
 //     backend (false), so a supervisor reads the conversation as the
 //     customer had it. A customer message is always delivered.
+//   - opinion (optional): the second opinion asked about a draft the
+//     learned model scored in a grey zone, {verdict?, kinds?, reason?,
+//     model?, mode, error?, latency_ms, applied}: verdict ok or harmful,
+//     or error naming why there is none (timeout, busy, unavailable,
+//     bad_answer, closed, canceled, error); mode shadow (recorded, never
+//     the action) or enforce (applied: a harmful opinion held a draft
+//     the policy released). reason is scrubbed like evidence.
 //
 // Raw text never appears in clear. It goes into text_enc or nowhere.
 // Every text field of an event (text_masked, context[].text_masked,

@@ -59,6 +59,31 @@ type Event struct {
 	// first and ending with this message: set on the alerts topic, so a
 	// supervisor sees what led to the alert (optional).
 	Context []Turn `json:"context,omitempty"`
+	// Opinion is the second opinion asked about the message (optional).
+	Opinion *Opinion `json:"opinion,omitempty"`
+}
+
+// Opinion is the second opinion on a message the learned model scored in
+// a grey zone: recorded in shadow mode, part of the action only when its
+// tenant enforces it (Applied).
+type Opinion struct {
+	// Verdict is ok or harmful; empty when Error is set.
+	Verdict string `json:"verdict,omitempty"`
+	// Kinds are the kinds a harmful opinion found.
+	Kinds []string `json:"kinds,omitempty"`
+	// Reason is the opinion's one-line reason, masked.
+	Reason string `json:"reason,omitempty"`
+	// Model is the model that answered.
+	Model string `json:"model,omitempty"`
+	// Mode is shadow or enforce.
+	Mode string `json:"mode"`
+	// Error names why there is no opinion (timeout, busy, unavailable,
+	// bad_answer, closed, canceled, error).
+	Error string `json:"error,omitempty"`
+	// LatencyMS is how long the call took, in milliseconds.
+	LatencyMS int64 `json:"latency_ms"`
+	// Applied is set when the opinion changed the action.
+	Applied bool `json:"applied"`
 }
 
 // Turn is one masked turn of an alert's context.
@@ -251,7 +276,59 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if o := e.Opinion; o != nil {
+		b = appendOpinion(b, o)
+	}
 	return append(b, '}'), nil
+}
+
+// appendOpinion appends the opinion field, in encoding/json's order and
+// form.
+func appendOpinion(b []byte, o *Opinion) []byte {
+	b = append(b, `,"opinion":{`...)
+	n := len(b)
+	field := func(name string) {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, `":`...)
+	}
+	if o.Verdict != "" {
+		field("verdict")
+		b = jsonstr.Append(b, o.Verdict)
+	}
+	if len(o.Kinds) > 0 {
+		field("kinds")
+		b = append(b, '[')
+		for i, k := range o.Kinds {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, k)
+		}
+		b = append(b, ']')
+	}
+	if o.Reason != "" {
+		field("reason")
+		b = jsonstr.Append(b, o.Reason)
+	}
+	if o.Model != "" {
+		field("model")
+		b = jsonstr.Append(b, o.Model)
+	}
+	field("mode")
+	b = jsonstr.Append(b, o.Mode)
+	if o.Error != "" {
+		field("error")
+		b = jsonstr.Append(b, o.Error)
+	}
+	field("latency_ms")
+	b = strconv.AppendInt(b, o.LatencyMS, 10)
+	field("applied")
+	b = strconv.AppendBool(b, o.Applied)
+	return append(b, '}')
 }
 
 func appendReasons(b []byte, rs []Reason, field string) ([]byte, error) {

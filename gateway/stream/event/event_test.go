@@ -52,6 +52,7 @@ func fullEvent(t testing.TB) *Event {
 			{Role: RoleCustomer, TS: testTS.Add(-time.Minute).Truncate(time.Millisecond), TextMasked: "我要投诉", Delivered: true},
 			{Role: RoleAgent, TS: testTS.Truncate(time.Millisecond), TextMasked: "您好 138****5678", Action: "redact"},
 		},
+		Opinion: &Opinion{Verdict: "harmful", Kinds: []string{"tone.rude", "tone.dismissive"}, Reason: "反问 \"嘲讽\" \u2028", Model: "qwen-plus", Mode: "enforce", LatencyMS: 212, Applied: true},
 	}
 	te, err := enc.Encrypt([]byte("您好 13812345678"), []byte(e.EventID))
 	if err != nil {
@@ -74,7 +75,9 @@ type plain Event
 
 func TestMarshalHandBuilt(t *testing.T) {
 	s := eventtest.Compile(t, Schema())
-	for _, e := range []*Event{fullEvent(t), minimalEvent()} {
+	failed := minimalEvent()
+	failed.Opinion = &Opinion{Mode: "shadow", Error: "timeout", LatencyMS: 300}
+	for _, e := range []*Event{fullEvent(t), minimalEvent(), failed} {
 		ours, err := e.Marshal([]byte("prefix"))
 		if err != nil {
 			t.Fatal(err)
