@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/opinion"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/rules"
 )
 
 // llm is a local server speaking the chat-completions API: it answers
@@ -104,8 +107,30 @@ func eventsByID(t *testing.T, broker string, ids ...string) map[string]*event.Ev
 	return got
 }
 
+// warnOnlyBundle writes the default bundle with every model finding of
+// tenant default warning only, so that a draft the model judges is
+// released whatever its score (and an enforced opinion has a release to
+// hold).
+func warnOnlyBundle(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if err := rules.WriteDefaultBundle(dir); err != nil {
+		t.Fatal(err)
+	}
+	tenant := filepath.Join(dir, "xunjian", "tenants", "default")
+	warn := `{"warn": 0.35}`
+	bands := `{"model_bands": {"tone.rude": ` + warn + `, "tone.profanity": ` + warn + `, "tone.dismissive": ` + warn + `, "tone.impatient": ` + warn + `}}`
+	if err := os.MkdirAll(tenant, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tenant, "data.json"), []byte(bands), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // Drafts the learned model judges (impatience counting repetitions, in
-// each language) and that the built-in policy releases with a hint.
+// each language), released with a hint by warnOnlyBundle.
 var opinionDrafts = []string{
 	"这个问题我已经回答过三遍了",
 	"I have answered this question three times already",
@@ -138,7 +163,7 @@ func TestSecondOpinion(t *testing.T) {
 			up := newUpstream(t, 0)
 			l := newLLM(t, harmful, tc.status, tc.delay)
 			const timeout = 200 * time.Millisecond
-			g := start(t, opinionConfig(proxyConfig(up), l, tc.mode, timeout), "", nil)
+			g := start(t, opinionConfig(proxyConfig(up), l, tc.mode, timeout), warnOnlyBundle(t), nil)
 			var ids []string
 			for i, draft := range opinionDrafts {
 				text := draft + " " + phone

@@ -42,7 +42,7 @@ func TestModelJudgesWholeMessages(t *testing.T) {
 	}{
 		{"  您可真是个天才 ", RoleAgent, "tone.rude", rules.Block},
 		{"这个找物流，别找我", RoleAgent, "tone.dismissive", rules.Confirm},
-		{"同一个问题问几次了", RoleAgent, "tone.impatient", rules.Warn},
+		{"同一个问题问几次了", RoleAgent, "tone.impatient", rules.Confirm},
 		{"Is reading really that hard?", RoleAgent, "tone.rude", rules.Block},
 		{"我已经截图保存聊天记录了，等着吧", RoleCustomer, "complaint.escalation", rules.Allow},
 	} {

@@ -79,6 +79,8 @@ func obj(data map[string]any, path ...string) map[string]any {
 // of warning.
 func impatientBlocks(data map[string]any) {
 	obj(data, "config", "actions")["tone.impatient"] = "block"
+	// Whatever its severity: the default holds hostile impatience.
+	delete(obj(data, "config", "kinds", "tone.impatient"), "severity_actions")
 }
 
 func inspector(t testing.TB, path string) *inspect.Inspector {
@@ -178,37 +180,44 @@ func TestKnownChange(t *testing.T) {
 	next := inspector(t, variant(t, "impatient-blocks", impatientBlocks))
 	rep := runFile(t, recorded, base, next, Options{Show: 100})
 
-	// What the change means: every tone.impatient.warn reason becomes
-	// tone.impatient.block, unless its finding is of severity info (capped
-	// at info_max_action, warn), and a message with such a reason is
-	// blocked. Nothing else moves.
+	// What the change means: every tone.impatient.warn or .confirm reason
+	// (the lexicon's; the model's are tone.impatient.model.*) becomes
+	// tone.impatient.block, unless its finding is of severity info
+	// (capped at info_max_action, warn), and a message with such a reason
+	// is blocked. Nothing else moves.
 	wantTrans := map[string]int{}
-	moved, changed := 0, 0
+	moved, changed := map[string]int{}, 0
+	impatient := func(r rules.Reason) bool {
+		return r.Rule == "tone.impatient.warn" || r.Rule == "tone.impatient.confirm"
+	}
 	for _, v := range baselineVerdicts(t, base, recorded) {
 		to := v.Action
 		for _, r := range v.Reasons {
-			if r.Rule == "tone.impatient.warn" && r.Finding != nil && v.Findings[*r.Finding].Severity != detectors.Info {
+			if impatient(r) && r.Finding != nil && v.Findings[*r.Finding].Severity != detectors.Info {
 				to = rules.Block
-				moved++
+				moved[r.Rule]++
 			}
 		}
-		if to != v.Action || slices.ContainsFunc(v.Reasons, func(r rules.Reason) bool { return r.Rule == "tone.impatient.warn" }) {
+		if to != v.Action || slices.ContainsFunc(v.Reasons, impatient) {
 			changed++
 		}
 		wantTrans[v.Action.String()+"→"+to.String()]++
 	}
-	if moved < 5 {
-		t.Fatalf("the fixture has %d impatient reasons; the test needs at least 5", moved)
+	total := moved["tone.impatient.warn"] + moved["tone.impatient.confirm"]
+	if moved["tone.impatient.warn"] == 0 || moved["tone.impatient.confirm"] == 0 || total < 5 {
+		t.Fatalf("the fixture has impatient reasons %v; the test needs both and at least 5", moved)
 	}
 	if got := transitions(rep); !mapsEqual(got, wantTrans) {
 		t.Errorf("transitions = %v, want %v", got, wantTrans)
 	}
 	rc := counts(rep.Rules)
-	if c := rc["tone.impatient.warn"]; c.Delta != -moved || c.New != c.Baseline-moved {
-		t.Errorf("tone.impatient.warn = %+v, want delta %d", c, -moved)
+	for _, rule := range []string{"tone.impatient.warn", "tone.impatient.confirm"} {
+		if c := rc[rule]; c.Delta != -moved[rule] || c.New != c.Baseline-moved[rule] {
+			t.Errorf("%s = %+v, want delta %d", rule, c, -moved[rule])
+		}
 	}
-	if c := rc["tone.impatient.block"]; c.Baseline != 0 || c.New != moved || c.Delta != moved {
-		t.Errorf("tone.impatient.block = %+v, want 0 → %d", c, moved)
+	if c := rc["tone.impatient.block"]; c.Baseline != 0 || c.New != total || c.Delta != total {
+		t.Errorf("tone.impatient.block = %+v, want 0 → %d", c, total)
 	}
 	for name, c := range rc {
 		if !strings.HasPrefix(name, "tone.impatient.") && c.Delta != 0 {
@@ -346,7 +355,7 @@ func TestGate(t *testing.T) {
 	want := 0
 	for _, v := range baselineVerdicts(t, base, recorded) {
 		for _, r := range v.Reasons {
-			if r.Rule == "tone.impatient.warn" && v.Action != rules.Block {
+			if (r.Rule == "tone.impatient.warn" || r.Rule == "tone.impatient.confirm") && v.Action != rules.Block {
 				want++
 				break
 			}
@@ -533,16 +542,16 @@ func TestEvents(t *testing.T) {
 		}
 		return string(b), ev.EventID
 	}
-	okT1, idT1 := mk("t1", "e1", "agent", "Hurry up, I don't have all day.", enc)
-	okT2, _ := mk("t2", "e2", "agent", "Hurry up, I don't have all day.", enc)
+	okT1, idT1 := mk("t1", "e1", "agent", "As I said before, I already told you.", enc)
+	okT2, _ := mk("t2", "e2", "agent", "As I said before, I already told you.", enc)
 	okCust, _ := mk("t1", "e1", "customer", "我的手机是13912345678", enc)
 	wrongKey, _ := mk("t1", "e3", "agent", "I already told you twice.", wrong)
 	wrongID, _ := mk("t1", "e3", "agent", "I already told you twice.", otherID)
-	plain, _ := mk("t1", "e4", "agent", "Hurry up, I don't have all day.", nil)
+	plain, _ := mk("t1", "e4", "agent", "As I said before, I already told you.", nil)
 	input := strings.Join([]string{
 		okT1, okT2, okCust, wrongKey, wrongID, plain, okT1,
 		`{"event_id":"not-an-event","text":"an unknown field"}`,
-		`{"id":"chk","text":"Hurry up, I don't have all day."}`,
+		`{"id":"chk","text":"As I said before, I already told you."}`,
 	}, "\n")
 
 	rep := runReader(t, strings.NewReader(input), base, next, Options{Decryptor: enc, Tenant: "t1"})
@@ -566,7 +575,7 @@ func TestEvents(t *testing.T) {
 	}
 	c := rep.Changes[0]
 	if c.ID != idT1 || c.Tenant != "t1" || c.ConversationID != "e1" || c.AgentID != "ag" || c.Role != "agent" ||
-		c.Baseline.Action != rules.Warn || c.New.Action != rules.Block || c.TextMasked != "Hurry up, I don't have all day." {
+		c.Baseline.Action != rules.Warn || c.New.Action != rules.Block || c.TextMasked != "As I said before, I already told you." {
 		t.Errorf("event change %+v", c)
 	}
 	if c := rep.Changes[1]; c.ID != "chk" || c.Tenant != "t1" || c.Line != 9 {
@@ -898,7 +907,15 @@ func (j judge) Consult(_ context.Context, q *inspect.Consultation) (inspect.Opin
 // it disagrees with the policy; enforced, it holds the drafts the policy
 // released, and the changes show it.
 func TestOpinions(t *testing.T) {
-	in := inspector(t, "")
+	// A policy that only warns on the model's findings, so the drafts
+	// below are released whatever the model's score.
+	in := inspector(t, variant(t, "warn-only", func(data map[string]any) {
+		bands := data["config"].(map[string]any)["model_bands"].(map[string]any)
+		for k := range bands {
+			bands[k] = map[string]any{"warn": 0.35}
+		}
+		data["config"].(map[string]any)["actions"].(map[string]any)["tone.impatient"] = "warn"
+	}))
 	lines := strings.Join([]string{
 		`{"id":"1","text":"这个问题我已经回答过三遍了","conversation_id":"c1"}`,
 		`{"id":"2","text":"您好，请问有什么可以帮您","conversation_id":"c1"}`,
