@@ -59,7 +59,8 @@ import (
 	// The PostgreSQL driver "pgx" for database/sql.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	// The SQLite driver "sqlite" for database/sql.
-	_ "modernc.org/sqlite"
+	sqlitedriver "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
 )
 
 // Sentinel errors, for errors.Is.
@@ -156,7 +157,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if o.alertsTopic == "" {
 		return nil, errors.New("store: empty alerts topic")
 	}
-	db, d, err := openDB(dsn)
+	db, d, wal, err := openDB(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +165,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect (%s): %w", d, err)
+	}
+	if wal {
+		if err := setWAL(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -179,53 +186,91 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // upgrade; the migrations rely on it to serialise two processes).
 const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 
-// openDB opens (without connecting) the database of dsn.
-func openDB(dsn string) (*sql.DB, dialect, error) {
+// openDB opens (without connecting) the database of dsn; wal reports a
+// SQLite file, to be put in WAL mode.
+func openDB(dsn string) (db *sql.DB, d dialect, wal bool, err error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		if _, err := url.Parse(dsn); err != nil {
 			// url's error quotes the DSN, which may hold a password.
-			return nil, 0, errors.New("store: postgres DSN is not a URL")
+			return nil, 0, false, errors.New("store: postgres DSN is not a URL")
 		}
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: open postgres: %w", err)
+			return nil, 0, false, fmt.Errorf("store: open postgres: %w", err)
 		}
 		db.SetMaxOpenConns(16)
 		db.SetMaxIdleConns(4)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return db, postgres, nil
+		return db, postgres, false, nil
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
 		switch {
 		case path == "":
-			return nil, 0, errors.New("store: sqlite DSN without a path (want sqlite:///path/file.db or sqlite::memory:)")
+			return nil, 0, false, errors.New("store: sqlite DSN without a path (want sqlite:///path/file.db or sqlite::memory:)")
 		case strings.ContainsAny(path, "?#"):
-			return nil, 0, fmt.Errorf("store: sqlite path %q: ? and # are not allowed", path)
+			return nil, 0, false, fmt.Errorf("store: sqlite path %q: ? and # are not allowed", path)
 		}
 		if path == ":memory:" {
 			// Every connection to :memory: is a database of its own: keep
 			// exactly one, never closed while the Store is open.
 			db, err := sql.Open("sqlite", ":memory:?"+sqliteParams)
 			if err != nil {
-				return nil, 0, fmt.Errorf("store: open sqlite: %w", err)
+				return nil, 0, false, fmt.Errorf("store: open sqlite: %w", err)
 			}
 			db.SetMaxOpenConns(1)
 			db.SetMaxIdleConns(1)
 			db.SetConnMaxLifetime(0)
 			db.SetConnMaxIdleTime(0)
-			return db, sqlite, nil
+			return db, sqlite, false, nil
 		}
-		db, err := sql.Open("sqlite", path+"?"+sqliteParams+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		// synchronous=NORMAL is safe in WAL mode (a crash may lose the
+		// last commits, never corrupt) and is per connection; WAL itself
+		// is a property of the file, set once by setWAL.
+		db, err := sql.Open("sqlite", path+"?"+sqliteParams+"&_pragma=synchronous(NORMAL)")
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: open sqlite %s: %w", path, err)
+			return nil, 0, false, fmt.Errorf("store: open sqlite %s: %w", path, err)
 		}
 		// WAL lets readers run beside the one writer; writers queue on
 		// the busy timeout.
 		db.SetMaxOpenConns(4)
-		return db, sqlite, nil
+		return db, sqlite, true, nil
 	}
-	return nil, 0, errors.New("store: unknown DSN scheme (want sqlite:… or postgres://…)")
+	return nil, 0, false, errors.New("store: unknown DSN scheme (want sqlite:… or postgres://…)")
+}
+
+// walTimeout bounds how long setWAL retries.
+const walTimeout = 10 * time.Second
+
+// setWAL puts a SQLite file in WAL mode, which persists in the file. The
+// change needs the database to itself and SQLite may answer SQLITE_BUSY at
+// once, without waiting on the busy timeout, while another connection or
+// process opens it: setWAL retries that until walTimeout. (Set as a DSN
+// pragma instead, every new connection of the pool would run it, and one
+// could fail in the middle of a query.)
+func setWAL(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, walTimeout)
+	defer cancel()
+	wait := 5 * time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		var serr *sqlitedriver.Error
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("store: sqlite journal mode is %q, not wal", mode)
+		case !errors.As(err, &serr) || serr.Code()&0xff != sqlitelib.SQLITE_BUSY:
+			return fmt.Errorf("store: sqlite WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store: sqlite WAL mode: %w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // Close closes the database.
