@@ -1,0 +1,398 @@
+// Package consume is the console's Kafka consumer: it reads the gateway's
+// event topics (alerts, findings, samples) as one consumer group, stores
+// every event (console/store), pushes each new alert to the supervisors'
+// live wall (a Publisher: the API's event hub) and hands it to the chat
+// notifier (a Notifier: console/notify's Dispatcher).
+//
+// # Delivery
+//
+// At least once, idempotent: an offset is committed only after its event
+// is stored and its alerts handed on, so a restart (or a rebalance)
+// re-reads what was not committed, and the store ignores an event it
+// already holds (by event id and topic). A new alert is published to the
+// live wall once, when it is first stored; it is offered to the notifier
+// on every reading, since the notifier's ledger, not the consumer, knows
+// whether it was posted. A message that is not an xunjian.event/v1 event
+// cannot become one by waiting: it is counted, logged by position (never
+// by content) and committed. A database that fails is retried, with
+// backoff, until it answers or the consumer stops: an event is never
+// skipped for it.
+//
+// Recover offers the notifier the alerts of a recent window again at
+// start: an alert that was stored and committed but whose posting the
+// process did not live to finish is posted then (the ledger skips those
+// that were).
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/xunjian/xunjian/console/notify"
+	"github.com/xunjian/xunjian/console/store"
+	"github.com/xunjian/xunjian/gateway/stream/event"
+)
+
+// Store is what the consumer needs of the console's database.
+type Store interface {
+	Ingest(ctx context.Context, ev *event.Event, topic string, partition int, offset int64) (inserted bool, err error)
+	EventAlerts(ctx context.Context, tenant, eventID string) ([]store.Alert, error)
+	AlertsSince(ctx context.Context, since time.Time, limit int) ([]store.Alert, error)
+	Conversation(ctx context.Context, tenant, id string) (store.Conversation, error)
+}
+
+// Publisher pushes a new alert to the supervisors watching the wall (the
+// API's event hub); it must not block.
+type Publisher interface {
+	Publish(a store.Alert, kind string)
+}
+
+// Notifier delivers alerts to chat channels (notify.Dispatcher).
+type Notifier interface {
+	Submit(ctx context.Context, n notify.Notification) error
+}
+
+// Config configures a Consumer: the `kafka` section of the console's
+// configuration.
+type Config struct {
+	// Brokers are the Kafka bootstrap brokers (host:port); required.
+	Brokers []string `yaml:"brokers"`
+	// Group is the consumer group; default "xunjian-console". Consoles of
+	// one group share the partitions; each stores what it reads.
+	Group string `yaml:"group"`
+	// Topics are the gateway's topics; defaults xunjian.alerts,
+	// xunjian.findings, xunjian.samples.
+	Topics Topics `yaml:"topics"`
+	// StartFromEnd makes a group with no committed offset start at the end
+	// of each partition instead of its beginning (default: the beginning,
+	// so that a new console gets what the topics still hold).
+	StartFromEnd bool `yaml:"start_from_end"`
+}
+
+// Topics names the gateway's three topics.
+type Topics struct {
+	Alerts   string `yaml:"alerts"`
+	Findings string `yaml:"findings"`
+	Samples  string `yaml:"samples"`
+}
+
+// Defaults of Config.
+const (
+	DefaultGroup    = "xunjian-console"
+	DefaultAlerts   = "xunjian.alerts"
+	DefaultFindings = "xunjian.findings"
+	DefaultSamples  = "xunjian.samples"
+)
+
+// Defaults fills the zero fields of c that have a default.
+func (c *Config) Defaults() {
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.Topics.Alerts == "" {
+		c.Topics.Alerts = DefaultAlerts
+	}
+	if c.Topics.Findings == "" {
+		c.Topics.Findings = DefaultFindings
+	}
+	if c.Topics.Samples == "" {
+		c.Topics.Samples = DefaultSamples
+	}
+}
+
+// Validate reports what is wrong with c (defaults applied), each field
+// named under path.
+func (c Config) Validate(path string) error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, fmt.Errorf("%s.brokers: missing: the Kafka brokers the gateways publish to", path))
+	}
+	t := c.Topics
+	if t.Alerts == t.Findings || t.Alerts == t.Samples || t.Findings == t.Samples {
+		errs = append(errs, fmt.Errorf("%s.topics: the three topics must differ", path))
+	}
+	return errors.Join(errs...)
+}
+
+// Options are a Consumer's collaborators beyond its Store.
+type Options struct {
+	// Publisher, when set, gets every new alert.
+	Publisher Publisher
+	// Notifier, when set, is handed every alert.
+	Notifier Notifier
+	// Logger logs positions and errors, never event text; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Dialer dials the brokers (TLS, SASL); nil means kafka-go's default.
+	Dialer *kafka.Dialer
+	// RetryDelay is the first wait before a failed database write is
+	// retried (doubling to 5 s); zero means 100 ms.
+	RetryDelay time.Duration
+}
+
+// Consumer reads the topics and stores their events. Run it once.
+type Consumer struct {
+	cfg   Config
+	st    Store
+	opts  Options
+	log   *slog.Logger
+	ready atomic.Bool
+
+	ingested *prometheus.CounterVec
+	lag      *prometheus.GaugeVec
+
+	mu     sync.Mutex
+	reader *kafka.Reader // while Run runs
+}
+
+// New returns a Consumer of cfg (defaults applied here) storing into st.
+func New(cfg Config, st Store, opts Options) (*Consumer, error) {
+	cfg.Brokers = slices.Clone(cfg.Brokers)
+	cfg.Defaults()
+	if err := cfg.Validate("kafka"); err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	if st == nil {
+		return nil, errors.New("consume: nil store")
+	}
+	c := &Consumer{cfg: cfg, st: st, opts: opts, log: opts.Logger}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.opts.RetryDelay <= 0 {
+		c.opts.RetryDelay = 100 * time.Millisecond
+	}
+	c.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_console_events_total",
+		Help: "Events read by the console, by topic and result: stored, duplicate (already stored), invalid (not an xunjian.event/v1 event, skipped).",
+	}, []string{"topic", "result"})
+	c.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "xunjian_console_consumer_lag",
+		Help: "Messages behind the end of each partition the console reads, as of its last read.",
+	}, []string{"topic", "partition"})
+	return c, nil
+}
+
+// Collectors returns the consumer's metrics, to register.
+func (c *Consumer) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.ingested, c.lag}
+}
+
+// Ready reports whether the consumer is reading: Run has started and its
+// last fetch succeeded.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// Run reads the topics until ctx is done, then leaves the group
+// (committing what it handled) and returns nil. Other errors never stop
+// it: a broker that cannot be reached is retried, and the consumer is not
+// Ready meanwhile.
+func (c *Consumer) Run(ctx context.Context) error {
+	start := kafka.FirstOffset
+	if c.cfg.StartFromEnd {
+		start = kafka.LastOffset
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        c.cfg.Brokers,
+		GroupID:        c.cfg.Group,
+		GroupTopics:    []string{c.cfg.Topics.Alerts, c.cfg.Topics.Findings, c.cfg.Topics.Samples},
+		Dialer:         c.opts.Dialer,
+		StartOffset:    start,
+		MinBytes:       1,
+		MaxBytes:       10 << 20,
+		MaxWait:        100 * time.Millisecond,
+		CommitInterval: 0, // each handled message is committed before the next is read
+	})
+	defer func() {
+		c.ready.Store(false)
+		if err := r.Close(); err != nil {
+			c.log.Warn("console: leaving the consumer group", "err", err)
+		}
+	}()
+	c.ready.Store(true)
+	delay := c.opts.RetryDelay
+	for {
+		m, err := r.FetchMessage(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			c.ready.Store(false)
+			c.log.Warn("console: fetch failed; retrying", "err", err)
+			if !sleep(ctx, delay) {
+				return nil
+			}
+			delay = min(2*delay, 5*time.Second)
+			continue
+		}
+		c.ready.Store(true)
+		delay = c.opts.RetryDelay
+		c.lag.WithLabelValues(m.Topic, strconv.Itoa(m.Partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+		if !c.handle(ctx, &m) {
+			return nil
+		}
+		if err := r.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
+			// Not fatal: the message is read again after a restart and
+			// found already stored.
+			c.log.Warn("console: commit failed", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+	}
+}
+
+// handle stores m's event and hands its alerts on, retrying the database
+// until it answers; false when ctx ended first.
+func (c *Consumer) handle(ctx context.Context, m *kafka.Message) bool {
+	ev, err := event.Parse(m.Value)
+	if err == nil && (ev.EventID == "" || ev.Tenant == "" || ev.ConversationID == "") {
+		err = errors.New("event_id, tenant and conversation_id are required")
+	}
+	if err != nil {
+		c.ingested.WithLabelValues(m.Topic, "invalid").Inc()
+		// The error names a field or a JSON position, never the text.
+		c.log.Error("console: skipping a message that is not an xunjian.event/v1 event", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		return true
+	}
+	delay := c.opts.RetryDelay
+	for {
+		err := c.store(ctx, ev, m)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.log.Error("console: storing an event failed; retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "event_id", ev.EventID, "err", err)
+		if !sleep(ctx, delay) {
+			return false
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// store ingests ev; for the alerts topic it publishes the alerts it
+// created and offers every alert of ev to the notifier.
+func (c *Consumer) store(ctx context.Context, ev *event.Event, m *kafka.Message) error {
+	inserted, err := c.st.Ingest(ctx, ev, m.Topic, m.Partition, m.Offset)
+	if errors.Is(err, store.ErrTenantMismatch) {
+		// The same event id under another tenant: a forged or broken copy.
+		// Storing it would cross tenants; waiting will not help.
+		c.ingested.WithLabelValues(m.Topic, "invalid").Inc()
+		c.log.Error("console: skipping an event whose id another tenant's event holds", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "event_id", ev.EventID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	result := "duplicate"
+	if inserted {
+		result = "stored"
+	}
+	c.ingested.WithLabelValues(m.Topic, result).Inc()
+	if m.Topic != c.cfg.Topics.Alerts || len(ev.Alerts) == 0 {
+		return nil
+	}
+	alerts, err := c.st.EventAlerts(ctx, ev.Tenant, ev.EventID)
+	if err != nil {
+		return err
+	}
+	if inserted && c.opts.Publisher != nil {
+		for _, a := range alerts {
+			c.opts.Publisher.Publish(a, "alert")
+		}
+	}
+	if c.opts.Notifier == nil {
+		return nil
+	}
+	team := ""
+	if len(alerts) > 0 {
+		team = alerts[0].Team
+	}
+	ns, err := notify.FromEvent(ev, team)
+	if err != nil {
+		c.log.Error("console: alerts not posted", "event_id", ev.EventID, "err", err)
+		return nil
+	}
+	for _, n := range ns {
+		if err := c.opts.Notifier.Submit(ctx, n); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	return nil
+}
+
+// Recover offers the notifier every alert created since since again, with
+// the masked turns of its conversation up to it as context: the ones whose
+// posting a previous process did not finish are posted; the notifier's
+// ledger skips the others. It returns how many alerts it offered.
+func (c *Consumer) Recover(ctx context.Context, since time.Time) (int, error) {
+	if c.opts.Notifier == nil {
+		return 0, nil
+	}
+	alerts, err := c.st.AlertsSince(ctx, since, store.MaxLimit)
+	if err != nil {
+		return 0, fmt.Errorf("consume: recover: %w", err)
+	}
+	convs := map[[2]string]store.Conversation{}
+	for _, a := range alerts {
+		key := [2]string{a.Tenant, a.ConversationID}
+		conv, ok := convs[key]
+		if !ok {
+			if conv, err = c.st.Conversation(ctx, a.Tenant, a.ConversationID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return 0, fmt.Errorf("consume: recover: %w", err)
+			}
+			convs[key] = conv
+		}
+		level, err := notify.ParseLevel(a.Level.String())
+		if err != nil {
+			continue // a level the notifier cannot post; counted when read
+		}
+		n := notify.Notification{
+			EventID: a.EventID, Time: a.CreatedAt, Tenant: a.Tenant, Team: a.Team, ConversationID: a.ConversationID,
+			AgentID: a.AgentID, Level: level, Kind: a.Kind, Message: a.Message, Risk: a.Risk, Context: contextOf(conv, a.CreatedAt),
+		}
+		if err := c.opts.Notifier.Submit(ctx, n); err != nil {
+			return 0, fmt.Errorf("consume: recover: %w", err)
+		}
+	}
+	return len(alerts), nil
+}
+
+// maxContext is how many turns a recovered notification carries, as the
+// gateway's alert events do.
+const maxContext = 5
+
+// contextOf returns the last turns of conv up to until, oldest first.
+func contextOf(conv store.Conversation, until time.Time) []event.Turn {
+	var out []event.Turn
+	for _, t := range conv.Turns {
+		if t.TS.After(until) {
+			break
+		}
+		out = append(out, event.Turn{Role: t.Role, TS: t.TS, TextMasked: t.TextMasked, Action: t.Action, Delivered: t.Delivered})
+	}
+	if len(out) > maxContext {
+		out = out[len(out)-maxContext:]
+	}
+	return out
+}
+
+// sleep waits d or until ctx is done; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
