@@ -31,7 +31,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,9 +149,6 @@ type Consumer struct {
 
 	ingested *prometheus.CounterVec
 	lag      *prometheus.GaugeVec
-
-	mu     sync.Mutex
-	reader *kafka.Reader // while Run runs
 }
 
 // New returns a Consumer of cfg (defaults applied here) storing into st.

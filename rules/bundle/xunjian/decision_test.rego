@@ -301,12 +301,13 @@ test_alert_specs_sharing_kind_and_message_merge if {
 }
 
 # A finding of the learned model (rule "model:…") takes the action of the
-# highest band of its kind its score reaches: the grey zone warns, a high
-# score blocks, below every band there is no reason.
+# highest band of its kind its score reaches: the low grey zone warns, the
+# upper one holds for confirmation, a high score blocks, below every band
+# there is no reason.
 model_f(kind, score) := {"detector": "tone", "kind": kind, "severity": "low", "score": score, "start": 0, "end": 9, "evidence": "", "rule": "model:0123abcd"}
 
 test_model_bands if {
-	every score, want in {0.95: "block", 0.8: "block", 0.6: "warn", 0.5: "warn", 0.3: "allow"} {
+	every score, want in {0.95: "block", 0.8: "block", 0.65: "confirm", 0.6: "confirm", 0.55: "warn", 0.4: "warn", 0.3: "allow"} {
 		d := xunjian.decision with input as agent_draft([model_f("rude", score)])
 		d.action == want
 	}
