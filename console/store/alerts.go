@@ -299,9 +299,10 @@ func (s *Store) Transition(ctx context.Context, tenant string, id int64, actor s
 type Filter struct {
 	// Tenant is the tenant whose alerts are listed (required).
 	Tenant string
-	// Teams restricts the list to alerts of these teams. nil means all of
-	// the tenant's alerts, teamless ones included; an empty, non-nil
-	// slice means none (a supervisor of no team sees nothing).
+	// Teams restricts the list to alerts of these teams, NoTeam standing
+	// for the alerts of agents without a team. nil means all of the
+	// tenant's alerts, teamless ones included; an empty, non-nil slice
+	// means none.
 	Teams []string
 	// AgentID, Kind and ConversationID, when not empty, select alerts of
 	// that agent, kind and conversation.
@@ -350,7 +351,7 @@ func (s *Store) ListAlerts(ctx context.Context, f Filter) (alerts []Alert, next 
 	var a args
 	where := []string{"tenant = " + a.add(f.Tenant)}
 	if f.Teams != nil {
-		where = append(where, "team IN "+a.in(f.Teams))
+		where = append(where, a.teams(f.Teams))
 	}
 	if f.AgentID != "" {
 		where = append(where, "agent_id = "+a.add(f.AgentID))
@@ -419,7 +420,7 @@ func (c cursor) String() string {
 }
 
 func parseCursor(s string) (cursor, error) {
-	bad := errors.New("store: list alerts: malformed cursor")
+	bad := fmt.Errorf("store: list alerts: %w", ErrMalformedCursor)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return cursor{}, bad

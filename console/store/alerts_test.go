@@ -201,8 +201,8 @@ func TestListAlertsOrder(t *testing.T) {
 				t.Errorf("limit %d: pages\n got %q\nwant %q", limit, got, want)
 			}
 		}
-		if _, _, err := s.ListAlerts(ctx, Filter{Tenant: "t1", Cursor: "not-a-cursor!"}); err == nil {
-			t.Error("a malformed cursor was accepted")
+		if _, _, err := s.ListAlerts(ctx, Filter{Tenant: "t1", Cursor: "not-a-cursor!"}); !errors.Is(err, ErrMalformedCursor) {
+			t.Errorf("a malformed cursor: %v, want ErrMalformedCursor", err)
 		}
 		if _, _, err := s.ListAlerts(ctx, Filter{}); err == nil {
 			t.Error("ListAlerts without a tenant succeeded")
@@ -265,6 +265,8 @@ func TestListAlertsFilters(t *testing.T) {
 			{"teams red blue", Filter{Teams: []string{"red", "blue"}}, []string{"ann-complaint-critical-0", "bob-complaint-high-2", "bob-risk-medium-3", "ann-wait-low-1"}},
 			{"no team", Filter{Teams: []string{}}, []string{}},
 			{"unknown team", Filter{Teams: []string{"green"}}, []string{}},
+			{"teamless", Filter{Teams: []string{NoTeam}}, []string{"cat-complaint-medium-4"}},
+			{"red and teamless", Filter{Teams: []string{NoTeam, "red"}}, []string{"ann-complaint-critical-0", "cat-complaint-medium-4", "ann-wait-low-1"}},
 			{"agent", Filter{AgentID: "bob"}, []string{"bob-complaint-high-2", "bob-risk-medium-3"}},
 			{"kind", Filter{Kind: "complaint"}, []string{"ann-complaint-critical-0", "bob-complaint-high-2", "cat-complaint-medium-4"}},
 			{"conversation", Filter{ConversationID: "conv-cat"}, []string{"cat-complaint-medium-4"}},

@@ -26,6 +26,15 @@ const MaxBuckets = 10_000
 // count the findings of the agent's messages; alerts, the alerts raised on
 // them.
 func (s *Store) AgentStats(ctx context.Context, tenant, agent string, since time.Time, bucket time.Duration) ([]Bucket, error) {
+	return s.AgentStatsOfTeams(ctx, tenant, nil, agent, since, bucket)
+}
+
+// AgentStatsOfTeams is AgentStats counting only the findings and alerts
+// stamped with one of teams (as Filter.Teams selects them: nil for all,
+// NoTeam for the agent's rows while it had no team, empty for none): a
+// supervisor's view of an agent, which shows nothing of the agent's time
+// in another team.
+func (s *Store) AgentStatsOfTeams(ctx context.Context, tenant string, teams []string, agent string, since time.Time, bucket time.Duration) ([]Bucket, error) {
 	wrap := func(err error) error { return fmt.Errorf("store: stats of agent %s: %w", agent, err) }
 	width := bucket.Milliseconds()
 	switch {
@@ -47,10 +56,18 @@ func (s *Store) AgentStats(ctx context.Context, tenant, agent string, since time
 	for i := range out {
 		out[i].Start = fromMS(first + int64(i)*width)
 	}
+	if teams != nil && len(teams) == 0 {
+		return out, nil
+	}
 	count := func(table, tsColumn string, set func(*Bucket, int)) error {
 		// The bucket expression is integer arithmetic in both dialects.
+		a := args{width, tenant, agent, first}
+		where := ""
+		if teams != nil {
+			where = " AND " + a.teams(teams)
+		}
 		rows, err := s.db.QueryContext(ctx, `SELECT (`+tsColumn+` / $1) * $1 AS b, COUNT(*) FROM `+table+`
-			WHERE tenant = $2 AND agent_id = $3 AND `+tsColumn+` >= $4 GROUP BY b`, width, tenant, agent, first)
+			WHERE tenant = $2 AND agent_id = $3 AND `+tsColumn+` >= $4`+where+` GROUP BY b`, a...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", table, err)
 		}
@@ -90,7 +107,7 @@ type Counts struct {
 // Counters returns the tenant's counts of alerts and findings since since
 // (the wall's last hour or day), and its backlog of open alerts. teams
 // selects as Filter.Teams does: nil for all of the tenant, teamless rows
-// included; empty for none.
+// included; NoTeam for the teamless rows; empty for none.
 func (s *Store) Counters(ctx context.Context, tenant string, teams []string, since time.Time) (Counts, error) {
 	c := Counts{Alerts: map[string]int{}, Findings: map[string]int{}, Open: map[string]int{}}
 	if tenant == "" {
@@ -108,7 +125,7 @@ func (s *Store) Counters(ctx context.Context, tenant string, teams []string, sin
 			where += " AND " + tsColumn + " >= " + a.add(ms(since))
 		}
 		if teams != nil {
-			where += " AND team IN " + a.in(teams)
+			where += " AND " + a.teams(teams)
 		}
 		rows, err := s.db.QueryContext(ctx, query+` WHERE `+where+extra, a...)
 		if err != nil {

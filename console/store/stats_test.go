@@ -39,6 +39,35 @@ func TestAgentStats(t *testing.T) {
 				t.Errorf("bucket %d: %+v, want %+v", i, got[i], want[i])
 			}
 		}
+		// By team: a1 was in red for its first hour, then teamless.
+		if _, err := s.db.ExecContext(ctx, `UPDATE findings SET team = 'red' WHERE ts_ms < $1`, ms(hour(1, 0))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE alerts SET team = 'red' WHERE created_ms < $1`, ms(hour(1, 0))); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name     string
+			teams    []string
+			findings [4]int
+			alerts   [4]int
+		}{
+			{"all", nil, [4]int{3, 0, 0, 0}, [4]int{1, 0, 1, 0}},
+			{"red", []string{"red"}, [4]int{3, 0, 0, 0}, [4]int{1, 0, 0, 0}},
+			{"teamless", []string{NoTeam}, [4]int{}, [4]int{0, 0, 1, 0}},
+			{"blue", []string{"blue"}, [4]int{}, [4]int{}},
+			{"none", []string{}, [4]int{}, [4]int{}},
+		} {
+			got, err := s.AgentStatsOfTeams(ctx, "t1", tc.teams, "a1", t0.Add(30*time.Second), time.Hour)
+			if err != nil || len(got) != 4 {
+				t.Fatalf("%s: %+v, %v", tc.name, got, err)
+			}
+			for i, b := range got {
+				if b.Findings != tc.findings[i] || b.Alerts != tc.alerts[i] {
+					t.Errorf("%s: bucket %d: %+v, want %d findings, %d alerts", tc.name, i, b, tc.findings[i], tc.alerts[i])
+				}
+			}
+		}
 		if _, err := s.AgentStats(ctx, "t1", "a1", t0, 0); err == nil {
 			t.Error("a zero bucket was accepted")
 		}
@@ -89,6 +118,11 @@ func TestCounters(t *testing.T) {
 				Alerts:   map[string]int{"complaint": 2, "wait": 1},
 				Findings: map[string]int{"privacy.phone": 2, "abuse.insult": 1},
 				Open:     map[string]int{"critical": 1, "high": 2},
+			}},
+			{"teamless", []string{NoTeam}, Counts{
+				Alerts:   map[string]int{"risk": 1},
+				Findings: map[string]int{},
+				Open:     map[string]int{"medium": 1},
 			}},
 			{"none", []string{}, Counts{Alerts: map[string]int{}, Findings: map[string]int{}, Open: map[string]int{}}},
 		} {

@@ -82,7 +82,15 @@ var (
 	// is already stored under another tenant or conversation: an event_id
 	// is unique, so one of the two is forged or broken.
 	ErrTenantMismatch = errors.New("store: event_id already stored for another tenant or conversation")
+	// ErrMalformedCursor is returned by ListAlerts for a Cursor it did not
+	// make: the caller's fault, not the database's.
+	ErrMalformedCursor = errors.New("malformed cursor")
 )
+
+// NoTeam, in Filter.Teams or the teams of Counters and AgentStatsOfTeams,
+// stands for the rows of agents without a team (SetAgentTeams gave them
+// none): a supervisor of no team sees those only.
+const NoTeam = ""
 
 // DefaultAlertsTopic is the gateway's default alerts topic
 // (stream.DefaultAlertsTopic, not imported to keep the gateway's packages
@@ -315,6 +323,28 @@ type args []any
 func (a *args) add(v any) string {
 	*a = append(*a, v)
 	return fmt.Sprintf("$%d", len(*a))
+}
+
+// teams appends the team names of teams and returns the condition on the
+// team column that selects them, NoTeam selecting the rows without a team;
+// teams must not be empty.
+func (a *args) teams(teams []string) string {
+	var named []string
+	teamless := false
+	for _, t := range teams {
+		if t == NoTeam {
+			teamless = true
+		} else {
+			named = append(named, t)
+		}
+	}
+	switch {
+	case len(named) == 0:
+		return "team IS NULL"
+	case teamless:
+		return "(team IN " + a.in(named) + " OR team IS NULL)"
+	}
+	return "team IN " + a.in(named)
 }
 
 // in appends vs and returns "(p1, p2, …)" for an IN list; vs must not be

@@ -92,6 +92,15 @@ type Principal struct {
 	// apply per credential too, so a key that does not pin an agent cannot
 	// multiply its allowance by naming new agents. Empty in dev mode.
 	Credential string
+	// Role is the role the credential holds in the supervisors' console
+	// (supervisor, auditor, admin): the API key's Role, or the JWT's role
+	// claim (JWTConfig.RoleClaim); empty when it names none. The gateway
+	// ignores it; the console checks it.
+	Role string
+	// Teams are the teams the credential is restricted to in the console:
+	// the API key's Teams, or the JWT's teams claim
+	// (JWTConfig.TeamsClaim). The gateway ignores them.
+	Teams Teams
 }
 
 // APIKey is one configured API key, as an entry of `auth.api_keys` or
@@ -124,6 +133,13 @@ type APIKey struct {
 	// Hash is HashKey(key): "sha256:" followed by 64 lower-case hex
 	// digits (`xunjian hash-key` prints it). Required.
 	Hash string `yaml:"hash"`
+	// Role is the key's role in the supervisors' console (supervisor,
+	// auditor, admin; Principal.Role). The gateway ignores it, and the
+	// console validates it.
+	Role string `yaml:"role"`
+	// Teams are the teams the key is restricted to in the console
+	// (Principal.Teams; see ParseTeams). The gateway ignores them.
+	Teams []string `yaml:"teams"`
 }
 
 // Validate checks the key's hash as a configuration file gives it, naming
@@ -176,6 +192,9 @@ func (c Config) Validate(path string) error {
 		}
 		if err := k.Validate(f); err != nil {
 			errs = append(errs, err)
+		}
+		if _, err := ParseTeams(k.Teams); err != nil {
+			errs = append(errs, fmt.Errorf("%s.teams: %w", f, err))
 		}
 	}
 	if j := c.JWT; j != nil && j.HS256SecretEnv == "" && len(j.HS256Secret) == 0 && j.JWKSFile == "" {
@@ -254,11 +273,17 @@ func addKeys(errs []error, m, other map[[sha256.Size]byte]keyEntry, field string
 			errs = append(errs, fmt.Errorf("%s.scopes: %w", f, err))
 			continue
 		}
+		teams, err := ParseTeams(k.Teams)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.teams: %w", f, err))
+			continue
+		}
 		cred := "key:" + k.Name
 		if k.Name == "" {
 			cred = "key:" + hex.EncodeToString(sum[:6])
 		}
-		m[sum] = keyEntry{p: Principal{Tenant: k.Tenant, Agent: k.Agent, Subject: k.Name, Method: method, Scopes: scopes, Credential: cred}}
+		m[sum] = keyEntry{p: Principal{Tenant: k.Tenant, Agent: k.Agent, Subject: k.Name, Method: method, Scopes: scopes, Credential: cred,
+			Role: k.Role, Teams: teams}}
 	}
 	return errs
 }

@@ -21,6 +21,8 @@ const (
 	DefaultTenantClaim = "tenant"
 	DefaultAgentClaim  = "sub"
 	DefaultScopesClaim = "xunjian_scopes"
+	DefaultRoleClaim   = "xunjian_role"
+	DefaultTeamsClaim  = "xunjian_teams"
 	DefaultLeeway      = 30 * time.Second
 )
 
@@ -73,6 +75,16 @@ type JWTConfig struct {
 	// holds DefaultScopes (agent drafts only). Empty means
 	// DefaultScopesClaim ("xunjian_scopes").
 	ScopesClaim string `yaml:"scopes_claim"`
+	// RoleClaim names the claim holding the token's role in the
+	// supervisors' console (Principal.Role), a string, optional in the
+	// token; the gateway ignores the role. Empty means DefaultRoleClaim
+	// ("xunjian_role").
+	RoleClaim string `yaml:"role_claim"`
+	// TeamsClaim names the claim holding the token's teams in the console
+	// (Principal.Teams): an array of names or one space-separated string,
+	// optional in the token; the gateway ignores the teams. Empty means
+	// DefaultTeamsClaim ("xunjian_teams").
+	TeamsClaim string `yaml:"teams_claim"`
 	// Leeway is the clock skew allowed when checking "exp", "nbf" and
 	// "iat". Zero means DefaultLeeway (30s); a negative value means none.
 	// Not settable from the configuration file.
@@ -91,6 +103,12 @@ func (c *JWTConfig) Defaults() {
 	if c.ScopesClaim == "" {
 		c.ScopesClaim = DefaultScopesClaim
 	}
+	if c.RoleClaim == "" {
+		c.RoleClaim = DefaultRoleClaim
+	}
+	if c.TeamsClaim == "" {
+		c.TeamsClaim = DefaultTeamsClaim
+	}
 	if c.Leeway == 0 {
 		c.Leeway = DefaultLeeway
 	}
@@ -103,6 +121,8 @@ type jwtVerifier struct {
 	tenantClaim string
 	agentClaim  string
 	scopesClaim string
+	roleClaim   string
+	teamsClaim  string
 	static      []jwt.ParseOption // options shared by every Parse; never appended to in place
 	leeway      time.Duration
 	// verified remembers tokens that passed verification, with their
@@ -147,7 +167,8 @@ type rsaKeys struct {
 
 func newJWTVerifier(c JWTConfig) (*jwtVerifier, error) {
 	c.Defaults()
-	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim, scopesClaim: c.ScopesClaim}
+	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim, scopesClaim: c.ScopesClaim,
+		roleClaim: c.RoleClaim, teamsClaim: c.TeamsClaim}
 	leeway := max(c.Leeway, 0) // negative: none
 
 	var errs []error
@@ -281,6 +302,8 @@ const (
 	reasonAgentClaim  = "agent claim not a string"
 	reasonTenantClaim = "tenant claim not a string"
 	reasonScopesClaim = "scopes claim not a string or an array of strings"
+	reasonRoleClaim   = "role claim not a string"
+	reasonTeamsClaim  = "teams claim not a string or an array of valid team names"
 )
 
 func badJWT(reason string) error {
@@ -387,11 +410,17 @@ func (v *jwtVerifier) verify(tok []byte, now time.Time) (Principal, error) {
 	if p.Scopes, ok = tokenScopes(t, v.scopesClaim); !ok {
 		return Principal{}, badJWT(reasonScopesClaim)
 	}
+	if err := t.Get(v.roleClaim, &p.Role); err != nil && !errors.Is(err, jwt.ClaimNotFoundError()) {
+		return Principal{}, badJWT(reasonRoleClaim)
+	}
+	if p.Teams, ok = tokenTeams(t, v.teamsClaim); !ok {
+		return Principal{}, badJWT(reasonTeamsClaim)
+	}
 	if v.verified != nil {
 		vt := verifiedToken{p: p}
 		vt.exp, _ = t.Expiration() // required by the parse options
 		vt.nbf, _ = t.NotBefore()
-		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+2*len(p.Subject)+100), vt.exp.Add(v.leeway).Sub(now))
+		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+2*len(p.Subject)+len(p.Role)+len(p.Teams.joined)+100), vt.exp.Add(v.leeway).Sub(now))
 	}
 	return p, nil
 }
@@ -400,26 +429,12 @@ func (v *jwtVerifier) verify(tok []byte, now time.Time) (Principal, error) {
 // array of strings or a space-separated string names them. A claim of
 // another type is not ok.
 func tokenScopes(t jwt.Token, claim string) (Scopes, bool) {
-	var raw any
-	if err := t.Get(claim, &raw); err != nil {
-		return DefaultScopes, errors.Is(err, jwt.ClaimNotFoundError())
-	}
-	var names []string
-	switch v := raw.(type) {
-	case string:
-		names = strings.Fields(v)
-	case []any:
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return 0, false
-			}
-			names = append(names, s)
-		}
-	case []string:
-		names = v
-	default:
+	names, found, ok := claimNames(t, claim)
+	switch {
+	case !ok:
 		return 0, false
+	case !found:
+		return DefaultScopes, true
 	}
 	var s Scopes
 	for _, n := range names {
@@ -428,6 +443,44 @@ func tokenScopes(t jwt.Token, claim string) (Scopes, bool) {
 		}
 	}
 	return s, true
+}
+
+// claimNames reads a claim of t holding names: an array of strings or one
+// space-separated string. found is false when t has no such claim; a claim
+// of another type is not ok.
+func claimNames(t jwt.Token, claim string) (names []string, found, ok bool) {
+	var raw any
+	if err := t.Get(claim, &raw); err != nil {
+		return nil, false, errors.Is(err, jwt.ClaimNotFoundError())
+	}
+	switch v := raw.(type) {
+	case string:
+		return strings.Fields(v), true, true
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, true, false
+			}
+			names = append(names, s)
+		}
+		return names, true, true
+	case []string:
+		return v, true, true
+	}
+	return nil, true, false
+}
+
+// tokenTeams reads the teams claim of t (see claimNames): absent means
+// none; a claim of another type, or naming a team ParseTeams refuses, is
+// not ok.
+func tokenTeams(t jwt.Token, claim string) (Teams, bool) {
+	names, _, ok := claimNames(t, claim)
+	if !ok {
+		return Teams{}, false
+	}
+	teams, err := ParseTeams(names)
+	return teams, err == nil
 }
 
 // classify maps a jwx error to a fixed reason. jwx's own messages may quote
