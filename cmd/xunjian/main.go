@@ -10,6 +10,7 @@
 //	xunjian model eval   report a model's results on held-out data
 //	xunjian replay       replay recorded traffic through two policy versions
 //	xunjian tail         print events from Kafka
+//	xunjian console      the supervisors' console: alerts to chat channels and a live web wall
 //	xunjian broker       the built-in Kafka-protocol broker alone (development)
 //	xunjian hash-key     hash (or generate) an API key for the config
 //	xunjian version      print the version
@@ -66,7 +67,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"serve", "[--config FILE] [--policy DIR|TAR|URL]", "run the gateway (embedded defaults when no flags are given)", true},
+	{"serve", "[--config FILE] [--policy DIR|TAR|URL] [--console=false] [--console-listen ADDR]", "run the gateway (embedded defaults, and the supervisors' console beside it, when no --config is given)", true},
 	{"check", "[--policy DIR|TAR] [--role agent|customer] [TEXT] | --jsonl", "inspect a message (TEXT argument, stdin, or --jsonl)", true},
 	{"demo", "[--backend ADDR]", "run the gateway with a proxy route to a stand-in chat backend", true},
 	{"rules test", "DIR|TAR [--run RE] [--coverage] [--threshold PCT] [-v] [--json]", "run a policy bundle's Rego tests", true},
@@ -75,6 +76,7 @@ var commands = []command{
 	{"model train", "[--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--report FILE]", "build the tone and escalation model from the data in the repository (deterministic)", true},
 	{"model eval", "[--data DIR] [--corpora DIR] [--model FILE] [--part PART]", "report a model's results on a part of the data (default: held out)", true},
 	{"replay", "--policy NEW [--baseline OLD] [flags] FILE.jsonl|-", "replay recorded messages through two policy versions and report what changes", true},
+	{"console", "[--config FILE]", "run the supervisors' console: store the gateway's events, post alerts to chat channels, serve the live alert wall", true},
 	{"tail", "[flags] alerts|findings|samples", "print events from Kafka (alerts, findings or samples; --json for JSON lines)", true},
 	{"broker", "[--listen ADDR] [--partitions N] [--retention-bytes N]", "run the built-in Kafka-protocol broker alone (development)", true},
 	{"hash-key", "[KEY]", "print the config hash of an API key (no KEY: generate one)", false},
@@ -123,6 +125,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "console":
+		return runConsole(ctx, args[1:], stderr)
 	case "broker":
 		return runBroker(ctx, args[1:], stderr)
 	case "replay":

@@ -53,7 +53,7 @@ type Store interface {
 // Publisher pushes a new alert to the supervisors watching the wall (the
 // API's event hub); it must not block.
 type Publisher interface {
-	Publish(a store.Alert, kind string)
+	PublishAlert(a store.Alert)
 }
 
 // Notifier delivers alerts to chat channels (notify.Dispatcher).
@@ -302,7 +302,7 @@ func (c *Consumer) store(ctx context.Context, ev *event.Event, m *kafka.Message)
 	}
 	if inserted && c.opts.Publisher != nil {
 		for _, a := range alerts {
-			c.opts.Publisher.Publish(a, "alert")
+			c.opts.Publisher.PublishAlert(a)
 		}
 	}
 	if c.opts.Notifier == nil {

@@ -76,12 +76,10 @@ type hub struct {
 	alerts []store.Alert
 }
 
-func (h *hub) Publish(a store.Alert, kind string) {
+func (h *hub) PublishAlert(a store.Alert) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if kind == "alert" {
-		h.alerts = append(h.alerts, a)
-	}
+	h.alerts = append(h.alerts, a)
 }
 
 func (h *hub) len() int {

@@ -21,3 +21,11 @@ func (s *Store) AlertsSince(ctx context.Context, since time.Time, limit int) ([]
 	}
 	return out, nil
 }
+
+// Ping reports whether the database answers, for the console's readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
