@@ -46,6 +46,7 @@ finding_alerts := [al |
 	some i, f in input.findings
 	spec := data.xunjian.config.kinds[concat(".", [f.detector, f.kind])].alert
 	role in spec.roles
+	severity_ranks[f.severity] >= severity_ranks[object.get(spec, "min_severity", "info")]
 	same := [g.severity | some j, g in input.findings; g.kind == f.kind; g.detector == f.detector; j <= i]
 	count(same) == 1
 	critical := [1 | some g in input.findings; g.severity == "critical"; g.kind == f.kind; g.detector == f.detector]
@@ -57,6 +58,10 @@ finding_alerts := [al |
 ]
 
 critical_levels := {true: "critical"}
+
+# severity_ranks orders the findings' severities, for an alert's
+# min_severity (a finding below it raises no alert).
+severity_ranks := {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 conversation_alerts := [al |
 	some kind, value in {"risk": input.conversation.risk, "wait": input.conversation.wait_seconds}

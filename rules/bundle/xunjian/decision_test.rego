@@ -344,3 +344,20 @@ test_model_customer_no_reasons if {
 	d.action == "allow"
 	d.reasons == []
 }
+
+# An agent's offensive draft (rude or profane, from the lexicon or the
+# model's confident findings) and an off-platform payment raise a
+# supervisor alert of kind conduct; a low-severity finding (the model's
+# grey zone) and a customer's words do not.
+test_conduct_alerts if {
+	d := xunjian.decision with input as agent_draft([f("tone", "rude", "high")])
+	d.alerts == [{"level": "medium", "kind": "conduct", "message": "坐席草稿言辞不当"}]
+	p := xunjian.decision with input as agent_draft([f("diversion", "payment", "medium")])
+	p.alerts == [{"level": "high", "kind": "conduct", "message": "坐席引导顾客私下付款"}]
+	grey := xunjian.decision with input as agent_draft([model_f("rude", 0.5)])
+	grey.alerts == []
+	sure := xunjian.decision with input as agent_draft([object.union(model_f("rude", 0.95), {"severity": "high"})])
+	count(sure.alerts) == 1
+	c := xunjian.decision with input as customer_msg([f("tone", "profanity", "high")])
+	c.alerts == []
+}
