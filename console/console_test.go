@@ -75,7 +75,7 @@ func TestConsoleRestart(t *testing.T) {
 		publish(t, b.Addr(), "t.findings", values...) // the findings copy: stored once, no second alert
 	}
 	posted := func(n int) func() bool {
-		return func() bool { p, _ := robot.counts(); return len(p) >= n }
+		return func() bool { return len(robot.events()) >= n }
 	}
 
 	first := serve(t, consoleConfig(dsn, []string{b.Addr()}, "t.", robot))
@@ -103,16 +103,18 @@ func TestConsoleRestart(t *testing.T) {
 	if len(refused) > 0 {
 		t.Errorf("the robot refused %d posts: %v", len(refused), refused)
 	}
-	listed := second.alertEvents(t, "default")
-	for _, id := range ids {
-		if p[id] != 1 {
-			t.Errorf("event %s posted %d times, want once", id, p[id])
-		}
-		if listed[id] != 1 {
-			t.Errorf("event %s listed %d times on the wall, want once", id, listed[id])
+	for key, n := range p {
+		if n != 1 {
+			t.Errorf("alert %s posted %d times, want once", key, n)
 		}
 	}
-	if len(p) != len(ids) {
-		t.Errorf("%d events posted, want %d", len(p), len(ids))
+	listed, events := second.alertEvents(t, "default"), robot.events()
+	for _, id := range ids {
+		if events[id] != 1 || listed[id] != 1 {
+			t.Errorf("event %s: %d alerts posted, %d listed on the wall, want 1 and 1", id, events[id], listed[id])
+		}
+	}
+	if len(events) != len(ids) {
+		t.Errorf("%d events posted, want %d", len(events), len(ids))
 	}
 }

@@ -42,16 +42,20 @@ func testEnv(name string) string {
 
 // dingTalk is a local DingTalk custom robot: it checks each post as the
 // platform does (the token, the signature of a fresh timestamp, a
-// markdown body) and keeps, per event id named in the post's link, how
-// many times it was posted. Posts it refuses are counted apart.
+// markdown body) and keeps how many times each alert, by its event id
+// (named in the post's link) and kind, was posted. Posts it refuses are
+// counted apart. The console posts in English.
 type dingTalk struct {
 	*httptest.Server
 	mu      sync.Mutex
-	posts   map[string]int // event id → posts
+	posts   map[string]int // "event id/kind" → posts
 	refused []string
 }
 
-var eventInLink = regexp.MustCompile(`\?event=([0-9a-f-]{36})\)`)
+var (
+	eventInLink = regexp.MustCompile(`\?event=([0-9a-f-]{36})\)`)
+	kindField   = regexp.MustCompile(`\*\*Kind\*\*: ([a-z_]+)`)
+)
 
 func newDingTalk(t *testing.T) *dingTalk {
 	t.Helper()
@@ -83,11 +87,18 @@ func newDingTalk(t *testing.T) *dingTalk {
 		case err != nil || body.MsgType != "markdown" || body.Markdown.Title == "" || body.Markdown.Text == "":
 			d.refused = append(d.refused, "body")
 		default:
-			for _, m := range eventInLink.FindAllStringSubmatch(body.Markdown.Text, -1) {
-				d.posts[m[1]]++
+			ev, kind := eventInLink.FindStringSubmatch(body.Markdown.Text), kindField.FindStringSubmatch(body.Markdown.Text)
+			if ev == nil || kind == nil {
+				d.refused = append(d.refused, "no event link or kind: "+body.Markdown.Text)
+				break
 			}
+			d.posts[ev[1]+"/"+kind[1]]++
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+			return
+		}
+		if len(d.refused) > 0 && strings.HasPrefix(d.refused[len(d.refused)-1], "no event link") {
+			io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`) // well formed; the test fails on it
 			return
 		}
 		io.WriteString(w, `{"errcode":310000,"errmsg":"sign not match"}`)
@@ -96,7 +107,20 @@ func newDingTalk(t *testing.T) *dingTalk {
 	return d
 }
 
-// counts returns a copy of the posts per event id and the refusals.
+// events returns how many alerts of each event id were posted (each kind
+// once or more).
+func (d *dingTalk) events() map[string]int {
+	p, _ := d.counts()
+	out := map[string]int{}
+	for k := range p {
+		ev, _, _ := strings.Cut(k, "/")
+		out[ev]++
+	}
+	return out
+}
+
+// counts returns a copy of the posts per "event id/kind" and the
+// refusals.
 func (d *dingTalk) counts() (map[string]int, []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -116,6 +140,7 @@ func consoleConfig(dsn string, brokers []string, topicPrefix string, robot *ding
 	cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.Findings, cfg.Kafka.Topics.Samples = topicPrefix+"alerts", topicPrefix+"findings", topicPrefix+"samples"
 	cfg.Notify = notify.Config{
 		ConsoleURL: "http://console.example",
+		Lang:       "en",
 		Channels: []notify.ChannelConfig{{
 			Name: "ops", Type: "dingtalk", BaseURL: robot.URL + "/robot/send", TokenEnv: "DT_TOKEN", SecretEnv: "DT_SECRET",
 			Throttle: notify.ThrottleConfig{Limit: -1},
@@ -172,7 +197,7 @@ func serve(t *testing.T, cfg *config.Config) *running {
 	return r
 }
 
-// alerts returns the ids of the events whose alerts the console lists
+// alertEvents returns how many alerts of each event id the console lists
 // (dev mode: tenant default), all states.
 func (r *running) alertEvents(t *testing.T, tenant string) map[string]int {
 	t.Helper()

@@ -39,6 +39,7 @@ import (
 
 	"github.com/xunjian/xunjian/console/notify"
 	"github.com/xunjian/xunjian/console/store"
+	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 )
 
@@ -72,6 +73,10 @@ type Config struct {
 	// Topics are the gateway's topics; defaults xunjian.alerts,
 	// xunjian.findings, xunjian.samples.
 	Topics Topics `yaml:"topics"`
+	// SessionTimeout is how long the group waits for a console that
+	// stopped answering (a crash) before its partitions go to the others,
+	// or to it again when it restarts; default 10s.
+	SessionTimeout duration.Duration `yaml:"session_timeout"`
 	// StartFromEnd makes a group with no committed offset start at the end
 	// of each partition instead of its beginning (default: the beginning,
 	// so that a new console gets what the topics still hold).
@@ -91,6 +96,8 @@ const (
 	DefaultAlerts   = "xunjian.alerts"
 	DefaultFindings = "xunjian.findings"
 	DefaultSamples  = "xunjian.samples"
+	// DefaultSessionTimeout is Config.SessionTimeout's default.
+	DefaultSessionTimeout = 10 * time.Second
 )
 
 // Defaults fills the zero fields of c that have a default.
@@ -107,6 +114,9 @@ func (c *Config) Defaults() {
 	if c.Topics.Samples == "" {
 		c.Topics.Samples = DefaultSamples
 	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = duration.Duration(DefaultSessionTimeout)
+	}
 }
 
 // Validate reports what is wrong with c (defaults applied), each field
@@ -115,6 +125,9 @@ func (c Config) Validate(path string) error {
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, fmt.Errorf("%s.brokers: missing: the Kafka brokers the gateways publish to", path))
+	}
+	if c.SessionTimeout < duration.Duration(time.Second) {
+		errs = append(errs, fmt.Errorf("%s.session_timeout: %v: want 1s or more", path, c.SessionTimeout))
 	}
 	t := c.Topics
 	if t.Alerts == t.Findings || t.Alerts == t.Samples || t.Findings == t.Samples {
@@ -207,6 +220,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		MaxBytes:       10 << 20,
 		MaxWait:        100 * time.Millisecond,
 		CommitInterval: 0, // each handled message is committed before the next is read
+		SessionTimeout: c.cfg.SessionTimeout.D(),
+		// Heartbeats well within the session, as Kafka advises (a third).
+		HeartbeatInterval: c.cfg.SessionTimeout.D() / 3,
+		RebalanceTimeout:  c.cfg.SessionTimeout.D(),
 	})
 	defer func() {
 		c.ready.Store(false)
