@@ -23,7 +23,7 @@ scripts/postgres.sh start
 eval "export $(scripts/postgres.sh env)"
 
 echo "== go vet"
-go vet -tags kafka ./...
+go vet -tags kafka,browser ./...
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -32,7 +32,7 @@ if [ -n "$unformatted" ]; then
 fi
 
 echo "== staticcheck"
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags kafka ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags kafka,browser ./...
 
 echo "== opa test (stock binary, the version we embed) on the default bundle"
 opa_version=$(go list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
@@ -44,7 +44,7 @@ if ! wait "$kafka_pid"; then
 fi
 cat "$kafka_log"
 
-echo "== go test (with the real-Kafka integration tests: -tags kafka, KAFKA_BROKERS=$KAFKA_BROKERS)"
+echo "== go test (with the real-Kafka integration tests and the browser tests: -tags kafka,browser, KAFKA_BROKERS=$KAFKA_BROKERS, a headless Chromium)"
 # scripts/testsummary runs go test -json, prints what go test prints without
 # -json, and ends with one line over all packages: "N passed, N failed, N
 # skipped" (a package that does not build counts as failed). The line is
@@ -52,7 +52,7 @@ echo "== go test (with the real-Kafka integration tests: -tags kafka, KAFKA_BROK
 # run's "exit status 1"), and the script stops with a non-zero status; else
 # after the fuzz smoke.
 summary_file=$(mktemp)
-go run ./scripts/testsummary -o "$summary_file" go test -json -tags kafka -count=1 ${GOTEST_FLAGS:-} ./... || {
+go run ./scripts/testsummary -o "$summary_file" go test -json -tags kafka,browser -count=1 ${GOTEST_FLAGS:-} ./... || {
   status=$?; echo "== go test, all packages"; cat "$summary_file"; exit "$status"
 }
 

@@ -97,7 +97,8 @@ type Config struct {
 	// event is appended to before its verdict is returned, the shipper
 	// that drains it, and the topics, alert deduplication and QA sampling.
 	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides stream.brokers,
-	// and XUNJIAN_SPOOL_DIR stream.spool.dir.
+	// XUNJIAN_SPOOL_DIR stream.spool.dir and XUNJIAN_EMBEDDED_BROKER
+	// stream.embedded_broker.
 	Stream stream.Config `yaml:"stream"`
 	// SecondOpinion configures the optional second opinion on drafts the
 	// learned model scored in a grey zone: an OpenAI-compatible
@@ -204,10 +205,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		getenv = os.Getenv
 	}
 	for name, dst := range map[string]*string{
-		"XUNJIAN_LISTEN":       &c.Listen,
-		"XUNJIAN_ADMIN_LISTEN": &c.AdminListen,
-		"XUNJIAN_POLICY":       &c.Policy,
-		"XUNJIAN_SPOOL_DIR":    &c.Stream.Spool.Dir,
+		"XUNJIAN_LISTEN":          &c.Listen,
+		"XUNJIAN_ADMIN_LISTEN":    &c.AdminListen,
+		"XUNJIAN_POLICY":          &c.Policy,
+		"XUNJIAN_SPOOL_DIR":       &c.Stream.Spool.Dir,
+		"XUNJIAN_EMBEDDED_BROKER": &c.Stream.EmbeddedBroker,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = v

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func noEnv(string) string { return "" }
+
+// TestExampleConfig keeps docs/console.example.yaml loadable, its values
+// where the file says.
+func TestExampleConfig(t *testing.T) {
+	env := map[string]string{"XUNJIAN_KAFKA_BROKERS": "k9:9092, k10:9092"}
+	c, err := Load("../../docs/console.example.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Kafka.Brokers, ",") != "k9:9092,k10:9092" || c.Kafka.Group != "xunjian-console" || c.Auth.DevMode() ||
+		len(c.Notify.Channels) != 3 || c.Teams["acme"]["agent-17"] != "red" || c.RecoveryWindow.D().Hours() != 24 {
+		t.Errorf("config %+v", c)
+	}
+}
+
+// TestDefaults: with no file and no credential the console is in dev
+// mode on loopback, reading the built-in broker of `xunjian serve`, its
+// database in the state directory.
+func TestDefaults(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/state")
+	c, err := Load("", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != DefaultListen || c.Database != "sqlite:///state/xunjian/console.db" || strings.Join(c.Kafka.Brokers, ",") != DefaultDevBroker ||
+		!c.Auth.DevMode() {
+		t.Errorf("defaults %+v", c)
+	}
+}
+
+// TestInvalid: each mistake is refused at start, naming its field, and
+// never echoing a database password.
+func TestInvalid(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"public without auth", "listen: 0.0.0.0:8082\n", "0.0.0.0:8082"},
+		{"unknown field", "lisen: x\n", "field lisen not found"},
+		{"database scheme", "database: mysql://u:hunter2@db/x\n", "database"},
+		{"no brokers with auth", "auth:\n  api_keys:\n    - {name: k, tenant: t, role: admin, hash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'}\n", "kafka.brokers"},
+		{"unknown role", "auth:\n  api_keys:\n    - {name: k, tenant: t, role: boss, hash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'}\n", "boss"},
+		{"same topics", "kafka:\n  topics: {alerts: a, findings: a, samples: s}\n", "kafka.topics"},
+		{"team without agent", "teams:\n  acme: {'': red}\n", "teams.acme"},
+		{"channel type", "notify:\n  channels:\n    - {name: x, type: telegram}\n", "notify.channels"},
+		{"session timeout", "kafka:\n  session_timeout: 10ms\n", "kafka.session_timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "console.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, noEnv)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error holds the password: %v", err)
+			}
+		})
+	}
+}
