@@ -1,15 +1,18 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/xunjian/xunjian/console/store/storetest"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 )
@@ -55,13 +58,18 @@ func publish(t *testing.T, broker, topic string, values ...[]byte) {
 // within a second); alerts published while the console is down are posted
 // after it restarts on the same database, and none is posted twice.
 func TestConsoleRestart(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) { testConsoleRestart(t, storetest.DSN(t, d)) })
+	}
+}
+
+func testConsoleRestart(t *testing.T, dsn string) {
 	b, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Topics: []string{"t.alerts", "t.findings", "t.samples"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	robot := newDingTalk(t)
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "console.db")
 
 	var ids []string
 	batch := func(n int) {
@@ -116,5 +124,22 @@ func TestConsoleRestart(t *testing.T) {
 	}
 	if len(events) != len(ids) {
 		t.Errorf("%d events posted, want %d", len(events), len(ids))
+	}
+	// Operations see the consumer, the deliveries and the streams.
+	resp, err := http.Get(second.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`xunjian_console_consumer_lag{partition="0",topic="t.alerts"}`,
+		`xunjian_console_events_total{result="stored",topic="t.alerts"}`,
+		`xunjian_console_deliveries_total{channel="ops",result="delivered"}`,
+		`xunjian_console_sse_clients`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -2,25 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/xunjian/xunjian/console/store/storetest"
 	"github.com/xunjian/xunjian/gateway/stream/event"
 )
-
-// postgresEnv names the environment variable with the DSN of a PostgreSQL
-// database for the tests (scripts/postgres.sh env prints it); without it
-// the PostgreSQL variants are skipped.
-const postgresEnv = "XUNJIAN_TEST_POSTGRES"
 
 // Topics as the gateway names them by default.
 const (
@@ -41,10 +31,10 @@ type testDB struct {
 
 // eachDialect runs f as a subtest per dialect, each on a fresh database:
 // SQLite always (a file in a temp dir), PostgreSQL (a schema of its own in
-// the database of XUNJIAN_TEST_POSTGRES) when the variable is set.
+// the database of storetest.PostgresEnv) when the variable is set.
 func eachDialect(t *testing.T, f func(t *testing.T, db testDB)) {
 	t.Helper()
-	for _, d := range []string{"sqlite", "postgres"} {
+	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) { f(t, freshDB(t, d)) })
 	}
 }
@@ -52,52 +42,7 @@ func eachDialect(t *testing.T, f func(t *testing.T, db testDB)) {
 // freshDB returns an empty database of dialect d, removed after the test.
 func freshDB(t *testing.T, d string) testDB {
 	t.Helper()
-	db := testDB{dialect: d, clock: &clock{now: t0}}
-	switch d {
-	case "sqlite":
-		db.dsn = "sqlite://" + filepath.Join(t.TempDir(), "console.db")
-	case "postgres":
-		base := os.Getenv(postgresEnv)
-		if base == "" {
-			t.Skipf("%s is not set: scripts/postgres.sh start && eval \"export $(scripts/postgres.sh env)\"", postgresEnv)
-		}
-		db.dsn = postgresSchema(t, base)
-	default:
-		t.Fatalf("unknown dialect %q", d)
-	}
-	return db
-}
-
-// postgresSchema creates a schema of its own for the test in the database
-// of base and returns a DSN whose search_path is that schema.
-func postgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "test_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s is not a URL", postgresEnv)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testDB{dialect: d, clock: &clock{now: t0}, dsn: storetest.DSN(t, d)}
 }
 
 // open opens the database with the test's clock, closing it after the
