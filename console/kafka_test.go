@@ -3,70 +3,25 @@
 package console
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
-
-// buildXunjian builds cmd/xunjian once per test binary run.
-var buildXunjian = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "xunjian-console-e2e")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "xunjian")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/xunjian")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// syncBuf collects a process's output.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // process is a running xunjian command.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuf
+	out  *testproc.Buffer
 	done chan struct{}
 }
 
@@ -74,11 +29,11 @@ type process struct {
 // answers 200.
 func start(t *testing.T, ready string, env []string, args ...string) *process {
 	t.Helper()
-	bin, err := buildXunjian()
+	bin, err := testproc.Xunjian()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: exec.Command(bin, args...), out: &syncBuf{}, done: make(chan struct{})}
+	p := &process{cmd: exec.Command(bin, args...), out: &testproc.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -133,7 +88,7 @@ func TestGatewayToChat(t *testing.T) {
 	robot := newDingTalk(t)
 	dir := t.TempDir()
 
-	gwAgent, gwAdmin := freeAddr(t), freeAddr(t)
+	gwAgent, gwAdmin := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	gwConfig := filepath.Join(dir, "gateway.yaml")
 	os.WriteFile(gwConfig, []byte(fmt.Sprintf(`listen: %s
 admin_listen: %s
@@ -146,7 +101,7 @@ stream:
 `, gwAgent, gwAdmin, strings.Join(brokers, ", "), findings, alerts, samples, filepath.Join(dir, "spool"))), 0o600)
 	start(t, "http://"+gwAdmin+"/readyz", nil, "serve", "--config", gwConfig)
 
-	consoleAddr := freeAddr(t)
+	consoleAddr := testproc.FreeAddr(t)
 	consoleConfig := filepath.Join(dir, "console.yaml")
 	os.WriteFile(consoleConfig, []byte(fmt.Sprintf(`listen: %s
 database: sqlite://%s

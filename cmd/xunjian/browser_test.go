@@ -3,54 +3,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // The browser build tag runs these tests in a real Chromium (headless);
 // scripts/test.sh sets it, and CI installs Debian's chromium.
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestReadmeRunShowsAlertsInABrowser runs the README's first command
 // (`xunjian serve`, no configuration: the gateway, its built-in broker and
@@ -63,16 +35,18 @@ func TestReadmeRunShowsAlertsInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal("the browser build tag needs chromium on PATH (apt-get install chromium)")
 	}
-	agent, admin, broker, consoleAddr := freePort(t), freePort(t), freePort(t), freePort(t)
+	agent, admin, broker, consoleAddr := testproc.FreeAddr(t), testproc.FreeAddr(t), testproc.FreeAddr(t), testproc.FreeAddr(t)
 	t.Setenv("XUNJIAN_LISTEN", agent)
 	t.Setenv("XUNJIAN_ADMIN_LISTEN", admin)
 	t.Setenv("XUNJIAN_EMBEDDED_BROKER", broker)
 	t.Setenv("XUNJIAN_SPOOL_DIR", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &testproc.Buffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--console-listen", consoleAddr}, strings.NewReader(""), io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--console-listen", consoleAddr}, strings.NewReader(""), io.Discard, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

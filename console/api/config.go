@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/xunjian/xunjian/gateway/auth"
+	"github.com/xunjian/xunjian/internal/loopback"
 )
 
 // Role is what a principal may do in the console; see the package
@@ -109,18 +109,8 @@ func CheckListen(addr string, devMode bool) error {
 	if err != nil {
 		return fmt.Errorf("console listen address %q: %w", addr, err)
 	}
-	if !loopbackHost(host) {
+	if !loopback.Host(host) {
 		return fmt.Errorf("console listen address %q: no credential is configured (dev mode, every request an admin), so the console listens on loopback only: listen on 127.0.0.1 or [::1], or configure auth.api_keys or auth.jwt", addr)
 	}
 	return nil
-}
-
-// loopbackHost reports whether host (no port) is localhost or a loopback
-// IP address.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

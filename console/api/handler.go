@@ -24,6 +24,7 @@ import (
 
 	"github.com/xunjian/xunjian/console/store"
 	"github.com/xunjian/xunjian/gateway/auth"
+	"github.com/xunjian/xunjian/internal/loopback"
 )
 
 // Store is what the API reads and changes of the console's database;
@@ -361,7 +362,7 @@ func (h *Handler) endpoint(f func(http.ResponseWriter, *http.Request) error) htt
 		hdr.Set("Cache-Control", "no-store")
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		err := checkRequest(r)
-		if err == nil && h.authn.dev && !loopbackHost(hostname(r.Host)) {
+		if err == nil && h.authn.dev && !loopback.Host(hostname(r.Host)) {
 			err = errForbidden("dev mode answers requests to a loopback host only")
 		}
 		if err == nil {

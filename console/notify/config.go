@@ -3,13 +3,14 @@ package notify
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/config/duration"
+	"github.com/xunjian/xunjian/internal/envvar"
+	"github.com/xunjian/xunjian/internal/loopback"
 )
 
 // The channel types (ChannelConfig.Type).
@@ -419,7 +420,7 @@ func (ch ChannelConfig) validate() []fieldError {
 		switch {
 		case value == "" && required:
 			bad(field, "required for %s", ch.Type)
-		case value != "" && !envName(value):
+		case value != "" && !envvar.Name(value):
 			// Not quoted: what is here may be the secret itself.
 			bad(field, "want the name of an environment variable (letters, digits, _), not the secret itself")
 		}
@@ -504,36 +505,12 @@ func checkURL(u string, secret, query bool) string {
 		return fmt.Sprintf("%q: must not hold a fragment", p.Scheme+"://"+p.Host+p.Path)
 	case !query && (p.RawQuery != "" || p.ForceQuery):
 		return fmt.Sprintf("%q: must not hold a query", p.Scheme+"://"+p.Host+p.Path)
-	case secret && p.Scheme == "http" && !loopbackHost(p.Hostname()):
+	case secret && p.Scheme == "http" && !loopback.Host(p.Hostname()):
 		return fmt.Sprintf("%q: the secret would travel in clear; use https, or http to a loopback address", p.Scheme+"://"+p.Host+p.Path)
 	case strings.ContainsAny(u, " \t\r\n<>()|\"`"):
 		return fmt.Sprintf("%q: holds a space or one of <>()|\"` (would break a message's link)", p.Scheme+"://"+p.Host+p.Path)
 	}
 	return ""
-}
-
-// loopbackHost reports whether host names the loopback interface.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// envName reports whether s can name an environment variable: letters,
-// digits and underscores, not starting with a digit, at most 128 bytes.
-func envName(s string) bool {
-	if s == "" || len(s) > 128 || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // channelName reports whether s can name a channel.

@@ -3,13 +3,14 @@ package opinion
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"time"
 
 	"github.com/xunjian/xunjian/detectors/registry"
 	"github.com/xunjian/xunjian/gateway/config/duration"
+	"github.com/xunjian/xunjian/internal/envvar"
+	"github.com/xunjian/xunjian/internal/loopback"
 )
 
 // Defaults of zero Config fields.
@@ -201,7 +202,7 @@ func (c Config) Validate(path string) error {
 	if c.Model == "" && c.Enabled {
 		bad("model", "required when enabled")
 	}
-	if c.APIKeyEnv != "" && !envName(c.APIKeyEnv) {
+	if c.APIKeyEnv != "" && !envvar.Name(c.APIKeyEnv) {
 		// Not quoted: what is here may be the key itself.
 		bad("api_key_env", "want the name of an environment variable (letters, digits, _), not the key itself")
 	}
@@ -263,34 +264,10 @@ func checkBaseURL(u string, withKey bool) string {
 		return "must not hold a user or password: name the key's environment variable in api_key_env"
 	case p.RawQuery != "" || p.ForceQuery || p.Fragment != "":
 		return fmt.Sprintf("%q: must not hold a query or fragment", p.Scheme+"://"+p.Host+p.Path)
-	case withKey && p.Scheme == "http" && !loopbackHost(p.Hostname()):
+	case withKey && p.Scheme == "http" && !loopback.Host(p.Hostname()):
 		return fmt.Sprintf("%q: the API key would travel in clear; use https, or http to a loopback address", u)
 	}
 	return ""
-}
-
-// loopbackHost reports whether host names the loopback interface.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// envName reports whether s can name an environment variable: letters,
-// digits and underscores, not starting with a digit, at most 128 bytes.
-func envName(s string) bool {
-	if s == "" || len(s) > 128 || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Taxonomy returns every taxonomy kind ("family.kind"), from the one table

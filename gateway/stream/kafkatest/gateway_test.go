@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // These tests run the real gateway binary (xunjian serve) against the real
@@ -43,50 +43,6 @@ func repoRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
-}
-
-// buildGateway builds cmd/xunjian once per test binary run.
-var buildGateway = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "xunjian-e2e-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "xunjian")
-	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/xunjian")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// lockedBuf collects a process's stderr.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
 }
 
 // gwSpec is what a test gateway needs.
@@ -113,7 +69,7 @@ func newSpec(t *testing.T, brokers string) gwSpec {
 type gateway struct {
 	cmd          *exec.Cmd
 	agent, admin string
-	logs         *lockedBuf
+	logs         *testproc.Buffer
 	done         chan struct{}
 }
 
@@ -121,11 +77,11 @@ type gateway struct {
 // /readyz answers 200. The process is killed when the test ends.
 func startGateway(t *testing.T, spec gwSpec) *gateway {
 	t.Helper()
-	bin, err := buildGateway()
+	bin, err := testproc.Xunjian()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{agent: freeAddr(t), admin: freeAddr(t), logs: &lockedBuf{}, done: make(chan struct{})}
+	g := &gateway{agent: testproc.FreeAddr(t), admin: testproc.FreeAddr(t), logs: &testproc.Buffer{}, done: make(chan struct{})}
 	cfg := fmt.Sprintf(`listen: %s
 admin_listen: %s
 limits: {inspect_timeout: 2s}
