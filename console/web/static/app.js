@@ -550,10 +550,13 @@ function openHelp() {
   } else if (QL.can(role, 'mine')) {
     sections.push([t('help.mine'), [['j', 'help.qaNext'], ['k', 'help.qaPrev'], ['Enter', 'help.qaOpen'], ['?', 'help.help']]]);
   }
-  sections.push([t('help.review'), [
-    ['j', 'help.findingNext'], ['k', 'help.findingPrev'], ['c', 'help.correct'], ['f', 'help.falsePositive'],
-    ['w', 'help.wrongKind'], ['m', 'help.missed'], ['s', 'help.save'], ['d', 'help.dispute'], ['Esc', 'help.qaBack'],
-  ]]);
+  const review = [['j', 'help.findingNext'], ['k', 'help.findingPrev']];
+  if (QL.can(role, 'take')) {
+    review.push(['c', 'help.correct'], ['f', 'help.falsePositive'], ['w', 'help.wrongKind'], ['m', 'help.missed'], ['s', 'help.save']);
+  }
+  if (QL.can(role, 'dispute')) review.push(['d', 'help.dispute']);
+  review.push(['Esc', 'help.qaBack']);
+  sections.push([t('help.review'), review]);
   let dlg = null;
   dlg = modal('help-title', [
     h('h2', { id: 'help-title' }, t('help.title')),

@@ -165,7 +165,7 @@ export function createQa(host) {
     })());
 
   function statusLine(x, count) {
-    return h('p', { class: 'meta', id: 'qa-meta' },
+    return h('span', { class: 'meta', id: 'qa-meta' },
       count !== undefined ? t('qa.count', { n: count }) : null,
       x.loading ? [' · ', t('app.loading')] : null,
       x.error ? h('span', { class: 'error', role: 'alert' }, ' ', host.describeError(x.error)) : null);
@@ -253,6 +253,8 @@ export function createQa(host) {
     const row = focus && focus.closest ? focus.closest('tr[data-task-id], tr[data-dispute-id]') : null;
     const keep = row ? { id: row.getAttribute('data-task-id') ?? row.getAttribute('data-dispute-id'), k: focus.getAttribute('data-k') } : null;
     let x = null;
+    const l = listRows();
+    if (l && l.x && !l.ids.includes(str(l.x.selected))) l.x.selected = l.ids.length ? l.ids[0] : null;
     if (page === 'queue' && S.queue) {
       x = S.queue;
       fill(box, QV.taskTable(x.tasks, queueCtx(), QV.TASK_COLS, t('page.queue'), x.loaded ? t('task.empty') : t('app.loading')));
@@ -876,6 +878,7 @@ export function createQa(host) {
 
   function renderMine(m) {
     const x = S.mine;
+    if (!x.tasks.some((task) => str(task.id) === str(x.selected))) x.selected = x.tasks.length ? str(x.tasks[0].id) : null;
     const ctx = { ...baseCtx(), selectedTask: x.selected };
     const cols = QV.DISPUTE_COLS.filter((c) => c !== 'actions');
     fill(m, frame('mine', t('page.mine'), null,
@@ -1040,22 +1043,36 @@ export function createQa(host) {
     return null;
   }
 
-  function selectRow(l, id) {
+  /** markSelected marks the row of id selected in place: aria-selected, and the Tab order of the rows and their controls. */
+  function markSelected(attr, id) {
+    let found = null;
+    for (const r of document.querySelectorAll(`#main tr[${attr}]`)) {
+      const on = r.getAttribute(attr) === id;
+      if (on) found = r;
+      r.setAttribute('aria-selected', on ? 'true' : 'false');
+      r.setAttribute('tabindex', on ? '0' : '-1');
+      r.classList.toggle('sel', on);
+      for (const el of r.querySelectorAll('[data-k]')) el.setAttribute('tabindex', on ? '0' : '-1');
+    }
+    return found;
+  }
+
+  function selectRow(l, id, focus = true) {
     l.x.selected = id;
-    if (S.route.page === 'mine') rerender();
-    else refreshList();
-    const row = [...document.querySelectorAll(`tr[${l.attr}]`)].find((r) => r.getAttribute(l.attr) === id);
-    if (row) {
-      for (const r of document.querySelectorAll(`tr[${l.attr}]`)) {
-        const on = r === row;
-        r.setAttribute('aria-selected', on ? 'true' : 'false');
-        r.setAttribute('tabindex', on ? '0' : '-1');
-        r.classList.toggle('sel', on);
-      }
+    const row = markSelected(l.attr, id);
+    if (row && focus) {
       row.focus({ preventScroll: true });
       row.scrollIntoView({ block: 'nearest' });
     }
   }
+
+  // A click or Tab into a row of a list selects it.
+  document.addEventListener('focusin', (e) => {
+    if (!S.route || host.route().view !== 'qa') return;
+    const l = listRows();
+    const row = l && e.target.closest ? e.target.closest(`#main tr[${l.attr}]`) : null;
+    if (row && row.getAttribute(l.attr) !== str(l.x && l.x.selected)) selectRow(l, row.getAttribute(l.attr), false);
+  });
 
   function findingKeys() {
     return [...document.querySelectorAll('#qa-turns li[data-finding]')].map((el) => el.getAttribute('data-finding')).filter(Boolean);

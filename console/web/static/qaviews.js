@@ -251,8 +251,9 @@ export function scorecardPanel(sc, draft, ctx, score, buttons) {
         localName(x.name, ctx.lang, x.id),
         x.kinds.length ? [' ', h('span', { class: 'hint' }, '(' + x.kinds.join(', ') + ')')] : null))) : null,
     score,
-    h('label', { class: 'qa-note-label', for: 'qa-note' }, t('rev.note')),
-    h('textarea', { id: 'qa-note', 'data-k': 'review-note', rows: '3', maxlength: '4000', value: draft.note, disabled: ro }),
+    ro ? (draft.note ? [h('h4', { class: 'qa-note-label' }, t('rev.note')), h('p', { class: 'note-text', id: 'qa-note' }, draft.note)] : null)
+      : [h('label', { class: 'qa-note-label', for: 'qa-note' }, t('rev.note')),
+        h('textarea', { id: 'qa-note', 'data-k': 'review-note', rows: '3', maxlength: '4000', value: draft.note })],
     buttons || null);
 }
 
@@ -281,14 +282,15 @@ export function scoreView(result, auto, ctx, submitted) {
 export function findingLabel(finding, ctx) {
   if (!finding) return ctx.t('disp.whole');
   const f = ctx.conversation ? findingAt(ctx.conversation, finding.event_id, +finding.index) : null;
-  return ctx.t('disp.finding', { kind: f ? findingKind(f) : DASH, event: str(finding.event_id), n: (+finding.index || 0) + 1 });
+  const p = { event: str(finding.event_id), n: (+finding.index || 0) + 1 };
+  return f ? ctx.t('disp.finding', { kind: findingKind(f), ...p }) : ctx.t('disp.findingAt', p);
 }
 
 function rulingView(d, ctx) {
   if (!d.ruled_by && !d.ruled_at && !d.ruling_note) return DASH;
   return [
     d.ruled_by ? h('strong', null, str(d.ruled_by)) : null, ' ',
-    d.ruled_at ? h('time', { datetime: str(d.ruled_at) }, ctx.fmtTime(d.ruled_at)) : null,
+    d.ruled_at ? h('time', { datetime: str(d.ruled_at) }, ctx.fmtTime(d.ruled_at)) : null, ' ',
     d.ruling_note ? h('q', { class: 'note-text' }, str(d.ruling_note)) : null,
   ];
 }

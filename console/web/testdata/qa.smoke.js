@@ -251,11 +251,16 @@ await tick(60);
 assert.equal(w.location.search, '');
 
 // Keyboard: j selects, a takes, Enter opens
+assert.equal($('tr[data-task-id="T2"]').getAttribute('aria-selected'), 'true', 'the first row is selected, and reachable by Tab');
+assert.equal($('tr[data-task-id="T2"]').getAttribute('tabindex'), '0');
 w.document.body.focus();
 key('j', w.document.body);
+assert.equal(w.document.activeElement.getAttribute('data-task-id'), 'T1');
+key('k');
 assert.equal(w.document.activeElement.getAttribute('data-task-id'), 'T2');
 key('j');
-assert.equal(w.document.activeElement.getAttribute('data-task-id'), 'T1');
+assert.equal($('tr[data-task-id="T1"] a[data-k="open"]').getAttribute('tabindex'), '0');
+assert.equal($('tr[data-task-id="T2"] a[data-k="open"]').getAttribute('tabindex'), '-1');
 key('a');
 await tick(60);
 assert.equal(api.requests.filter((r) => r.method === 'POST').at(-1).path, '/api/qa/tasks/T1/take');
@@ -376,6 +381,12 @@ assert.ok($('li[data-event="e1"] .qa-missed-item'), 'the draft survives');
 click($('#qa-raw'));
 await tick();
 assert.ok($('li[data-event="e1"] p.text').textContent.includes('138****5678'));
+
+// The help lists the review's keys
+key('?', w.document.body);
+assert.match($('dialog[open]').textContent, /the finding is a false positive/);
+assert.match($('dialog[open]').textContent, /add a missed finding from the selected text/);
+$('dialog[open]').close();
 
 // Save the draft (s)
 w.document.body.focus();
@@ -526,7 +537,8 @@ assert.equal($$('button[data-k="rule-accepted"]').length, 1, 'the open dispute c
 assert.ok($('button[data-k="dispute"]'), 'a supervisor may dispute too');
 // The help lists the review keys
 key('?', w.document.body);
-assert.match($('dialog[open]').textContent, /false positive/);
+assert.match($('dialog[open]').textContent, /dispute the review/);
+assert.doesNotMatch($('dialog[open]').textContent, /false positive/, 'a supervisor judges no finding');
 $('dialog[open]').close();
 
 // The language

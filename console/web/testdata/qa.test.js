@@ -220,7 +220,8 @@ test('the scorecard: hostile names as text, inputs per category, auto-fail boxes
       assert.equal(box.value, s);
       assert.equal(box.checked, true);
       assert.equal(!!box.disabled, !editable);
-      assert.equal(byK(panel, 'review-note')[0].value, s);
+      if (editable) assert.equal(byK(panel, 'review-note')[0].value, s);
+      else assert.equal(descendants(panel).find((e) => e.getAttribute('id') === 'qa-note').textContent, s, 'read-only: the note as text');
       assert.ok(textNodes(panel).includes(s));
     }
     const result = Q.computeScore(sc, draft, { turns: [] });
@@ -252,6 +253,8 @@ test('disputes: hostile text, rulings only for leads on open ones', () => {
     assertSafe(item);
     assert.equal(byK(item, 'rule-accepted').length, 0, 'not open: no ruling');
     assert.ok(textNodes(item).includes(dicts.en['disp.whole']));
+    const bare = QV.disputeRow(d, ctx('en', { conversation: null }));
+    assert.ok(textNodes(bare).includes(L.translate(dicts.en, 'disp.findingAt', { n: 1, event: s })), 'no conversation: the finding by its place');
     assert.ok(descendants(item).some((e) => hasClass(e, 'ds-unknown')));
     const plain = QV.disputeRow(d, ctx('en', { canRule: false }));
     assert.equal(byK(plain, 'rule-rejected').length, 0, 'an auditor or agent does not rule');
