@@ -108,7 +108,8 @@ func TestDictionaries(t *testing.T) {
 		}
 	}
 	// The Chinese dictionary is Chinese: a sample of keys differs from English.
-	for _, k := range []string{"app.title", "signin.submit", "conv.undelivered", "level.critical", "state.resolved"} {
+	for _, k := range []string{"app.title", "signin.submit", "conv.undelivered", "level.critical", "state.resolved",
+		"nav.reviews", "rev.submit", "verdict.false_positive", "disp.onReview", "rev.rawNotice", "prec.definition"} {
 		if d["en"][k] == d["zh-CN"][k] {
 			t.Errorf("%s is the same in both languages: %q", k, d["en"][k])
 		}
@@ -122,12 +123,29 @@ var keyFamilies = map[string][]string{
 	"state.":    {"new", "acknowledged", "resolved"},
 	"action.":   {"allow", "warn", "redact", "confirm", "block"},
 	"sev.":      {"info", "low", "medium", "high", "critical"},
-	"role.":     {"supervisor", "auditor", "admin"},
+	"role.":     {"supervisor", "auditor", "admin", "agent"},
 	"age.":      {"now", "s", "m", "h", "d"},
 	"stream.":   {"connecting", "live", "reconnecting"},
 	"col.":      {"level", "kind", "message", "agent", "team", "conversation", "risk", "age", "state", "assignee", "actions"},
 	"counters.": {"window1h", "window24h"},
 	"act.":      {"take", "takeTitle", "takeLabel", "resolve", "resolveTitle", "resolveLabel", "note", "noteTitle", "noteLabel"},
+	// The quality audits' pages (qa.js, qaviews.js; docs/qa.md).
+	"page.":       {"queue", "disputes", "quota", "precision", "calibration", "mine"},
+	"tcol.":       {"due", "created", "conversation", "agent", "team", "reason", "risk", "state", "assignee", "actions"},
+	"reason.":     {"hash", "high_risk", "agent_min"},
+	"tstate.":     {"open", "in_review", "done"},
+	"verdict.":    {"correct", "false_positive", "wrong_kind", "correctTitle", "false_positiveTitle", "wrong_kindTitle"},
+	"span.":       {"integer", "range", "empty"},
+	"problem.":    {"missing", "kind"},
+	"dcol.":       {"review", "finding", "by", "reason", "state", "ruling", "actions"},
+	"dstate.":     {"open", "accepted", "partly_accepted", "rejected"},
+	"outcome.":    {"accepted", "partly_accepted", "rejected"},
+	"qcol.":       {"agent", "team", "sampled", "reviewed", "minimum", "met"},
+	"pcol.":       {"rule", "source", "correct", "false_positive", "wrong_kind", "missed", "precision"},
+	"source.":     {"rule", "lexicon", "model"},
+	"since.":      {"7d", "30d", "90d"},
+	"expverdict.": {"false_positive", "missed", "all"},
+	"expfmt.":     {"jsonl", "rego"},
 }
 
 // TestKeysUsedExist: every key the JS names is in the dictionaries, every

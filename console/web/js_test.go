@@ -110,8 +110,9 @@ func TestJS(t *testing.T) {
 	runNode(t, node, dir, args...)
 }
 
-// TestAppSmoke runs testdata/app.smoke.js, the whole application in jsdom
-// against a mock API, when XUNJIAN_WEB_NODE_MODULES names a node_modules
+// TestAppSmoke runs testdata/*.smoke.js, the whole application in jsdom
+// against a mock API (app.smoke.js: the alert wall; qa.smoke.js: the
+// quality audits), when XUNJIAN_WEB_NODE_MODULES names a node_modules
 // directory holding jsdom (the repository ships none; CI skips this).
 func TestAppSmoke(t *testing.T) {
 	mods := os.Getenv("XUNJIAN_WEB_NODE_MODULES")
@@ -129,5 +130,7 @@ func TestAppSmoke(t *testing.T) {
 	if err := os.Symlink(abs, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	runNode(t, node, dir, "app.smoke.js")
+	for _, name := range []string{"app.smoke.js", "qa.smoke.js"} {
+		t.Run(name, func(t *testing.T) { runNode(t, node, dir, name) })
+	}
 }

@@ -9,7 +9,8 @@
 //
 //   - GET / and every other path outside /assets/ and /api/: index.html,
 //     so that the application's own routes (/conversations/{id},
-//     /agents/{id}) can be reloaded and linked to;
+//     /agents/{id}, the quality audits' /qa/...) can be reloaded and
+//     linked to;
 //   - GET /assets/{version}/{name}: an asset, cached for a year
 //     (immutable). The version is a hash of all the assets, so a new
 //     binary changes every asset URL; index.html, which names them, is
@@ -29,7 +30,8 @@
 // parsing sinks, that no asset refers to another origin, that every
 // interface string exists in both languages (zh-CN and en, in
 // static/i18n.json) and, when Node.js is installed, run the unit tests of
-// the application's pure functions (static/lib.js) and of its rendering.
+// the application's pure functions (static/lib.js, static/qalib.js) and of
+// its rendering (views.js, qaviews.js).
 package web
 
 import (

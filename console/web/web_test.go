@@ -68,7 +68,7 @@ func checkSecurityHeaders(t *testing.T, w *httptest.ResponseRecorder, what strin
 }
 
 func TestIndex(t *testing.T) {
-	for _, target := range []string{"/", "/?lang=en&state=resolved", "/conversations/c-1", "/agents/%E5%9D%90%E5%B8%AD", "/some/where/else.png", "/healthz-not-mine", "/assetsx", "/apix"} {
+	for _, target := range []string{"/", "/?lang=en&state=resolved", "/conversations/c-1", "/agents/%E5%9D%90%E5%B8%AD", "/some/where/else.png", "/qa", "/qa/tasks/T-1", "/healthz-not-mine", "/assetsx", "/apix"} {
 		w := get(t, http.MethodGet, target)
 		if w.Code != http.StatusOK {
 			t.Fatalf("GET %s: %d", target, w.Code)

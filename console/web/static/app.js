@@ -1,12 +1,15 @@
 // The supervisors' console: sign-in, the alert wall, the conversation and
-// agent views, the counters, the live stream and the keyboard.
-// docs/console.md is the contract with the API; lib.js holds the pure
-// logic, views.js the rendering, dom.js the only DOM building.
+// agent views, the counters, the live stream and the keyboard, and the
+// quality audits' pages (qa.js). docs/console.md and docs/qa.md are the
+// contract with the API; lib.js and qalib.js hold the pure logic,
+// views.js and qaviews.js the rendering, dom.js the only DOM building.
 
 import * as api from './api.js';
 import { h, fill } from './dom.js';
 import * as L from './lib.js';
 import * as V from './views.js';
+import * as QL from './qalib.js';
+import { createQa } from './qa.js';
 
 const LANG_KEY = 'xunjian.console.lang';
 const COUNTERS_EVERY = 30000;
@@ -235,7 +238,7 @@ function viewCtx() {
     now: Date.now(),
     fmtTime,
     selectedId: S.selectedId,
-    canAct: !!S.me && S.me.role !== 'auditor',
+    canAct: canAct(),
     onAction: (op, a) => act(op, a),
     onLink,
   };
@@ -367,7 +370,7 @@ function flash(id) {
 // ------------------------------------------------------------ actions
 
 function canAct() {
-  return !!S.me && S.me.role !== 'auditor';
+  return !!S.me && S.me.role !== 'auditor' && S.me.role !== 'agent';
 }
 
 function act(op, a) {
@@ -532,14 +535,33 @@ function modal(labelId, children, { onClose } = {}) {
 
 function openHelp() {
   if (document.querySelector('dialog[open]')) return;
-  const keys = [
-    ['j', 'help.next'], ['k', 'help.prev'], ['Enter', 'help.open'], ['a', 'help.take'], ['r', 'help.resolve'],
-    ['n', 'help.note'], ['/', 'help.filter'], ['Esc', 'help.back'], ['?', 'help.help'],
-  ];
+  const role = S.me ? S.me.role : '';
+  const sections = [];
+  if (QL.can(role, 'alerts')) {
+    sections.push([t('help.wall'), [
+      ['j', 'help.next'], ['k', 'help.prev'], ['Enter', 'help.open'], ['a', 'help.take'], ['r', 'help.resolve'],
+      ['n', 'help.note'], ['/', 'help.filter'], ['Esc', 'help.back'], ['?', 'help.help'],
+    ]]);
+  }
+  if (QL.can(role, 'queue')) {
+    sections.push([t('help.queue'), [
+      ['j', 'help.qaNext'], ['k', 'help.qaPrev'], ['Enter', 'help.qaOpen'], ['a', 'help.qaTake'], ['/', 'help.filter'],
+    ]]);
+  } else if (QL.can(role, 'mine')) {
+    sections.push([t('help.mine'), [['j', 'help.qaNext'], ['k', 'help.qaPrev'], ['Enter', 'help.qaOpen'], ['?', 'help.help']]]);
+  }
+  const review = [['j', 'help.findingNext'], ['k', 'help.findingPrev']];
+  if (QL.can(role, 'take')) {
+    review.push(['c', 'help.correct'], ['f', 'help.falsePositive'], ['w', 'help.wrongKind'], ['m', 'help.missed'], ['s', 'help.save']);
+  }
+  if (QL.can(role, 'dispute')) review.push(['d', 'help.dispute']);
+  review.push(['Esc', 'help.qaBack']);
+  sections.push([t('help.review'), review]);
   let dlg = null;
   dlg = modal('help-title', [
     h('h2', { id: 'help-title' }, t('help.title')),
-    h('dl', { class: 'keys' }, keys.map(([k, key]) => [h('dt', null, h('kbd', null, k)), h('dd', null, t(key))])),
+    sections.map(([title, keys]) => [h('h3', { class: 'keys-title' }, title),
+      h('dl', { class: 'keys' }, keys.map(([k, key]) => [h('dt', null, h('kbd', null, k)), h('dd', null, t(key))]))]),
     h('p', { class: 'hint' }, t('help.tab')),
     h('div', { class: 'buttons' }, h('button', { type: 'button', class: 'btn', autofocus: true, on: { click: () => dlg.close() } }, t('common.close'))),
   ]);
@@ -625,7 +647,22 @@ function openNote(a) {
   });
 }
 
+// ------------------------------------------------------------ the QA pages
+
+const qa = createQa({
+  t, fmtTime, toast, announce, handleError, describeError, modal, navigate, onLink, viewHead, replaceSearch,
+  me: () => S.me,
+  lang: () => S.lang,
+  route: () => S.route,
+});
+
 // ------------------------------------------------------------ navigation
+
+/** replaceSearch changes the query of the current view (its filters), making no new view. */
+function replaceSearch(search) {
+  history.replaceState(history.state, '', location.pathname + search);
+  lastLocation = location.pathname + location.search;
+}
 
 function onLink(e) {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
@@ -645,13 +682,15 @@ function navigate(path, { replace = false } = {}) {
 function toWall(e) {
   if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   e.preventDefault();
-  if (S.route.view !== 'wall') navigate('/' + S.wallSearch);
+  if (!QL.can(S.me && S.me.role, 'alerts')) navigate(QL.homePath(S.me && S.me.role));
+  else if (S.route.view !== 'wall') navigate('/' + S.wallSearch);
 }
 
 function goBack() {
   if (S.route.view === 'wall') return;
+  if (S.route.view === 'qa' && S.route.page !== 'task') return;
   if (history.state && history.state.inApp) history.back();
-  else navigate('/' + S.wallSearch, { replace: true });
+  else navigate(S.route.view === 'qa' ? qa.backPath() : '/' + S.wallSearch, { replace: true });
 }
 
 function openConversation(a) {
@@ -668,9 +707,18 @@ function route() {
   const loc = location.pathname + location.search;
   if (loc === lastLocation && S.route.rendered) return;
   lastLocation = loc;
-  const from = S.route.rendered ? S.route.view + ':' + (S.route.id || '') : '';
-  S.route = L.parseRoute(location.pathname);
-  if (S.route.view === 'wall') {
+  const from = S.route.rendered ? S.route.view + ':' + (S.route.page || '') + ':' + (S.route.id || '') : '';
+  let qr = QL.parseQaRoute(location.pathname);
+  if (!qr && !QL.can(S.me.role, 'alerts')) {
+    // An agent sees no alert wall: its reviews instead.
+    history.replaceState({ inApp: true }, '', QL.homePath(S.me.role));
+    lastLocation = location.pathname + location.search;
+    qr = QL.parseQaRoute(location.pathname);
+  }
+  S.route = qr || L.parseRoute(location.pathname);
+  if (S.route.view === 'qa') {
+    qa.route(S.route, location.search);
+  } else if (S.route.view === 'wall') {
     const f = L.filtersFromSearch(location.search);
     if (!S.wall) {
       S.wall = new AlertList(f, onWallChange);
@@ -693,8 +741,9 @@ function route() {
   }
   renderView();
   S.route.rendered = true;
+  renderNav();
   // A new view takes the focus: its selected alert, else its content.
-  if (from && from !== S.route.view + ':' + (S.route.id || '')) {
+  if (from && from !== S.route.view + ':' + (S.route.page || '') + ':' + (S.route.id || '')) {
     const row = document.querySelector(`#main tr[data-alert-id="${S.selectedId}"]`);
     const to = row || document.getElementById('main');
     if (to) to.focus({ preventScroll: !!row });
@@ -797,12 +846,13 @@ function renderApp() {
   const me = S.me;
   const header = h('header', { class: 'top' },
     h('a', { class: 'skip', href: '#main' }, t('nav.skip')),
-    h('h1', null, h('a', { href: '/', on: { click: toWall } }, t('app.title'))),
-    h('span', { id: 'stream-status', class: 'stream' }),
+    h('h1', null, h('a', { href: QL.homePath(me.role), on: { click: toWall } }, t('app.title'))),
+    topNav(me),
+    QL.can(me.role, 'alerts') ? h('span', { id: 'stream-status', class: 'stream' }) : null,
     h('span', { class: 'spacer' }),
     h('span', { class: 'me', title: me.tenant ? t('me.tenant', { tenant: me.tenant }) : '' },
       h('span', { class: 'subject' }, me.subject || ''), ' ',
-      h('span', { class: 'tag' }, ['supervisor', 'auditor', 'admin'].includes(me.role) ? t('role.' + me.role) : String(me.role || '')),
+      h('span', { class: 'tag' }, ['supervisor', 'auditor', 'admin', 'agent'].includes(me.role) ? t('role.' + me.role) : String(me.role || '')),
       me.dev ? [' ', h('span', { class: 'tag dev' }, t('me.dev'))] : null),
     langToggle(),
     h('button', { type: 'button', class: 'btn ghost', 'aria-label': t('nav.helpLabel'), title: t('nav.helpLabel'), on: { click: openHelp } }, '?'),
@@ -816,6 +866,26 @@ function renderApp() {
   route();
 }
 
+/** topNav links the role's parts of the console: the alert wall, the reviews (or an agent's own). */
+function topNav(me) {
+  const items = [];
+  if (QL.can(me.role, 'alerts')) items.push(['wall', '/', t('nav.alerts')]);
+  if (QL.can(me.role, 'queue')) items.push(['qa', '/qa', t('nav.reviews')]);
+  if (QL.can(me.role, 'mine')) items.push(['mine', '/qa/mine', t('nav.mine')]);
+  if (items.length < 2 && !QL.can(me.role, 'mine')) return null;
+  return h('nav', { class: 'top-nav', 'aria-label': t('nav.label') }, h('ul', null, items.map(([k, path, label]) => h('li', null,
+    h('a', { href: path, 'data-nav': k, on: { click: onLink } }, label)))));
+}
+
+/** renderNav marks the current part of the console in the top navigation. */
+function renderNav() {
+  const cur = S.route.view === 'qa' ? (S.route.page === 'mine' ? 'mine' : 'qa') : S.route.view === 'wall' ? 'wall' : '';
+  for (const a of document.querySelectorAll('.top-nav a[data-nav]')) {
+    if (a.getAttribute('data-nav') === cur) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 function viewHead(title, extra) {
   return h('div', { class: 'view-head' },
     h('button', { type: 'button', class: 'btn', on: { click: goBack }, title: t('conv.backTitle') }, '← ', t('conv.back')),
@@ -826,7 +896,8 @@ function renderView() {
   const main = document.getElementById('main');
   if (!main) return;
   S.rowSets = [];
-  if (S.route.view === 'conversation') renderConversation(main);
+  if (S.route.view === 'qa') qa.render(main);
+  else if (S.route.view === 'conversation') renderConversation(main);
   else if (S.route.view === 'agent') renderAgent(main);
   else renderWall(main);
 }
@@ -1042,6 +1113,25 @@ function onKey(e) {
     control: !!tgt.closest('button, a[href], summary'),
     row: tgt.matches('tr[data-alert-id]'),
   });
+  if (S.route.view === 'qa') {
+    const k = {
+      key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey,
+      dialog: !!document.querySelector('dialog[open]'),
+      editable: !!tgt.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]'),
+      control: !!tgt.closest('button, a[href], summary'),
+      row: tgt.matches('tr[data-task-id], tr[data-dispute-id]'),
+    };
+    const qcmd = QL.qaKeyCommand(k, S.route.page);
+    if (!qcmd) return;
+    e.preventDefault();
+    if (qcmd === 'help') openHelp();
+    else if (qcmd === 'back') goBack();
+    else if (qcmd === 'blur') {
+      tgt.blur();
+      document.getElementById('main')?.focus({ preventScroll: true });
+    } else qa.command(qcmd);
+    return;
+  }
   if (!cmd) return;
   e.preventDefault();
   const ids = allAlertsOfView().map((a) => a.id);
@@ -1134,6 +1224,7 @@ function signedOut(expired) {
   S.counters = null;
   S.selectedId = null;
   S.rowSets = [];
+  qa.reset();
   renderSignIn(expired ? t('signin.expired') : '');
 }
 
@@ -1153,7 +1244,7 @@ function startApp() {
   stopAll();
   S.gen++;
   renderApp();
-  startStream();
+  if (QL.can(S.me.role, 'alerts')) startStream();
   S.timers.push(setInterval(() => {
     if (S.route.view === 'wall' && !document.hidden) loadCounters();
   }, COUNTERS_EVERY));
@@ -1185,6 +1276,11 @@ async function boot() {
   applyLang();
   document.addEventListener('keydown', onKey);
   window.addEventListener('popstate', () => { if (S.me) route(); });
+  window.addEventListener('beforeunload', (e) => {
+    if (!qa.unsaved()) return;
+    e.preventDefault();
+    e.returnValue = '';
+  });
   try {
     S.me = await api.get('/api/me');
   } catch (e) {

@@ -138,13 +138,16 @@ export function highlighted(text, findings, ctx) {
   return p;
 }
 
-/** turnView is one message of a conversation. */
-export function turnView(turn, ctx, alertsTable) {
+/**
+ * turnMeta is the line above a message: who wrote it, when, the
+ * gateway's action, whether the customer saw it, the risk after it.
+ */
+export function turnMeta(turn, ctx) {
   const { t } = ctx;
   const agent = turn.role === 'agent';
   const action = known(ACTIONS, turn.action, '');
   const undelivered = agent && !turn.delivered;
-  const meta = h('div', { class: 'meta' },
+  return h('div', { class: 'meta' },
     h('span', { class: 'who' }, agent ? t('conv.agentRole') : turn.role === 'customer' ? t('conv.customer') : String(turn.role || DASH)),
     h('time', { datetime: turn.ts || '', title: ctx.fmtTime(turn.ts) }, ctx.fmtTime(turn.ts)),
     agent && turn.action ? h('span', { class: 'action act-' + (action || 'unknown') }, action ? t('action.' + action) : turn.action) : null,
@@ -153,6 +156,14 @@ export function turnView(turn, ctx, alertsTable) {
       : h('span', { class: 'delivered-label' }, t('conv.delivered'))) : null,
     turn.event_id ? h('span', { class: 'risk num', title: t('conv.riskAfter') }, t('conv.risk') + ' ' + formatRisk(turn.risk)) : null,
     turn.sampled ? h('span', { class: 'tag' }, t('conv.sampled')) : null);
+}
+
+/** turnView is one message of a conversation. */
+export function turnView(turn, ctx, alertsTable) {
+  const { t } = ctx;
+  const agent = turn.role === 'agent';
+  const undelivered = agent && !turn.delivered;
+  const meta = turnMeta(turn, ctx);
   const findings = Array.isArray(turn.findings) ? turn.findings : [];
   return h('li', { class: 'turn role-' + (agent ? 'agent' : 'customer') + (undelivered ? ' undelivered' : '') },
     meta,
