@@ -32,7 +32,8 @@ import (
 const usage = `usage: go run ./bench COMMAND [flags]
 
 commands:
-  compare   run direct, proxy, xunjian, xunjian-nocache and opa-sidecar side by side
+  compare   run direct, proxy, xunjian, xunjian-nocache and opa-sidecar side by side,
+            on realistic traffic (unique) and on the corpus drafts repeated
   pii       compare the privacy detector with Presidio's analyzer (recall, msgs/s)
   load      send load to a server already running on loopback
 
@@ -84,34 +85,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
-// corpusFlags are the message-selection flags compare and load share.
+// corpusFlags are the message flags compare and load share.
 type corpusFlags struct {
 	dir                      string
 	names                    string
 	maxPer, agents           int
 	privacy, rude, diversion float64
 	seed                     uint64
+	// The unique scenario's.
+	open                         int
+	quick, followUps, complaints float64
 }
 
 func (c *corpusFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "corpora", "", "corpora folder (default: testdata/corpora in the repository)")
-	fs.StringVar(&c.names, "corpus", strings.Join(corpus.DefaultNames, ","), "comma-separated corpus folders whose agent turns make the messages")
-	fs.IntVar(&c.maxPer, "max-per-corpus", 0, "at most this many agent turns per corpus (0: all)")
+	fs.StringVar(&c.names, "corpus", strings.Join(corpus.DefaultNames, ","), "comma-separated corpus folders whose dialogues make the messages")
+	fs.IntVar(&c.maxPer, "max-per-corpus", 0, "repeated scenario: at most this many agent turns per corpus (0: all)")
 	fs.IntVar(&c.agents, "agents", 200, "number of agent ids the conversations are spread over")
-	fs.Float64Var(&c.privacy, "privacy", 0.05, "share of drafts with a planted phone, ID or card number (or e-mail)")
-	fs.Float64Var(&c.rude, "rude", 0.03, "share of drafts with a planted rude phrase")
-	fs.Float64Var(&c.diversion, "diversion", 0.03, "share of drafts with a planted off-platform invitation (加我微信 …)")
-	fs.Uint64Var(&c.seed, "seed", 1, "seed for sampling, order and plants")
+	fs.Float64Var(&c.privacy, "privacy", 0.05, "share of agent drafts with a planted phone, ID or card number (or e-mail)")
+	fs.Float64Var(&c.rude, "rude", 0.03, "share of agent drafts with a planted rude phrase")
+	fs.Float64Var(&c.diversion, "diversion", 0.03, "share of agent drafts with a planted off-platform invitation (加我微信 …)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed for sampling, order, variation and plants")
+	fs.IntVar(&c.open, "open-conversations", 2000, "unique scenario: conversations under way at once on the simulated clock")
+	fs.Float64Var(&c.quick, "quick", 0.15, "unique scenario: share of agent drafts that are templated quick replies (亲，您好，很高兴为您服务), sent verbatim")
+	fs.Float64Var(&c.followUps, "follow-ups", 0.1, "unique scenario: chance that a customer writes again before the agent answers")
+	fs.Float64Var(&c.complaints, "complaints", 0.05, "unique scenario: share of customer messages with a complaint threat (12315, a bad review …)")
 }
 
-func (c *corpusFlags) options() corpus.Options {
+func (c *corpusFlags) corpusNames() []string {
 	var names []string
 	for _, n := range strings.Split(c.names, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			names = append(names, n)
 		}
 	}
-	return corpus.Options{Names: names, MaxPerCorpus: c.maxPer, Agents: c.agents, Privacy: c.privacy, Rude: c.rude, Diversion: c.diversion, Seed: c.seed}
+	return names
+}
+
+// options are the repeated scenario's.
+func (c *corpusFlags) options() corpus.Options {
+	return corpus.Options{Names: c.corpusNames(), MaxPerCorpus: c.maxPer, Agents: c.agents, Privacy: c.privacy, Rude: c.rude, Diversion: c.diversion, Seed: c.seed}
+}
+
+// traffic are the unique scenario's.
+func (c *corpusFlags) traffic() corpus.TrafficOptions {
+	return corpus.TrafficOptions{
+		Names: c.corpusNames(), Agents: c.agents, Open: c.open, Quick: c.quick, FollowUps: c.followUps, Complaints: c.complaints,
+		Privacy: c.privacy, Rude: c.rude, Diversion: c.diversion, Seed: c.seed,
+	}
+}
+
+// splitList splits a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
@@ -136,6 +168,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rounds := fs.Int("rounds", 3, "split each phase into this many rounds that visit every target in turn (peak: the median round)")
 	warmup := fs.Duration("warmup", 0, "unmeasured closed-loop warm-up per target (default: duration/5, at most 2s)")
 	targetList := fs.String("targets", strings.Join(compare.AllTargets, ","), "comma-separated targets to run")
+	scenarios := fs.String("scenario", strings.Join(compare.AllScenarios, ","), "comma-separated scenarios to run, the headline first: unique (realistic traffic, every message unique but the quick replies) and repeated (the corpus drafts, request i carrying draft i mod N)")
+	drafts := fs.Int("drafts", 0, "unique scenario: messages made before the run (0: enough for the run's length)")
+	pin := fs.String("pin", compare.PinAuto, "run the load generator and upstream on one set of CPUs and the target under test on another (taskset -c): auto (when taskset and 2 CPUs are there), on, off")
+	loadCPUs := fs.String("load-cpus", "", "with --pin: the load generator's CPUs (taskset list; default: the first half of the allowed CPUs)")
+	targetCPUs := fs.String("target-cpus", "", "with --pin: the target's CPUs (default: the rest)")
 	conns := fs.Int("conns", 32, "closed-loop connections")
 	openConns := fs.Int("open-conns", 64, "open-loop connections")
 	rate := fs.Float64("rate", 0, "open-loop rate in req/s for every target (default: rate-share of xunjian's measured peak)")
@@ -147,7 +184,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	profDir := fs.String("profile-dir", "", "profile folder (default: bench/results)")
 	withPII := fs.Bool("pii", false, "also run the PII comparison (privacy detector vs Presidio) and add it to the table and JSON")
 	keep := fs.Bool("keep", false, "keep the work folder (binaries, configs, logs)")
-	short := fs.Bool("short", false, "smoke mode: 300ms per phase, 100ms warm-up, 300 turns per corpus (a few seconds per target)")
+	short := fs.Bool("short", false, "smoke mode: 300ms per phase, 100ms warm-up, 300 turns per corpus, 20,000 unique messages (a few seconds per target and scenario)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -156,20 +193,21 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg := compare.Config{
-		Root: root, Corpora: cf.dir, Corpus: cf.options(), Duration: *duration, Rounds: *rounds, Warmup: *warmup,
+		Root: root, Corpora: cf.dir, Corpus: cf.options(), Traffic: cf.traffic(), Drafts: *drafts,
+		Scenarios: splitList(*scenarios), Targets: splitList(*targetList),
+		Duration: *duration, Rounds: *rounds, Warmup: *warmup,
 		Conns: *conns, OpenConns: *openConns, Rate: *rate, RateShare: *rateShare, MaxRequests: *maxReq, InspectTimeout: *inspectTimeout,
+		Pin: *pin, LoadCPUs: *loadCPUs, TargetCPUs: *targetCPUs,
 		Profile: *prof, ProfileDir: *profDir, PII: *withPII, KeepWorkDir: *keep, Progress: stderr,
-		Command: "go run ./bench compare " + strings.Join(args, " "),
-	}
-	for _, t := range strings.Split(*targetList, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			cfg.Targets = append(cfg.Targets, t)
-		}
+		Command: strings.TrimSpace("go run ./bench compare " + strings.Join(args, " ")),
 	}
 	if *short {
 		cfg.Duration, cfg.Warmup = 300*time.Millisecond, 100*time.Millisecond
 		if cfg.Corpus.MaxPerCorpus == 0 {
 			cfg.Corpus.MaxPerCorpus = 300
+		}
+		if cfg.Drafts == 0 {
+			cfg.Drafts = 20000
 		}
 		cfg.PIIConfig = pii.Config{Negatives: 200, Chinese: 200, MinTime: 100 * time.Millisecond}
 	}
@@ -244,6 +282,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conns := fs.Int("conns", load.DefaultConns, "connections (requests in flight at most)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	maxReq := fs.Int64("max-requests", 0, "at most this many requests (0: no bound)")
+	scenario := fs.String("scenario", compare.Unique, "messages: unique (realistic traffic: conversations with customer and agent turns, every message unique but the quick replies) or repeated (the corpus agent drafts, request i carrying draft i mod N)")
+	drafts := fs.Int("drafts", 100000, "unique scenario: messages made before sending (past them the sequence starts over)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -254,7 +294,15 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	msgs, err := corpus.Load(dir, cf.options())
+	var msgs []corpus.Message
+	switch *scenario {
+	case compare.Unique:
+		msgs, _, err = corpus.Generate(dir, cf.traffic(), *drafts)
+	case compare.Repeated:
+		msgs, err = corpus.Load(dir, cf.options())
+	default:
+		return fmt.Errorf("%w: --scenario %q: want %s or %s", errUsage, *scenario, compare.Unique, compare.Repeated)
+	}
 	if err != nil {
 		return err
 	}
@@ -262,7 +310,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, m := range msgs {
 		bodies[i] = m.Body()
 	}
-	res, err := load.Run(ctx, load.Config{Addr: *addr, Path: *path, Bodies: bodies, Rate: *rate, Conns: *conns, Duration: *duration, MaxRequests: *maxReq})
+	res, err := load.Run(ctx, load.Config{Addr: *addr, Path: *path, Bodies: bodies, Rate: *rate, Conns: *conns, Duration: *duration, MaxRequests: *maxReq, ConnectPath: "/bench/connect"})
 	if err != nil {
 		return err
 	}

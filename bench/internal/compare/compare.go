@@ -1,10 +1,16 @@
 // Package compare runs the harness's side-by-side comparison: it starts
 // every target on loopback (the chat backend alone, a plain proxy, the
-// Xunjian gateway with and without its findings cache, and detectors plus
-// an OPA server over HTTP), measures each one's peak throughput in closed
-// loop, then each one's latency in open loop at one fixed rate (by default
-// half the gateway's peak), and reports them with the ratios the
-// performance budget in DESIGN.md is about.
+// Xunjian gateway with and without its caches, and detectors plus an OPA
+// server over HTTP), measures each one's peak throughput in closed loop,
+// then each one's latency in open loop at one fixed rate (by default half
+// the gateway's peak), and reports them with the ratios the performance
+// budget in DESIGN.md is about, and the gateways' cache hit rates in each
+// phase.
+//
+// It does so for each scenario (the load's messages): the headline,
+// realistic traffic in which every message but the quick replies is unique
+// and conversations evolve with customer and agent turns, and the corpus
+// drafts repeated, which is what the caches like best.
 package compare
 
 import (
@@ -22,7 +28,6 @@ import (
 	"github.com/xunjian/xunjian/bench/internal/load"
 	"github.com/xunjian/xunjian/bench/internal/pii"
 	"github.com/xunjian/xunjian/bench/internal/targets"
-	"github.com/xunjian/xunjian/rules"
 )
 
 // Target names.
@@ -34,7 +39,7 @@ const (
 	OPASidecar     = "opa-sidecar"
 	// XunjianNoStream is a diagnostic target, not run by default: the
 	// gateway with stream.disabled, to show what the event stream (spool,
-	// shipper and the embedded broker, all in the gateway's process) costs.
+	// shipper and the broker) costs.
 	XunjianNoStream = "xunjian-nostream"
 )
 
@@ -46,7 +51,7 @@ var knownTargets = []string{Direct, Proxy, Xunjian, XunjianNoCache, XunjianNoStr
 
 // descriptions say what each target is, for the report.
 var descriptions = map[string]string{
-	Direct:          "client straight to the test upstream (the floor)",
+	Direct:          "client straight to an upstream of its own (the floor)",
 	Proxy:           "plain fasthttp reverse proxy, no inspection (the limit)",
 	Xunjian:         "xunjian serve: full inspection, default policy, event stream",
 	XunjianNoCache:  "xunjian serve with cache.disabled (findings and decision caches off)",
@@ -63,6 +68,10 @@ func expected(target string) []int {
 	return []int{200, 409, 422}
 }
 
+// connectPath is what each load connection GETs, unmeasured, to open: a
+// path no target serves, so that opening a connection sends no message.
+const connectPath = "/bench/connect"
+
 // Config is one comparison run. Zero fields take the documented defaults.
 type Config struct {
 	// Root is the repository root (builds run there); empty means the
@@ -70,9 +79,21 @@ type Config struct {
 	Root string
 	// Corpora is the corpora folder; empty means corpus.Dir's default.
 	Corpora string
-	// Corpus chooses and plants the messages.
+	// Scenarios to run, in order, from AllScenarios; the first is the
+	// headline (its ratios are the budget checks, its run is profiled).
+	// nil means AllScenarios.
+	Scenarios []string
+	// Corpus chooses and plants the repeated scenario's drafts.
 	Corpus corpus.Options
-	// Targets to run, a subset of AllTargets; nil means all.
+	// Traffic makes the unique scenario's messages.
+	Traffic corpus.TrafficOptions
+	// Drafts is how many messages of the unique scenario's stream are
+	// made before the run; every target goes on through them from phase
+	// to phase and would start over past the end (the report says so).
+	// Zero means enough for the run's length: 25,000 per second of
+	// warm-up and phases, more with Profile, at least 20,000.
+	Drafts int
+	// Targets to run, a subset of knownTargets; nil means AllTargets.
 	Targets []string
 	// Duration is each target's time per phase (closed loop, then open
 	// loop); default 10s.
@@ -90,7 +111,8 @@ type Config struct {
 	// OpenConns is the open loop's connections; default 64.
 	OpenConns int
 	// Rate is the open loop's fixed rate; zero means RateShare of the
-	// xunjian target's peak (of the slowest target's without xunjian).
+	// xunjian target's peak (of the slowest target's without xunjian), in
+	// each scenario.
 	Rate float64
 	// RateShare is the share of the peak that sets Rate; default 0.5.
 	RateShare float64
@@ -100,9 +122,18 @@ type Config struct {
 	// their default (50ms), past which a draft is answered 503
 	// (fail closed), which the report counts as unexpected.
 	InspectTimeout time.Duration
+	// Pin is PinAuto (or empty), PinOn or PinOff: whether the load
+	// generator and upstream run on one set of CPUs and the target under
+	// test on another (taskset -c). Auto pins when taskset exists and at
+	// least 2 CPUs are allowed.
+	Pin string
+	// LoadCPUs and TargetCPUs choose the two sets (taskset's list form,
+	// "0" or "0-1"); empty means the allowed CPUs' first half and the
+	// rest.
+	LoadCPUs, TargetCPUs string
 	// Profile fetches CPU and allocation profiles of the xunjian target
 	// under closed-loop load into ProfileDir (default bench/results) after
-	// the measured phases.
+	// the headline scenario's measured phases.
 	Profile    bool
 	ProfileDir string
 	// PII also runs the PII comparison (privacy detector vs Presidio) and
@@ -118,7 +149,40 @@ type Config struct {
 	Command string
 }
 
-// TargetResult is one target's measurements.
+// CacheCount is a cache's look-ups in one phase. HitRate is hits over
+// look-ups, absent when there were none (the cache is off).
+type CacheCount struct {
+	Hits    float64  `json:"hits"`
+	Misses  float64  `json:"misses"`
+	HitRate *float64 `json:"hit_rate,omitempty"`
+}
+
+func (c *CacheCount) add(hits, misses float64) {
+	c.Hits += hits
+	c.Misses += misses
+	c.HitRate = nil
+	if n := c.Hits + c.Misses; n > 0 {
+		r := c.Hits / n
+		c.HitRate = &r
+	}
+}
+
+// PhaseCache is a gateway's cache look-ups during one phase, from its
+// /metrics read before and after each of the phase's runs.
+type PhaseCache struct {
+	Findings CacheCount `json:"findings"`
+	Decision CacheCount `json:"decision"`
+}
+
+// CacheByPhase holds a gateway's cache look-ups per phase.
+type CacheByPhase struct {
+	Warmup  *PhaseCache `json:"warmup,omitempty"`
+	Peak    *PhaseCache `json:"peak,omitempty"`
+	Fixed   *PhaseCache `json:"fixed_rate,omitempty"`
+	Profile *PhaseCache `json:"profile,omitempty"`
+}
+
+// TargetResult is one target's measurements in one scenario.
 type TargetResult struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
@@ -126,14 +190,23 @@ type TargetResult struct {
 	// median of the rounds' throughputs, in PeakRounds.
 	Peak       load.Result `json:"peak"`
 	PeakRounds []float64   `json:"peak_rounds_rps"`
-	// Fixed is the open-loop phase at the report's rate, its rounds merged
-	// (latency histograms merged, throughput over all rounds).
+	// Fixed is the open-loop phase at the scenario's rate, its rounds
+	// merged (latency histograms merged, throughput over all rounds).
 	Fixed load.Result `json:"fixed_rate"`
 	// Unexpected counts answers, over both phases, with a status the
 	// target should not give (see the report's expected statuses), plus
 	// requests without an answer.
 	Unexpected int64 `json:"unexpected"`
-	// Metrics are the gateway's own counters after the run (cache
+	// Cache is a gateway's findings and decision cache look-ups in each
+	// phase (gateway targets only).
+	Cache *CacheByPhase `json:"cache_by_phase,omitempty"`
+	// Drafts is how many of the scenario's messages the target was sent
+	// (or skipped as dropped), over every phase, when the scenario goes on
+	// through its messages; Repeated counts those past the end of the
+	// messages, which started over.
+	Drafts   int64 `json:"drafts_used,omitempty"`
+	Repeated int64 `json:"drafts_repeated,omitempty"`
+	// Metrics are the gateway's own counters after the scenario (cache
 	// look-ups, events), for gateway targets.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
@@ -160,22 +233,15 @@ type Check struct {
 	Met    bool    `json:"met"`
 }
 
-// Settings record how the run was configured.
+// Settings record how the run was configured, for every scenario.
 type Settings struct {
-	Duration      string             `json:"duration_per_phase"`
-	Rounds        int                `json:"rounds"`
-	Warmup        string             `json:"warmup"`
-	Conns         int                `json:"closed_loop_conns"`
-	OpenConns     int                `json:"open_loop_conns"`
-	Rate          float64            `json:"fixed_rate_rps"`
-	RateRule      string             `json:"fixed_rate_rule"`
-	Corpora       []string           `json:"corpora"`
-	Messages      int                `json:"messages"`
-	Conversations int                `json:"conversations"`
-	Agents        int                `json:"agents"`
-	Planted       map[string]int     `json:"planted"`
-	Shares        map[string]float64 `json:"plant_shares"`
-	Expected      map[string][]int   `json:"expected_statuses"`
+	Scenarios []string         `json:"scenarios"`
+	Duration  string           `json:"duration_per_phase"`
+	Rounds    int              `json:"rounds"`
+	Warmup    string           `json:"warmup"`
+	Conns     int              `json:"closed_loop_conns"`
+	OpenConns int              `json:"open_loop_conns"`
+	Expected  map[string][]int `json:"expected_statuses"`
 	// InspectTimeout is the gateways' limits.inspect_timeout when the run
 	// set one; empty means their default.
 	InspectTimeout string `json:"inspect_timeout,omitempty"`
@@ -183,24 +249,34 @@ type Settings struct {
 
 // Report is the result of Run, written as the result JSON.
 type Report struct {
-	Command  string         `json:"command"`
-	Started  time.Time      `json:"started"`
-	Machine  Machine        `json:"machine"`
-	Settings Settings       `json:"settings"`
-	Targets  []TargetResult `json:"targets"`
-	Ratios   Ratios         `json:"ratios"`
-	Budget   []Check        `json:"budget"`
-	Profiles []string       `json:"profiles,omitempty"`
-	PII      *pii.Report    `json:"pii,omitempty"`
-	Notes    []string       `json:"notes,omitempty"`
+	Command  string    `json:"command"`
+	Started  time.Time `json:"started"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Pinning  Pinning   `json:"pinning"`
+	// Scenarios are the scenarios' results, the headline first.
+	Scenarios []ScenarioResult `json:"scenarios"`
+	// Ratios and Budget are the headline scenario's.
+	Ratios   Ratios      `json:"ratios"`
+	Budget   []Check     `json:"budget"`
+	Profiles []string    `json:"profiles,omitempty"`
+	PII      *pii.Report `json:"pii,omitempty"`
+	Notes    []string    `json:"notes,omitempty"`
 }
 
-// Target returns the named target's result, or nil.
+// Headline returns the headline scenario's result, or nil.
+func (r *Report) Headline() *ScenarioResult {
+	if len(r.Scenarios) == 0 {
+		return nil
+	}
+	return &r.Scenarios[0]
+}
+
+// Target returns the named target's result in the headline scenario, or
+// nil.
 func (r *Report) Target(name string) *TargetResult {
-	for i := range r.Targets {
-		if r.Targets[i].Name == name {
-			return &r.Targets[i]
-		}
+	if h := r.Headline(); h != nil {
+		return h.Target(name)
 	}
 	return nil
 }
@@ -229,6 +305,24 @@ func (c *Config) defaults() error {
 		}
 	}
 	c.Targets = ordered
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = AllScenarios
+	}
+	for i, s := range c.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("scenario %q: want one of %s", s, strings.Join(AllScenarios, ", "))
+		}
+		if slices.Contains(c.Scenarios[:i], s) {
+			return fmt.Errorf("scenario %q named twice", s)
+		}
+	}
+	switch c.Pin {
+	case "":
+		c.Pin = PinAuto
+	case PinAuto, PinOn, PinOff:
+	default:
+		return fmt.Errorf("pin %q: want %s, %s or %s", c.Pin, PinAuto, PinOn, PinOff)
+	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
 	}
@@ -247,6 +341,13 @@ func (c *Config) defaults() error {
 	if c.RateShare <= 0 {
 		c.RateShare = 0.5
 	}
+	if c.Drafts <= 0 {
+		secs := (c.Warmup + 2*c.Duration).Seconds()
+		if c.Profile {
+			secs += c.Duration.Seconds() * 0.6
+		}
+		c.Drafts = max(20000, int(25000*secs))
+	}
 	if c.ProfileDir == "" {
 		c.ProfileDir = filepath.Join(c.Root, "bench", "results")
 	}
@@ -263,42 +364,21 @@ type running struct {
 	gateway *targets.Gateway // gateway targets only
 }
 
-// Run runs the comparison. Every process it starts is stopped before it
-// returns, whatever happens.
+// binaries are the programs the targets run, built once per run.
+type binaries struct{ xunjian, opa string }
+
+// Run runs the comparison, scenario by scenario, each with targets started
+// afresh. Every process it starts is stopped before it returns, whatever
+// happens.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...) }
 	rep := &Report{Command: cfg.Command, Started: time.Now().UTC(), Machine: probeMachine(ctx, cfg.Root)}
-
-	dir, err := corpus.Dir(cfg.Corpora)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := corpus.Load(dir, cfg.Corpus)
-	if err != nil {
-		return nil, err
-	}
-	bodies := make([][]byte, len(msgs))
-	convs, agents := map[string]bool{}, map[string]bool{}
-	planted := map[string]int{}
-	for i, m := range msgs {
-		bodies[i] = m.Body()
-		convs[m.Conversation], agents[m.Agent] = true, true
-		if m.Plant != "" {
-			planted[m.Plant]++
-		}
-	}
-	names := cfg.Corpus.Names
-	if len(names) == 0 {
-		names = corpus.DefaultNames
-	}
 	rep.Settings = Settings{
-		Duration: cfg.Duration.String(), Rounds: cfg.Rounds, Warmup: cfg.Warmup.String(), Conns: cfg.Conns, OpenConns: cfg.OpenConns,
-		Corpora: names, Messages: len(msgs), Conversations: len(convs), Agents: len(agents), Planted: planted,
-		Shares:   map[string]float64{"privacy": cfg.Corpus.Privacy, "rude": cfg.Corpus.Rude, "diversion": cfg.Corpus.Diversion},
-		Expected: map[string][]int{},
+		Scenarios: cfg.Scenarios, Duration: cfg.Duration.String(), Rounds: cfg.Rounds, Warmup: cfg.Warmup.String(),
+		Conns: cfg.Conns, OpenConns: cfg.OpenConns, Expected: map[string][]int{},
 	}
 	for _, t := range cfg.Targets {
 		rep.Settings.Expected[t] = expected(t)
@@ -306,7 +386,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.InspectTimeout > 0 {
 		rep.Settings.InspectTimeout = cfg.InspectTimeout.String()
 	}
-	say("%d messages from %s (%d conversations, %d agents, planted %v)", len(msgs), strings.Join(names, ", "), len(convs), len(agents), planted)
+
+	dir, err := corpus.Dir(cfg.Corpora)
+	if err != nil {
+		return nil, err
+	}
+	var loads []*scenarioLoad
+	for _, name := range cfg.Scenarios {
+		sl, err := buildScenario(dir, cfg, name)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		say("scenario %s: %s", name, sl.summary())
+		loads = append(loads, sl)
+	}
 
 	work, err := os.MkdirTemp("", "xunjian-bench-")
 	if err != nil {
@@ -317,139 +410,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		defer os.RemoveAll(work)
 	}
-	var group targets.Group
-	defer group.Stop()
-
-	run, err := startTargets(ctx, cfg, work, &group, rep, say)
+	// Build before pinning: the builds have every CPU.
+	bins, err := buildBinaries(ctx, cfg, work, rep, say)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range run {
-		if err := probe(r, bodies[0]); err != nil {
+	pin, err := decidePinning(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if pin.on {
+		if err := targets.PinSelf(ctx, pin.load); err != nil {
 			return nil, err
 		}
+		defer func() {
+			// Give the PII run and whatever follows every CPU again.
+			if err := targets.PinSelf(context.Background(), pin.allowed); err != nil {
+				say("unpinning: %v", err)
+			}
+		}()
+		say("pinned: load generator, upstream and broker on CPU %s; the target under test on CPU %s", pin.load, pin.target)
+	} else {
+		say("not pinned: %s", pin.reason)
 	}
+	rep.Pinning = pin.report(cfg.Targets)
 
-	// Phase 1: peak throughput, closed loop, in rounds that interleave the
-	// targets, so that a neighbour's burst on a shared machine does not
-	// fall on one target only.
-	results := make([]TargetResult, len(run))
-	peaks := make([][]load.Result, len(run))
-	per := cfg.Duration / time.Duration(cfg.Rounds)
-	for round := 1; round <= cfg.Rounds; round++ {
-		for i, r := range run {
-			if round == 1 {
-				results[i] = TargetResult{Name: r.name, Description: descriptions[r.name]}
-				if cfg.Warmup > 0 {
-					say("%s: warm-up %v", r.name, cfg.Warmup)
-					if _, err := load.Run(ctx, load.Config{Addr: r.addr, Path: targets.RoutePath, Bodies: bodies, Conns: cfg.Conns, Duration: cfg.Warmup}); err != nil {
-						return nil, fmt.Errorf("%s: warm-up: %w", r.name, err)
-					}
-				}
-			}
-			say("%s: closed loop, %d connections, %v (round %d of %d)", r.name, cfg.Conns, per, round, cfg.Rounds)
-			res, err := load.Run(ctx, load.Config{Addr: r.addr, Path: targets.RoutePath, Bodies: bodies, Conns: cfg.Conns, Duration: per, MaxRequests: cfg.MaxRequests})
-			if err != nil {
-				return nil, fmt.Errorf("%s: closed loop: %w", r.name, err)
-			}
-			peaks[i] = append(peaks[i], res)
-			say("%s: %.0f req/s, p99 %.0fµs, statuses %v", r.name, res.Throughput, res.Latency.P99, res.Statuses)
+	for i, sl := range loads {
+		res, profiles, err := runScenario(ctx, cfg, sl, bins, pin, work, i == 0, say)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", sl.name, err)
 		}
+		rep.Scenarios = append(rep.Scenarios, res)
+		rep.Profiles = append(rep.Profiles, profiles...)
 	}
-	for i := range run {
-		results[i].Peak = load.Merge(peaks[i]...)
-		for _, p := range peaks[i] {
-			results[i].PeakRounds = append(results[i].PeakRounds, p.Throughput)
-		}
-		results[i].Peak.Throughput = median(results[i].PeakRounds)
-	}
+	h := rep.Headline()
+	rep.Ratios, rep.Budget = h.Ratios, h.Budget
 
-	// The fixed rate: given, or a share of the gateway's peak.
-	rate, rule := cfg.Rate, "given by --rate"
-	if rate <= 0 {
-		base := ""
-		for i, r := range run {
-			if r.name == Xunjian {
-				rate, base = results[i].Peak.Throughput, Xunjian
-			}
-		}
-		if base == "" {
-			for i, r := range run {
-				if rate == 0 || results[i].Peak.Throughput < rate {
-					rate, base = results[i].Peak.Throughput, r.name
-				}
-			}
-		}
-		rate *= cfg.RateShare
-		rule = fmt.Sprintf("%.0f%% of %s's measured peak", 100*cfg.RateShare, base)
-	}
-	rate = float64(int64(rate/10+0.5) * 10) // a round number
-	if rate <= 0 {
-		return nil, errors.New("fixed rate: the peak measured nothing")
-	}
-	rep.Settings.Rate, rep.Settings.RateRule = rate, rule
-
-	// Phase 2: latency at the fixed rate, open loop, in the same rounds.
-	fixed := make([][]load.Result, len(run))
-	for round := 1; round <= cfg.Rounds; round++ {
-		for i, r := range run {
-			say("%s: open loop at %.0f req/s, %d connections, %v (round %d of %d)", r.name, rate, cfg.OpenConns, per, round, cfg.Rounds)
-			res, err := load.Run(ctx, load.Config{Addr: r.addr, Path: targets.RoutePath, Bodies: bodies, Rate: rate, Conns: cfg.OpenConns, Duration: per, MaxRequests: cfg.MaxRequests})
-			if err != nil {
-				return nil, fmt.Errorf("%s: open loop: %w", r.name, err)
-			}
-			fixed[i] = append(fixed[i], res)
-			say("%s: p50 %.0fµs p99 %.0fµs p99.9 %.0fµs max %.0fµs (achieved %.0f req/s, late %d, dropped %d)",
-				r.name, res.Latency.P50, res.Latency.P99, res.Latency.P999, res.Latency.Max, res.Throughput, res.Late, res.Dropped)
-		}
-	}
-	for i, r := range run {
-		res := load.Merge(fixed[i]...)
-		results[i].Fixed = res
-		ok := expected(r.name)
-		results[i].Unexpected = results[i].Peak.Unexpected(ok...) + res.Unexpected(ok...) + results[i].Peak.Errors + res.Errors
-		if r.gateway != nil {
-			if m, err := scrapeMetrics(r.gateway.Admin); err != nil {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("%s: metrics: %v", r.name, err))
-			} else {
-				results[i].Metrics = m
-			}
-		}
-	}
-	rep.Targets = results
-	for _, tr := range results {
-		if tr.Unexpected > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %d requests unanswered or answered with an unexpected status (closed loop %s; open loop %s)",
-				tr.Name, tr.Unexpected, unexpectedString(tr.Peak, expected(tr.Name)), unexpectedString(tr.Fixed, expected(tr.Name))))
-		}
-	}
-
-	if cfg.Profile {
-		for _, r := range run {
-			if r.name != Xunjian {
-				continue
-			}
-			files, note, err := profile(ctx, cfg, r, bodies, say)
-			if err != nil {
-				return nil, err
-			}
-			// Recorded relative to the repository: the report is checked
-			// in and must not name the machine's paths.
-			for _, f := range files {
-				if rel, err := filepath.Rel(cfg.Root, f); err == nil && !strings.HasPrefix(rel, "..") {
-					f = filepath.ToSlash(rel)
-				}
-				rep.Profiles = append(rep.Profiles, f)
-			}
-			if note != "" {
-				rep.Notes = append(rep.Notes, note)
-			}
-		}
-	}
-	group.Stop() // free the cores before the PII run
-
-	rep.computeRatios()
-	rep.Notes = append(rep.Notes, rep.gatewayNotes()...)
 	if cfg.PII {
 		pc := cfg.PIIConfig
 		if pc.Corpora == "" {
@@ -457,6 +453,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		if pc.Progress == nil {
 			pc.Progress = cfg.Progress
+		}
+		if pin.on { // every CPU again for Presidio and the detector
+			if err := targets.PinSelf(ctx, pin.allowed); err != nil {
+				return nil, err
+			}
 		}
 		pr, err := pii.Run(ctx, pc)
 		if err != nil {
@@ -467,146 +468,68 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// startTargets starts the upstream and every target in cfg.Targets and
-// returns them in order; every process joins group.
-func startTargets(ctx context.Context, cfg Config, work string, group *targets.Group, rep *Report, say func(string, ...any)) ([]running, error) {
-	up, upAddr, err := targets.StartChild(ctx, targets.RoleUpstream, targets.ChildArgs{}, work)
-	if err != nil {
-		return nil, err
-	}
-	group.Add(up)
-	say("upstream on %s", upAddr)
-
+// buildBinaries builds the xunjian binary and the opa binary the targets
+// need, and records OPA's version.
+func buildBinaries(ctx context.Context, cfg Config, work string, rep *Report, say func(string, ...any)) (binaries, error) {
+	var b binaries
 	need := func(names ...string) bool {
-		for _, n := range names {
-			if slices.Contains(cfg.Targets, n) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(names, func(n string) bool { return slices.Contains(cfg.Targets, n) })
 	}
-	var xunjianBin, opaBin string
+	var err error
 	if need(Xunjian, XunjianNoCache, XunjianNoStream) {
 		say("building xunjian (go build ./cmd/xunjian)")
-		if xunjianBin, err = targets.BuildXunjian(ctx, cfg.Root, work); err != nil {
-			return nil, err
+		if b.xunjian, err = targets.BuildXunjian(ctx, cfg.Root, work); err != nil {
+			return b, err
 		}
 	}
 	if need(OPASidecar) {
 		v, err := targets.OPAVersion(ctx, cfg.Root)
 		if err != nil {
-			return nil, err
+			return b, err
 		}
 		say("building opa %s (go install %s@%s)", v, "github.com/open-policy-agent/opa", v)
-		if opaBin, err = targets.BuildOPA(ctx, cfg.Root, work, v); err != nil {
-			return nil, err
+		if b.opa, err = targets.BuildOPA(ctx, cfg.Root, work, v); err != nil {
+			return b, err
 		}
-		bv, err := targets.OPABinaryVersion(ctx, opaBin)
+		bv, err := targets.OPABinaryVersion(ctx, b.opa)
 		if err != nil {
-			return nil, err
+			return b, err
 		}
 		rep.Machine.OPA = bv
 	} else if v, err := targets.OPAVersion(ctx, cfg.Root); err == nil {
 		rep.Machine.OPA = strings.TrimPrefix(v, "v") + " (embedded, from go.mod)"
 	}
-
-	// The gateways send their events to a broker process of its own, as
-	// in production, not to one on their own heap.
-	var broker string
-	if need(Xunjian, XunjianNoCache) {
-		p, addr, err := targets.StartBroker(ctx, xunjianBin, work)
-		if err != nil {
-			return nil, err
-		}
-		group.Add(p)
-		broker = addr
-		say("broker on %s (xunjian broker)", addr)
-	}
-	var run []running
-	for _, name := range cfg.Targets {
-		switch name {
-		case Direct:
-			run = append(run, running{name: name, addr: upAddr})
-		case Proxy:
-			p, addr, err := targets.StartChild(ctx, targets.RoleProxy, targets.ChildArgs{Upstream: upAddr}, work)
-			if err != nil {
-				return nil, err
-			}
-			group.Add(p)
-			run = append(run, running{name: name, addr: addr})
-		case Xunjian, XunjianNoCache, XunjianNoStream:
-			g, err := targets.StartGateway(ctx, xunjianBin, targets.GatewayConfig{
-				Name: name, Upstream: upAddr, WorkDir: work,
-				NoCache: name == XunjianNoCache, NoStream: name == XunjianNoStream, InspectTimeout: cfg.InspectTimeout,
-				Broker: broker,
-			})
-			if err != nil {
-				return nil, err
-			}
-			group.Add(g.Process)
-			run = append(run, running{name: name, addr: g.Addr, gateway: g})
-		case OPASidecar:
-			bundle := filepath.Join(work, "bundle")
-			if err := rules.WriteDefaultBundle(bundle); err != nil {
-				return nil, err
-			}
-			o, err := targets.StartOPA(ctx, opaBin, bundle, work)
-			if err != nil {
-				return nil, err
-			}
-			group.Add(o.Process)
-			p, addr, err := targets.StartChild(ctx, targets.RoleSidecar, targets.ChildArgs{Upstream: upAddr, OPA: o.Addr, Bundle: bundle}, work)
-			if err != nil {
-				return nil, err
-			}
-			group.Add(p)
-			run = append(run, running{name: name, addr: addr})
-		}
-		say("%s on %s", name, run[len(run)-1].addr)
-	}
-	return run, nil
+	return b, nil
 }
 
-// probe sends one request and checks the answer, so that a broken target
-// fails the run at once with a clear message.
-func probe(r running, body []byte) error {
-	res, err := load.Run(context.Background(), load.Config{Addr: r.addr, Path: targets.RoutePath, Bodies: [][]byte{body}, Conns: 1, Duration: 5 * time.Second, MaxRequests: 1})
-	if err != nil {
-		return fmt.Errorf("%s: first request: %w", r.name, err)
-	}
-	if n := res.Unexpected(expected(r.name)...); n > 0 {
-		return fmt.Errorf("%s: first request answered %v, want one of %v", r.name, res.StatusList(), expected(r.name))
-	}
-	return nil
-}
-
-func (r *Report) computeRatios() {
-	x, nc, p, s, d := r.Target(Xunjian), r.Target(XunjianNoCache), r.Target(Proxy), r.Target(OPASidecar), r.Target(Direct)
+func (s *ScenarioResult) computeRatios() {
+	x, nc, p, sc, d := s.Target(Xunjian), s.Target(XunjianNoCache), s.Target(Proxy), s.Target(OPASidecar), s.Target(Direct)
+	s.Ratios, s.Budget = Ratios{}, nil
 	if x != nil && p != nil && p.Peak.Throughput > 0 {
-		r.Ratios.XunjianOverProxy = x.Peak.Throughput / p.Peak.Throughput
-		r.Budget = append(r.Budget, Check{Name: "xunjian throughput / proxy", Target: ">= 0.50", Value: r.Ratios.XunjianOverProxy, Met: r.Ratios.XunjianOverProxy >= 0.5})
+		s.Ratios.XunjianOverProxy = x.Peak.Throughput / p.Peak.Throughput
+		s.Budget = append(s.Budget, Check{Name: "xunjian throughput / proxy", Target: ">= 0.50", Value: s.Ratios.XunjianOverProxy, Met: s.Ratios.XunjianOverProxy >= 0.5})
 	}
-	if x != nil && s != nil && s.Peak.Throughput > 0 {
-		r.Ratios.XunjianOverSidecar = x.Peak.Throughput / s.Peak.Throughput
-		r.Budget = append(r.Budget, Check{Name: "xunjian throughput / opa-sidecar", Target: ">= 5", Value: r.Ratios.XunjianOverSidecar, Met: r.Ratios.XunjianOverSidecar >= 5})
+	if x != nil && sc != nil && sc.Peak.Throughput > 0 {
+		s.Ratios.XunjianOverSidecar = x.Peak.Throughput / sc.Peak.Throughput
+		s.Budget = append(s.Budget, Check{Name: "xunjian throughput / opa-sidecar", Target: ">= 5", Value: s.Ratios.XunjianOverSidecar, Met: s.Ratios.XunjianOverSidecar >= 5})
 	}
 	if x != nil && d != nil {
-		r.Ratios.AddedP99 = x.Fixed.Latency.P99 - d.Fixed.Latency.P99
-		r.Budget = append(r.Budget, Check{Name: "xunjian added p99 at the fixed rate (µs)", Target: "< 1000", Value: r.Ratios.AddedP99, Met: r.Ratios.AddedP99 < 1000})
+		s.Ratios.AddedP99 = x.Fixed.Latency.P99 - d.Fixed.Latency.P99
+		s.Budget = append(s.Budget, Check{Name: "xunjian added p99 at the fixed rate (µs)", Target: "< 1000", Value: s.Ratios.AddedP99, Met: s.Ratios.AddedP99 < 1000})
 	}
 	if nc != nil && p != nil && p.Peak.Throughput > 0 {
-		r.Ratios.NoCacheOverProxy = nc.Peak.Throughput / p.Peak.Throughput
+		s.Ratios.NoCacheOverProxy = nc.Peak.Throughput / p.Peak.Throughput
 	}
 	if nc != nil && d != nil {
-		r.Ratios.NoCacheAddedP99 = nc.Fixed.Latency.P99 - d.Fixed.Latency.P99
+		s.Ratios.NoCacheAddedP99 = nc.Fixed.Latency.P99 - d.Fixed.Latency.P99
 	}
 }
 
-// gatewayNotes explains what the gateways' own counters say: cache hit
-// rates and whether events reached the stream.
-func (r *Report) gatewayNotes() []string {
+// gatewayNotes explains what the gateways' own counters say over the
+// whole scenario: cache hit rates and whether events reached the stream.
+func (s *ScenarioResult) gatewayNotes() []string {
 	var notes []string
-	for _, t := range r.Targets {
+	for _, t := range s.Targets {
 		if t.Metrics == nil {
 			continue
 		}
@@ -615,7 +538,7 @@ func (r *Report) gatewayNotes() []string {
 			h := t.Metrics[`xunjian_cache_lookups_total{cache="`+c+`",result="hit"}`]
 			m := t.Metrics[`xunjian_cache_lookups_total{cache="`+c+`",result="miss"}`]
 			if h+m > 0 {
-				parts = append(parts, fmt.Sprintf("%s cache hit rate %.1f%%", c, 100*h/(h+m)))
+				parts = append(parts, fmt.Sprintf("%s cache hit rate %.1f%% over the scenario", c, 100*h/(h+m)))
 			} else {
 				parts = append(parts, c+" cache not used")
 			}
@@ -663,3 +586,7 @@ func unexpectedString(r load.Result, ok []int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// errNoPeak is returned when a scenario's peak phase measured nothing, so
+// no fixed rate follows from it.
+var errNoPeak = errors.New("fixed rate: the peak measured nothing")

@@ -2,8 +2,10 @@ package compare
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,23 +96,24 @@ func TestComputeRatios(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Report{Targets: tc.targets}
-			r.computeRatios()
-			if r.Ratios != tc.ratios {
-				t.Errorf("ratios %+v, want %+v", r.Ratios, tc.ratios)
+			s := ScenarioResult{Name: Unique, Targets: tc.targets}
+			s.computeRatios()
+			if s.Ratios != tc.ratios {
+				t.Errorf("ratios %+v, want %+v", s.Ratios, tc.ratios)
 			}
-			if len(r.Budget) != len(tc.met) {
-				t.Fatalf("%d checks, want %d", len(r.Budget), len(tc.met))
+			if len(s.Budget) != len(tc.met) {
+				t.Fatalf("%d checks, want %d", len(s.Budget), len(tc.met))
 			}
-			for i, c := range r.Budget {
+			for i, c := range s.Budget {
 				if c.Met != tc.met[i] {
 					t.Errorf("%s: met %v, want %v", c.Name, c.Met, tc.met[i])
 				}
 			}
+			r := &Report{Scenarios: []ScenarioResult{s}, Ratios: s.Ratios, Budget: s.Budget}
 			var b strings.Builder
 			r.WriteTable(&b)
 			for _, tr := range tc.targets {
-				if !strings.Contains(b.String(), "| "+tr.Name+" |") {
+				if !strings.Contains(b.String(), "| "+tr.Name+" | unique |") {
 					t.Errorf("table lacks %s:\n%s", tr.Name, b.String())
 				}
 			}
@@ -129,9 +132,22 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Duration.Seconds() != 10 || c.Rounds != 3 || c.Warmup.Seconds() != 2 || c.Conns != 32 || c.OpenConns != 64 || c.RateShare != 0.5 {
 		t.Errorf("defaults %+v", c)
 	}
-	bad := Config{Root: "/repo", Targets: []string{"nginx"}}
-	if err := bad.defaults(); err == nil {
-		t.Error("unknown target accepted")
+	if strings.Join(c.Scenarios, ",") != "unique,repeated" || c.Pin != PinAuto || c.Drafts != 25000*22 {
+		t.Errorf("scenarios %v, pin %q, drafts %d", c.Scenarios, c.Pin, c.Drafts)
+	}
+	for _, bad := range []Config{
+		{Root: "/repo", Targets: []string{"nginx"}},
+		{Root: "/repo", Scenarios: []string{"zipf"}},
+		{Root: "/repo", Scenarios: []string{Unique, Unique}},
+		{Root: "/repo", Pin: "maybe"},
+	} {
+		if err := bad.defaults(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	short := Config{Root: "/repo", Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond}
+	if err := short.defaults(); err != nil || short.Drafts != 20000 {
+		t.Errorf("drafts %d for a short run (%v)", short.Drafts, err)
 	}
 }
 
@@ -157,9 +173,13 @@ func TestProfile(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := Config{Duration: time.Second, Conns: 2, ProfileDir: dir}
-	files, note, err := profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: withPprof}}, bodies, say)
+	lc := load.Config{Addr: agent, Path: targets.RoutePath, Bodies: bodies, Conns: 2, Offset: 5}
+	files, note, next, err := profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: withPprof}}, lc, say)
 	if err != nil || note != "" {
 		t.Fatalf("err %v, note %q", err, note)
+	}
+	if next <= 5 {
+		t.Errorf("profile load ended at %d, want past its offset 5", next)
 	}
 	if len(files) != 2 {
 		t.Fatalf("files %v", files)
@@ -171,7 +191,7 @@ func TestProfile(t *testing.T) {
 		}
 	}
 
-	files, note, err = profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: without}}, bodies, say)
+	files, note, _, err = profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: without}}, lc, say)
 	if err != nil || len(files) != 0 || !strings.Contains(note, "no /debug/pprof/") {
 		t.Errorf("without pprof: files %v, note %q, err %v", files, note, err)
 	}
@@ -184,6 +204,111 @@ func TestMedian(t *testing.T) {
 	}{{nil, 0}, {[]float64{5}, 5}, {[]float64{9, 1, 5}, 5}, {[]float64{4, 1, 3, 2}, 2.5}} {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestCacheByPhase checks the per-phase hit rates: look-ups add up over a
+// phase's runs, a cache without look-ups has no rate, and the table shows
+// each phase's rates beside its figures, one line per scenario.
+func TestCacheByPhase(t *testing.T) {
+	var p PhaseCache
+	p.add(cacheSnapshot{10, 90, 0, 0})
+	p.add(cacheSnapshot{30, 70, 0, 0})
+	if p.Findings.HitRate == nil || *p.Findings.HitRate != 0.2 || p.Findings.Hits != 40 || p.Findings.Misses != 160 {
+		t.Errorf("findings %+v", p.Findings)
+	}
+	if p.Decision.HitRate != nil {
+		t.Errorf("decision cache without look-ups has a hit rate: %v", *p.Decision.HitRate)
+	}
+	if d := (cacheSnapshot{5, 6, 7, 8}).minus(cacheSnapshot{1, 2, 3, 4}); d != (cacheSnapshot{4, 4, 4, 4}) {
+		t.Errorf("minus: %v", d)
+	}
+
+	gw := func(f, d float64) *CacheByPhase {
+		c := &CacheByPhase{Peak: &PhaseCache{}, Fixed: &PhaseCache{}}
+		c.Peak.add(cacheSnapshot{f, 100 - f, d, 100 - d})
+		c.Fixed.add(cacheSnapshot{f / 2, 100 - f/2, d / 2, 100 - d/2})
+		return c
+	}
+	unique := ScenarioResult{Name: Unique, Rate: 3000, Targets: []TargetResult{
+		{Name: Direct, Peak: result(40000, 0), Fixed: result(3000, 800)},
+		{Name: Xunjian, Peak: result(6000, 0), Fixed: result(3000, 1500), Cache: gw(12, 30)},
+		{Name: XunjianNoCache, Peak: result(3000, 0), Fixed: result(3000, 1500), Cache: &CacheByPhase{Peak: &PhaseCache{}, Fixed: &PhaseCache{}}},
+		{Name: OPASidecar, Peak: result(2000, 0), Fixed: result(3000, 9000)},
+	}}
+	repeated := ScenarioResult{Name: Repeated, Rate: 6000, Targets: []TargetResult{
+		{Name: Direct, Peak: result(40000, 0), Fixed: result(6000, 800)},
+		{Name: Xunjian, Peak: result(12000, 0), Fixed: result(6000, 1500), Cache: gw(90, 98)},
+		{Name: XunjianNoCache, Peak: result(4000, 0), Fixed: result(6000, 1500), Cache: &CacheByPhase{Peak: &PhaseCache{}, Fixed: &PhaseCache{}}},
+		{Name: OPASidecar, Peak: result(2000, 0), Fixed: result(6000, 9000)},
+	}}
+	unique.computeRatios()
+	repeated.computeRatios()
+	r := &Report{Scenarios: []ScenarioResult{unique, repeated}, Ratios: unique.Ratios, Budget: unique.Budget,
+		Pinning: Pinning{Pinned: true, LoadCPUs: "0", TargetCPUs: "1", OnLoad: []string{"the load generator"}, OnTarget: []string{"xunjian"}}}
+	var b strings.Builder
+	r.WriteTable(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| xunjian | unique | 6,000 | 12.0% / 30.0% |",
+		"| 6.0% / 15.0% |",
+		"|  | repeated | 12,000 | 90.0% / 98.0% |",
+		"| xunjian-nocache | unique | 3,000 | off / off |",
+		"| opa-sidecar | unique | 2,000 | none |",
+		"| direct | unique | 40,000 | – |",
+		"xunjian throughput / opa-sidecar: 3.00 (budget >= 5: MISSED); repeated: 6.00",
+		"Pinning: CPU 0: the load generator. CPU 1: the target under test",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "| xunjian | unique") > strings.Index(out, "|  | repeated | 12,000") {
+		t.Errorf("the repeated line does not follow the headline's:\n%s", out)
+	}
+}
+
+func TestDecidePinning(t *testing.T) {
+	p, err := decidePinning(context.Background(), Config{Pin: PinOff})
+	if err != nil || p.on || p.loadSet() != "" || p.targetSet() != "" {
+		t.Errorf("--pin off: %+v, %v", p, err)
+	}
+	if rp := p.report(AllTargets); rp.Pinned || rp.Reason == "" {
+		t.Errorf("report %+v", rp)
+	}
+	allowed, aerr := targets.AllowedCPUs()
+	_, terr := exec.LookPath("taskset")
+	if aerr != nil || terr != nil || len(allowed) < 2 {
+		p, err := decidePinning(context.Background(), Config{Pin: PinAuto})
+		if err != nil || p.on || p.reason == "" {
+			t.Errorf("auto where pinning is impossible: %+v, %v", p, err)
+		}
+		if _, err := decidePinning(context.Background(), Config{Pin: PinOn}); err == nil {
+			t.Error("--pin on where it is impossible accepted")
+		}
+		return
+	}
+	p, err = decidePinning(context.Background(), Config{Pin: PinAuto})
+	if err != nil || !p.on || p.load == "" || p.target == "" || p.load == p.target {
+		t.Fatalf("auto: %+v, %v", p, err)
+	}
+	rp := p.report([]string{Direct, Proxy, Xunjian, OPASidecar})
+	if !rp.Pinned || len(rp.OnTarget) != 4 || !strings.Contains(strings.Join(rp.OnLoad, ","), "load generator") {
+		t.Errorf("report %+v", rp)
+	}
+	first, last := fmt.Sprint(allowed[0]), fmt.Sprint(allowed[len(allowed)-1])
+	p, err = decidePinning(context.Background(), Config{Pin: PinOn, LoadCPUs: last, TargetCPUs: first})
+	if err != nil || p.load != last || p.target != first {
+		t.Errorf("given sets: %+v, %v", p, err)
+	}
+	for _, bad := range []Config{
+		{Pin: PinOn, LoadCPUs: first},
+		{Pin: PinOn, LoadCPUs: first, TargetCPUs: first},
+		{Pin: PinOn, LoadCPUs: first, TargetCPUs: "4096"},
+	} {
+		if _, err := decidePinning(context.Background(), bad); err == nil {
+			t.Errorf("%+v accepted", bad)
 		}
 	}
 }

@@ -35,6 +35,39 @@ func scrapeMetrics(admin string) (map[string]float64, error) {
 	return parseMetrics(body), nil
 }
 
+// cacheSnapshot is a gateway's cache counters at one moment: findings
+// hits and misses, decision hits and misses.
+type cacheSnapshot [4]float64
+
+// scrapeCache reads the gateway's cache counters (xunjian_cache_lookups_total).
+func scrapeCache(admin string) (cacheSnapshot, error) {
+	m, err := scrapeMetrics(admin)
+	if err != nil {
+		return cacheSnapshot{}, err
+	}
+	var s cacheSnapshot
+	for i, k := range []string{
+		`xunjian_cache_lookups_total{cache="findings",result="hit"}`, `xunjian_cache_lookups_total{cache="findings",result="miss"}`,
+		`xunjian_cache_lookups_total{cache="decision",result="hit"}`, `xunjian_cache_lookups_total{cache="decision",result="miss"}`,
+	} {
+		s[i] = m[k]
+	}
+	return s, nil
+}
+
+func (s cacheSnapshot) minus(o cacheSnapshot) cacheSnapshot {
+	for i := range s {
+		s[i] -= o[i]
+	}
+	return s
+}
+
+// add counts a run's look-ups (a snapshot difference) in the phase.
+func (p *PhaseCache) add(d cacheSnapshot) {
+	p.Findings.add(d[0], d[1])
+	p.Decision.add(d[2], d[3])
+}
+
 // parseMetrics reads the Prometheus text format's sample lines whose names
 // start with one of keptMetrics.
 func parseMetrics(body []byte) map[string]float64 {
@@ -68,19 +101,21 @@ func parseMetrics(body []byte) map[string]float64 {
 	return out
 }
 
-// profile runs the xunjian target under closed-loop load for the run's
-// duration while fetching a CPU profile from the admin port's
-// /debug/pprof/profile, then its /debug/pprof/allocs, into cfg.ProfileDir.
-// A gateway without those endpoints yields a note, not an error.
-func profile(ctx context.Context, cfg Config, r running, bodies [][]byte, say func(string, ...any)) (files []string, note string, err error) {
+// profile runs the xunjian target under closed-loop load (lc: its address,
+// bodies and offset) for the run's duration while fetching a CPU profile
+// from the admin port's /debug/pprof/profile, then its
+// /debug/pprof/allocs, into cfg.ProfileDir, and returns the files and
+// where the load stopped in the bodies (load.Result.Next). A gateway
+// without those endpoints yields a note, not an error.
+func profile(ctx context.Context, cfg Config, r running, lc load.Config, say func(string, ...any)) (files []string, note string, next int64, err error) {
 	admin := "http://" + r.gateway.Admin
 	// Probe with the allocation profile (cheap, and served by both
 	// net/http/pprof and fasthttp's pprofhandler, whose index paths differ).
 	if st, _, err := targets.Get(admin+"/debug/pprof/allocs", 10*time.Second); err != nil || st != 200 {
-		return nil, fmt.Sprintf("--profile: %s has no /debug/pprof/ on its admin port (GET /debug/pprof/allocs: status %d, error %v); no profiles written", r.name, st, err), nil
+		return nil, fmt.Sprintf("--profile: %s has no /debug/pprof/ on its admin port (GET /debug/pprof/allocs: status %d, error %v); no profiles written", r.name, st, err), 0, nil
 	}
 	if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("profile: %w", err)
+		return nil, "", 0, fmt.Errorf("profile: %w", err)
 	}
 	secs := max(int(cfg.Duration/time.Second), 1)
 	say("%s: profiling: closed loop with a %ds CPU profile", r.name, secs)
@@ -94,8 +129,10 @@ func profile(ctx context.Context, cfg Config, r running, bodies [][]byte, say fu
 		st, b, err := targets.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, secs), time.Duration(secs+30)*time.Second)
 		cpu <- fetched{st, b, err}
 	}()
-	if _, err := load.Run(ctx, load.Config{Addr: r.addr, Path: targets.RoutePath, Bodies: bodies, Conns: cfg.Conns, Duration: time.Duration(secs)*time.Second + 500*time.Millisecond}); err != nil {
-		return nil, "", fmt.Errorf("%s: profiling load: %w", r.name, err)
+	lc.Duration = time.Duration(secs)*time.Second + 500*time.Millisecond
+	res, err := load.Run(ctx, lc)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("%s: profiling load: %w", r.name, err)
 	}
 	write := func(name string, f fetched) error {
 		if f.err != nil || f.status != 200 {
@@ -109,12 +146,12 @@ func profile(ctx context.Context, cfg Config, r running, bodies [][]byte, say fu
 		return nil
 	}
 	if err := write("cpu", <-cpu); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	st, b, err := targets.Get(admin+"/debug/pprof/allocs", 30*time.Second)
 	if err := write("allocs", fetched{st, b, err}); err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	say("%s: profiles written: %s", r.name, strings.Join(files, ", "))
-	return files, "", nil
+	return files, "", res.Next, nil
 }

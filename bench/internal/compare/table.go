@@ -10,25 +10,50 @@ import (
 	"strings"
 )
 
-// WriteTable prints the report as one Markdown table of the targets, the
+// WriteTable prints the report: the machine and pinning, one line per
+// scenario, one Markdown table with a line per target and scenario (the
+// headline first) and the cache hit rates beside each phase's figures, the
 // ratios and budget checks under it, then the notes and, if present, the
 // PII comparison.
 func (r *Report) WriteTable(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Machine: %d cores, %s, %s, Go %s, OPA %s, commit %s (load average at start: %s)\n",
 		m.Cores, m.CPUModel, m.OS, strings.TrimPrefix(m.Go, "go"), orDash(m.OPA), orDash(m.Commit), orDash(m.LoadAvg))
+	fmt.Fprintf(w, "Pinning: %s\n", r.Pinning.describe())
 	s := r.Settings
-	fmt.Fprintf(w, "Load: %s messages from %s (%d conversations, %d agents; planted %s).\n",
-		thousands(float64(s.Messages)), strings.Join(s.Corpora, ", "), s.Conversations, s.Agents, plantedString(s.Planted))
-	fmt.Fprintf(w, "Peak: closed loop, %d connections, %s per target after a %s warm-up, in %d interleaved rounds (median round). Latency: open loop at %s req/s (%s), %d connections, %s per target in the same rounds, measured from the intended send time.\n\n",
-		s.Conns, s.Duration, s.Warmup, s.Rounds, thousands(s.Rate), s.RateRule, s.OpenConns, s.Duration)
+	fmt.Fprintf(w, "Peak: closed loop, %d connections, %s per target after a %s warm-up, in %d interleaved rounds (median round). Latency: open loop at the scenario's fixed rate, %d connections, %s per target in the same rounds, measured from the intended send time. Cache hits: the gateway's findings / decision cache hit rate in that phase, from its /metrics before and after each run.\n",
+		s.Conns, s.Duration, s.Warmup, s.Rounds, s.OpenConns, s.Duration)
+	for i, sc := range r.Scenarios {
+		tag := ""
+		if i == 0 && len(r.Scenarios) > 1 {
+			tag = " (headline)"
+		}
+		fmt.Fprintf(w, "- %s%s: %s Fixed rate %s req/s (%s).\n", sc.Name, tag, sc.Load.describe(), thousands(sc.Rate), sc.RateRule)
+	}
+	fmt.Fprintln(w)
 
-	fmt.Fprintln(w, "| target | peak req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers at the fixed rate |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
-	for _, t := range r.Targets {
-		l := t.Fixed.Latency
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.Name, thousands(t.Peak.Throughput),
-			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), answers(t))
+	fmt.Fprintln(w, "| target | scenario | peak req/s | cache hits at peak (findings / decision) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cache hits at the fixed rate | answers at the fixed rate |")
+	fmt.Fprintln(w, "|---|---|---:|---|---:|---:|---:|---:|---:|---|---|")
+	if h := r.Headline(); h != nil {
+		for _, ht := range h.Targets {
+			for i, sc := range r.Scenarios {
+				t := sc.Target(ht.Name)
+				if t == nil {
+					continue
+				}
+				name := t.Name
+				if i > 0 {
+					name = ""
+				}
+				l := t.Fixed.Latency
+				var peak, fixed *PhaseCache
+				if t.Cache != nil {
+					peak, fixed = t.Cache.Peak, t.Cache.Fixed
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, sc.Name, thousands(t.Peak.Throughput),
+					cacheString(t, peak), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), cacheString(t, fixed), answers(*t))
+			}
+		}
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Budget {
@@ -36,14 +61,25 @@ func (r *Report) WriteTable(w io.Writer) {
 		if !c.Met {
 			verdict = "MISSED"
 		}
-		v := fmt.Sprintf("%.2f", c.Value)
-		if strings.Contains(c.Name, "µs") {
-			v = fmt.Sprintf("%.0f µs", c.Value)
+		line := fmt.Sprintf("- %s: %s (budget %s: %s)", strings.TrimSuffix(c.Name, " (µs)"), checkValue(c), c.Target, verdict)
+		for _, sc := range r.Scenarios[1:] {
+			for _, o := range sc.Budget {
+				if o.Name == c.Name {
+					line += fmt.Sprintf("; %s: %s", sc.Name, checkValue(o))
+				}
+			}
 		}
-		fmt.Fprintf(w, "- %s: %s (budget %s: %s)\n", strings.TrimSuffix(c.Name, " (µs)"), v, c.Target, verdict)
+		fmt.Fprintln(w, line)
 	}
-	if r.Ratios.NoCacheOverProxy > 0 || r.Ratios.NoCacheAddedP99 != 0 {
-		fmt.Fprintf(w, "- xunjian-nocache: throughput / proxy %.2f, added p99 %.0f µs\n", r.Ratios.NoCacheOverProxy, r.Ratios.NoCacheAddedP99)
+	for _, sc := range r.Scenarios {
+		if sc.Ratios.NoCacheOverProxy > 0 || sc.Ratios.NoCacheAddedP99 != 0 {
+			fmt.Fprintf(w, "- xunjian-nocache (%s): throughput / proxy %.2f, added p99 %.0f µs\n", sc.Name, sc.Ratios.NoCacheOverProxy, sc.Ratios.NoCacheAddedP99)
+		}
+	}
+	for _, sc := range r.Scenarios {
+		for _, n := range sc.Notes {
+			fmt.Fprintf(w, "- %s: %s\n", sc.Name, n)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "- %s\n", n)
@@ -55,6 +91,46 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintln(w)
 		r.PII.WriteTable(w)
 	}
+}
+
+// describe says what a scenario's messages are, in a sentence or two.
+func (l LoadInfo) describe() string {
+	if t := l.Traffic; t != nil {
+		return fmt.Sprintf("%s messages from %s: %s conversations (%d open at once), %d agents; %s agent drafts and %s customer messages (%s follow-ups before an answer, %s complaints); unique: all but %s quick replies (%.1f%% of agent drafts); planted %s.",
+			thousands(float64(l.Messages)), strings.Join(l.Corpora, ", "), thousands(float64(l.Conversations)), t.Open, l.Agents,
+			thousands(float64(t.Agent)), thousands(float64(t.Customer)), thousands(float64(t.FollowUps)), thousands(float64(t.Complaints)),
+			thousands(float64(t.Quick)), 100*float64(t.Quick)/float64(max(t.Agent, 1)), plantedString(l.Planted))
+	}
+	return fmt.Sprintf("%s agent drafts from %s (%d conversations, %d agents; planted %s), %s.",
+		thousands(float64(l.Messages)), strings.Join(l.Corpora, ", "), l.Conversations, l.Agents, plantedString(l.Planted), l.Sequence)
+}
+
+// cacheString is a phase's cache hit rates: findings / decision, "off"
+// for a cache with no look-ups; "none" for a target without caches, "–"
+// for one that inspects nothing.
+func cacheString(t *TargetResult, p *PhaseCache) string {
+	switch {
+	case t.Name == Direct || t.Name == Proxy:
+		return "–"
+	case t.Cache == nil:
+		return "none"
+	case p == nil:
+		return "?"
+	}
+	rate := func(c CacheCount) string {
+		if c.HitRate == nil {
+			return "off"
+		}
+		return fmt.Sprintf("%.1f%%", 100**c.HitRate)
+	}
+	return rate(p.Findings) + " / " + rate(p.Decision)
+}
+
+func checkValue(c Check) string {
+	if strings.Contains(c.Name, "µs") {
+		return fmt.Sprintf("%.0f µs", c.Value)
+	}
+	return fmt.Sprintf("%.2f", c.Value)
 }
 
 // WriteJSON writes the report, indented, to path (creating its folder).

@@ -1,9 +1,16 @@
 // Package corpus turns the dialogue corpora vendored in the repository
 // (testdata/corpora, located by internal/corpora) into the load's message
-// bodies: agent turns of Chinese
-// and English service dialogues, a configurable share of them with planted
-// private data, rude tone or off-platform contact, keyed by many
-// conversations and agents.
+// bodies, for the bench's two scenarios:
+//
+//   - Traffic (the unique scenario): the Chinese and English service
+//     dialogues replayed as conversations that evolve, customer and agent
+//     turns on a simulated clock, every message varied so that only the
+//     templated quick replies repeat;
+//   - Load (the repeated scenario): the dialogues' agent turns as they are.
+//
+// In both a configurable share of the agent drafts carries planted private
+// data, rude tone or off-platform contact, and the messages are keyed by
+// many conversations and agents.
 //
 // Everything is deterministic for a seed, so every target of one run, and
 // runs with the same flags, see the same message sequence.
@@ -18,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/xunjian/xunjian/internal/corpora"
@@ -55,6 +63,7 @@ func RepoRoot() (string, error) {
 // Utterance is one line of a corpus's utterances.jsonl.
 type Utterance struct {
 	DialogueID string `json:"dialogue_id"`
+	Turn       int    `json:"turn"`
 	Role       string `json:"role"`
 	Text       string `json:"text"`
 }
@@ -114,33 +123,67 @@ const (
 	PlantDiversion = "diversion"
 )
 
-// Message is one agent draft of the load.
+// Sender roles of a Message.
+const (
+	RoleAgent    = "agent"
+	RoleCustomer = "customer"
+)
+
+// Message is one message of the load: an agent draft or, in the unique
+// scenario (Traffic), a customer message.
 type Message struct {
 	Corpus       string
 	Conversation string
 	Agent        string
-	Text         string
+	// Role is RoleAgent or RoleCustomer; empty means RoleAgent.
+	Role string
+	Text string
 	// Lang is "zh" or "en", from the corpus name's suffix.
 	Lang string
-	// Plant is what was planted in Text (Plant* constants).
-	Plant string
+	// Plant is what was planted in Text (Plant* constants); PlantKind is
+	// the privacy kind of a privacy plant (phone, id_card, bank_card,
+	// email) and PlantValue the planted value or handle (empty for a rude
+	// phrase).
+	Plant, PlantKind, PlantValue string
+	// TS is the message's time on the simulated clock of Traffic (zero in
+	// the repeated scenario); Body sends it as "ts".
+	TS time.Time
+	// Turn is the index of the corpus turn the message varies, -1 for a
+	// message Traffic inserted (a quick reply or a customer's follow-up).
+	Turn int
+	// Quick marks a templated quick reply (快捷短语), sent verbatim.
+	Quick bool
+	// FollowUp marks a customer's second message before the agent answered.
+	FollowUp bool
+	// Complaint marks a customer message with a planted complaint phrase.
+	Complaint bool
+}
+
+// body is the JSON request body; ts is left out when zero.
+type body struct {
+	Conversation string    `json:"conversation_id"`
+	Agent        string    `json:"agent_id"`
+	Role         string    `json:"role"`
+	TS           time.Time `json:"ts,omitzero"`
+	Message      struct {
+		Text string `json:"text"`
+	} `json:"message"`
 }
 
 // Body is the JSON request body of m for the chat backend's send route:
-// {"conversation_id", "agent_id", "role": "agent", "message": {"text"}}.
-// The gateway's route reads it with the pointers in RoutePointers.
+// {"conversation_id", "agent_id", "role", "ts", "message": {"text"}}, ts
+// only when m has one. The gateway's route reads it with the pointers in
+// RoutePointers (it has no pointer for ts: it times a message by its own
+// clock).
 func (m Message) Body() []byte {
-	b, err := json.Marshal(struct {
-		Conversation string `json:"conversation_id"`
-		Agent        string `json:"agent_id"`
-		Role         string `json:"role"`
-		Message      struct {
-			Text string `json:"text"`
-		} `json:"message"`
-	}{Conversation: m.Conversation, Agent: m.Agent, Role: "agent", Message: struct {
-		Text string `json:"text"`
-	}{m.Text}})
-	if err != nil { // strings only: cannot happen
+	role := m.Role
+	if role == "" {
+		role = RoleAgent
+	}
+	v := body{Conversation: m.Conversation, Agent: m.Agent, Role: role, TS: m.TS}
+	v.Message.Text = m.Text
+	b, err := json.Marshal(v)
+	if err != nil { // strings and a time only: cannot happen
 		panic(err)
 	}
 	return b
@@ -190,7 +233,7 @@ func Load(dir string, opts Options) ([]Message, error) {
 			msgs = append(msgs, Message{
 				Corpus: name, Conversation: name + "/" + u.DialogueID,
 				Agent: fmt.Sprintf("agent-%03d", hash(u.DialogueID)%uint64(agents)),
-				Text:  u.Text, Lang: lang,
+				Role:  RoleAgent, Text: u.Text, Lang: lang, Turn: u.Turn,
 			})
 		}
 		if len(msgs) == 0 {
@@ -217,11 +260,13 @@ func Load(dir string, opts Options) ([]Message, error) {
 		m := &out[i]
 		switch x := r.Float64(); {
 		case x < opts.Privacy:
-			m.Text, m.Plant = joinPlant(m.Text, PlantPrivacyText(r, m.Lang), m.Lang), PlantPrivacy
+			p := PrivacyPlant(r, m.Lang)
+			m.Text, m.Plant, m.PlantKind, m.PlantValue = joinPlant(m.Text, p.Text, m.Lang), PlantPrivacy, p.Kind, p.Value()
 		case x < opts.Privacy+opts.Rude:
 			m.Text, m.Plant = joinPlant(m.Text, pick(r, rudePhrases[m.Lang]), m.Lang), PlantRude
 		case x < opts.Privacy+opts.Rude+opts.Diversion:
-			m.Text, m.Plant = joinPlant(m.Text, pick(r, diversionPlants[m.Lang])(r), m.Lang), PlantDiversion
+			text, handle := pick(r, diversionPlants[m.Lang])(r)
+			m.Text, m.Plant, m.PlantValue = joinPlant(m.Text, text, m.Lang), PlantDiversion, handle
 		}
 	}
 	interleave(r, out)

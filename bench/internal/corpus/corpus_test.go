@@ -178,8 +178,14 @@ func TestRudeAndDiversionPlantsAreFound(t *testing.T) {
 	for _, builders := range diversionPlants {
 		for _, b := range builders {
 			for range 10 {
-				check(dd, "diversion", b(r))
+				text, handle := b(r)
+				if !strings.Contains(text, handle) {
+					t.Errorf("%q does not contain its handle %q", text, handle)
+				}
+				check(dd, "diversion", text)
 			}
 		}
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }

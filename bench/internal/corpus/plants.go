@@ -16,6 +16,12 @@ type Plant struct {
 	Start, End int
 }
 
+// Value returns the planted value: Text's code points Start to End.
+func (p Plant) Value() string {
+	r := []rune(p.Text)
+	return string(r[p.Start:p.End])
+}
+
 // privacyTemplates hold one %s for the value, by language and kind.
 var privacyTemplates = map[string]map[string][]string{
 	"zh": {
@@ -180,17 +186,38 @@ var rudePhrases = map[string][]string{
 	"en": {"Are you stupid? Read my previous message.", "That's a dumb question, read the page."},
 }
 
-// diversionPlants build invitations to move the customer off-platform.
-var diversionPlants = map[string][]func(*rand.Rand) string{
+// diversionPlants build invitations to move the customer off-platform;
+// each returns the phrase and the handle it gives (WeChat id, QQ number,
+// phone, Telegram name).
+var diversionPlants = map[string][]func(*rand.Rand) (text, handle string){
 	"zh": {
-		func(r *rand.Rand) string { return fmt.Sprintf("加我微信 wxid_%s 私聊", token(r, 6)) },
-		func(r *rand.Rand) string { return fmt.Sprintf("亲，加我V信 %s 给您便宜点", token(r, 8)) },
-		func(r *rand.Rand) string { return fmt.Sprintf("加QQ %d 详聊", 10000000+r.IntN(90000000)) },
+		func(r *rand.Rand) (string, string) {
+			h := "wxid_" + token(r, 6)
+			return "加我微信 " + h + " 私聊", h
+		},
+		func(r *rand.Rand) (string, string) {
+			h := token(r, 8)
+			return "亲，加我V信 " + h + " 给您便宜点", h
+		},
+		func(r *rand.Rand) (string, string) {
+			h := fmt.Sprint(10000000 + r.IntN(90000000))
+			return "加QQ " + h + " 详聊", h
+		},
 	},
 	"en": {
-		func(r *rand.Rand) string { return "add me on WhatsApp " + NANPPhone(r) },
-		func(r *rand.Rand) string { return "text me on telegram @" + token(r, 7) },
+		func(r *rand.Rand) (string, string) { h := NANPPhone(r); return "add me on WhatsApp " + h, h },
+		func(r *rand.Rand) (string, string) { h := "@" + token(r, 7); return "text me on telegram " + h, h },
 	},
+}
+
+// DiversionPlant returns an off-platform invitation in lang and the handle
+// it gives.
+func DiversionPlant(r *rand.Rand, lang string) (text, handle string) {
+	b := diversionPlants[lang]
+	if b == nil {
+		b = diversionPlants["en"]
+	}
+	return pick(r, b)(r)
 }
 
 func token(r *rand.Rand, n int) string {

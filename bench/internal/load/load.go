@@ -43,9 +43,19 @@ type Config struct {
 	Addr string
 	// Path is the request path; every request is POST Path with a JSON body.
 	Path string
-	// Bodies are sent in order, request i carrying Bodies[i%len(Bodies)].
-	// They are read, never modified, and may be shared between runs.
+	// Bodies are sent in order, request i carrying
+	// Bodies[(Offset+i)%len(Bodies)]. They are read, never modified, and
+	// may be shared between runs.
 	Bodies [][]byte
+	// Offset is where in Bodies the run starts, so that consecutive runs
+	// can go on through one sequence (Result.Next says where the next
+	// should start).
+	Offset int64
+	// ConnectPath, when set, makes each connection's unmeasured opening
+	// request a GET of this path rather than a POST of one of Bodies, so
+	// that opening connections sends no message the target inspects (or
+	// that repeats one of the run's).
+	ConnectPath string
 	// Rate is the open-loop request rate per second; zero means closed
 	// loop.
 	Rate float64
@@ -107,6 +117,10 @@ type Result struct {
 	// Histogram is the latency histogram in microseconds, for merging or
 	// plotting (hdrhistogram-go's Snapshot).
 	Histogram *hdrhistogram.Snapshot `json:"-"`
+	// Next is Config.Offset plus one past the highest request index the
+	// run used (sent, or dropped unsent): where a following run goes on
+	// so that it sends none of this run's bodies again.
+	Next int64 `json:"-"`
 }
 
 func (c *Config) validate() error {
@@ -120,8 +134,8 @@ func (c *Config) validate() error {
 	if c.Duration <= 0 {
 		errs = append(errs, errors.New("duration: must be positive"))
 	}
-	if c.Rate < 0 || c.Conns < 0 || c.MaxRequests < 0 || c.Timeout < 0 {
-		errs = append(errs, errors.New("rate, conns, max requests and timeout must not be negative"))
+	if c.Rate < 0 || c.Conns < 0 || c.MaxRequests < 0 || c.Timeout < 0 || c.Offset < 0 {
+		errs = append(errs, errors.New("rate, conns, max requests, timeout and offset must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -134,6 +148,7 @@ type worker struct {
 	errors   int64
 	late     int64
 	n        int64
+	used     int64 // one past the highest request index used
 }
 
 func newHistogram() *hdrhistogram.Histogram {
@@ -193,13 +208,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			// Open this worker's connection before the clock starts, with
+			// one unmeasured request, so that connecting is not measured.
+			if cfg.ConnectPath != "" {
+				req.Header.SetMethod(fasthttp.MethodGet)
+				req.SetRequestURI("http://" + cfg.Addr + cfg.ConnectPath)
+			} else {
+				req.Header.SetMethod(fasthttp.MethodPost)
+				req.Header.SetContentType("application/json")
+				req.SetRequestURI(uri)
+				req.SetBodyRaw(cfg.Bodies[w%len(cfg.Bodies)])
+			}
+			_ = client.DoTimeout(req, resp, timeout)
+			req.Reset()
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.Header.SetContentType("application/json")
 			req.SetRequestURI(uri)
-			// Open this worker's connection before the clock starts, with
-			// one unmeasured request, so that connecting is not measured.
-			req.SetBodyRaw(cfg.Bodies[w%len(cfg.Bodies)])
-			_ = client.DoTimeout(req, resp, timeout)
 			ready.Done()
 			<-started
 			for ctx.Err() == nil {
@@ -216,6 +240,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					now := time.Now()
 					if now.After(end.Add(grace)) {
 						dropped.Add(1)
+						wk.used = max(wk.used, i+1)
 						continue // count the rest as dropped, quickly
 					}
 					if wait := due.Sub(now); wait > 0 {
@@ -229,7 +254,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 						return
 					}
 				}
-				req.SetBodyRaw(cfg.Bodies[int(i%int64(len(cfg.Bodies)))])
+				wk.used = max(wk.used, i+1)
+				req.SetBodyRaw(cfg.Bodies[int((cfg.Offset+i)%int64(len(cfg.Bodies)))])
 				err := client.DoTimeout(req, resp, timeout)
 				lat := time.Since(due)
 				_ = wk.hist.RecordValue(max(lat.Microseconds(), 1))
@@ -253,8 +279,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Rate > 0 {
 		res.Mode = "open"
 	}
+	res.Next = cfg.Offset
 	hist := newHistogram()
 	for _, wk := range workers {
+		res.Next = max(res.Next, cfg.Offset+wk.used)
 		hist.Merge(wk.hist)
 		res.Requests += wk.n
 		res.Errors += wk.errors

@@ -3,6 +3,8 @@ package load
 import (
 	"context"
 	"net"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,5 +167,65 @@ func TestMerge(t *testing.T) {
 	}
 	if e := Merge(); e.Requests != 0 || e.Statuses == nil {
 		t.Errorf("empty merge %+v", e)
+	}
+}
+
+// TestOffsetAndConnectPath checks that consecutive runs go on through one
+// sequence of bodies (Offset, Result.Next) and that opening connections
+// with ConnectPath sends none of the bodies.
+func TestOffsetAndConnectPath(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		posts = map[string]int{}
+		gets  atomic.Int64
+	)
+	addr := serve(t, func(ctx *fasthttp.RequestCtx) {
+		if ctx.IsGet() {
+			gets.Add(1)
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			return
+		}
+		mu.Lock()
+		posts[string(ctx.PostBody())]++
+		mu.Unlock()
+	})
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i] = []byte(strconv.Itoa(i))
+	}
+	cfg := Config{Addr: addr, Path: "/send", Bodies: bodies, Conns: 4, Duration: 5 * time.Second, MaxRequests: 300, ConnectPath: "/connect"}
+	first, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Next != 300 {
+		t.Fatalf("Next %d after 300 requests", first.Next)
+	}
+	cfg.Offset = first.Next
+	second, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Next != 600 {
+		t.Fatalf("Next %d after two runs of 300", second.Next)
+	}
+	if gets.Load() != 8 {
+		t.Errorf("%d connecting GETs, want one per connection and run (8)", gets.Load())
+	}
+	for i := range 600 {
+		if n := posts[strconv.Itoa(i)]; n != 1 {
+			t.Fatalf("body %d sent %d times", i, n)
+		}
+	}
+	if len(posts) != 600 {
+		t.Errorf("%d bodies sent, want 600", len(posts))
+	}
+	// Past the end, the sequence wraps.
+	cfg.Offset, cfg.MaxRequests = 990, 20
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if posts["0"] != 2 || posts["9"] != 2 || posts["10"] != 1 {
+		t.Errorf("wrap: body 0 sent %d times, 9 %d, 10 %d", posts["0"], posts["9"], posts["10"])
 	}
 }

@@ -40,9 +40,10 @@ type ChildArgs struct {
 }
 
 // StartChild re-runs the harness's own executable as a child server in
-// role, on a free loopback port, and returns its address. The process
-// exits when Stop is called or the harness goes away.
-func StartChild(ctx context.Context, role string, args ChildArgs, logDir string) (*Process, string, error) {
+// role, named name (its log is logDir/NAME.log), on a free loopback port,
+// and returns its address; cpus pins it (taskset -c), empty: not pinned.
+// The process exits when Stop is called or the harness goes away.
+func StartChild(ctx context.Context, name, role string, args ChildArgs, logDir, cpus string) (*Process, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", fmt.Errorf("start %s: %w", role, err)
@@ -52,7 +53,7 @@ func StartChild(ctx context.Context, role string, args ChildArgs, logDir string)
 		return nil, "", fmt.Errorf("start %s: %w", role, err)
 	}
 	return Start(ctx, Spec{
-		Name: role, Argv: []string{exe}, LogDir: logDir, Handshake: true,
+		Name: name, Argv: []string{exe}, LogDir: logDir, Handshake: true, CPUs: cpus,
 		Env: []string{envChild + "=" + role, envChildArgs + "=" + string(a)},
 	})
 }

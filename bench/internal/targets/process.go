@@ -52,6 +52,10 @@ type Spec struct {
 	// Handshake, when set, reads the child's first stdout line, which must
 	// be "listening HOST:PORT", and returns the address from Start.
 	Handshake bool
+	// CPUs, when set, pins the process to these CPUs: it is started as
+	// `taskset -c CPUS ARGV...` (taskset sets the affinity and executes
+	// ARGV in the same process, so its children and threads inherit it).
+	CPUs string
 }
 
 // handshakePrefix starts the first stdout line of a harness child.
@@ -65,7 +69,11 @@ func Start(ctx context.Context, spec Spec) (*Process, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("start %s: %w", spec.Name, err)
 	}
-	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	argv := spec.Argv
+	if spec.CPUs != "" {
+		argv = append([]string{"taskset", "-c", spec.CPUs}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Dir = spec.Dir
 	cmd.Stderr = logf

@@ -42,11 +42,12 @@ type SidecarConfig struct {
 // (masked on redact) go to the upstream through the gateway's own route
 // code (gateway/proxy).
 //
-// It carries each draft through an inspect.Session, as the gateway does,
-// keeping conversation context in memory (the load sends agent drafts
-// only, so risk and wait stay 0 there as in the gateway), but records no
-// events and keeps no findings or decision cache and no ack tokens. It is
-// safe for concurrent use.
+// It carries each message, agent draft or customer message (the body's
+// role), through an inspect.Session, as the gateway does, keeping
+// conversation context (turns, customer wait, complaint risk) in memory
+// timed by its own clock as the gateway's is, but records no events and
+// keeps no findings or decision cache and no ack tokens. It is safe for
+// concurrent use.
 type Sidecar struct {
 	proxy  *proxy.Proxy
 	in     *inspect.Inspector // the gateway's pipeline, deciding through OPA
@@ -78,6 +79,7 @@ func NewSidecar(ctx context.Context, cfg SidecarConfig) (*Sidecar, error) {
 	if s.proxy, err = proxy.New([]proxy.Route{{
 		Name: "send", Method: fasthttp.MethodPost, Path: RoutePath, Upstream: "http://" + cfg.Upstream,
 		Text: ptr.Text, Conversation: ptr.Conversation, Agent: ptr.Agent, Role: ptr.Role,
+		Roles: []string{proxy.RoleAgent, proxy.RoleCustomer},
 	}}); err != nil {
 		s.in.Close()
 		return nil, fmt.Errorf("sidecar: route: %w", err)
@@ -116,8 +118,16 @@ func (s *Sidecar) Handle(ctx *fasthttp.RequestCtx) {
 		writeErr(ctx, fasthttp.StatusBadRequest, "invalid_field", "message text missing or invalid")
 		return
 	}
+	role := msg.Role
+	if role == "" {
+		role = inspect.RoleAgent
+	}
+	if role != inspect.RoleAgent && role != inspect.RoleCustomer {
+		writeErr(ctx, fasthttp.StatusBadRequest, "invalid_field", "role: want agent or customer")
+		return
+	}
 	v, err := s.sess.Inspect(context.Background(), s.in, inspect.Message{Request: inspect.Request{
-		Text: msg.Text, Role: inspect.RoleAgent, ConversationID: msg.ConversationID, AgentID: msg.AgentID,
+		Text: msg.Text, Role: role, ConversationID: msg.ConversationID, AgentID: msg.AgentID,
 	}})
 	if err != nil {
 		writeErr(ctx, fasthttp.StatusServiceUnavailable, "inspection_failed", err.Error())

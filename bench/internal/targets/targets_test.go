@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,8 +207,8 @@ func TestSidecar(t *testing.T) {
 		})
 	}
 	opa.mu.Lock()
-	defer opa.mu.Unlock()
 	if len(opa.inputs) != 3 {
+		opa.mu.Unlock()
 		t.Fatalf("OPA asked %d times, want 3", len(opa.inputs))
 	}
 	in := opa.inputs[1]
@@ -219,10 +221,34 @@ func TestSidecar(t *testing.T) {
 	if len(in.Findings) == 0 || in.Findings[0].Kind != "phone" || in.Findings[0].Severity == "" {
 		t.Errorf("findings %+v", in.Findings)
 	}
+	opa.mu.Unlock()
 
 	// A bad body never reaches OPA.
 	if st, _, _ := post(t, "http://"+addr+RoutePath, `{"message":{}}`, nil); st != 400 {
 		t.Errorf("missing text: %d, want 400", st)
+	}
+	if st, _, _ := post(t, "http://"+addr+RoutePath, `{"role":"admin","message":{"text":"hi"}}`, nil); st != 400 {
+		t.Errorf("unknown role: %d, want 400", st)
+	}
+
+	// A customer message is inspected as the customer's: its complaint
+	// raises the conversation's risk, which the agent's next draft carries.
+	customer, _ := json.Marshal(map[string]any{"conversation_id": "c2", "agent_id": "a1", "role": "customer", "message": map[string]string{"text": "再不处理我就打12315投诉"}})
+	if st, rb, _ := post(t, "http://"+addr+RoutePath, string(customer), nil); st != 200 {
+		t.Fatalf("customer message: %d %s", st, rb)
+	}
+	agent, _ := json.Marshal(map[string]any{"conversation_id": "c2", "agent_id": "a1", "role": "agent", "message": map[string]string{"text": "非常抱歉，马上为您处理"}})
+	if st, rb, _ := post(t, "http://"+addr+RoutePath, string(agent), nil); st != 200 {
+		t.Fatalf("agent answer: %d %s", st, rb)
+	}
+	opa.mu.Lock()
+	defer opa.mu.Unlock()
+	c, a := opa.inputs[len(opa.inputs)-2], opa.inputs[len(opa.inputs)-1]
+	if c.Draft.Role != "customer" || c.Conversation.Risk <= 0 {
+		t.Errorf("customer input: role %q, risk %v", c.Draft.Role, c.Conversation.Risk)
+	}
+	if a.Draft.Role != "agent" || a.Conversation.Risk != c.Conversation.Risk || a.Conversation.Turns != 2 {
+		t.Errorf("agent input after the complaint: role %q, risk %v, turns %d", a.Draft.Role, a.Conversation.Risk, a.Conversation.Turns)
 	}
 }
 
@@ -296,6 +322,74 @@ func TestGatewayConfig(t *testing.T) {
 			(external == "" && len(c.Stream.Brokers) != 0) || (external != "" && (len(c.Stream.Brokers) != 1 || c.Stream.Brokers[0] != external)) {
 			t.Errorf("config %+v", c)
 		}
+		if !slices.Equal(c.Routes[0].Roles, []string{"agent", "customer"}) || c.Routes[0].Role != "/role" {
+			t.Errorf("route roles %v, role pointer %q: want agent and customer", c.Routes[0].Roles, c.Routes[0].Role)
+		}
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		out  string
+	}{
+		{"0", []int{0}, "0"}, {"0-3", []int{0, 1, 2, 3}, "0-3"}, {"0-1,4,6-7", []int{0, 1, 4, 6, 7}, "0-1,4,6-7"}, {" 3,1,2 ", []int{1, 2, 3}, "1-3"},
+	} {
+		got, err := ParseCPUList(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseCPUList(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if s := FormatCPUList(got); s != tc.out {
+			t.Errorf("FormatCPUList(%v) = %q, want %q", got, s, tc.out)
+		}
+	}
+	for _, bad := range []string{"", "a", "3-1", "-2"} {
+		if _, err := ParseCPUList(bad); err == nil {
+			t.Errorf("ParseCPUList(%q) accepted", bad)
+		}
+	}
+	for _, tc := range []struct {
+		allowed      []int
+		load, target string
+	}{{[]int{0, 1}, "0", "1"}, {[]int{0, 1, 2, 3}, "0-1", "2-3"}, {[]int{2, 5, 7}, "2", "5,7"}} {
+		l, tg, err := SplitCPUs(tc.allowed)
+		if err != nil || FormatCPUList(l) != tc.load || FormatCPUList(tg) != tc.target {
+			t.Errorf("SplitCPUs(%v) = %v, %v, %v", tc.allowed, l, tg, err)
+		}
+	}
+	if _, _, err := SplitCPUs([]int{0}); err == nil {
+		t.Error("one CPU split")
+	}
+}
+
+// TestStartPinned checks that Spec.CPUs pins the child (taskset -c), where
+// the machine allows it.
+func TestStartPinned(t *testing.T) {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("no taskset on this machine")
+	}
+	allowed, err := AllowedCPUs()
+	if err != nil {
+		t.Skip(err)
+	}
+	cpu := FormatCPUList(allowed[len(allowed)-1:])
+	dir := t.TempDir()
+	p, _, err := Start(context.Background(), Spec{Name: "pinned", LogDir: dir, CPUs: cpu, Argv: []string{"sh", "-c", "grep Cpus_allowed_list /proc/self/status"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if done, _ := p.Exited(); done {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			t.Fatal("child did not exit")
+		}
+	}
+	if log := p.LogTail(5); !strings.Contains(log, "Cpus_allowed_list:\t"+cpu) {
+		t.Errorf("child's affinity: %q, want %s", log, cpu)
 	}
 }
 
