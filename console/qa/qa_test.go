@@ -435,4 +435,3 @@ func ExampleScorecard_Score() {
 	// 62.5
 	// 0 [leak]
 }
-

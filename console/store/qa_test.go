@@ -566,8 +566,8 @@ func TestQuota(t *testing.T) {
 		f := reviewFixtureOn(t, s, "c1")
 		f.submitted(t, f.task.Assignee, VerdictCorrect, VerdictCorrect, nil)
 		sample(t, s, "acme", "c2", "ann", t0.Add(time.Hour))
-		sample(t, s, "acme", "cal", "ann", t0.Add(2*time.Hour)) // three tasks, one conversation
-		sample(t, s, "acme", "c3", "ann", t0.Add(24*time.Hour)) // the next day
+		sample(t, s, "acme", "cal", "ann", t0.Add(2*time.Hour))  // three tasks, one conversation
+		sample(t, s, "acme", "c3", "ann", t0.Add(24*time.Hour))  // the next day
 		ingest(t, s, ev("acme", "c4", "bob", t0), findingsTopic) // bob worked, nothing sampled
 		ingest(t, s, ev("acme", "c5", "cat", t0), findingsTopic) // cat has no team
 		rows, err := s.Quota(ctx, "acme", nil, t0.Add(5*time.Hour), 2)
