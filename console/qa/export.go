@@ -88,8 +88,11 @@ func WriteJSONL(w io.Writer, cases []store.ExportCase, text TextSource) error {
 	return nil
 }
 
-// RegoPackage is the package of the exported Rego tests.
-const RegoPackage = "xunjian_qa_test"
+// RegoPackage is the package of the exported Rego tests: under
+// xunjian_test, one of the default bundle's manifest roots, so that the
+// file loads beside the bundle (a bundle whose .manifest names other roots
+// must include xunjian_test).
+const RegoPackage = "xunjian_test.qa"
 
 // RegoHeader is what WriteRego writes in the comment atop the file.
 type RegoHeader struct {

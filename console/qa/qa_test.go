@@ -400,7 +400,7 @@ func TestWriteRego(t *testing.T) {
 	}
 	src := b.String()
 	for _, want := range []string{
-		"package xunjian_qa_test\n", "import data.xunjian\n", "test_false_positive_review9_e_2_finding0 if {",
+		"package xunjian_test.qa\n", "import data.xunjian\n", "test_false_positive_review9_e_2_finding0 if {",
 		"\tno_reason_for(d, 0)\n", "test_missed_review9_0 if {", "\tcaught(d, \"privacy.email\")\n",
 		`"tenant":{"id":"acme"}`, `"draft":{"text":"订单号138****0000已发货"`, `"rule":"privacy.phone"`, "by li x,",
 	} {
