@@ -390,4 +390,3 @@ func identifier(s string) string {
 		return '_'
 	}, strings.ToLower(s))
 }
-
