@@ -45,7 +45,7 @@ func ParsePermissions(names []string) (Permissions, error) {
 		case len(n) > MaxPermissionLen:
 			return Permissions{}, fmt.Errorf("permission name of %d bytes: at most %d", len(n), MaxPermissionLen)
 		case strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_-.:") != "":
-			return Permissions{}, fmt.Errorf("permission name %q: want lower-case letters, digits, _ - . :", n)
+			return Permissions{}, fmt.Errorf("permission name %q: only lower-case letters, digits and the characters _ - . : are allowed", n)
 		}
 	}
 	if len(sorted) > MaxPermissions {
