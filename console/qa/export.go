@@ -218,7 +218,7 @@ func WriteRego(w io.Writer, cases []store.ExportCase, text TextSource, hdr RegoH
 			f := t.Findings[v.FindingIndex]
 			name := fmt.Sprintf("test_%s_review%d_%s_finding%d", v.Verdict, c.Review.ID, identifier(v.EventID), v.FindingIndex)
 			fmt.Fprintf(&b, "\n# Review %d of task %d (conversation %s, auditor %s): finding %d of event %s,\n",
-				c.Review.ID, c.Task.ID, oneLine(c.Task.ConversationID), oneLine(c.Review.Auditor), v.FindingIndex, v.EventID)
+				c.Review.ID, c.Task.ID, oneLine(c.Task.ConversationID), oneLine(c.Review.Auditor), v.FindingIndex, oneLine(v.EventID))
 			fmt.Fprintf(&b, "# %s (rule %q, lexicon %q), judged %s", f.Name(), f.Rule, f.Lexicon, v.Verdict)
 			if v.Verdict == store.VerdictWrongKind {
 				fmt.Fprintf(&b, " (it is %s)", oneLine(v.CorrectKind))
@@ -243,7 +243,7 @@ func WriteRego(w io.Writer, cases []store.ExportCase, text TextSource, hdr RegoH
 			}
 			name := fmt.Sprintf("test_missed_review%d_%d", c.Review.ID, j)
 			fmt.Fprintf(&b, "\n# Review %d of task %d (conversation %s, auditor %s): %s missed in event %s\n# at [%d, %d).\n",
-				c.Review.ID, c.Task.ID, oneLine(c.Task.ConversationID), oneLine(c.Review.Auditor), oneLine(m.Kind), m.EventID, m.Start, m.End)
+				c.Review.ID, c.Task.ID, oneLine(c.Task.ConversationID), oneLine(c.Review.Auditor), oneLine(m.Kind), oneLine(m.EventID), m.Start, m.End)
 			fmt.Fprintf(&b, "%s if {\n\td := xunjian.decision with input as %s\n\tcaught(d, %s)\n}\n", name, in, regoString(m.Kind))
 			tests++
 		}
@@ -277,7 +277,8 @@ func regoString(s string) string {
 	return string(b)
 }
 
-// oneLine keeps s on one comment line.
+// oneLine keeps s on one comment line: an id or a name from an event or
+// a credential cannot end the comment and write Rego.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029' {

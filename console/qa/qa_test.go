@@ -322,7 +322,7 @@ func exportCase(t *testing.T, enc *event.Encryptor) store.ExportCase {
 	ts := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	phone := event.Finding{Detector: "privacy", Kind: "phone", Severity: event.SeverityMedium, Score: 1, Start: 3, End: 14, Evidence: "138****0000", Rule: "privacy.phone"}
 	c := store.ExportCase{
-		Task: store.Task{ID: 7, Tenant: "acme", ConversationID: "conv \"1\"", AgentID: "ann", Lang: "zh"},
+		Task: store.Task{ID: 7, Tenant: "acme", ConversationID: "conv \"1\"\ntest_injected if true", AgentID: "ann", Lang: "zh"},
 		Review: store.Review{ID: 9, Auditor: "li", Verdicts: []store.FindingVerdict{{EventID: "e-2", FindingIndex: 0, Verdict: store.VerdictFalsePositive}},
 			Missed: []store.Missed{{EventID: "e-2", Start: 0, End: 3, Kind: "privacy.email"}}},
 		Conversation: store.Conversation{Turns: []store.Turn{
@@ -366,7 +366,7 @@ func TestWriteJSONL(t *testing.T) {
 		TS             time.Time `json:"ts"`
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &l); err != nil || l.ID != "e-2" || l.Text != "订单号138****0000已发货" || l.Role != "agent" ||
-		l.ConversationID != `conv "1"` || l.AgentID != "ann" || l.TS.IsZero() {
+		l.ConversationID != "conv \"1\"\ntest_injected if true" || l.AgentID != "ann" || l.TS.IsZero() {
 		t.Errorf("line %s: %+v, %v", lines[1], l, err)
 	}
 	var opened, failed int
@@ -399,6 +399,9 @@ func TestWriteRego(t *testing.T) {
 		t.Fatalf("WriteRego: %d tests, %v", n, err)
 	}
 	src := b.String()
+	if strings.Contains(src, "\ntest_injected") {
+		t.Errorf("an id wrote Rego:\n%s", src)
+	}
 	for _, want := range []string{
 		"package xunjian_test.qa\n", "import data.xunjian\n", "test_false_positive_review9_e_2_finding0 if {",
 		"\tno_reason_for(d, 0)\n", "test_missed_review9_0 if {", "\tcaught(d, \"privacy.email\")\n",
