@@ -1,10 +1,12 @@
 // Package console runs `xunjian console`, the supervisors' service beside
 // the gateways: a Kafka consumer group over the gateway's event topics
 // (console/consume) that stores every event (console/store: SQLite or
-// PostgreSQL), pushes each new alert to the live wall (console/api's
-// event hub) and to the team's chat channels (console/notify), and an HTTP
-// server for the API, the web console (console/web) and the operations
-// endpoints. The pieces are wired here and nowhere else.
+// PostgreSQL) and turns each conversation sampled for QA into review tasks
+// (console/qa plans them), pushes each new alert to the live wall
+// (console/api's event hub) and to the team's chat channels
+// (console/notify), and an HTTP server for the API (the quality audits
+// under /api/qa included), the web console (console/web) and the
+// operations endpoints. The pieces are wired here and nowhere else.
 package console
 
 import (
@@ -27,6 +29,7 @@ import (
 	"github.com/xunjian/xunjian/console/config"
 	"github.com/xunjian/xunjian/console/consume"
 	"github.com/xunjian/xunjian/console/notify"
+	"github.com/xunjian/xunjian/console/qa"
 	"github.com/xunjian/xunjian/console/store"
 	"github.com/xunjian/xunjian/console/web"
 )
@@ -36,8 +39,8 @@ type Options struct {
 	// Logger logs (never a secret, never a message's text); nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Getenv reads the secrets the configuration names; nil means
-	// os.Getenv.
+	// Getenv reads the secrets the configuration names (the QA's text key
+	// and salts among them); nil means os.Getenv.
 	Getenv func(string) string
 }
 
@@ -68,7 +71,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 			return nil, fmt.Errorf("console: database directory: %w", err)
 		}
 	}
-	st, err := store.Open(ctx, cfg.Database, store.WithAlertsTopic(cfg.Kafka.Topics.Alerts))
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	qaCfg := cfg.QA
+	if err := qaCfg.ReadSecrets(getenv); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	textKey, err := qaCfg.TextKey(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Database, store.WithAlertsTopic(cfg.Kafka.Topics.Alerts),
+		store.WithSamplesTopic(cfg.Kafka.Topics.Samples), store.WithTaskPlanner(qa.NewPlanner(qaCfg)))
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -102,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 	reg.MustRegister(c.consumer.Collectors()...)
 	if c.api, err = api.New(cfg.Auth, api.Options{
 		Store: st, Hub: hub, Registry: reg, Ready: c.ready, UI: web.Handler(), Logger: c.log, Getenv: opts.Getenv,
+		QA: &api.QAOptions{Store: st, Config: &qaCfg, TextKey: textKey},
 	}); err != nil {
 		c.closeNotifier()
 		st.Close()

@@ -36,9 +36,15 @@ func testEnv(name string) string {
 		return dingToken
 	case "DT_SECRET":
 		return dingSecret
+	case "XJ_TEST_TEXT_KEY":
+		return testTextKey
 	}
 	return ""
 }
+
+// testTextKey is the gateway's text key in the tests' environment
+// (standard base64 of 32 bytes).
+const testTextKey = "dGVzdC10ZXh0LWtleS1vZi10aGlydHktdHdvLWJ5dGU="
 
 // dingTalk is a local DingTalk custom robot: it checks each post as the
 // platform does (the token, the signature of a fresh timestamp, a

@@ -10,7 +10,7 @@
 //	xunjian model eval   report a model's results on held-out data
 //	xunjian replay       replay recorded traffic through two policy versions
 //	xunjian tail         print events from Kafka
-//	xunjian console      the supervisors' console: alerts to chat channels and a live web wall
+//	xunjian console      the supervisors' console: alerts to chat channels, a live web wall, QA reviews
 //	xunjian broker       the built-in Kafka-protocol broker alone (development)
 //	xunjian hash-key     hash (or generate) an API key for the config
 //	xunjian version      print the version
@@ -76,7 +76,7 @@ var commands = []command{
 	{"model train", "[--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--report FILE]", "build the tone and escalation model from the data in the repository (deterministic)", true},
 	{"model eval", "[--data DIR] [--corpora DIR] [--model FILE] [--part PART]", "report a model's results on a part of the data (default: held out)", true},
 	{"replay", "--policy NEW [--baseline OLD] [flags] FILE.jsonl|-", "replay recorded messages through two policy versions and report what changes", true},
-	{"console", "[--config FILE]", "run the supervisors' console: store the gateway's events, post alerts to chat channels, serve the live alert wall", true},
+	{"console", "[--config FILE]", "run the supervisors' console: store the gateway's events, post alerts to chat channels, serve the live alert wall and the QA reviews of sampled conversations", true},
 	{"tail", "[flags] alerts|findings|samples", "print events from Kafka (alerts, findings or samples; --json for JSON lines)", true},
 	{"broker", "[--listen ADDR] [--partitions N] [--retention-bytes N]", "run the built-in Kafka-protocol broker alone (development)", true},
 	{"hash-key", "[KEY]", "print the config hash of an API key (no KEY: generate one)", false},

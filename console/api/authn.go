@@ -57,7 +57,15 @@ func keyPrincipals(keys []auth.APIKey) (map[string]principal, error) {
 		if subject == "" {
 			subject = "key:" + hex.EncodeToString(sum[:6]) // as the gateway names it
 		}
-		out[keyID(sum)] = principal{subject: subject, tenant: k.Tenant, role: role, teams: teams.Names(), keyID: keyID(sum)}
+		if role == RoleAgent && k.Agent == "" {
+			return nil, fmt.Errorf("auth.api_keys[%d].agent: a key of role agent names its agent", i)
+		}
+		agent := ""
+		if role == RoleAgent {
+			agent = k.Agent
+		}
+		out[keyID(sum)] = principal{subject: subject, tenant: k.Tenant, role: role, teams: teams.Names(), agent: agent,
+			perms: knownPermissions(k.Permissions), keyID: keyID(sum)}
 	}
 	return out, nil
 }
@@ -146,6 +154,12 @@ func (a *authenticator) fromJWT(gp auth.Principal, tok string, now time.Time) (p
 	if gp.Subject == "" {
 		return principal{}, errForbidden("the token has no sub claim: the console records who acts")
 	}
+	agent := ""
+	if role == RoleAgent {
+		if agent = gp.Agent; agent == "" {
+			return principal{}, errForbidden("the token of role agent names no agent (its agent claim is missing)")
+		}
+	}
 	exp, err := tokenExpiry(tok)
 	if err != nil {
 		return principal{}, errUnauthenticated("jwt: " + err.Error())
@@ -153,7 +167,8 @@ func (a *authenticator) fromJWT(gp auth.Principal, tok string, now time.Time) (p
 	if !now.Before(exp) {
 		return principal{}, errUnauthenticated("jwt: token expired")
 	}
-	return principal{subject: gp.Subject, tenant: gp.Tenant, role: role, teams: gp.Teams.Names(), expires: exp}, nil
+	return principal{subject: gp.Subject, tenant: gp.Tenant, role: role, teams: gp.Teams.Names(), agent: agent,
+		perms: knownPermissions(gp.Permissions.Names()), expires: exp}, nil
 }
 
 // tokenExpiry reads the exp claim of a JWT that was verified already (the
@@ -198,14 +213,14 @@ func (a *authenticator) fromSession(tok string) (principal, error) {
 		}
 	case sessionJWT:
 		role, err := ParseRole(string(c.Role))
-		if err != nil || c.Subject == "" || c.Tenant == "" {
+		if err != nil || c.Subject == "" || c.Tenant == "" || (role == RoleAgent) != (c.Agent != "") {
 			return principal{}, errUnauthenticated(errSession.Error())
 		}
 		teams := c.Teams
 		if teams == nil {
 			teams = []string{}
 		}
-		p = principal{subject: c.Subject, tenant: c.Tenant, role: role, teams: teams}
+		p = principal{subject: c.Subject, tenant: c.Tenant, role: role, teams: teams, agent: c.Agent, perms: knownPermissions(c.Perms)}
 	default:
 		return principal{}, errUnauthenticated(errSession.Error())
 	}
@@ -224,5 +239,6 @@ func (a *authenticator) signIn(p principal, now time.Time) (sessionClaims, time.
 	if p.keyID != "" {
 		return sessionClaims{Method: sessionKey, KeyID: p.keyID, Expires: exp.Unix()}, exp
 	}
-	return sessionClaims{Method: sessionJWT, Subject: p.subject, Tenant: p.tenant, Role: p.role, Teams: p.teams, Expires: exp.Unix()}, exp
+	return sessionClaims{Method: sessionJWT, Subject: p.subject, Tenant: p.tenant, Role: p.role, Teams: p.teams, Agent: p.agent,
+		Perms: p.perms, Expires: exp.Unix()}, exp
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/internal/loopback"
@@ -23,15 +25,42 @@ const (
 	// tenant, and reads the dead letters when its tenant is the
 	// operator's.
 	RoleAdmin Role = "admin"
+	// RoleAgent is a customer-service agent: it reads the QA reviews of
+	// its own conversations and disputes them (docs/qa.md), and nothing
+	// else. Its credential names the agent (an API key's agent, a JWT's
+	// agent claim).
+	RoleAgent Role = "agent"
 )
 
-// ParseRole returns the role named s (supervisor, auditor or admin).
+// ParseRole returns the role named s (supervisor, auditor, admin or
+// agent).
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleSupervisor, RoleAuditor, RoleAdmin:
+	case RoleSupervisor, RoleAuditor, RoleAdmin, RoleAgent:
 		return r, nil
 	}
-	return "", fmt.Errorf("role %q: want supervisor, auditor or admin", s)
+	return "", fmt.Errorf("role %q: want supervisor, auditor, admin or agent", s)
+}
+
+// PermDecrypt is the permission to read the raw text of sampled
+// conversations (docs/qa.md): every such read is written to the audit
+// log.
+const PermDecrypt = "decrypt"
+
+// permissions are the permissions the console knows.
+var permissions = []string{PermDecrypt}
+
+// knownPermissions returns those of names the console knows, sorted; a
+// JWT may carry others, meant for other services.
+func knownPermissions(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if slices.Contains(permissions, n) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MinSessionKey is the shortest session signing key accepted, in bytes
@@ -45,9 +74,10 @@ const MinSessionKey = 32
 // DevMode).
 type Config struct {
 	// APIKeys are the console's API keys, each with its tenant, role
-	// (supervisor, auditor or admin: required) and teams, and the SHA-256
-	// of the key (`xunjian hash-key` prints it). The gateway's agent and
-	// scope fields are ignored.
+	// (supervisor, auditor, admin or agent: required), teams and
+	// permissions (decrypt), and the SHA-256 of the key (`xunjian
+	// hash-key` prints it). A key of role agent names its agent (agent);
+	// the gateway's scopes are ignored.
 	APIKeys []auth.APIKey `yaml:"api_keys"`
 	// JWT, when set, accepts bearer JWTs verified as the gateway verifies
 	// them, the tenant, role and teams read from the claims its
@@ -86,8 +116,17 @@ func (c Config) DevMode() bool { return len(c.APIKeys) == 0 && c.JWT == nil }
 func (c Config) Validate(path string) error {
 	errs := []error{auth.Config{APIKeys: c.APIKeys, JWT: c.JWT}.Validate(path)}
 	for i, k := range c.APIKeys {
-		if _, err := ParseRole(k.Role); err != nil {
+		role, err := ParseRole(k.Role)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.api_keys[%d].role: %w", path, i, err))
+		}
+		if role == RoleAgent && k.Agent == "" {
+			errs = append(errs, fmt.Errorf("%s.api_keys[%d].agent: a key of role agent names its agent", path, i))
+		}
+		for _, p := range k.Permissions {
+			if !slices.Contains(permissions, p) {
+				errs = append(errs, fmt.Errorf("%s.api_keys[%d].permissions: unknown permission %q (want %s)", path, i, p, strings.Join(permissions, ", ")))
+			}
 		}
 	}
 	if len(c.SessionKey) > 0 && len(c.SessionKey) < MinSessionKey {

@@ -50,6 +50,22 @@
 //     tenant configured nobody reads them through the API.
 //   - The event stream carries to each client only the alerts its
 //     principal may see, by the same rules.
+//   - A principal of role agent (its credential names the agent) calls
+//     GET /api/me and the quality audits only: every other endpoint, the
+//     event stream included, is forbidden (403).
+//
+// # Quality audits
+//
+// With Options.QA the Handler serves /api/qa (docs/qa.md, which is the
+// contract, decisions included): review tasks, reviews, disputes, the
+// quota, precision and calibration reports, exports and the audit log.
+// A task is seen by an admin, by a supervisor of its team, by the auditor
+// it is assigned to (and, unassigned, by the auditors of its team), and by
+// its agent; what one does not see is not found (404). The raw text of a
+// sampled conversation is opened only for a principal with the decrypt
+// permission (403 before anything is read otherwise), with the console's
+// text key (QAOptions.TextKey), and only after the access is written to
+// the audit log; no other answer and no log line holds raw text.
 //
 // # Credentials and sessions
 //

@@ -327,6 +327,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if p.role == RoleAgent {
+		return errForbidden("agents read the reviews of their conversations under /api/qa only")
+	}
 	sub, err := h.hub.subscribe(p)
 	switch {
 	case errors.Is(err, errHubClosed):

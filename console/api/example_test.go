@@ -83,5 +83,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	// Output:
-	// 200 {"subject":"night-lead","tenant":"acme","role":"supervisor","teams":["night-shift"],"dev":false}
+	// 200 {"subject":"night-lead","tenant":"acme","role":"supervisor","teams":["night-shift"],"dev":false,"agent_id":"","permissions":[]}
 }

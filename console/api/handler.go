@@ -87,6 +87,9 @@ type Options struct {
 	// RequestTimeout bounds a request's database work; zero means
 	// DefaultRequestTimeout. Event streams are not bounded.
 	RequestTimeout time.Duration
+	// QA enables the quality-audit endpoints under /api/qa (docs/qa.md)
+	// and their metrics; nil answers 404 there.
+	QA *QAOptions
 }
 
 // Handler serves the console's HTTP API, its operations endpoints and,
@@ -104,6 +107,7 @@ type Handler struct {
 	// operator is Config.OperatorTenant.
 	operator string
 	metrics  *metrics
+	qa       *qaService // nil: no QA
 	mux      *http.ServeMux
 }
 
@@ -151,6 +155,12 @@ func New(cfg Config, opts Options) (*Handler, error) {
 	if h.metrics, err = newMetrics(reg, h.hub); err != nil {
 		h.Close()
 		return nil, err
+	}
+	if opts.QA != nil {
+		if h.qa, err = newQA(opts.QA, reg); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	h.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return h, nil
@@ -276,7 +286,7 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 // routes builds the mux.
 func (h *Handler) routes(metricsHandler http.Handler) {
 	m := http.NewServeMux()
-	m.Handle("GET /api/me", h.api(h.me))
+	m.Handle("GET /api/me", h.agentAPI(h.me))
 	m.Handle("GET /api/alerts", h.api(h.listAlerts))
 	m.Handle("GET /api/alerts/{id}", h.api(h.getAlert))
 	m.Handle("POST /api/alerts/{id}/transition", h.api(h.transition))
@@ -286,6 +296,7 @@ func (h *Handler) routes(metricsHandler http.Handler) {
 	m.Handle("GET /api/dead-letters", h.api(h.deadLetters))
 	m.Handle("GET /api/stream", h.endpoint(h.stream))
 	m.Handle("POST /api/session", h.endpoint(h.signIn))
+	h.qaRoutes(m)
 	m.Handle("DELETE /api/session", h.endpoint(h.signOut))
 	m.Handle("/api/", h.endpoint(func(http.ResponseWriter, *http.Request) error {
 		return errNotFound("no such endpoint")
@@ -321,13 +332,23 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 // apiFunc serves an authenticated API request.
 type apiFunc func(w http.ResponseWriter, r *http.Request, p principal) error
 
-// api wraps an API endpoint: request checks, then authentication, the
-// CSRF rule, and a deadline on its work.
-func (h *Handler) api(f apiFunc) http.Handler {
+// api wraps an API endpoint of the supervisors (not of agents, 403):
+// request checks, then authentication, the CSRF rule, and a deadline on
+// its work.
+func (h *Handler) api(f apiFunc) http.Handler { return h.apiOf(false, f) }
+
+// agentAPI wraps an API endpoint that principals of role agent may call
+// too (GET /api/me, /api/qa/…): the endpoint applies its own rules.
+func (h *Handler) agentAPI(f apiFunc) http.Handler { return h.apiOf(true, f) }
+
+func (h *Handler) apiOf(agents bool, f apiFunc) http.Handler {
 	return h.endpoint(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := h.principal(r)
 		if err != nil {
 			return err
+		}
+		if p.role == RoleAgent && !agents {
+			return errForbidden("agents read the reviews of their conversations under /api/qa only")
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 		defer cancel()

@@ -20,6 +20,12 @@ type principal struct {
 	// teams are the principal's teams, sorted; never nil. An admin's are
 	// shown (GET /api/me) but do not restrict it.
 	teams []string
+	// agent is the agent a principal of role agent is (its credential's
+	// agent); empty for the other roles.
+	agent string
+	// perms are the principal's permissions the console knows (decrypt),
+	// sorted; never nil.
+	perms []string
 	dev   bool
 	// keyID is the fingerprint of the API key (a session of the key
 	// names it); empty for a JWT.
@@ -33,8 +39,11 @@ type principal struct {
 
 // devPrincipal is every request's principal in dev mode.
 func devPrincipal() principal {
-	return principal{subject: devSubject, tenant: "default", role: RoleAdmin, teams: []string{}, dev: true}
+	return principal{subject: devSubject, tenant: "default", role: RoleAdmin, teams: []string{}, perms: []string{PermDecrypt}, dev: true}
 }
+
+// can reports whether p holds the permission perm.
+func (p principal) can(perm string) bool { return slices.Contains(p.perms, perm) }
 
 // restricted reports whether p sees its teams only (not an admin).
 func (p principal) restricted() bool { return p.role != RoleAdmin }
@@ -86,8 +95,16 @@ type meJSON struct {
 	Role    Role     `json:"role"`
 	Teams   []string `json:"teams"`
 	Dev     bool     `json:"dev"`
+	// AgentID is the agent of a principal of role agent ("" otherwise).
+	AgentID string `json:"agent_id"`
+	// Permissions are the principal's permissions (decrypt).
+	Permissions []string `json:"permissions"`
 }
 
 func (p principal) me() meJSON {
-	return meJSON{Subject: p.subject, Tenant: p.tenant, Role: p.role, Teams: p.teams, Dev: p.dev}
+	perms := p.perms
+	if perms == nil {
+		perms = []string{}
+	}
+	return meJSON{Subject: p.subject, Tenant: p.tenant, Role: p.role, Teams: p.teams, Dev: p.dev, AgentID: p.agent, Permissions: perms}
 }

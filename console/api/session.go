@@ -46,6 +46,9 @@ type sessionClaims struct {
 	Tenant  string   `json:"t,omitempty"`
 	Role    Role     `json:"r,omitempty"`
 	Teams   []string `json:"g,omitempty"`
+	// Agent and Perms are a JWT's agent (role agent) and permissions.
+	Agent string   `json:"a,omitempty"`
+	Perms []string `json:"p,omitempty"`
 	// Expires is the expiry, in Unix seconds.
 	Expires int64 `json:"e"`
 }

@@ -1,6 +1,6 @@
 // Package config is the configuration of `xunjian console`: one YAML file
 // whose sections belong to the console's components (the API's auth, the
-// consumer's kafka, the notifier's notify), each with its own defaults and
+// consumer's kafka, the notifier's notify, the quality audits' qa), each with its own defaults and
 // checks. The file holds no secret: secrets are named by environment
 // variable.
 package config
@@ -20,6 +20,7 @@ import (
 	"github.com/xunjian/xunjian/console/api"
 	"github.com/xunjian/xunjian/console/consume"
 	"github.com/xunjian/xunjian/console/notify"
+	"github.com/xunjian/xunjian/console/qa"
 	"github.com/xunjian/xunjian/gateway/config/duration"
 )
 
@@ -57,6 +58,11 @@ type Config struct {
 	// Notify posts alerts to chat channels (DingTalk, WeCom, Feishu,
 	// Slack, a signed webhook). No channel configured posts nowhere.
 	Notify notify.Config `yaml:"notify"`
+	// QA configures the quality audits of sampled conversations
+	// (docs/qa.md): auditors and assignment, due times, calibration,
+	// scorecards, disputes, the quota's minimum and the gateway's text
+	// key.
+	QA qa.Config `yaml:"qa"`
 	// RecoveryWindow is how far back the console offers alerts to the
 	// notifier again at start, so that one whose posting a crash cut
 	// short is posted (the ledger skips those that were). Default 24h.
@@ -129,6 +135,7 @@ func (c *Config) Defaults() {
 	}
 	c.Kafka.Defaults()
 	c.Notify.Defaults()
+	c.QA.Defaults()
 }
 
 // DefaultDevBroker is the broker a console in dev mode (no credentials
@@ -159,6 +166,7 @@ func (c *Config) Validate() error {
 		c.Kafka.Validate("kafka"),
 		c.Auth.Validate("auth"),
 		c.Notify.Validate("notify"),
+		c.QA.Validate("qa"),
 	}
 	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		errs = append(errs, fmt.Errorf("database: %q: want sqlite:///path.db or postgres://…", redactDSN(c.Database)))

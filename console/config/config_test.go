@@ -21,6 +21,14 @@ func TestExampleConfig(t *testing.T) {
 		len(c.Notify.Channels) != 3 || c.Teams["acme"]["agent-17"] != "red" || c.RecoveryWindow.D().Hours() != 24 {
 		t.Errorf("config %+v", c)
 	}
+	if q := c.QA; len(q.Auditors["acme"]) != 3 || len(q.Assignment["acme"]) != 2 || q.Calibration.Rate != 0.05 ||
+		len(q.Scorecard("acme").Categories) != 3 || q.DisputeWindow.D().Hours() != 168 || q.AgentDailyMin != 2 ||
+		q.TextKeyEnv != "XJ_TEXT_KEY" || q.TextKeyID == "" || q.Sampling.SeedEnv != "XJ_SAMPLING_SEED" {
+		t.Errorf("qa %+v", q)
+	}
+	if k := c.Auth.APIKeys[3]; k.Role != "agent" || k.Agent != "agent-17" || c.Auth.APIKeys[2].Permissions[0] != "decrypt" {
+		t.Errorf("the auditor's and the agent's keys: %+v", c.Auth.APIKeys)
+	}
 }
 
 // TestDefaults: with no file and no credential the console is in dev
@@ -51,6 +59,11 @@ func TestInvalid(t *testing.T) {
 		{"team without agent", "teams:\n  acme: {'': red}\n", "teams.acme"},
 		{"channel type", "notify:\n  channels:\n    - {name: x, type: telegram}\n", "notify.channels"},
 		{"session timeout", "kafka:\n  session_timeout: 10ms\n", "kafka.session_timeout"},
+		{"qa due", "qa:\n  due: -1h\n", "qa.due"},
+		{"qa scorecard", "qa:\n  scorecards: {acme: {categories: []}}\n", "qa.scorecards.acme"},
+		{"qa unknown field", "qa:\n  auditor: {acme: [li]}\n", "field auditor not found"},
+		{"agent without agent", "auth:\n  api_keys:\n    - {name: k, tenant: t, role: agent, hash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'}\n", "auth.api_keys[0].agent"},
+		{"unknown permission", "auth:\n  api_keys:\n    - {name: k, tenant: t, role: admin, permissions: [sudo], hash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'}\n", "sudo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "console.yaml")

@@ -24,9 +24,15 @@ import (
 //   - from the copy of the alerts topic only: one alert per event alert,
 //     state new, with the agent's team (SetAgentTeams); and the context
 //     turns, so that Conversation shows turns that were never published
-//     as events.
+//     as events;
+//   - from the copy of the samples topic only: text_enc, the raw text
+//     sealed for auditors, still sealed (the store never opens it); and,
+//     for the conversation's first event there, its review tasks, as the
+//     TaskPlanner decides (none without one). Tasks are made once per
+//     conversation: a later event, a redelivery or another console
+//     ingesting the same event adds none.
 //
-// Never stored: text_enc, the raw text sealed for auditors.
+// Never stored: the text_enc of an event of the other topics.
 func (s *Store) Ingest(ctx context.Context, ev *event.Event, topic string, partition int, offset int64) (inserted bool, err error) {
 	switch {
 	case ev == nil:
@@ -67,6 +73,9 @@ func (s *Store) Ingest(ctx context.Context, ev *event.Event, topic string, parti
 
 		if err := s.insertEvent(ctx, tx, ev, team, string(findingsJSON), now); err != nil {
 			return err
+		}
+		if topic == s.samplesTopic {
+			return s.ingestSample(ctx, tx, ev, team, now)
 		}
 		if topic != s.alertsTopic {
 			return nil

@@ -11,10 +11,22 @@
 // # What is stored
 //
 // Events are xunjian.event/v1 events, already masked by the gateway. The
-// store keeps their masked parts only: text_masked, the findings (with
-// masked evidence), the alerts and the context turns. It never stores
-// text_enc, the raw text sealed for auditors: the console is not an
-// auditor.
+// store keeps their masked parts: text_masked, the findings (with masked
+// evidence), the alerts and the context turns. Of text_enc, the raw text
+// sealed for auditors, it keeps only that of the events of the samples
+// topic (the conversations sampled for QA), still sealed: the store never
+// opens it. The API opens it for a principal holding the decrypt
+// permission, with the console's text key, and writes every such access
+// to the audit log (docs/qa.md). The text_enc of an event of the other
+// topics is dropped.
+//
+// # Quality audits
+//
+// The first event of a conversation on the samples topic creates its
+// review tasks (see TaskPlanner and Ingest); reviews, verdicts, missed
+// findings, disputes and the audit log are kept beside them, and the
+// reports of docs/qa.md (quota, precision, calibration, export) are
+// queries over them.
 //
 // The gateway publishes one event to up to three topics under one
 // event_id: the findings and samples topics get the event with all the
@@ -27,8 +39,9 @@
 //
 // # Tenants
 //
-// Every read and every change of an alert takes the tenant explicitly and
-// never returns or touches another tenant's rows. The delivery ledger and
+// Every read and every change of an alert, a task, a review, a dispute or
+// the audit log takes the tenant explicitly and never returns or touches
+// another tenant's rows. The delivery ledger and
 // its dead letters are the operator's, not a tenant's: they are keyed by
 // the notifier's own keys.
 //
@@ -82,9 +95,17 @@ var (
 	// is already stored under another tenant or conversation: an event_id
 	// is unique, so one of the two is forged or broken.
 	ErrTenantMismatch = errors.New("store: event_id already stored for another tenant or conversation")
-	// ErrMalformedCursor is returned by ListAlerts for a Cursor it did not
-	// make: the caller's fault, not the database's.
+	// ErrMalformedCursor is returned by ListAlerts and ListTasks for a
+	// Cursor they did not make: the caller's fault, not the database's.
 	ErrMalformedCursor = errors.New("malformed cursor")
+	// ErrInvalidReview is returned (wrapped with what is wrong) by
+	// SaveReview and FileDispute for a verdict, a missed finding or a
+	// disputed finding that names no finding or event of the task's
+	// conversation: the caller's fault.
+	ErrInvalidReview = errors.New("store: invalid review")
+	// ErrWindowClosed is returned by FileDispute once the dispute window
+	// of the review has passed. It wraps ErrInvalidTransition.
+	ErrWindowClosed = fmt.Errorf("%w: the dispute window has closed", ErrInvalidTransition)
 )
 
 // NoTeam, in Filter.Teams or the teams of Counters and AgentStatsOfTeams,
@@ -97,6 +118,11 @@ const NoTeam = ""
 // out of the console's store): Ingest creates alerts only from events
 // delivered on it.
 const DefaultAlertsTopic = "xunjian.alerts"
+
+// DefaultSamplesTopic is the gateway's default samples topic
+// (stream.DefaultSamplesTopic): Ingest keeps the sealed text of the events
+// delivered on it, and creates the review tasks of their conversations.
+const DefaultSamplesTopic = "xunjian.samples"
 
 // dialect is the SQL database behind a Store.
 type dialect int
@@ -117,18 +143,22 @@ func (d dialect) String() string {
 // several console processes on one database (PostgreSQL, or SQLite on one
 // machine). Close releases it.
 type Store struct {
-	db          *sql.DB
-	dialect     dialect
-	alertsTopic string
-	now         func() time.Time
+	db           *sql.DB
+	dialect      dialect
+	alertsTopic  string
+	samplesTopic string
+	planner      TaskPlanner
+	now          func() time.Time
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	alertsTopic string
-	now         func() time.Time
+	alertsTopic  string
+	samplesTopic string
+	planner      TaskPlanner
+	now          func() time.Time
 }
 
 // WithAlertsTopic names the alerts topic, when the gateway's
@@ -136,6 +166,20 @@ type options struct {
 // only from events delivered on it.
 func WithAlertsTopic(topic string) Option {
 	return func(o *options) { o.alertsTopic = topic }
+}
+
+// WithSamplesTopic names the samples topic, when the gateway's
+// stream.topics.samples is not DefaultSamplesTopic: Ingest keeps the sealed
+// text of the events delivered on it and creates their review tasks.
+func WithSamplesTopic(topic string) Option {
+	return func(o *options) { o.samplesTopic = topic }
+}
+
+// WithTaskPlanner sets what decides the review tasks of a newly sampled
+// conversation (the console's qa configuration). Without one, Ingest
+// creates no task.
+func WithTaskPlanner(p TaskPlanner) Option {
+	return func(o *options) { o.planner = p }
 }
 
 // WithClock sets the clock the store reads for the times it records itself
@@ -158,18 +202,23 @@ func WithClock(now func() time.Time) Option {
 //   - postgres://… or postgresql://…: PostgreSQL, the URL as pgx reads it
 //     (user, password, host, port, database, sslmode, search_path, …).
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	o := options{alertsTopic: DefaultAlertsTopic, now: time.Now}
+	o := options{alertsTopic: DefaultAlertsTopic, samplesTopic: DefaultSamplesTopic, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.alertsTopic == "" {
+	switch {
+	case o.alertsTopic == "":
 		return nil, errors.New("store: empty alerts topic")
+	case o.samplesTopic == "":
+		return nil, errors.New("store: empty samples topic")
+	case o.samplesTopic == o.alertsTopic:
+		return nil, errors.New("store: the samples topic is the alerts topic")
 	}
 	db, d, wal, err := openDB(dsn)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, dialect: d, alertsTopic: o.alertsTopic, now: o.now}
+	s := &Store{db: db, dialect: d, alertsTopic: o.alertsTopic, samplesTopic: o.samplesTopic, planner: o.planner, now: o.now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect (%s): %w", d, err)

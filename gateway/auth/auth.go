@@ -101,6 +101,11 @@ type Principal struct {
 	// the API key's Teams, or the JWT's teams claim
 	// (JWTConfig.TeamsClaim). The gateway ignores them.
 	Teams Teams
+	// Permissions are what the credential may do in the console beyond
+	// its role (e.g. "decrypt"): the API key's Permissions, or the JWT's
+	// permissions claim (JWTConfig.PermissionsClaim). The gateway ignores
+	// them.
+	Permissions Permissions
 }
 
 // APIKey is one configured API key, as an entry of `auth.api_keys` or
@@ -140,6 +145,10 @@ type APIKey struct {
 	// Teams are the teams the key is restricted to in the console
 	// (Principal.Teams; see ParseTeams). The gateway ignores them.
 	Teams []string `yaml:"teams"`
+	// Permissions are what the key may do in the console beyond its role
+	// (Principal.Permissions; see ParsePermissions), e.g. [decrypt]. The
+	// gateway ignores them, and the console validates them.
+	Permissions []string `yaml:"permissions"`
 }
 
 // Validate checks the key's hash as a configuration file gives it, naming
@@ -195,6 +204,9 @@ func (c Config) Validate(path string) error {
 		}
 		if _, err := ParseTeams(k.Teams); err != nil {
 			errs = append(errs, fmt.Errorf("%s.teams: %w", f, err))
+		}
+		if _, err := ParsePermissions(k.Permissions); err != nil {
+			errs = append(errs, fmt.Errorf("%s.permissions: %w", f, err))
 		}
 	}
 	if j := c.JWT; j != nil && j.HS256SecretEnv == "" && len(j.HS256Secret) == 0 && j.JWKSFile == "" {
@@ -278,12 +290,17 @@ func addKeys(errs []error, m, other map[[sha256.Size]byte]keyEntry, field string
 			errs = append(errs, fmt.Errorf("%s.teams: %w", f, err))
 			continue
 		}
+		perms, err := ParsePermissions(k.Permissions)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.permissions: %w", f, err))
+			continue
+		}
 		cred := "key:" + k.Name
 		if k.Name == "" {
 			cred = "key:" + hex.EncodeToString(sum[:6])
 		}
 		m[sum] = keyEntry{p: Principal{Tenant: k.Tenant, Agent: k.Agent, Subject: k.Name, Method: method, Scopes: scopes, Credential: cred,
-			Role: k.Role, Teams: teams}}
+			Role: k.Role, Teams: teams, Permissions: perms}}
 	}
 	return errs
 }

@@ -23,7 +23,10 @@ const (
 	DefaultScopesClaim = "xunjian_scopes"
 	DefaultRoleClaim   = "xunjian_role"
 	DefaultTeamsClaim  = "xunjian_teams"
-	DefaultLeeway      = 30 * time.Second
+	// DefaultPermissionsClaim names the claim of the console permissions
+	// (JWTConfig.PermissionsClaim).
+	DefaultPermissionsClaim = "xunjian_permissions"
+	DefaultLeeway           = 30 * time.Second
 )
 
 // Minimum key sizes. RFC 7518 §3.2 requires an HS256 key of at least 256
@@ -85,6 +88,12 @@ type JWTConfig struct {
 	// optional in the token; the gateway ignores the teams. Empty means
 	// DefaultTeamsClaim ("xunjian_teams").
 	TeamsClaim string `yaml:"teams_claim"`
+	// PermissionsClaim names the claim holding the token's permissions in
+	// the console beyond its role (Principal.Permissions, e.g. decrypt):
+	// an array of names or one space-separated string, optional in the
+	// token; the gateway ignores them. Empty means
+	// DefaultPermissionsClaim ("xunjian_permissions").
+	PermissionsClaim string `yaml:"permissions_claim"`
 	// Leeway is the clock skew allowed when checking "exp", "nbf" and
 	// "iat". Zero means DefaultLeeway (30s); a negative value means none.
 	// Not settable from the configuration file.
@@ -109,6 +118,9 @@ func (c *JWTConfig) Defaults() {
 	if c.TeamsClaim == "" {
 		c.TeamsClaim = DefaultTeamsClaim
 	}
+	if c.PermissionsClaim == "" {
+		c.PermissionsClaim = DefaultPermissionsClaim
+	}
 	if c.Leeway == 0 {
 		c.Leeway = DefaultLeeway
 	}
@@ -123,6 +135,7 @@ type jwtVerifier struct {
 	scopesClaim string
 	roleClaim   string
 	teamsClaim  string
+	permsClaim  string
 	static      []jwt.ParseOption // options shared by every Parse; never appended to in place
 	leeway      time.Duration
 	// verified remembers tokens that passed verification, with their
@@ -168,7 +181,7 @@ type rsaKeys struct {
 func newJWTVerifier(c JWTConfig) (*jwtVerifier, error) {
 	c.Defaults()
 	v := &jwtVerifier{tenantClaim: c.TenantClaim, agentClaim: c.AgentClaim, scopesClaim: c.ScopesClaim,
-		roleClaim: c.RoleClaim, teamsClaim: c.TeamsClaim}
+		roleClaim: c.RoleClaim, teamsClaim: c.TeamsClaim, permsClaim: c.PermissionsClaim}
 	leeway := max(c.Leeway, 0) // negative: none
 
 	var errs []error
@@ -304,6 +317,7 @@ const (
 	reasonScopesClaim = "scopes claim not a string or an array of strings"
 	reasonRoleClaim   = "role claim not a string"
 	reasonTeamsClaim  = "teams claim not a string or an array of valid team names"
+	reasonPermsClaim  = "permissions claim not a string or an array of valid permission names"
 )
 
 func badJWT(reason string) error {
@@ -416,11 +430,14 @@ func (v *jwtVerifier) verify(tok []byte, now time.Time) (Principal, error) {
 	if p.Teams, ok = tokenTeams(t, v.teamsClaim); !ok {
 		return Principal{}, badJWT(reasonTeamsClaim)
 	}
+	if p.Permissions, ok = tokenPermissions(t, v.permsClaim); !ok {
+		return Principal{}, badJWT(reasonPermsClaim)
+	}
 	if v.verified != nil {
 		vt := verifiedToken{p: p}
 		vt.exp, _ = t.Expiration() // required by the parse options
 		vt.nbf, _ = t.NotBefore()
-		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+2*len(p.Subject)+len(p.Role)+len(p.Teams.joined)+100), vt.exp.Add(v.leeway).Sub(now))
+		v.verified.SetWithTTL(string(tok), vt, int64(len(tok)+len(p.Tenant)+len(p.Agent)+2*len(p.Subject)+len(p.Role)+len(p.Teams.joined)+len(p.Permissions.joined)+100), vt.exp.Add(v.leeway).Sub(now))
 	}
 	return p, nil
 }
@@ -481,6 +498,18 @@ func tokenTeams(t jwt.Token, claim string) (Teams, bool) {
 	}
 	teams, err := ParseTeams(names)
 	return teams, err == nil
+}
+
+// tokenPermissions reads the permissions claim of t (see claimNames):
+// absent means none; a claim of another type, or naming a permission
+// ParsePermissions refuses, is not ok.
+func tokenPermissions(t jwt.Token, claim string) (Permissions, bool) {
+	names, _, ok := claimNames(t, claim)
+	if !ok {
+		return Permissions{}, false
+	}
+	perms, err := ParsePermissions(names)
+	return perms, err == nil
 }
 
 // classify maps a jwx error to a fixed reason. jwx's own messages may quote
