@@ -53,7 +53,6 @@ var kinds = []struct {
 	{"policy/v1", "PodDisruptionBudget", policyv1.PodDisruptionBudget{}},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", autoscalingv2.HorizontalPodAutoscaler{}},
 	{"networking.k8s.io/v1", "Ingress", networkingv1.Ingress{}},
-	{"networking.k8s.io/v1", "NetworkPolicy", networkingv1.NetworkPolicy{}},
 }
 
 // quantityPattern is resource.Quantity's text form (the API's OpenAPI
