@@ -54,6 +54,7 @@ type Console struct {
 	notifier *notify.Dispatcher
 	consumer *consume.Consumer
 	api      *api.Handler
+	reg      *prometheus.Registry
 	closed   sync.Once
 }
 
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 		}
 	}
 	reg := prometheus.NewRegistry()
+	c.reg = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_console_deliveries_total",
@@ -130,6 +132,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 // Handler returns the console's HTTP handler: the API, the web console
 // and the operations endpoints.
 func (c *Console) Handler() http.Handler { return c.api }
+
+// Registry returns the registry of the console's metrics (for tests and
+// embedding), as /metrics serves it.
+func (c *Console) Registry() *prometheus.Registry { return c.reg }
 
 // ready reports whether the console can serve: the database answers and
 // the consumer is reading.
