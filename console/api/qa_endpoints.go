@@ -236,6 +236,9 @@ func (h *Handler) qaTake(w http.ResponseWriter, r *http.Request, p principal, q 
 // (a client may send back what it read) and ignored: the store copies
 // them from the finding.
 type reviewRequest struct {
+	// TaskID, when given, must be the task of the path (a Review names
+	// its task; a client may send it back as it read it).
+	TaskID     int64              `json:"task_id"`
 	Categories map[string]float64 `json:"categories"`
 	AutoFail   []string           `json:"auto_fail"`
 	Verdicts   []struct {
@@ -335,6 +338,9 @@ func (h *Handler) qaSaveReview(w http.ResponseWriter, r *http.Request, p princip
 	var req reviewRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
+	}
+	if req.TaskID != 0 && req.TaskID != id {
+		return errBadRequest(fmt.Sprintf("task_id %d: the review is of task %d", req.TaskID, id))
 	}
 	d, err := req.draft(q.cfg.Scorecard(p.tenant))
 	if err != nil {
