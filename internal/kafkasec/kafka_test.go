@@ -62,7 +62,7 @@ func TestKafkaWrongPassword(t *testing.T) {
 	sec := kafkatest.SecureBrokers(t)
 	const wrong = "wrong-password-0123456789"
 	for _, mech := range []string{kafkasec.SCRAMSHA512, kafkasec.SCRAMSHA256, kafkasec.Plain} {
-		cl, err := sec.Config(mech, "XJ_KAFKA_PW").Open(func(string) string { return wrong })
+		cl, err := sec.Config(mech, "XJ_KAFKA_PW").Open("kafka", func(string) string { return wrong })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -162,9 +162,10 @@ type Client struct {
 
 // Open reads what c names (the CA and client certificate files, the
 // password from getenv, os.Getenv when nil) and returns the Client to
-// dial with; nil, nil when c is not Enabled. Call Validate first.
-func (c Config) Open(getenv func(string) string) (*Client, error) {
-	if err := c.Validate("kafka"); err != nil {
+// dial with; nil, nil when c is not Enabled. Errors name the fields under
+// path, as Validate's do (Open validates c first).
+func (c Config) Open(path string, getenv func(string) string) (*Client, error) {
+	if err := c.Validate(path); err != nil {
 		return nil, err
 	}
 	if !c.Enabled() {
@@ -179,18 +180,18 @@ func (c Config) Open(getenv func(string) string) (*Client, error) {
 		if t.CAFile != "" {
 			pem, err := os.ReadFile(t.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("tls.ca_file: %w", err)
+				return nil, fmt.Errorf("%s.tls.ca_file: %w", path, err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate in it", t.CAFile)
+				return nil, fmt.Errorf("%s.tls.ca_file: %s: no PEM certificate in it", path, t.CAFile)
 			}
 			cl.tls.RootCAs = pool
 		}
 		if t.CertFile != "" {
 			pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("tls.cert_file %s and key_file %s: %w", t.CertFile, t.KeyFile, err)
+				return nil, fmt.Errorf("%s.tls.cert_file %s and key_file %s: %w", path, t.CertFile, t.KeyFile, err)
 			}
 			cl.tls.Certificates = []tls.Certificate{pair}
 		}
@@ -198,7 +199,7 @@ func (c Config) Open(getenv func(string) string) (*Client, error) {
 	if s := c.SASL; s.Mechanism != "" {
 		pw := getenv(s.PasswordEnv)
 		if pw == "" {
-			return nil, fmt.Errorf("sasl.password_env: environment variable %s is empty: set it to the password of the Kafka user %s", s.PasswordEnv, s.Username)
+			return nil, fmt.Errorf("%s.sasl.password_env: environment variable %s is empty: set it to the password of the Kafka user %s", path, s.PasswordEnv, s.Username)
 		}
 		var err error
 		switch s.Mechanism {
@@ -210,7 +211,7 @@ func (c Config) Open(getenv func(string) string) (*Client, error) {
 			cl.mech, err = scram.Mechanism(scram.SHA512, s.Username, pw)
 		}
 		if err != nil { // SASLprep refused the name or the password; its error may quote them
-			return nil, fmt.Errorf("sasl: the user name %q or the password in %s is not valid for %s (SASLprep)", s.Username, s.PasswordEnv, s.Mechanism)
+			return nil, fmt.Errorf("%s.sasl: the user name %q or the password in %s is not valid for %s (SASLprep)", path, s.Username, s.PasswordEnv, s.Mechanism)
 		}
 	}
 	return cl, nil

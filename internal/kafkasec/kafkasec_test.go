@@ -41,7 +41,7 @@ func secureCluster(t *testing.T, withTLS bool) (broker, caFile string) {
 // and fails naming each.
 func TestCheck(t *testing.T) {
 	broker, caFile := secureCluster(t, true)
-	cl, err := Config{TLS: TLS{Enabled: true, CAFile: caFile}, SASL: SASL{Mechanism: SCRAMSHA512, Username: "xunjian", PasswordEnv: "KAFKA_PW"}}.Open(env)
+	cl, err := Config{TLS: TLS{Enabled: true, CAFile: caFile}, SASL: SASL{Mechanism: SCRAMSHA512, Username: "xunjian", PasswordEnv: "KAFKA_PW"}}.Open("kafka", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestCheck(t *testing.T) {
 	if err := cl.Check(ctx, nil, "xunjian-test"); err == nil {
 		t.Error("no brokers: nil error")
 	}
-	plain, err := Config{}.Open(env) // a nil Client dials plain TCP: the TLS listener drops it
+	plain, err := Config{}.Open("kafka", env) // a nil Client dials plain TCP: the TLS listener drops it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestMechanisms(t *testing.T) {
 	broker, caFile := secureCluster(t, true)
 	for mech, user := range map[string]string{SCRAMSHA512: "xunjian", SCRAMSHA256: "xunjian256", Plain: "plainuser"} {
 		cfg := Config{TLS: TLS{Enabled: true, CAFile: caFile}, SASL: SASL{Mechanism: mech, Username: user, PasswordEnv: "KAFKA_PW"}}
-		cl, err := cfg.Open(env)
+		cl, err := cfg.Open("kafka", env)
 		if err != nil {
 			t.Fatalf("%s: %v", mech, err)
 		}
@@ -123,7 +123,7 @@ func TestMechanisms(t *testing.T) {
 // TestSCRAMWithoutTLS: SCRAM needs no TLS to keep the password secret.
 func TestSCRAMWithoutTLS(t *testing.T) {
 	broker, _ := secureCluster(t, false)
-	cl, err := Config{SASL: SASL{Mechanism: SCRAMSHA512, Username: "xunjian", PasswordEnv: "KAFKA_PW"}}.Open(env)
+	cl, err := Config{SASL: SASL{Mechanism: SCRAMSHA512, Username: "xunjian", PasswordEnv: "KAFKA_PW"}}.Open("kafka", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestRefused(t *testing.T) {
 			"set tls.server_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cl, err := tc.cfg.Open(env)
+			cl, err := tc.cfg.Open("kafka", env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,17 +210,17 @@ func TestValidate(t *testing.T) {
 func TestOpen(t *testing.T) {
 	dir := t.TempDir()
 	scram := SASL{Mechanism: SCRAMSHA512, Username: "xunjian", PasswordEnv: "UNSET"}
-	if _, err := (Config{SASL: scram}).Open(env); err == nil || !strings.Contains(err.Error(), "environment variable UNSET is empty") {
+	if _, err := (Config{SASL: scram}).Open("kafka", env); err == nil || !strings.Contains(err.Error(), "kafka.sasl.password_env: environment variable UNSET is empty") {
 		t.Errorf("unset password: %v", err)
 	}
-	if _, err := (Config{TLS: TLS{Enabled: true, CAFile: filepath.Join(dir, "none.pem")}}).Open(env); err == nil || !strings.Contains(err.Error(), "tls.ca_file") {
+	if _, err := (Config{TLS: TLS{Enabled: true, CAFile: filepath.Join(dir, "none.pem")}}).Open("kafka", env); err == nil || !strings.Contains(err.Error(), "kafka.tls.ca_file") {
 		t.Errorf("missing CA: %v", err)
 	}
 	junk := testpki.WriteFile(t, filepath.Join(dir, "junk.pem"), []byte("junk"))
-	if _, err := (Config{TLS: TLS{Enabled: true, CAFile: junk}}).Open(env); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+	if _, err := (Config{TLS: TLS{Enabled: true, CAFile: junk}}).Open("kafka", env); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Errorf("junk CA: %v", err)
 	}
-	cl, err := Config{}.Open(env)
+	cl, err := Config{}.Open("kafka", env)
 	if err != nil || cl != nil {
 		t.Fatalf("no security: %v, %v", cl, err)
 	}

@@ -82,7 +82,7 @@ func (s Secure) Config(mechanism, passwordEnv string) kafkasec.Config {
 // Client opens s.Config(mechanism, …) with the right password.
 func (s Secure) Client(t testing.TB, mechanism string) *kafkasec.Client {
 	t.Helper()
-	c, err := s.Config(mechanism, "KAFKA_SCRAM_PASSWORD").Open(func(k string) string {
+	c, err := s.Config(mechanism, "KAFKA_SCRAM_PASSWORD").Open("kafka", func(k string) string {
 		if k == "KAFKA_SCRAM_PASSWORD" {
 			return s.Password
 		}
