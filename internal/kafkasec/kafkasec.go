@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -248,12 +249,20 @@ func (c *Client) Transport(clientID string) *kafka.Transport {
 // shipper probes Kafka with it; `xunjian tail` runs it to say why a look-up
 // failed.
 func (c *Client) Check(ctx context.Context, brokers []string, clientID string) error {
+	return CheckDialer(ctx, c.Dialer(clientID, 0), brokers, c.Explain)
+}
+
+// CheckDialer is Check with a dialer of the caller's, its failures passed
+// through explain (nil: as they are).
+func CheckDialer(ctx context.Context, d *kafka.Dialer, brokers []string, explain func(error) error) error {
+	if explain == nil {
+		explain = func(err error) error { return err }
+	}
 	var errs []error
-	d := c.Dialer(clientID, 0)
 	for _, b := range brokers {
 		conn, err := d.DialContext(ctx, "tcp", b)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("broker %s: %w", b, c.Explain(err)))
+			errs = append(errs, fmt.Errorf("broker %s: %w", b, explain(err)))
 			continue
 		}
 		if dl, ok := ctx.Deadline(); ok {
@@ -266,7 +275,7 @@ func (c *Client) Check(ctx context.Context, brokers []string, clientID string) e
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("broker %s: %w", b, c.Explain(err)))
+		errs = append(errs, fmt.Errorf("broker %s: %w", b, explain(err)))
 	}
 	if len(errs) == 0 {
 		return errors.New("no brokers")
@@ -291,40 +300,60 @@ func (c *Client) String() string {
 // Explain wraps err, a failure to reach the brokers with c, in what an
 // operator needs to fix it when the cause is the security settings: a
 // refused password, a mechanism the listener does not offer, a certificate
-// the CA did not sign, a listener that does not speak TLS. Other errors
-// are returned as they are.
+// the CA did not sign, a listener that does not speak TLS. It knows these
+// by their types and, where kafka-go has flattened an error into text (its
+// readers' error logs), by their text. Other errors, and errors already
+// explained, are returned as they are.
 func (c *Client) Explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	h := c.hint(err)
+	if h == "" || strings.Contains(err.Error(), h) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", h, err)
+}
+
+// hint is Explain's advice for err, empty when it has none.
+func (c *Client) hint(err error) string {
 	var (
-		unknownCA  x509.UnknownAuthorityError
-		hostname   x509.HostnameError
-		invalid    x509.CertificateInvalidError
-		recordHdr  tls.RecordHeaderError
-		protocol   = "PLAINTEXT"
-		mechanism  string
-		user, from string
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		recordHdr tls.RecordHeaderError
+		protocol  = "PLAINTEXT"
+		sasl      SASL
 	)
 	if c != nil {
-		protocol = c.cfg.Protocol()
-		mechanism, user, from = c.cfg.SASL.Mechanism, c.cfg.SASL.Username, c.cfg.SASL.PasswordEnv
+		protocol, sasl = c.cfg.Protocol(), c.cfg.SASL
 	}
+	refused := fmt.Sprintf("the brokers refused the credentials of Kafka user %q (SASL %s): check sasl.username and the password in %s", sasl.Username, sasl.Mechanism, sasl.PasswordEnv)
+	unknown := "the broker's certificate is not signed by a CA in tls.ca_file (or the system's roots without one)"
+	noTLS := "the broker did not answer in TLS: is tls.enabled set for a PLAINTEXT or SASL_PLAINTEXT listener?"
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return fmt.Errorf("the brokers refused the credentials of Kafka user %q (SASL %s): check sasl.username and the password in %s: %w", user, mechanism, from, err)
+		return refused
 	case errors.Is(err, kafka.UnsupportedSASLMechanism):
-		return fmt.Errorf("the brokers' listener does not offer SASL %s: check sasl.mechanism against the listener's sasl.enabled.mechanisms: %w", mechanism, err)
+		return fmt.Sprintf("the brokers' listener does not offer SASL %s: check sasl.mechanism against the listener's sasl.enabled.mechanisms", sasl.Mechanism)
 	case errors.Is(err, kafka.IllegalSASLState):
-		return fmt.Errorf("the brokers' listener does not expect SASL here (%s): is it a PLAINTEXT or SSL listener? %w", protocol, err)
+		return fmt.Sprintf("the brokers' listener does not expect SASL here (%s): is it a PLAINTEXT or SSL listener?", protocol)
 	case errors.As(err, &unknownCA):
-		return fmt.Errorf("the broker's certificate is not signed by a CA in tls.ca_file (or the system's roots without one): %w", err)
+		return unknown
 	case errors.As(err, &hostname):
-		return fmt.Errorf("the broker's certificate is not for the address dialled: set tls.server_name to a name it carries, or dial a name it carries: %w", err)
+		return "the broker's certificate is not for the address dialled: set tls.server_name to a name it carries, or dial a name it carries"
 	case errors.As(err, &invalid):
-		return fmt.Errorf("the broker's certificate is not valid: %w", err)
+		return "the broker's certificate is not valid"
 	case errors.As(err, &recordHdr):
-		return fmt.Errorf("the broker did not answer in TLS: is tls.enabled set for a PLAINTEXT or SASL_PLAINTEXT listener? %w", err)
+		return noTLS
 	}
-	return err
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "SASL Authentication Failed"):
+		return refused
+	case strings.Contains(msg, "certificate signed by unknown authority"):
+		return unknown
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return noTLS
+	}
+	return ""
 }
