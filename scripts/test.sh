@@ -7,13 +7,12 @@ cd "$(dirname "$0")/.."
 # A real Apache Kafka broker (KRaft, single node) for the stream's
 # integration tests (build tag kafka): started now, in the background, while
 # the static checks run; stopped whatever happens. KAFKA_PORT moves it. Its
-# second listener (SASL_SSL with SCRAM, on KAFKA_SCRAM_PORT) is for the
-# secure-transport tests, which read KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER,
-# KAFKA_SCRAM_PASSWORD and KAFKA_CA_FILE from `scripts/kafka.sh env` once the
-# broker is up.
+# second listener (SASL_SSL with SCRAM, on KAFKA_PORT + 2 unless
+# KAFKA_SCRAM_PORT says otherwise) is for the secure-transport tests, which
+# read KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and
+# KAFKA_CA_FILE from `scripts/kafka.sh env` once the broker is up.
 export KAFKA_PORT=${KAFKA_PORT:-9092}
 export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
-export KAFKA_SCRAM_PORT=${KAFKA_SCRAM_PORT:-$((KAFKA_PORT + 2))}
 export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}
 kafka_log=$(mktemp)
 scripts/kafka.sh start >"$kafka_log" 2>&1 &

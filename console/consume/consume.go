@@ -22,6 +22,16 @@
 // start: an alert that was stored and committed but whose posting the
 // process did not live to finish is posted then (the ledger skips those
 // that were).
+//
+// # Reaching Kafka
+//
+// The brokers are dialled with the TLS and SASL of Config.Security
+// (internal/kafkasec, opened into Options.Kafka). Run first connects to
+// them until one accepts the consumer, logging why not (a refused
+// password, an unknown CA: explained, never the password), and joins the
+// group only then: kafka-go's group reader retries such a refusal without
+// ever returning it. Errors the reader reports later keep the consumer
+// unready for a while and are logged, at most once a minute each.
 package consume
 
 import (
