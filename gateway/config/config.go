@@ -104,7 +104,9 @@ type Config struct {
 	Ack ack.Config `yaml:"ack"`
 	// Stream configures the event stream to Kafka: the on-disk spool every
 	// event is appended to before its verdict is returned, the shipper
-	// that drains it, and the topics, alert deduplication and QA sampling.
+	// that drains it, and the topics, alert deduplication and QA sampling;
+	// stream.tls and stream.sasl say how the brokers are reached
+	// (internal/kafkasec: TLS, SCRAM, the password from the environment).
 	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides stream.brokers,
 	// XUNJIAN_SPOOL_DIR stream.spool.dir and XUNJIAN_EMBEDDED_BROKER
 	// stream.embedded_broker.

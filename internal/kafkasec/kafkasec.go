@@ -233,10 +233,10 @@ func (c *Client) Dialer(clientID string, timeout time.Duration) *kafka.Dialer {
 }
 
 // Transport returns a kafka-go Transport (for a kafka.Client) that dials
-// with c's TLS and SASL, naming itself clientID. Close its idle
-// connections when done with it.
+// with c's TLS and SASL, naming itself clientID, with kafka-go's other
+// defaults. Close its idle connections when done with it.
 func (c *Client) Transport(clientID string) *kafka.Transport {
-	t := &kafka.Transport{ClientID: clientID, DialTimeout: DefaultDialTimeout}
+	t := &kafka.Transport{ClientID: clientID}
 	if c != nil {
 		t.TLS, t.SASL = c.tls, c.mech
 	}
