@@ -32,6 +32,7 @@ import (
 	"github.com/xunjian/xunjian/console/qa"
 	"github.com/xunjian/xunjian/console/store"
 	"github.com/xunjian/xunjian/console/web"
+	"github.com/xunjian/xunjian/internal/servertls"
 )
 
 // Options carry what New needs beyond the configuration.
@@ -55,7 +56,9 @@ type Console struct {
 	consumer *consume.Consumer
 	api      *api.Handler
 	reg      *prometheus.Registry
-	closed   sync.Once
+	// tls serves the listener's certificate; nil means plain HTTP.
+	tls    *servertls.Reloader
+	closed sync.Once
 }
 
 // New provisions the console of cfg (defaulted and validated, as
@@ -66,6 +69,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 	c := &Console{cfg: cfg, log: opts.Logger}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if cfg.TLS.Enabled() {
+		var err error
+		// HTTP/2 over TLS: the live wall's event stream and the API share
+		// one connection per browser.
+		if c.tls, err = servertls.New(cfg.TLS, servertls.Options{Name: "console", Logger: c.log, NextProtos: []string{"h2", "http/1.1"}}); err != nil {
+			return nil, fmt.Errorf("console: tls: %w", err)
+		}
+	}
+	kc, err := cfg.Kafka.Security.Open("kafka", opts.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	if path, ok := strings.CutPrefix(cfg.Database, "sqlite://"); ok && strings.HasPrefix(path, "/") {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -112,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 		return nil, fmt.Errorf("console: notify: %w", err)
 	}
 	hub := api.NewHub(api.HubConfig{})
-	if c.consumer, err = consume.New(cfg.Kafka, st, consume.Options{Publisher: publisher{hub}, Notifier: c.notifier, Logger: c.log}); err != nil {
+	if c.consumer, err = consume.New(cfg.Kafka, st, consume.Options{Publisher: publisher{hub}, Notifier: c.notifier, Logger: c.log, Kafka: kc}); err != nil {
 		c.closeNotifier()
 		st.Close()
 		return nil, err
@@ -158,7 +173,9 @@ func (c *Console) Run(ctx context.Context) error {
 	return c.Serve(ctx, ln)
 }
 
-// Serve reads the topics and serves HTTP on ln until ctx is done, then
+// Serve reads the topics and serves HTTP on ln (a plain TCP listener,
+// which speaks TLS here when the configuration says so) until ctx is
+// done, then
 // stops gracefully: no new request, the event streams ended, the consumer
 // out of its group (its offsets committed), the notifier's deliveries in
 // flight finished or abandoned at the shutdown timeout (an abandoned one
@@ -186,9 +203,13 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		_ = c.consumer.Run(runCtx)
 	}()
+	if c.tls != nil {
+		ln = c.tls.Listener(ln)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	c.log.Info("console listening", "addr", ln.Addr().String(), "database", dialectOf(c.cfg.Database), "dev_mode", c.cfg.Auth.DevMode())
+	c.log.Info("console listening", "addr", ln.Addr().String(), "tls", c.tls != nil, "kafka_security", c.cfg.Kafka.Security.Protocol(),
+		"database", dialectOf(c.cfg.Database), "dev_mode", c.cfg.Auth.DevMode())
 
 	var err error
 	select {

@@ -1,6 +1,8 @@
 // Package gateway is the Xunjian service. It serves the agent port
 // (POST /v1/check, POST /v1/events and the configured proxy routes) and the
-// admin port (/healthz, /readyz, /metrics, /v1/policy) on fasthttp, runs
+// admin port (/healthz, /readyz, /metrics, /v1/policy) on fasthttp (over
+// TLS when tls.agent or tls.admin says so, certificates reloaded as their
+// files change: internal/servertls), runs
 // every draft through the inspection pipeline, and forwards what is
 // released to the chat backend.
 //
@@ -34,6 +36,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
+	"github.com/xunjian/xunjian/internal/servertls"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -58,8 +61,11 @@ type Server struct {
 	stream  *stream.Stream   // nil when events are off
 	opinion *opinion.Client  // asks second opinions; never nil, off unless configured
 	broker  *embedded.Broker // the built-in broker, when no brokers are configured
-	ready   atomic.Bool
-	now     func() time.Time
+	// agentTLS and adminTLS serve the listeners' certificates (nil: plain
+	// HTTP on that listener).
+	agentTLS, adminTLS *servertls.Reloader
+	ready              atomic.Bool
+	now                func() time.Time
 }
 
 // Options carry what New needs beyond the configuration.
@@ -89,6 +95,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		getenv = os.Getenv
 	}
 	var err error
+	if s.agentTLS, err = newTLS(cfg.TLS.Agent, "agent", s.log); err != nil {
+		return nil, err
+	}
+	if s.adminTLS, err = newTLS(cfg.TLS.Admin, "admin", s.log); err != nil {
+		return nil, err
+	}
 	if s.auth, err = newAuth(cfg, getenv); err != nil {
 		return nil, err
 	}
@@ -161,6 +173,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	return s, nil
 }
 
+// newTLS loads the certificate of one listener (tls.<name>); nil when the
+// listener serves plain HTTP.
+func newTLS(c servertls.Config, name string, log *slog.Logger) (*servertls.Reloader, error) {
+	if !c.Enabled() {
+		return nil, nil
+	}
+	r, err := servertls.New(c, servertls.Options{Name: name, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("tls.%s: %w", name, err)
+	}
+	return r, nil
+}
+
 func newAuth(cfg *config.Config, getenv func(string) string) (*auth.Authenticator, error) {
 	ac := cfg.Auth
 	ac.AdminKeys = cfg.Admin.APIKeys
@@ -197,10 +222,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	return s.ServeListeners(ctx, agentLn, adminLn)
 }
 
-// ServeListeners is Serve on listeners the caller opened (tests use port 0).
+// ServeListeners is Serve on listeners the caller opened (tests use port
+// 0): plain TCP listeners, which speak TLS here when the configuration
+// says so.
 func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listener) error {
 	agent := s.newServer("xunjian", s.handleAgent)
 	admin := s.newServer("xunjian-admin", s.handleAdmin)
+	if s.agentTLS != nil {
+		agentLn = s.agentTLS.Listener(agentLn)
+	}
+	if s.adminTLS != nil {
+		adminLn = s.adminTLS.Listener(adminLn)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- agent.Serve(newLingerListener(agentLn)) }()
 	go func() { errc <- admin.Serve(newLingerListener(adminLn)) }()
@@ -223,6 +256,8 @@ func (s *Server) ServeListeners(ctx context.Context, agentLn, adminLn net.Listen
 		slog.String("agent", agentLn.Addr().String()), slog.String("admin", adminLn.Addr().String()),
 		slog.String("policy_revision", s.inspector().Policy().Revision()), slog.String("policy_source", s.policies.Source().String()),
 		slog.Int("routes", len(s.cfg.Routes)),
+		slog.Bool("agent_tls", s.agentTLS != nil), slog.Bool("admin_tls", s.adminTLS != nil),
+		slog.Bool("admin_client_certs", s.adminTLS != nil && s.cfg.TLS.Admin.ClientCAFile != ""),
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "gateway listening", attrs...)
 	if !s.auth.Enabled() {
@@ -292,6 +327,9 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 		// The header block must hold the 8 KiB tokens auth accepts.
 		ReadBufferSize:        l.MaxHeaderBytes,
 		NoDefaultServerHeader: true,
+		// Connection-level failures (a TLS handshake refused: an old
+		// version, no client certificate) go to the structured log.
+		Logger: connLogger{s.log, name},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			var small *fasthttp.ErrSmallBuffer
 			if errors.As(err, &small) {
@@ -319,6 +357,19 @@ func (s *Server) newServer(name string, h fasthttp.RequestHandler) *fasthttp.Ser
 			writeError(ctx, errcode.BadRequest, "malformed HTTP request")
 		},
 	}
+}
+
+// connLogger is fasthttp's logger for one listener: its messages (a
+// connection's failure, never a request's content) as warnings.
+type connLogger struct {
+	log      *slog.Logger
+	listener string
+}
+
+// Printf implements fasthttp.Logger.
+func (l connLogger) Printf(format string, args ...any) {
+	l.log.LogAttrs(context.Background(), slog.LevelWarn, "connection failed",
+		slog.String("listener", l.listener), slog.String("error", fmt.Sprintf(format, args...)))
 }
 
 // admit takes an inspection slot, waiting at most limits.queue_timeout;

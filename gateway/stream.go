@@ -43,9 +43,12 @@ func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger
 			return nil, nil, fmt.Errorf("stream.sampling.seed_env: environment variable %s is empty: set it to one secret shared by every gateway (e.g. %s=$(openssl rand -hex 16) xunjian serve --config FILE), or remove seed_env for the public default seed", sc.Sampling.SeedEnv, sc.Sampling.SeedEnv)
 		}
 	}
+	var err error
+	if sc.Kafka, err = sc.Security.Open("stream", getenv); err != nil {
+		return nil, nil, err
+	}
 	var broker *embedded.Broker
 	if len(sc.Brokers) == 0 {
-		var err error
 		broker, err = embedded.Start(embedded.Options{Addr: sc.EmbeddedBroker, Topics: []string{sc.Topics.Findings, sc.Topics.Alerts, sc.Topics.Samples}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("stream: no brokers configured and the built-in broker did not start: %w", err)
@@ -65,7 +68,8 @@ func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		return nil, nil, err
 	}
 	log.LogAttrs(context.Background(), slog.LevelInfo, "event stream",
-		slog.Any("brokers", sc.Brokers), slog.String("spool", sc.Spool.Dir), slog.String("fsync", string(sc.Spool.Fsync)),
+		slog.Any("brokers", sc.Brokers), slog.String("kafka_security", sc.Kafka.String()),
+		slog.String("spool", sc.Spool.Dir), slog.String("fsync", string(sc.Spool.Fsync)),
 		slog.String("on_full", sc.Spool.OnFull), slog.Bool("text_encrypted", sc.Encryptor != nil))
 	return st, broker, nil
 }

@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 
 # A real Apache Kafka broker (KRaft, single node) for the stream's
 # integration tests (build tag kafka): started now, in the background, while
-# the static checks run; stopped whatever happens. KAFKA_PORT moves it.
+# the static checks run; stopped whatever happens. KAFKA_PORT moves it. Its
+# second listener (SASL_SSL with SCRAM, on KAFKA_PORT + 2 unless
+# KAFKA_SCRAM_PORT says otherwise) is for the secure-transport tests, which
+# read KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and
+# KAFKA_CA_FILE from `scripts/kafka.sh env` once the broker is up.
 export KAFKA_PORT=${KAFKA_PORT:-9092}
 export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}
@@ -43,8 +47,9 @@ if ! wait "$kafka_pid"; then
   cat "$kafka_log"; echo "the Kafka broker did not start"; exit 1
 fi
 cat "$kafka_log"
+eval "export $(scripts/kafka.sh env)"
 
-echo "== go test (with the real-Kafka integration tests and the browser tests: -tags kafka,browser, KAFKA_BROKERS=$KAFKA_BROKERS, a headless Chromium)"
+echo "== go test (with the real-Kafka integration tests and the browser tests: -tags kafka,browser, KAFKA_BROKERS=$KAFKA_BROKERS, KAFKA_SCRAM_BROKERS=${KAFKA_SCRAM_BROKERS:-none}, a headless Chromium)"
 # scripts/testsummary runs go test -json, prints what go test prints without
 # -json, and ends with one line over all packages: "N passed, N failed, N
 # skipped" (a package that does not build counts as failed). The line is

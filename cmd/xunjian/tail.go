@@ -12,6 +12,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/stream/tail"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 )
 
 // tailTopic returns the default topic name of a tail topic argument (the
@@ -28,7 +29,14 @@ const tailUsage = `usage: xunjian tail [flags] alerts|findings|samples
 
 Print the gateway's events from Kafka as they arrive, readably or with
 --json as one JSON line per event (the value as received). Flags may come
-before or after the topic argument.`
+before or after the topic argument.
+
+A secured Kafka: --tls (with --tls-ca-file, and --tls-cert-file and
+--tls-key-file for a client certificate) and --sasl-mechanism with
+--sasl-username, the password read from the variable --sasl-password-env
+names, as the gateway's stream.tls and stream.sasl say, e.g.
+  XUNJIAN_KAFKA_PASSWORD=… xunjian tail alerts --brokers kafka1:9094 \
+    --tls-ca-file ca.pem --sasl-mechanism SCRAM-SHA-512 --sasl-username ops`
 
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
@@ -43,6 +51,15 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dedup := fs.Int("dedup", tail.DefaultDedup, "drop events whose event_id was among the last N (0: keep repeats)")
 	utc := fs.Bool("utc", false, "print times in UTC instead of the local time zone")
 	width := fs.Int("width", tail.DefaultWidth, "cut each text field to N terminal columns (0: never cut)")
+	var sec kafkasec.Config
+	fs.BoolVar(&sec.TLS.Enabled, "tls", false, "connect with TLS (implied by the other --tls-… flags)")
+	fs.StringVar(&sec.TLS.CAFile, "tls-ca-file", "", "PEM file of the CA that signed the brokers' certificates (default: the system's roots)")
+	fs.StringVar(&sec.TLS.CertFile, "tls-cert-file", "", "client certificate (PEM), for brokers that require one")
+	fs.StringVar(&sec.TLS.KeyFile, "tls-key-file", "", "the client certificate's key (PEM)")
+	fs.StringVar(&sec.TLS.ServerName, "tls-server-name", "", "the name the brokers' certificates carry (default: each broker's host)")
+	fs.StringVar(&sec.SASL.Mechanism, "sasl-mechanism", "", "SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (PLAIN with TLS only)")
+	fs.StringVar(&sec.SASL.Username, "sasl-username", "", "SASL user")
+	fs.StringVar(&sec.SASL.PasswordEnv, "sasl-password-env", "XUNJIAN_KAFKA_PASSWORD", "environment variable holding the SASL password (never a flag: it would show in the process list)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, tailUsage)
 		fs.PrintDefaults()
@@ -90,6 +107,19 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(bs) == 0 {
 		return fmt.Errorf("%w: --brokers: no broker", errUsage)
 	}
+	for _, f := range []string{"tls-ca-file", "tls-cert-file", "tls-key-file", "tls-server-name"} {
+		sec.TLS.Enabled = sec.TLS.Enabled || flagSet(fs, f)
+	}
+	if sec.SASL.Mechanism == "" {
+		sec.SASL.PasswordEnv = "" // the default name alone asks for nothing
+	}
+	if err := sec.Validate("kafka"); err != nil {
+		return fmt.Errorf("%w: %v (flags --tls-… and --sasl-…)", errUsage, err)
+	}
+	kc, err := sec.Open("kafka", os.Getenv)
+	if err != nil {
+		return err
+	}
 	opts := tail.Options{
 		Brokers:       bs,
 		Topic:         name,
@@ -101,6 +131,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		WaitForTopic:  *wait,
 		Out:           stdout,
 		Err:           stderr,
+		Dialer:        kc.Dialer("xunjian-tail", tail.DefaultDialTimeout),
 	}
 	if *dedup == 0 {
 		opts.Dedup = -1 // the flag's 0 is tail's "off"
@@ -122,6 +153,25 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil // interrupted: the normal way to stop
 	case errors.Is(err, tail.ErrNoTopic):
 		return fmt.Errorf("%w; --wait waits for it", err)
+	case err != nil && kc != nil:
+		return explain(ctx, kc, bs, err)
+	}
+	return err
+}
+
+// explain adds to err, tail's failure with TLS or SASL configured, what
+// the security settings have to do with it: Kafka's own answer explained
+// (a refused password, an unknown CA), or else the verdict of connecting
+// to the brokers afresh (some refusals only show as a dropped connection
+// to a metadata request).
+func explain(ctx context.Context, kc *kafkasec.Client, brokers []string, err error) error {
+	if x := kc.Explain(err); x != err {
+		return x
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if cerr := kc.Check(cctx, brokers, "xunjian-tail"); cerr != nil {
+		return fmt.Errorf("%w; connecting to the brokers again: %w", err, cerr)
 	}
 	return err
 }

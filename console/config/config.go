@@ -22,6 +22,7 @@ import (
 	"github.com/xunjian/xunjian/console/notify"
 	"github.com/xunjian/xunjian/console/qa"
 	"github.com/xunjian/xunjian/gateway/config/duration"
+	"github.com/xunjian/xunjian/internal/servertls"
 )
 
 // Defaults of Config.
@@ -38,15 +39,23 @@ type Config struct {
 	// 127.0.0.1:8082. Env XUNJIAN_CONSOLE_LISTEN overrides it. A
 	// non-loopback address needs credentials in auth.
 	Listen string `yaml:"listen"`
+	// TLS turns on HTTPS on Listen (servertls.Config: cert_file,
+	// key_file, client_ca_file, min_version), the certificate reloaded
+	// when its files change; with it the session cookie is Secure
+	// (auth.secure_cookie). None is plain HTTP (TLS may end at a proxy in
+	// front).
+	TLS servertls.Config `yaml:"tls"`
 	// Database is where the console keeps its state:
 	// sqlite:///absolute/path.db (the default:
 	// $XDG_STATE_HOME/xunjian/console.db) or postgres://user@host/db
 	// (the password from PGPASSWORD or a .pgpass file, not here). Env
 	// XUNJIAN_CONSOLE_DATABASE overrides it.
 	Database string `yaml:"database"`
-	// Kafka is the consumer group that reads the gateway's topics. Env
-	// XUNJIAN_KAFKA_BROKERS (comma-separated) overrides kafka.brokers; in
-	// dev mode, none means DefaultDevBroker.
+	// Kafka is the consumer group that reads the gateway's topics, and
+	// how it reaches the brokers (kafka.tls, kafka.sasl: the gateway's
+	// stream.tls and stream.sasl). Env XUNJIAN_KAFKA_BROKERS
+	// (comma-separated) overrides kafka.brokers; in dev mode, none means
+	// DefaultDevBroker.
 	Kafka consume.Config `yaml:"kafka"`
 	// Auth says who may use the console; none configured is dev mode
 	// (loopback only, everyone the admin of tenant "default").
@@ -120,6 +129,11 @@ func (c *Config) Defaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
+	c.TLS.Defaults()
+	if c.TLS.Enabled() {
+		// Browsers reach this console over HTTPS: the cookie must say so.
+		c.Auth.SecureCookie = true
+	}
 	if c.Database == "" {
 		c.Database = "sqlite://" + DefaultDatabasePath()
 	}
@@ -163,6 +177,7 @@ func DefaultDatabasePath() string {
 func (c *Config) Validate() error {
 	errs := []error{
 		api.CheckListen(c.Listen, c.Auth.DevMode()),
+		c.TLS.Validate("tls"),
 		c.Kafka.Validate("kafka"),
 		c.Auth.Validate("auth"),
 		c.Notify.Validate("notify"),

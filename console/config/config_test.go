@@ -80,3 +80,46 @@ func TestInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleSecurity: the example's tls and kafka.tls/kafka.sasl
+// sections load as written; with tls the session cookie is Secure.
+func TestExampleSecurity(t *testing.T) {
+	c, err := Load("../../docs/console.example.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.CertFile != "/etc/xunjian/tls/console.crt" || c.TLS.MinVersion != "1.2" || !c.Auth.SecureCookie {
+		t.Errorf("tls %+v, secure_cookie %v", c.TLS, c.Auth.SecureCookie)
+	}
+	sec := c.Kafka.Security
+	if !sec.TLS.Enabled || sec.TLS.CAFile != "/etc/xunjian/kafka-ca.pem" || sec.SASL.Mechanism != "SCRAM-SHA-512" ||
+		sec.SASL.Username != "xunjian-console" || sec.SASL.PasswordEnv != "XJ_KAFKA_PASSWORD" || sec.Protocol() != "SASL_SSL" {
+		t.Errorf("kafka security %+v", sec)
+	}
+}
+
+// TestSecurityInvalid: each mistake in tls and kafka.tls/kafka.sasl is
+// refused at start, naming its field.
+func TestSecurityInvalid(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"key without cert", "tls:\n  key_file: /k.pem\n", "tls.cert_file: missing"},
+		{"TLS 1.0", "tls:\n  cert_file: c\n  key_file: k\n  min_version: \"1.0\"\n", "tls.min_version"},
+		{"skip verify", "kafka:\n  tls: {enabled: true, insecure_skip_verify: true}\n", "kafka.tls.insecure_skip_verify: not allowed"},
+		{"no user", "kafka:\n  sasl: {mechanism: SCRAM-SHA-256, password_env: PW}\n", "kafka.sasl.username: missing"},
+		{"password itself", "kafka:\n  sasl: {mechanism: SCRAM-SHA-256, username: u, password_env: 'hunter2 x'}\n", "kafka.sasl.password_env"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "console.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, noEnv)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error holds the value: %v", err)
+			}
+		})
+	}
+}

@@ -22,6 +22,16 @@
 // start: an alert that was stored and committed but whose posting the
 // process did not live to finish is posted then (the ledger skips those
 // that were).
+//
+// # Reaching Kafka
+//
+// The brokers are dialled with the TLS and SASL of Config.Security
+// (internal/kafkasec, opened into Options.Kafka). Run first connects to
+// them until one accepts the consumer, logging why not (a refused
+// password, an unknown CA: explained, never the password), and joins the
+// group only then: kafka-go's group reader retries such a refusal without
+// ever returning it. Errors the reader reports later keep the consumer
+// unready for a while and are logged, at most once a minute each.
 package consume
 
 import (
@@ -31,6 +41,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +52,7 @@ import (
 	"github.com/xunjian/xunjian/console/store"
 	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 )
 
 // Store is what the consumer needs of the console's database.
@@ -81,6 +93,10 @@ type Config struct {
 	// of each partition instead of its beginning (default: the beginning,
 	// so that a new console gets what the topics still hold).
 	StartFromEnd bool `yaml:"start_from_end"`
+	// Security is how the brokers are reached: TLS (kafka.tls) and SASL
+	// (kafka.sasl), see kafkasec.Config; none is plain TCP without
+	// authentication. The console opens it (Options.Kafka).
+	Security kafkasec.Config `yaml:",inline"`
 }
 
 // Topics names the gateway's three topics.
@@ -133,6 +149,7 @@ func (c Config) Validate(path string) error {
 	if t.Alerts == t.Findings || t.Alerts == t.Samples || t.Findings == t.Samples {
 		errs = append(errs, fmt.Errorf("%s.topics: the three topics must differ", path))
 	}
+	errs = append(errs, c.Security.Validate(path))
 	return errors.Join(errs...)
 }
 
@@ -145,7 +162,11 @@ type Options struct {
 	// Logger logs positions and errors, never event text; nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Dialer dials the brokers (TLS, SASL); nil means kafka-go's default.
+	// Kafka is Config.Security opened: the brokers are dialled with its
+	// TLS and SASL, and its Explain says, in the log, why they refuse
+	// (a wrong password, an unknown CA). Nil is plain TCP.
+	Kafka *kafkasec.Client
+	// Dialer, when set, dials the brokers instead of Kafka's dialer.
 	Dialer *kafka.Dialer
 	// RetryDelay is the first wait before a failed database write is
 	// retried (doubling to 5 s); zero means 100 ms.
@@ -159,6 +180,12 @@ type Consumer struct {
 	opts  Options
 	log   *slog.Logger
 	ready atomic.Bool
+	// readerErr is when kafka-go's reader last reported an error (unix
+	// nanoseconds): its group reader retries a broker that refuses it
+	// without returning from FetchMessage, so its error log is the only
+	// sign. readerLog rate-limits those reports in the log.
+	readerErr atomic.Int64
+	readerLog logLimiter
 
 	ingested *prometheus.CounterVec
 	lag      *prometheus.GaugeVec
@@ -177,6 +204,9 @@ func New(cfg Config, st Store, opts Options) (*Consumer, error) {
 	c := &Consumer{cfg: cfg, st: st, opts: opts, log: opts.Logger}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if c.opts.Dialer == nil {
+		c.opts.Dialer = c.opts.Kafka.Dialer(ClientID, 0)
 	}
 	if c.opts.RetryDelay <= 0 {
 		c.opts.RetryDelay = 100 * time.Millisecond
@@ -197,15 +227,92 @@ func (c *Consumer) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c.ingested, c.lag}
 }
 
-// Ready reports whether the consumer is reading: Run has started and its
-// last fetch succeeded.
-func (c *Consumer) Ready() bool { return c.ready.Load() }
+// Ready reports whether the consumer is reading: Run has started, the
+// brokers answered, its last fetch succeeded and the reader reported no
+// error within the last readerErrorWindow.
+func (c *Consumer) Ready() bool {
+	return c.ready.Load() && time.Since(time.Unix(0, c.readerErr.Load())) > readerErrorWindow
+}
+
+// ClientID is the client id the console gives Kafka.
+const ClientID = "xunjian-console"
+
+// readerErrorWindow is how long an error the reader reported keeps the
+// consumer unready: longer than kafka-go's retries of a group that cannot
+// join (5 s apart), so a broker refusing the console keeps it unready.
+const readerErrorWindow = 15 * time.Second
+
+// waitBrokers connects to the brokers (TLS and SASL included) until one
+// answers, logging why not (once per distinct reason) and backing off
+// meanwhile; false when ctx ended first. kafka-go's group reader would
+// retry a refused password silently, so it starts only after this.
+func (c *Consumer) waitBrokers(ctx context.Context) bool {
+	delay := c.opts.RetryDelay
+	last := ""
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := kafkasec.CheckDialer(cctx, c.opts.Dialer, c.cfg.Brokers, c.opts.Kafka.Explain)
+		cancel()
+		if err == nil {
+			if last != "" {
+				c.log.Info("console: Kafka answers", "security", c.opts.Kafka.String())
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if msg := err.Error(); msg != last {
+			c.log.Error("console: cannot reach Kafka; retrying", "security", c.opts.Kafka.String(), "err", msg)
+			last = msg
+		}
+		if !sleep(ctx, delay) {
+			return false
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// readerError is kafka-go's reader's error log: it marks the consumer
+// unready for readerErrorWindow and logs the error, explained, at most
+// once per distinct text per minute.
+func (c *Consumer) readerError(format string, args ...any) {
+	c.readerErr.Store(time.Now().UnixNano())
+	msg := fmt.Sprintf(format, args...)
+	if c.readerLog.allow(msg, time.Now()) {
+		c.log.Warn("console: the Kafka reader reports an error; it retries", "security", c.opts.Kafka.String(),
+			"err", c.opts.Kafka.Explain(errors.New(msg)).Error())
+	}
+}
+
+// logLimiter lets a message through at most once a minute; it is safe
+// for concurrent use.
+type logLimiter struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (l *logLimiter) allow(msg string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.seen[msg]; ok && now.Sub(t) < time.Minute {
+		return false
+	}
+	if l.seen == nil || len(l.seen) > 100 {
+		l.seen = map[string]time.Time{}
+	}
+	l.seen[msg] = now
+	return true
+}
 
 // Run reads the topics until ctx is done, then leaves the group
 // (committing what it handled) and returns nil. Other errors never stop
 // it: a broker that cannot be reached is retried, and the consumer is not
 // Ready meanwhile.
 func (c *Consumer) Run(ctx context.Context) error {
+	if !c.waitBrokers(ctx) {
+		return nil
+	}
 	start := kafka.FirstOffset
 	if c.cfg.StartFromEnd {
 		start = kafka.LastOffset
@@ -224,6 +331,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// Heartbeats well within the session, as Kafka advises (a third).
 		HeartbeatInterval: c.cfg.SessionTimeout.D() / 3,
 		RebalanceTimeout:  c.cfg.SessionTimeout.D(),
+		ErrorLogger:       kafka.LoggerFunc(c.readerError),
 	})
 	defer func() {
 		c.ready.Store(false)
@@ -240,7 +348,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			c.ready.Store(false)
-			c.log.Warn("console: fetch failed; retrying", "err", err)
+			c.log.Warn("console: fetch failed; retrying", "err", c.opts.Kafka.Explain(err))
 			if !sleep(ctx, delay) {
 				return nil
 			}

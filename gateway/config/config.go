@@ -14,7 +14,9 @@
 //	ack            ack.Config (gateway/internal/ack)
 //	limits         Limits, with ratelimit.Rates inline (gateway/internal/ratelimit)
 //	stream         stream.Config, with stream.Topics, stream.SpoolConfig
-//	               (spool.Options inline), alerting.Config, sampling.Config
+//	               (spool.Options inline), alerting.Config, sampling.Config,
+//	               kafkasec.Config inline (stream.tls, stream.sasl)
+//	tls            TLS: servertls.Config per listener (internal/servertls)
 //
 // Durations are written "50ms", "2s", "5m" (duration.Duration).
 //
@@ -47,6 +49,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/internal/loopback"
+	"github.com/xunjian/xunjian/internal/servertls"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -61,6 +64,12 @@ type Config struct {
 	// AdminListen is the admin port's address; default 127.0.0.1:8081.
 	// Env XUNJIAN_ADMIN_LISTEN overrides it.
 	AdminListen string `yaml:"admin_listen"`
+	// TLS turns on TLS for the agent port (tls.agent) and the admin port
+	// (tls.admin), each with its own certificate and key files, reloaded
+	// when they change; tls.admin.client_ca_file makes the admin port
+	// require client certificates. A listener without cert_file serves
+	// plain HTTP (TLS may end at a load balancer in front).
+	TLS TLS `yaml:"tls"`
 	// Policy is the policy bundle: a directory, a .tar.gz, or an http(s)
 	// URL of a bundle (polled with ETag, as OPA's bundle service is); empty
 	// means the built-in bundle. Env XUNJIAN_POLICY overrides it.
@@ -95,7 +104,9 @@ type Config struct {
 	Ack ack.Config `yaml:"ack"`
 	// Stream configures the event stream to Kafka: the on-disk spool every
 	// event is appended to before its verdict is returned, the shipper
-	// that drains it, and the topics, alert deduplication and QA sampling.
+	// that drains it, and the topics, alert deduplication and QA sampling;
+	// stream.tls and stream.sasl say how the brokers are reached
+	// (internal/kafkasec: TLS, SCRAM, the password from the environment).
 	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides stream.brokers,
 	// XUNJIAN_SPOOL_DIR stream.spool.dir and XUNJIAN_EMBEDDED_BROKER
 	// stream.embedded_broker.
@@ -145,6 +156,18 @@ type Limits struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// ShutdownTimeout bounds the graceful drain on shutdown; default 10s.
 	ShutdownTimeout duration.Duration `yaml:"shutdown_timeout"`
+}
+
+// TLS is TLS on the gateway's two listeners, one section each (see
+// servertls.Config: cert_file, key_file, client_ca_file, min_version).
+type TLS struct {
+	// Agent is the agent port's; client_ca_file there makes every agent
+	// client present a certificate as well as its credential.
+	Agent servertls.Config `yaml:"agent"`
+	// Admin is the admin port's; with client_ca_file only clients with a
+	// certificate that CA signed reach /metrics, /readyz and /v1/policy
+	// (mutual TLS), besides admin.api_keys.
+	Admin servertls.Config `yaml:"admin"`
 }
 
 // Admin configures the admin port's credentials.
@@ -253,6 +276,8 @@ func (c *Config) Defaults() {
 	}
 	setStr(&c.Listen, "127.0.0.1:8080")
 	setStr(&c.AdminListen, "127.0.0.1:8081")
+	c.TLS.Agent.Defaults()
+	c.TLS.Admin.Defaults()
 	setDur(&c.PolicyPoll, rules.DefaultPollInterval)
 	l := &c.Limits
 	setInt(&l.MaxBodyBytes, 64<<10)
@@ -305,6 +330,7 @@ func (c *Config) Validate() error {
 	if !loopback.Addr(c.AdminListen) && len(c.Admin.APIKeys) == 0 {
 		bad("admin_listen", "%s is not a loopback address: configure admin.api_keys before listening beyond this machine", c.AdminListen)
 	}
+	errs = append(errs, c.TLS.Agent.Validate("tls.agent"), c.TLS.Admin.Validate("tls.admin"))
 	if c.Limits.MaxBodyBytes < 0 {
 		bad("limits.max_body_bytes", "must not be negative")
 	}

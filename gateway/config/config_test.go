@@ -134,3 +134,55 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("stream defaults = %+v", zs)
 	}
 }
+
+// TestExampleSecuritySections: the example's tls, stream.tls and
+// stream.sasl sections load, and as written turn nothing on (the example
+// starts as it is: plain HTTP, the built-in broker).
+func TestExampleSecuritySections(t *testing.T) {
+	c, err := Load("../../docs/gateway.example.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.Agent.Enabled() || c.TLS.Admin.Enabled() || c.TLS.Agent.MinVersion != "1.2" || c.Stream.Security.Enabled() {
+		t.Errorf("tls %+v, stream security %+v: want all off", c.TLS, c.Stream.Security)
+	}
+}
+
+// TestSecurityConfig reads every field of the listeners' and Kafka's
+// security sections, and names what is wrong with them.
+func TestSecurityConfig(t *testing.T) {
+	c, err := Load("testdata/secure.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.TLS.Agent; a.CertFile != "/etc/xunjian/tls/gateway.crt" || a.KeyFile != "/etc/xunjian/tls/gateway.key" || a.MinVersion != "1.2" || a.ClientCAFile != "" {
+		t.Errorf("tls.agent = %+v", a)
+	}
+	if a := c.TLS.Admin; a.ClientCAFile != "/etc/xunjian/tls/ops-ca.pem" || a.MinVersion != "1.3" {
+		t.Errorf("tls.admin = %+v", a)
+	}
+	sec := c.Stream.Security
+	if !sec.TLS.Enabled || sec.TLS.CAFile != "/etc/xunjian/kafka-ca.pem" || sec.TLS.ServerName != "kafka.internal" ||
+		sec.SASL.Mechanism != "SCRAM-SHA-512" || sec.SASL.Username != "xunjian-gateway" || sec.SASL.PasswordEnv != "XUNJIAN_KAFKA_PASSWORD" {
+		t.Errorf("stream security = %+v", sec)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"cert without key", "tls:\n  agent:\n    cert_file: /a.crt\n", "tls.agent.key_file: missing"},
+		{"client CA without cert", "tls:\n  admin:\n    client_ca_file: /ca.pem\n", "tls.admin.client_ca_file"},
+		{"TLS 1.1", "tls:\n  admin:\n    cert_file: a\n    key_file: b\n    min_version: \"1.1\"\n", "tls.admin.min_version"},
+		{"skip verify", "stream:\n  brokers: [k:9092]\n  tls:\n    enabled: true\n    insecure_skip_verify: true\n", "stream.tls.insecure_skip_verify: not allowed"},
+		{"sasl on the built-in broker", "stream:\n  sasl:\n    mechanism: SCRAM-SHA-512\n    username: u\n    password_env: PW\n", "stream.brokers: none"},
+		{"plain in clear", "stream:\n  brokers: [k:9092]\n  sasl:\n    mechanism: PLAIN\n    username: u\n    password_env: PW\n", "stream.sasl.mechanism: PLAIN sends the password in clear"},
+		{"password in the file", "stream:\n  brokers: [k:9092]\n  sasl:\n    mechanism: SCRAM-SHA-256\n    username: u\n    password: hunter2\n", "field password not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path, noEnv); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

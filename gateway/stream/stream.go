@@ -50,6 +50,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/stream/sampling"
 	"github.com/xunjian/xunjian/gateway/stream/shipper"
 	"github.com/xunjian/xunjian/gateway/stream/spool"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 	"github.com/xunjian/xunjian/internal/loopback"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -191,6 +192,14 @@ type Config struct {
 	// Kafka-protocol broker at EmbeddedBroker, in memory, for development.
 	// Env XUNJIAN_KAFKA_BROKERS (comma-separated) overrides them.
 	Brokers []string `yaml:"brokers"`
+	// Security is how the brokers are reached: TLS (stream.tls) and SASL
+	// (stream.sasl), see kafkasec.Config; none is plain TCP without
+	// authentication. It needs Brokers: the built-in broker speaks plain
+	// TCP on loopback only.
+	Security kafkasec.Config `yaml:",inline"`
+	// Kafka is Security opened (its files read, its password taken from
+	// the environment), which the gateway sets; nil dials plain TCP.
+	Kafka *kafkasec.Client `yaml:"-"`
 	// EmbeddedBroker is where the built-in broker listens when Brokers is
 	// empty; default DefaultEmbeddedBroker (127.0.0.1:9092). It must be a
 	// loopback address.
@@ -266,6 +275,10 @@ func (c Config) Validate(path string) error {
 	}
 	if len(c.Brokers) == 0 && !loopback.Addr(c.EmbeddedBroker) {
 		errs = append(errs, fmt.Errorf("%s.embedded_broker: %q: the built-in broker listens on loopback only", path, c.EmbeddedBroker))
+	}
+	errs = append(errs, c.Security.Validate(path))
+	if len(c.Brokers) == 0 && c.Security.Enabled() {
+		errs = append(errs, fmt.Errorf("%s.brokers: none, but %s.tls or %s.sasl is set: the built-in broker speaks plain TCP on loopback; set the brokers that want them", path, path, path))
 	}
 	errs = append(errs, c.Topics.Validate(path+".topics"), c.Spool.Validate(path+".spool"))
 	if c.BatchSize < 0 {
@@ -394,6 +407,7 @@ func Open(cfg Config) (*Stream, error) {
 		BatchTimeout:  cfg.BatchTimeout.D(),
 		Logger:        log,
 		ProbeInterval: cfg.ProbeInterval,
+		Kafka:         cfg.Kafka,
 	})
 	if err != nil {
 		sp.Close()
@@ -573,14 +587,16 @@ func (s *Stream) Run(ctx context.Context) error {
 func (s *Stream) ensureTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
+	tr := s.cfg.Kafka.Transport(shipper.ClientID)
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range []string{s.cfg.Topics.Findings, s.cfg.Topics.Alerts, s.cfg.Topics.Samples} {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: -1, ReplicationFactor: -1})
 	}
 	resp, err := c.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
+		return fmt.Errorf("create topics: %w", s.cfg.Kafka.Explain(err))
 	}
 	var errs []error
 	for t, err := range resp.Errors {

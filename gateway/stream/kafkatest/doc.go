@@ -5,11 +5,19 @@
 // gets every one back with per-key order kept (the ordering the event stream
 // relies on: one conversation's events on one partition, in order).
 //
-// The test is behind the build tag "kafka" and needs KAFKA_BROKERS
-// (comma-separated host:port list); without it the test skips:
+// The secure-transport tests run a gateway that ships to the broker's
+// SASL_SSL listener (TLS verified with the script's CA, SCRAM-SHA-512) and
+// read its events back through it, and check that a wrong password is
+// reported in /readyz and the log, never shown.
+//
+// The tests are behind the build tag "kafka" and need KAFKA_BROKERS
+// (comma-separated host:port list) and, for the secure ones,
+// KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and
+// KAFKA_CA_FILE, which `scripts/kafka.sh env` prints:
 //
 //	scripts/kafka.sh start
-//	KAFKA_BROKERS=127.0.0.1:9092 go test -tags kafka -count=1 ./gateway/stream/kafkatest/
+//	eval "export $(scripts/kafka.sh env)"
+//	go test -tags kafka -count=1 ./gateway/stream/kafkatest/
 //	scripts/kafka.sh stop
 //
 // Without the tag the package has no code, only this comment.

@@ -468,11 +468,13 @@ func TestKafkaTenThousandDrafts(t *testing.T) {
 }
 
 // kafkaScript runs scripts/kafka.sh for a broker of this test's own on
-// port, so stopping it disturbs no other test.
+// port (and the next two: controller, SASL_SSL), so stopping it disturbs
+// no other test.
 func kafkaScript(t *testing.T, port int, cmd string) {
 	t.Helper()
 	c := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "kafka.sh"), cmd)
-	c.Env = append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1))
+	c.Env = append(os.Environ(), fmt.Sprintf("KAFKA_PORT=%d", port), fmt.Sprintf("KAFKA_CONTROLLER_PORT=%d", port+1),
+		fmt.Sprintf("KAFKA_SCRAM_PORT=%d", port+2))
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("kafka.sh %s: %v\n%s", cmd, err, out)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/xunjian/xunjian/internal/kafkasec"
 )
 
 // Brokers returns the brokers in KAFKA_BROKERS. The kafka build tag is the
@@ -34,6 +36,62 @@ func Brokers(t testing.TB) []string {
 		}
 	}
 	return out
+}
+
+// Secure is the broker's SASL_SSL listener, as scripts/kafka.sh env
+// describes it: TLS with a certificate from the script's CA, SASL users
+// for SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN.
+type Secure struct {
+	// Brokers are the listener's addresses (KAFKA_SCRAM_BROKERS).
+	Brokers []string
+	// User and Password are the SASL user's (KAFKA_SCRAM_USER,
+	// KAFKA_SCRAM_PASSWORD).
+	User, Password string
+	// CAFile is the PEM file of the CA that signed the broker's
+	// certificate (KAFKA_CA_FILE).
+	CAFile string
+}
+
+// SecureBrokers returns the SASL_SSL listener from the environment
+// scripts/test.sh exports. Like Brokers, it fails rather than skips
+// without one.
+func SecureBrokers(t testing.TB) Secure {
+	t.Helper()
+	s := Secure{User: os.Getenv("KAFKA_SCRAM_USER"), Password: os.Getenv("KAFKA_SCRAM_PASSWORD"), CAFile: os.Getenv("KAFKA_CA_FILE")}
+	for _, b := range strings.Split(os.Getenv("KAFKA_SCRAM_BROKERS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			s.Brokers = append(s.Brokers, b)
+		}
+	}
+	if len(s.Brokers) == 0 || s.User == "" || s.Password == "" || s.CAFile == "" {
+		t.Fatal("KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD or KAFKA_CA_FILE is not set: the secure-transport tests need the broker's SASL_SSL listener (eval \"export $(scripts/kafka.sh env)\" after scripts/kafka.sh start; scripts/test.sh does both)")
+	}
+	return s
+}
+
+// Config returns the configuration that reaches the listener with
+// mechanism, the password read from the environment variable passwordEnv
+// (which the caller sets to s.Password where the client runs).
+func (s Secure) Config(mechanism, passwordEnv string) kafkasec.Config {
+	return kafkasec.Config{
+		TLS:  kafkasec.TLS{Enabled: true, CAFile: s.CAFile},
+		SASL: kafkasec.SASL{Mechanism: mechanism, Username: s.User, PasswordEnv: passwordEnv},
+	}
+}
+
+// Client opens s.Config(mechanism, …) with the right password.
+func (s Secure) Client(t testing.TB, mechanism string) *kafkasec.Client {
+	t.Helper()
+	c, err := s.Config(mechanism, "KAFKA_SCRAM_PASSWORD").Open("kafka", func(k string) string {
+		if k == "KAFKA_SCRAM_PASSWORD" {
+			return s.Password
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // Topic creates a fresh topic named after prefix with partitions

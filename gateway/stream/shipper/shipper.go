@@ -29,6 +29,11 @@
 // changes are logged once each: one line when the brokers stop answering,
 // one when they answer again; never one per retry.
 //
+// Security. With Options.Kafka every connection (produce, metadata,
+// probes) uses its TLS and SASL (internal/kafkasec), and a failure the
+// security settings explain (a refused password, an unknown CA) says so in
+// Status and the logs, never with the password.
+//
 // Logs carry offsets, counts and error kinds, never keys or values.
 package shipper
 
@@ -45,6 +50,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/xunjian/xunjian/gateway/stream/spool"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 )
 
 // Defaults for zero Options fields, and the retry schedule.
@@ -70,6 +76,8 @@ const (
 	DefaultProbeInterval = 2 * time.Second
 	// ProbeTimeout bounds one probe of all the bootstrap brokers.
 	ProbeTimeout = 3 * time.Second
+	// ClientID is the client id the shipper gives Kafka.
+	ClientID = "xunjian-gateway"
 )
 
 // Sentinel errors, for errors.Is.
@@ -111,6 +119,9 @@ type Options struct {
 	// ProbeInterval is how often an idle shipper checks that the brokers
 	// answer. Zero means DefaultProbeInterval (2s).
 	ProbeInterval time.Duration
+	// Kafka is how the brokers are reached (TLS, SASL); nil means plain
+	// TCP without authentication.
+	Kafka *kafkasec.Client
 }
 
 // Status is whether the brokers answer, as the shipper last saw them.
@@ -206,7 +217,7 @@ func New(sp *spool.Spool, opts Options) (*Shipper, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	transport := &kafka.Transport{}
+	transport := opts.Kafka.Transport(ClientID)
 	s := &Shipper{
 		sp:         sp,
 		opts:       opts,
@@ -313,7 +324,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 			slog.Uint64("first_offset", uint64(recs[0].Offset)),
 			slog.Uint64("last_offset", uint64(last)),
 			slog.Duration("backoff", backoff),
-			slog.String("error", err.Error()))
+			slog.String("error", s.opts.Kafka.Explain(err).Error()))
 		s.sp.Rewind()
 		t := time.NewTimer(backoff)
 		select {
@@ -541,33 +552,14 @@ func (s *Shipper) Watch(ctx context.Context) {
 	}
 }
 
-// probe connects to the bootstrap brokers in turn until one answers an
-// ApiVersions request, within ProbeTimeout; it returns the failures joined
-// when none does.
+// probe connects to the bootstrap brokers in turn (with TLS and SASL when
+// configured) until one answers an ApiVersions request, within
+// ProbeTimeout; it returns the failures joined when none does, a refused
+// password or certificate explained.
 func (s *Shipper) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 	defer cancel()
-	var errs []error
-	d := kafka.Dialer{}
-	for _, b := range s.opts.Brokers {
-		conn, err := d.DialContext(ctx, "tcp", b)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("probe %s: %w", b, err))
-			continue
-		}
-		if dl, ok := ctx.Deadline(); ok {
-			_ = conn.SetDeadline(dl)
-		}
-		stop := context.AfterFunc(ctx, func() { conn.Close() }) // cancellation ends the round trip
-		_, err = conn.ApiVersions()
-		stop()
-		conn.Close()
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, fmt.Errorf("probe %s: %w", b, err))
-	}
-	return errors.Join(errs...)
+	return s.opts.Kafka.Check(ctx, s.opts.Brokers, ClientID)
 }
 
 // setStatus records the outcome of a probe or batch (nil: the brokers
