@@ -41,7 +41,7 @@
 #   scripts/kafka.sh start && KAFKA_BROKERS=127.0.0.1:9092 \
 #     go test -tags kafka -count=1 ./gateway/stream/kafkatest/; scripts/kafka.sh stop
 # or, with the secure listener's variables too:
-#   scripts/kafka.sh start && eval "export $(scripts/kafka.sh env)" &&
+#   scripts/kafka.sh start && set -a && eval "$(scripts/kafka.sh env)" && set +a &&
 #     go test -tags kafka -count=1 ./gateway/stream/kafkatest/; scripts/kafka.sh stop
 set -euo pipefail
 

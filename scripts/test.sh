@@ -24,7 +24,7 @@ trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>
 # XUNJIAN_TEST_POSTGRES set, on PostgreSQL too. PG_PORT moves it.
 echo "== PostgreSQL"
 scripts/postgres.sh start
-eval "export $(scripts/postgres.sh env)"
+while IFS= read -r line; do export "$line"; done < <(scripts/postgres.sh env)
 
 echo "== go vet"
 go vet -tags kafka,browser ./...
@@ -47,7 +47,9 @@ if ! wait "$kafka_pid"; then
   cat "$kafka_log"; echo "the Kafka broker did not start"; exit 1
 fi
 cat "$kafka_log"
-eval "export $(scripts/kafka.sh env)"
+# Every line NAME=VALUE of `env` exported (eval "export $(…)" would
+# export the first line only).
+while IFS= read -r line; do export "$line"; done < <(scripts/kafka.sh env)
 
 echo "== go test (with the real-Kafka integration tests and the browser tests: -tags kafka,browser, KAFKA_BROKERS=$KAFKA_BROKERS, KAFKA_SCRAM_BROKERS=${KAFKA_SCRAM_BROKERS:-none}, a headless Chromium)"
 # scripts/testsummary runs go test -json, prints what go test prints without

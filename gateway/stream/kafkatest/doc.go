@@ -16,7 +16,7 @@
 // KAFKA_CA_FILE, which `scripts/kafka.sh env` prints:
 //
 //	scripts/kafka.sh start
-//	eval "export $(scripts/kafka.sh env)"
+//	set -a && eval "$(scripts/kafka.sh env)" && set +a
 //	go test -tags kafka -count=1 ./gateway/stream/kafkatest/
 //	scripts/kafka.sh stop
 //

@@ -64,7 +64,7 @@ func SecureBrokers(t testing.TB) Secure {
 		}
 	}
 	if len(s.Brokers) == 0 || s.User == "" || s.Password == "" || s.CAFile == "" {
-		t.Fatal("KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD or KAFKA_CA_FILE is not set: the secure-transport tests need the broker's SASL_SSL listener (eval \"export $(scripts/kafka.sh env)\" after scripts/kafka.sh start; scripts/test.sh does both)")
+		t.Fatal("KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD or KAFKA_CA_FILE is not set: the secure-transport tests need the broker's SASL_SSL listener (set -a; eval \"$(scripts/kafka.sh env)\"; set +a after scripts/kafka.sh start; scripts/test.sh does both)")
 	}
 	return s
 }
