@@ -41,7 +41,8 @@ func start(t *testing.T, ready string, env []string, args ...string) *process {
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
-	deadline := time.Now().Add(60 * time.Second)
+	// Generous: a loaded CI machine starts two Go services and a JVM.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if resp, err := http.Get(ready); err == nil {
 			resp.Body.Close()
@@ -55,7 +56,7 @@ func start(t *testing.T, ready string, env []string, args ...string) *process {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready in 60s:\n%s", args[0], p.out.String())
+			t.Fatalf("%s not ready in 2 minutes:\n%s", args[0], p.out.String())
 		}
 	}
 }
