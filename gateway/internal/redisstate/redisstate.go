@@ -138,6 +138,8 @@ func New(cfg Config, opts Options) (*Client, error) {
 		TLSConfig: tlsCfg, DialTimeout: cfg.DialTimeout.D(), DialerRetries: 1,
 		ReadTimeout: max(timeout, 100*time.Millisecond), WriteTimeout: max(timeout, 100*time.Millisecond),
 		ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: cfg.PoolSize, PoolTimeout: timeout,
+		// Connections dialed ahead, so a draft rarely waits for a dial.
+		MinIdleConns: 2,
 		DisableIdentity: true, ClientName: "xunjian-gateway",
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
@@ -539,9 +541,12 @@ func (c *Client) key(kind byte, parts ...string) string {
 // period while it does not, until ctx is done: it notices an outage with
 // no traffic, and closes the breaker as soon as the server is back.
 func (c *Client) probe(ctx context.Context, every time.Duration) {
-	for {
+	for first := true; ; first = false {
 		wait := every
-		if !c.Status().Up {
+		if first {
+			wait = 0 // at once: a connection ready for the first draft
+		}
+		if !first && !c.Status().Up {
 			wait = min(every, max(c.brk.open, 10*time.Millisecond))
 		}
 		t := time.NewTimer(wait)
