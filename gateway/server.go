@@ -69,8 +69,8 @@ type Server struct {
 	// sharedDown is set from a failed call to the shared state until one
 	// succeeds, so the outage is logged once.
 	sharedDown atomic.Bool
-	ready   atomic.Bool
-	now     func() time.Time
+	ready      atomic.Bool
+	now        func() time.Time
 }
 
 // Options carry what New needs beyond the configuration.

@@ -139,7 +139,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		ReadTimeout: max(timeout, 100*time.Millisecond), WriteTimeout: max(timeout, 100*time.Millisecond),
 		ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: cfg.PoolSize, PoolTimeout: timeout,
 		// Connections dialed ahead, so a draft rarely waits for a dial.
-		MinIdleConns: 2,
+		MinIdleConns:    2,
 		DisableIdentity: true, ClientName: "xunjian-gateway",
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
