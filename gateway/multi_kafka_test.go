@@ -77,7 +77,6 @@ func TestMultiInstance(t *testing.T) {
 
 	var next atomic.Int64
 	rr := func() *gw { return gws[next.Add(1)%3] }
-	type sent struct{ conv, kind, level string }
 	var (
 		mu        sync.Mutex
 		decisions = map[string]bool{} // decision ids whose event must reach the findings topic
