@@ -36,6 +36,17 @@
 // client reconnects by itself: no restart needed. Status reports whether
 // the server is reachable and since when it is not.
 //
+// # Client
+//
+// The client is github.com/redis/go-redis/v9, not valkey-go: it is the
+// most used Go client, kept by Redis and speaking to Valkey alike, with
+// explicit pipelines (the hot path is already two hand-made round trips,
+// so valkey-go's automatic pipelining would gain little), context
+// deadlines on every socket operation (ContextTimeoutEnabled), Sentinel
+// and TLS; and it runs on RESP2 servers too, where valkey-go needs RESP3.
+// Retries are off (a retry would outlast the deadline) and so is its
+// connect-time handshake beyond HELLO.
+//
 // # Keys
 //
 // Every key starts with Config.KeyPrefix and a letter; ids are
