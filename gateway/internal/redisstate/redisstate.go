@@ -43,8 +43,8 @@
 // explicit pipelines (the hot path is already two hand-made round trips,
 // so valkey-go's automatic pipelining would gain little), context
 // deadlines on every socket operation (ContextTimeoutEnabled), Sentinel
-// and TLS; and it runs on RESP2 servers too, where valkey-go needs RESP3.
-// Retries are off (a retry would outlast the deadline) and so is its
+// and TLS, in the plain command-per-method API the rest of the
+// repository's clients use. Retries are off (a retry would outlast the deadline) and so is its
 // connect-time handshake beyond HELLO.
 //
 // # Keys
