@@ -25,19 +25,34 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "starting or shutting down"})
 			return
 		}
+		body := map[string]any{"status": "ready"}
+		status := fasthttp.StatusOK
 		if s.stream != nil {
 			// Kafka unreachable leaves the gateway ready while the spool
 			// has room (events wait there); the body says so.
 			r := s.stream.Readiness()
-			status, word := fasthttp.StatusOK, "ready"
 			if !r.Ready {
-				status, word = fasthttp.StatusServiceUnavailable, "not ready"
+				status, body["status"] = fasthttp.StatusServiceUnavailable, "not ready"
 			}
-			writeJSON(ctx, status, map[string]any{"status": word, "reason": r.Reason, "warning": r.Warning, "kafka": r.Kafka,
-				"spool_events": r.SpoolEvents, "spool_bytes": r.SpoolBytes})
-			return
+			body["reason"], body["warning"], body["kafka"] = r.Reason, r.Warning, r.Kafka
+			body["spool_events"], body["spool_bytes"] = r.SpoolEvents, r.SpoolBytes
 		}
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+		if s.shared != nil {
+			// The shared state away leaves the gateway ready: degrade
+			// serves on local state, fail_closed answers drafts 503
+			// state_unavailable; every gateway shares the one server, so
+			// none would be readier. The body says so.
+			sh := s.sharedReadiness()
+			body["shared_state"] = sh
+			if sh["reachable"] == false {
+				w := "shared state unreachable (shared_state.mode " + s.cfg.SharedState.Mode + ")"
+				if prev, _ := body["warning"].(string); prev != "" {
+					w = prev + "; " + w
+				}
+				body["warning"] = w
+			}
+		}
+		writeJSON(ctx, status, body)
 	case "/metrics":
 		s.metrics.Serve(ctx)
 	case "/v1/policy", "/v1/policy/reload", "/v1/policy/rollback":

@@ -55,12 +55,9 @@ func (s *Server) serveEvent(ctx *fasthttp.RequestCtx, p auth.Principal, body []b
 		if !s.mayAct(ctx, p, auth.ScopeLifecycle, ev.Type) {
 			return "none"
 		}
-		if ev.Type == "closed" {
-			s.convs.Delete(p.Tenant, ev.ConversationID)
-			break
+		if !s.lifecycle(ctx, p.Tenant, ev.ConversationID, ev.Type == "closed") {
+			return "none"
 		}
-		// A new agent takes over: the customer's wait and risk carry on.
-		s.convs.Update(p.Tenant, ev.ConversationID, func(*inspect.Conversation) {})
 	default:
 		writeError(ctx, errcode.InvalidField, fmt.Sprintf("type %q: want message, assigned, transferred or closed", ev.Type))
 		return "none"

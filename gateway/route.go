@@ -160,6 +160,10 @@ const (
 	// HeaderFailOpen is "true" when the tenant's fail-open mode released
 	// the message without a policy decision.
 	HeaderFailOpen = "X-Xunjian-Fail-Open"
+	// HeaderDegraded is "true" when the state the gateways share was
+	// unreachable and the gateway decided on its own (shared_state.mode
+	// degrade).
+	HeaderDegraded = "X-Xunjian-Degraded"
 )
 
 // maxRedactedHeader bounds HeaderRedacted: proxies in front of clients
@@ -186,6 +190,9 @@ func setDecisionHeaders(ctx *fasthttp.RequestCtx, v *api.Reply) {
 	}
 	if v.FailOpen {
 		h.Set(HeaderFailOpen, "true")
+	}
+	if v.Degraded {
+		h.Set(HeaderDegraded, "true")
 	}
 }
 

@@ -64,8 +64,19 @@ type Server struct {
 	// agentTLS and adminTLS serve the listeners' certificates (nil: plain
 	// HTTP on that listener).
 	agentTLS, adminTLS *servertls.Reloader
-	ready              atomic.Bool
-	now                func() time.Time
+	// rec records events on the stream (nil when events are off); decider
+	// gives the shared state the stream's alert and sampling rules.
+	rec     *recorder
+	decider stream.Decider
+	// shared is the state shared with the other gateways; nil without
+	// shared_state (each keeps its own: convs, the limiters, acks and the
+	// stream's dedup and sampler, which also serve while it is away).
+	shared sharedState
+	// sharedDown is set from a failed call to the shared state until one
+	// succeeds, so the outage is logged once.
+	sharedDown atomic.Bool
+	ready      atomic.Bool
+	now        func() time.Time
 }
 
 // Options carry what New needs beyond the configuration.
@@ -156,6 +167,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.closeStores()
 		return nil, fmt.Errorf("second_opinion: %w", err)
 	}
+	if s.shared, err = openShared(cfg, getenv, s.metrics.SharedStateCall, s.log); err != nil {
+		s.opinion.Close()
+		s.closeStream()
+		s.closeStores()
+		return nil, err
+	}
+	if s.shared != nil {
+		s.metrics.SharedStateUp(func() bool { return s.shared.Status().Up })
+	}
 	s.session = &inspect.Session{
 		Store: s.convs, Timeout: cfg.Limits.InspectTimeout.D(), FailMode: s.failMode, OnFailure: s.inspectionFailed, Now: s.now,
 	}
@@ -167,7 +187,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.stream != nil {
 		s.metrics.Stream(streamStats(s.stream))
 		s.metrics.Registry().MustRegister(s.stream.Collector())
-		s.session.Recorder = &recorder{st: s.stream, onFull: cfg.Stream.Spool.OnFull, log: s.log}
+		s.rec = &recorder{st: s.stream, onFull: cfg.Stream.Spool.OnFull, log: s.log}
+		s.session.Recorder = s.rec
+		s.decider = s.stream.Decider()
 	}
 	s.ready.Store(true)
 	return s, nil
@@ -306,6 +328,11 @@ func (s *Server) closeStream() {
 }
 
 func (s *Server) closeStores() {
+	if s.shared != nil {
+		if err := s.shared.Close(); err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelError, "closing the shared state", slog.String("error", err.Error()))
+		}
+	}
 	s.convs.Close()
 	s.limiter.Close()
 	s.credLimiter.Close()

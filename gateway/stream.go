@@ -140,10 +140,16 @@ var errHeld = errors.New("event not written and stream.spool.on_full is hold")
 // be written is dropped, counted by the stream and logged, unless the
 // spool is configured to hold; then the message is held.
 func (r *recorder) Record(ctx context.Context, rec *inspect.Record) error {
+	return r.record(ctx, rec, nil, false)
+}
+
+// record is Record with the alert and sampling decisions the shared state
+// made (nil: the stream's own), and the degraded flag.
+func (r *recorder) record(ctx context.Context, rec *inspect.Record, decided *stream.Decisions, degraded bool) error {
 	m, c := rec.Message, rec.Conversation
 	em := stream.Message{
 		Tenant: m.TenantID, ConversationID: m.ConversationID, AgentID: m.AgentID, AgentClaimed: m.AgentClaimed, Role: m.Role, Route: m.Route,
-		Verdict: rec.Verdict, Risk: c.Risk, Recent: c.Recent, Raw: m.Text, Now: rec.Now,
+		Verdict: rec.Verdict, Risk: c.Risk, Recent: c.Recent, Raw: m.Text, Now: rec.Now, Decided: decided, Degraded: degraded,
 	}
 	if n := len(c.Recent); n > 0 {
 		em.Masked = c.Recent[n-1].Text

@@ -29,10 +29,10 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 		agent, claimed = m.agent, m.agent != ""
 	}
 	now := s.now()
-	if !s.limiter.Allow(p.Tenant, agent, now) || (p.Agent == "" && p.Credential != "" && !s.credLimiter.Allow(p.Tenant, p.Credential, now)) {
-		s.metrics.Rejected("rate_limit")
-		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, errcode.RateLimited, "too many requests for this agent or credential")
+	// The limits, and the conversation from the shared state (one round
+	// trip) when there is one: see shared.go.
+	d, ok := s.begin(ctx, p, agent, m.conversation, now)
+	if !ok {
 		return nil, false
 	}
 	// Admission before inspection: under overload a draft is refused with
@@ -44,12 +44,19 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 		return nil, false
 	}
 	defer s.release()
-	v, err := s.session.Inspect(context.Background(), in, inspect.Message{
+	msg := inspect.Message{
 		Request: inspect.Request{
 			Text: m.text, Role: m.role, ConversationID: m.conversation, AgentID: agent, TenantID: p.Tenant, Acked: m.ack != "",
 		},
 		AgentClaimed: claimed, Route: m.route, Context: m.context, TS: now,
-	})
+	}
+	var v inspect.Verdict
+	var err error
+	if s.shared != nil {
+		v, err = d.inspect(in, msg)
+	} else {
+		v, err = s.session.Inspect(context.Background(), in, msg)
+	}
 	if err != nil {
 		s.inspectionError(ctx, err)
 		return nil, false
@@ -67,9 +74,13 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 	if v.Action == rules.Confirm {
 		if m.ack == "" {
 			reply.Ack = s.acks.Issue(p.Tenant, m.conversation, m.text, now)
-		} else if err := s.acks.Redeem(m.ack, p.Tenant, m.conversation, m.text, now); err != nil {
+		} else if err := s.redeem(d, m.ack, p.Tenant, m.conversation, m.text, now); err != nil {
 			code := errcode.AckInvalid
 			switch {
+			case errors.Is(err, errStateUnavailable):
+				s.undelivered(p.Tenant, m.conversation, v.DecisionID)
+				s.stateUnavailable(ctx)
+				return nil, false
 			case errors.Is(err, ack.ErrAckUsed):
 				code = errcode.AckUsed
 			case errors.Is(err, ack.ErrAckExpired):
@@ -84,6 +95,7 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 			reply.Acked = true
 		}
 	}
+	reply.Degraded = d.degraded
 	return &reply, true
 }
 
@@ -92,6 +104,8 @@ func (s *Server) verdict(ctx *fasthttp.RequestCtx, p auth.Principal, in *inspect
 func (s *Server) inspectionError(ctx *fasthttp.RequestCtx, err error) {
 	var failed *inspect.FailedError
 	switch {
+	case errors.Is(err, errStateUnavailable):
+		s.stateUnavailable(ctx)
 	case errors.Is(err, inspect.ErrInvalid):
 		s.metrics.Rejected("bad_request")
 		writeError(ctx, errcode.InvalidField, err.Error())
@@ -137,6 +151,11 @@ func (s *Server) inspectionFailed(tenant string, mode inspect.FailMode, err erro
 // did not reach the customer (the backend was not reached, its ack was
 // refused), so later alerts do not show the customer a turn they never saw.
 func (s *Server) undelivered(tenant, conversation, id string) {
+	if s.shared != nil && conversation != "" && id != "" {
+		if err := s.sharedUndelivered(tenant, conversation, id); err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "marking a draft undelivered in the shared state", slog.String("error", err.Error()))
+		}
+	}
 	if err := s.session.Undelivered(context.Background(), tenant, conversation, id); err != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "marking a draft undelivered", slog.String("error", err.Error()))
 	}

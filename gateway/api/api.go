@@ -44,6 +44,10 @@ type Reply struct {
 	// FailOpen is set when inspection failed and the tenant's fail-open
 	// mode released the message without a policy decision.
 	FailOpen bool `json:"fail_open,omitempty"`
+	// Degraded is set when the state the gateways share was unreachable
+	// and the gateway decided on its own conversation context, limits and
+	// ack record (shared_state.mode degrade).
+	Degraded bool `json:"degraded,omitempty"`
 	// PolicyRevision is the policy version that decided.
 	PolicyRevision string `json:"policy_revision"`
 	// LatencyUS is the inspection's time in microseconds.

@@ -17,6 +17,7 @@
 //	               (spool.Options inline), alerting.Config, sampling.Config,
 //	               kafkasec.Config inline (stream.tls, stream.sasl)
 //	tls            TLS: servertls.Config per listener (internal/servertls)
+//	shared_state   redisstate.Config (gateway/internal/redisstate)
 //
 // Durations are written "50ms", "2s", "5m" (duration.Duration).
 //
@@ -45,6 +46,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/internal/ack"
 	"github.com/xunjian/xunjian/gateway/internal/convstore"
 	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
+	"github.com/xunjian/xunjian/gateway/internal/redisstate"
 	"github.com/xunjian/xunjian/gateway/opinion"
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
@@ -117,6 +119,14 @@ type Config struct {
 	// enabled (recorded in the event, never the action) until a tenant
 	// enforces it.
 	SecondOpinion opinion.Config `yaml:"second_opinion"`
+	// SharedState puts the state gateways behind one load balancer must
+	// share on Redis (or Valkey): conversation context, alert
+	// deduplication, per-agent sampling counts, rate limits and used ack
+	// tokens. Without addrs (the default) each gateway keeps them in its
+	// own memory. mode says what a request does while the server is away:
+	// degrade (serve on this gateway's own state, flagged) or fail_closed
+	// (503 state_unavailable).
+	SharedState redisstate.Config `yaml:"shared_state"`
 }
 
 // Limits bound requests and inspection.
@@ -303,6 +313,7 @@ func (c *Config) Defaults() {
 	c.Ack.Defaults()
 	c.Stream.Defaults()
 	c.SecondOpinion.Defaults()
+	c.SharedState.Defaults()
 }
 
 // DevMode reports whether agent clients need no credential.
@@ -379,6 +390,10 @@ func (c *Config) Validate() error {
 			bad("trusted_proxies["+strconv.Itoa(i)+"]", "%q: want a network in CIDR form, e.g. 10.0.0.0/8 or 192.0.2.7/32", p)
 		}
 	}
-	errs = append(errs, c.Conversations.Validate("conversations"), c.Ack.Validate("ack"), c.Stream.Validate("stream"), c.SecondOpinion.Validate("second_opinion"))
+	errs = append(errs, c.Conversations.Validate("conversations"), c.Ack.Validate("ack"), c.Stream.Validate("stream"), c.SecondOpinion.Validate("second_opinion"),
+		c.SharedState.Validate("shared_state"))
+	if c.SharedState.Enabled() && c.SharedState.Timeout > c.Limits.InspectTimeout {
+		bad("shared_state.timeout", "%s is past limits.inspect_timeout (%s): a call to the shared state must end within the inspection's deadline", c.SharedState.Timeout.D(), c.Limits.InspectTimeout.D())
+	}
 	return errors.Join(errs...)
 }

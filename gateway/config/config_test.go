@@ -125,6 +125,9 @@ func TestExampleConfig(t *testing.T) {
 	if so := c.SecondOpinion; so.Enabled || so.ModeFor("acme") != "off" || so.Timeout.D() != 300*time.Millisecond || so.GreyZone.From != 0.35 {
 		t.Errorf("second_opinion = %+v", so)
 	}
+	if ss := c.SharedState; ss.Enabled() || ss.Mode != "degrade" || ss.Timeout.D() != 20*time.Millisecond || ss.KeyPrefix != "xunjian:" || ss.BreakerOpen.D() != time.Second {
+		t.Errorf("shared_state = %+v", ss)
+	}
 	z, err := Load("", noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -184,5 +187,25 @@ func TestSecurityConfig(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSharedStateConfig: the shared_state section loads, and its timeout
+// must end within the inspection's deadline.
+func TestSharedStateConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string // want: "" loads, else a substring of the error
+	}{
+		{"off", "shared_state: {}\n", ""},
+		{"on", "shared_state: {addrs: [127.0.0.1:6379], mode: fail_closed, timeout: 10ms}\n", ""},
+		{"past the deadline", "limits: {inspect_timeout: 50ms}\nshared_state: {addrs: [127.0.0.1:6379], timeout: 60ms}\n", "shared_state.timeout: 60ms is past limits.inspect_timeout"},
+		{"bad mode", "shared_state: {addrs: [127.0.0.1:6379], mode: open}\n", "shared_state.mode"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(path, []byte(tc.yaml), 0o600)
+		_, err := Load(path, noEnv)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -95,6 +95,10 @@ const (
 	// InspectionFailed is a message the policy could not decide and the
 	// tenant's fail mode held.
 	InspectionFailed
+	// StateUnavailable is a message held because the state the gateways
+	// share could not be reached in time and shared_state.mode is
+	// fail_closed (Retry-After).
+	StateUnavailable
 	// UpstreamTimeout is a chat backend that did not accept the message in
 	// time; it was not sent.
 	UpstreamTimeout
@@ -143,6 +147,7 @@ var table = [numCodes]entry{
 	Overloaded:           {"overloaded", []int{503}, "agent", "The gateway is at capacity; the message was neither inspected nor sent. Retry-After."},
 	EventsUnavailable:    {"events_unavailable", []int{503}, "agent", "The message could not be recorded for audit and was held. Retry-After."},
 	InspectionFailed:     {"inspection_failed", []int{503}, "agent", "The policy could not decide in time and the tenant's fail mode held the message."},
+	StateUnavailable:     {"state_unavailable", []int{503}, "agent", "The state the gateways share (Redis) could not be reached in time and shared_state.mode is fail_closed; the message was held. Retry-After."},
 	UpstreamTimeout:      {"upstream_timeout", []int{504}, "agent", "The chat backend did not accept the message in time; it was not sent."},
 }
 

@@ -38,6 +38,9 @@ type EventInput struct {
 	Verdict *inspect.Verdict
 	// Shadow are the would-be reasons of shadow rules (rules.Decision.Shadow).
 	Shadow []rules.Reason
+	// Degraded marks a message decided on this gateway's own state, the
+	// shared state being unreachable (event field degraded).
+	Degraded bool
 	// Sampled marks the message for the samples topic on top of the
 	// policy's own Verdict.Sample.
 	Sampled bool
@@ -128,6 +131,7 @@ func NewEvent(in EventInput, enc *event.Encryptor) (*event.Event, error) {
 		LatencyUS:      max(v.LatencyUS, 0),
 		Sampled:        in.Sampled || v.Sample,
 		FailOpen:       v.FailOpen,
+		Degraded:       in.Degraded,
 		Route:          in.Route,
 		TextMasked:     sc(in.Masked),
 		Risk:           min(max(in.Risk, 0), 1),

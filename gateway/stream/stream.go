@@ -315,6 +315,44 @@ type Message struct {
 	Raw, Masked string
 	// Now is the inspection time.
 	Now time.Time
+	// Decided, when set, carries the alert and sampling decisions made by
+	// the state several gateways share, atomically with the conversation's
+	// update; Publish applies them instead of its own Dedup and Sampler
+	// (which serve a gateway without shared state, and one whose shared
+	// state is away).
+	Decided *Decisions
+	// Degraded marks a message decided on this gateway's own state because
+	// the shared state was unreachable (the event's degraded field).
+	Degraded bool
+}
+
+// Decisions are the alert and sampling decisions of one message made
+// outside the stream, by the rules of Decider.
+type Decisions struct {
+	// Admitted[i] reports whether the verdict's Alerts[i] passed
+	// deduplication; missing entries count as suppressed.
+	Admitted []bool
+	// Sampled reports whether the message's conversation is sampled.
+	Sampled bool
+}
+
+// Decider gives the rules of the stream's alert deduplication and
+// sampling to a store that makes those decisions for several gateways:
+// the alerting.Dedup and sampling.Sampler the stream uses on its own.
+type Decider struct {
+	// Window is the deduplication window (alerting.Dedup.Window).
+	Window time.Duration
+	// AgentDailyMin is the per-agent daily minimum of sampled
+	// conversations (sampling.Sampler.AgentDailyMin).
+	AgentDailyMin int
+	// Reason is sampling.Sampler.Reason: why a conversation would be
+	// sampled before what is remembered of it.
+	Reason func(tenant, conversation string, risk float64, policyForced bool) string
+}
+
+// Decider returns the rules of the stream's alert and sampling decisions.
+func (s *Stream) Decider() Decider {
+	return Decider{Window: s.dedup.Window(), AgentDailyMin: s.sampler.AgentDailyMin(), Reason: s.sampler.Reason}
 }
 
 // Stats is a snapshot of the stream's counters.
@@ -433,15 +471,24 @@ func (s *Stream) Publish(ctx context.Context, m Message) error {
 		route |= toFindings
 	}
 	sampled := v.Sample
-	if m.ConversationID != "" {
+	switch {
+	case m.Decided != nil:
+		sampled = sampled || m.Decided.Sampled
+	case m.ConversationID != "":
 		sampled, _ = s.sampler.Decide(m.Tenant, m.ConversationID, m.AgentID, m.Risk, v.Sample, m.Now)
 	}
 	if sampled {
 		route |= toSamples
 	}
 	var admitted []rules.Alert
-	for _, a := range v.Alerts {
-		if ok, _ := s.dedup.Admit(m.Tenant, m.ConversationID, a.Kind, a.Level, m.Now); ok {
+	for i, a := range v.Alerts {
+		var ok bool
+		if d := m.Decided; d != nil {
+			ok = i < len(d.Admitted) && d.Admitted[i]
+		} else {
+			ok, _ = s.dedup.Admit(m.Tenant, m.ConversationID, a.Kind, a.Level, m.Now)
+		}
+		if ok {
 			admitted = append(admitted, a)
 		} else {
 			s.suppressed.Add(1)
@@ -452,7 +499,7 @@ func (s *Stream) Publish(ctx context.Context, m Message) error {
 	}
 	e, err := NewEvent(EventInput{
 		ID: v.DecisionID, TS: m.Now, Tenant: m.Tenant, ConversationID: m.ConversationID, AgentID: m.AgentID, AgentClaimed: m.AgentClaimed,
-		Role: m.Role, Route: m.Route, Verdict: v, Shadow: v.Shadow, Sampled: sampled,
+		Role: m.Role, Route: m.Route, Verdict: v, Shadow: v.Shadow, Sampled: sampled, Degraded: m.Degraded,
 		Risk: m.Risk, Masked: m.Masked, Raw: m.Raw,
 	}, s.cfg.Encryptor)
 	if err != nil {

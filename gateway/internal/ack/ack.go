@@ -207,49 +207,79 @@ func (i *Issuer) Issue(tenant, conversation, text string, now time.Time) string 
 // and was not redeemed before, and marks it used. Checks run in this order:
 // MAC (ErrAckInvalid), expiry (ErrAckExpired), binding (ErrAckMismatch),
 // single use (ErrAckUsed); the error is that sentinel. Only a successful
-// Redeem uses the token up.
+// Redeem uses the token up. It is Verify, then Use.
 func (i *Issuer) Redeem(token, tenant, conversation, text string, now time.Time) error {
+	t, err := i.Verify(token, tenant, conversation, text, now)
+	if err != nil {
+		return err
+	}
+	return i.Use(t, now)
+}
+
+// Ticket is a token that passed every check of Verify but single use: what
+// a store of used tokens needs to use it up, in this Issuer (Use) or in a
+// store several gateways share.
+type Ticket struct {
+	// Nonce is the token's random nonce: what a store of used tokens keys
+	// it by.
+	Nonce [nonceLen]byte
+	// Expiry is when the token expires: how long a store must remember it.
+	Expiry time.Time
+}
+
+// Verify checks token as Redeem does (MAC, expiry, binding; the error is
+// ErrAckInvalid, ErrAckExpired or ErrAckMismatch) but does not use it up:
+// it returns the Ticket to use up, here (Use) or in a store shared by
+// several gateways.
+func (i *Issuer) Verify(token, tenant, conversation, text string, now time.Time) (Ticket, error) {
 	if len(token) != tokenLen {
-		return ErrAckInvalid
+		return Ticket{}, ErrAckInvalid
 	}
 	var in [tokenLen]byte
 	copy(in[:], token)
 	var raw [rawLen]byte
 	if n, err := enc.Decode(raw[:], in[:]); err != nil || n != rawLen {
-		return ErrAckInvalid
+		return Ticket{}, ErrAckInvalid
 	}
 	if raw[0] != version {
-		return ErrAckInvalid
+		return Ticket{}, ErrAckInvalid
 	}
 	st := i.states.Get().(*state)
 	defer i.states.Put(st)
 	var want [tagLen]byte
 	st.macOf(want[:], raw[:offMAC])
 	if subtle.ConstantTimeCompare(want[:], raw[offMAC:]) != 1 {
-		return ErrAckInvalid
+		return Ticket{}, ErrAckInvalid
 	}
 	expiry := int64(binary.BigEndian.Uint64(raw[offExpiry:]))
-	nowMS := now.UnixMilli()
-	if nowMS >= expiry {
-		return ErrAckExpired
+	if now.UnixMilli() >= expiry {
+		return Ticket{}, ErrAckExpired
 	}
 	st.binding(want[:], raw[:offBinding], tenant, conversation, text)
 	if subtle.ConstantTimeCompare(want[:], raw[offBinding:offMAC]) != 1 {
-		return ErrAckMismatch
+		return Ticket{}, ErrAckMismatch
 	}
-	var nonce [nonceLen]byte
-	copy(nonce[:], raw[offNonce:offBinding])
+	t := Ticket{Expiry: time.UnixMilli(expiry)}
+	copy(t.Nonce[:], raw[offNonce:offBinding])
+	return t, nil
+}
 
+// Use uses up the token of t, which Verify returned, in this Issuer's own
+// record of redeemed tokens: ErrAckUsed if it was used before, nil the
+// first time. A gateway that shares its state with others uses tokens up
+// in the shared store instead, and here only while that store is away.
+func (i *Issuer) Use(t Ticket, now time.Time) error {
+	expiry, nowMS := t.Expiry.UnixMilli(), now.UnixMilli()
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.used.expire(nowMS)
-	if i.used.has(nonce) {
+	if i.used.has(t.Nonce) {
 		return ErrAckUsed
 	}
 	for i.used.Len() >= i.maxUsed {
 		heap.Pop(&i.used) // forget the one closest to expiry
 	}
-	heap.Push(&i.used, usedNonce{nonce: nonce, expiry: expiry})
+	heap.Push(&i.used, usedNonce{nonce: t.Nonce, expiry: expiry})
 	return nil
 }
 

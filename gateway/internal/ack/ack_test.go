@@ -292,3 +292,43 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("refused Redeem allocates %.1f times", n)
 	}
 }
+
+// TestVerifyThenUse: Verify checks a token without using it up, and names
+// the nonce and expiry a shared store keys it by; Use uses it up once.
+func TestVerifyThenUse(t *testing.T) {
+	i := newIssuer(t, time.Minute, 0)
+	tok := i.Issue("t1", "c1", "text", t0)
+	for _, tc := range []struct {
+		name       string
+		tenant     string
+		conv, text string
+		at         time.Time
+		want       error
+	}{
+		{"good", "t1", "c1", "text", t0, nil},
+		{"good again: Verify uses nothing up", "t1", "c1", "text", t0.Add(time.Second), nil},
+		{"other text", "t1", "c1", "other", t0, ErrAckMismatch},
+		{"expired", "t1", "c1", "text", t0.Add(time.Minute), ErrAckExpired},
+	} {
+		tk, err := i.Verify(tok, tc.tenant, tc.conv, tc.text, tc.at)
+		if !errors.Is(err, tc.want) || (err != nil) != (tc.want != nil) {
+			t.Errorf("%s: Verify = %v, want %v", tc.name, err, tc.want)
+		}
+		if err == nil && !tk.Expiry.Equal(t0.Add(time.Minute)) {
+			t.Errorf("%s: expiry %v, want %v", tc.name, tk.Expiry, t0.Add(time.Minute))
+		}
+	}
+	tk, err := i.Verify(tok, "t1", "c1", "text", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := i.Use(tk, t0); err != nil {
+		t.Fatalf("first Use: %v", err)
+	}
+	if err := i.Use(tk, t0); !errors.Is(err, ErrAckUsed) {
+		t.Errorf("second Use: %v, want ErrAckUsed", err)
+	}
+	if err := i.Redeem(tok, "t1", "c1", "text", t0); !errors.Is(err, ErrAckUsed) {
+		t.Errorf("Redeem after Use: %v, want ErrAckUsed", err)
+	}
+}

@@ -29,6 +29,8 @@ type Metrics struct {
 	invalid    *prometheus.CounterVec
 	failOpen   *prometheus.CounterVec
 	opinions   *prometheus.CounterVec
+	shared     *prometheus.HistogramVec
+	fallbacks  *prometheus.CounterVec
 	handler    fasthttp.RequestHandler
 }
 
@@ -68,7 +70,15 @@ func New() *Metrics {
 	m.opinions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_second_opinions_total", Help: "Second opinions asked, by tenant mode (shadow, enforce) and result (ok, harmful, or why there was none: timeout, busy, unavailable, bad_answer, closed, canceled, error).",
 	}, []string{"mode", "result"})
-	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen, m.opinions,
+	m.shared = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "xunjian_shared_state_call_seconds",
+		Help:    "Calls to the state the gateways share (Redis), by operation (begin, commit, read, ack, lifecycle, probe) and result (ok, conflict, error, open: refused at once by the open breaker).",
+		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3},
+	}, []string{"op", "result"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "xunjian_shared_state_fallbacks_total", Help: "Requests the shared state failed, by the mode applied: degrade (served on this gateway's own state, flagged degraded) or fail_closed (answered 503 state_unavailable).",
+	}, []string{"mode"})
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen, m.opinions, m.shared, m.fallbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -127,6 +137,29 @@ func (m *Metrics) FailOpenReleased() { m.failOpen.WithLabelValues("released").In
 // FailOpenHeld counts a draft of a fail-open tenant that was held anyway,
 // because its detectors found more than private data.
 func (m *Metrics) FailOpenHeld() { m.failOpen.WithLabelValues("held").Inc() }
+
+// SharedStateCall records one call to the shared state: its operation,
+// result and duration.
+func (m *Metrics) SharedStateCall(op, result string, d time.Duration) {
+	m.shared.WithLabelValues(op, result).Observe(d.Seconds())
+}
+
+// SharedStateFallback counts a request the shared state failed, by the
+// mode applied (degrade, fail_closed).
+func (m *Metrics) SharedStateFallback(mode string) { m.fallbacks.WithLabelValues(mode).Inc() }
+
+// SharedStateUp exports whether the shared state's server answers, read at
+// each scrape: xunjian_shared_state_up, 1 or 0.
+func (m *Metrics) SharedStateUp(up func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "xunjian_shared_state_up", Help: "1 while the state the gateways share (Redis) answers, 0 from a failed call until it answers again.",
+	}, func() float64 {
+		if up() {
+			return 1
+		}
+		return 0
+	}))
+}
 
 // Rejected counts a request refused before inspection.
 func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }

@@ -106,7 +106,7 @@ func New(cfg Config) *Dedup {
 // The key strings are copied when first remembered, so callers may pass
 // strings backed by reused buffers.
 func (d *Dedup) Admit(tenant, conversation, kind, level string, now time.Time) (ok bool, suppressed int) {
-	rank := levelRank(level)
+	rank := Rank(level)
 	k := key{tenant, conversation, kind}
 
 	d.mu.Lock()
@@ -126,6 +126,11 @@ func (d *Dedup) Admit(tenant, conversation, kind, level string, now time.Time) (
 	return false, st.suppressed
 }
 
+// Window returns how long after an admitted alert its repeats are
+// suppressed: for a store several gateways share, which keeps the same
+// rules (Admit's).
+func (d *Dedup) Window() time.Duration { return d.window }
+
 // Len reports how many keys are remembered (at most Config.MaxKeys).
 func (d *Dedup) Len() int {
 	d.mu.Lock()
@@ -133,8 +138,10 @@ func (d *Dedup) Len() int {
 	return d.keys.Len()
 }
 
-// levelRank orders alert levels; unknown levels rank lowest.
-func levelRank(level string) int {
+// Rank orders alert levels as Admit does: info 0, low 1, medium 2, high 3,
+// critical 4, matched case-insensitively; an unknown level ranks lowest
+// (-1), so it never escalates.
+func Rank(level string) int {
 	for i, l := range [...]string{"info", "low", "medium", "high", "critical"} {
 		if strings.EqualFold(level, l) {
 			return i

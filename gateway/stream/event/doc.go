@@ -46,6 +46,10 @@
 //   - fail_open (optional): the policy could not decide and the tenant's
 //     fail-open mode released the message, masked, on the detectors'
 //     findings alone.
+//   - degraded (optional): the gateway decided on state of its own
+//     (conversation context, alert deduplication, sampling, limits)
+//     because the state its gateways share (Redis) was unreachable and
+//     shared_state.mode is degrade; absent when false.
 //   - route (optional): the proxied route.
 //   - text_enc (optional): the raw text sealed for auditors, {alg
 //     "AES-256-GCM", key_id, nonce, ciphertext}, nonce (12 bytes) and

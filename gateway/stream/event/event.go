@@ -49,9 +49,15 @@ type Event struct {
 	Sampled        bool      `json:"sampled"`
 	AgentClaimed   bool      `json:"agent_claimed,omitempty"`
 	FailOpen       bool      `json:"fail_open,omitempty"`
-	Route          string    `json:"route,omitempty"`
-	TextEnc        *TextEnc  `json:"text_enc,omitempty"`
-	TextMasked     string    `json:"text_masked,omitempty"`
+	// Degraded is set when the gateway decided on state of its own
+	// because the state its gateways share (shared_state) was unreachable
+	// and its mode is degrade: the conversation's context, the alert
+	// deduplication, the sampling and the limits were this gateway's only
+	// (optional: absent when false).
+	Degraded   bool     `json:"degraded,omitempty"`
+	Route      string   `json:"route,omitempty"`
+	TextEnc    *TextEnc `json:"text_enc,omitempty"`
+	TextMasked string   `json:"text_masked,omitempty"`
 	// Risk is the conversation's complaint risk after this message, in
 	// [0, 1] (optional: absent when zero).
 	Risk float64 `json:"risk,omitempty"`
@@ -227,6 +233,9 @@ func (e *Event) Marshal(dst []byte) ([]byte, error) {
 	}
 	if e.FailOpen {
 		b = append(b, `,"fail_open":true`...)
+	}
+	if e.Degraded {
+		b = append(b, `,"degraded":true`...)
 	}
 	if e.Route != "" {
 		b = append(b, `,"route":`...)

@@ -259,3 +259,37 @@ func TestKeyAndHeaders(t *testing.T) {
 		t.Errorf("headers %v", h)
 	}
 }
+
+// TestDegraded: the degraded flag is written, valid under the schema, as
+// encoding/json writes it, and read back; absent when false.
+func TestDegraded(t *testing.T) {
+	s := eventtest.Compile(t, Schema())
+	for _, degraded := range []bool{true, false} {
+		e := minimalEvent()
+		e.Degraded = degraded
+		b, err := e.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Validate(b); err != nil {
+			t.Fatalf("%s\n%v", b, err)
+		}
+		if got := bytes.Contains(b, []byte(`"degraded":true`)); got != degraded {
+			t.Errorf("degraded %v: %s", degraded, b)
+		}
+		std, err := json.Marshal((*plain)(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(std, []byte("degraded")) != degraded {
+			t.Errorf("encoding/json disagrees: %s", std)
+		}
+		back, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Degraded != degraded {
+			t.Errorf("Parse: degraded %v, want %v", back.Degraded, degraded)
+		}
+	}
+}

@@ -248,6 +248,31 @@ func (s *Sampler) Decide(tenant, conversation, agent string, risk float64, polic
 	return true, reason
 }
 
+// Reason returns the reason Decide would sample a conversation for, before
+// what it remembers (the conversation sampled before, the agent's daily
+// minimum): ReasonPolicy, ReasonHighRisk, ReasonHash or "". A store shared
+// by several gateways applies the rest of Decide's rules itself, with
+// AgentDailyMin.
+func (s *Sampler) Reason(tenant, conversation string, risk float64, policyForced bool) string {
+	switch {
+	case policyForced:
+		return ReasonPolicy
+	case risk >= s.highRiskAt:
+		return ReasonHighRisk
+	}
+	if u, _ := s.hash(tenant, conversation); u < s.rate {
+		return ReasonHash
+	}
+	return ""
+}
+
+// AgentDailyMin returns the per-agent daily minimum (Config.AgentDailyMin).
+func (s *Sampler) AgentDailyMin() int { return s.agentMin }
+
+// UTCDay returns the days since the Unix epoch of t's UTC date: the day an
+// agent's minimum counts in.
+func UTCDay(t time.Time) int64 { return utcDay(t) }
+
 // Len reports how many sampled conversations and agent counters are
 // remembered.
 func (s *Sampler) Len() (conversations, agents int) {

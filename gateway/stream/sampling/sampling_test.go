@@ -391,3 +391,34 @@ func BenchmarkDecideParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestReasonAgreesWithDecide: Reason is Decide's first answer for a
+// conversation seen for the first time, without the agent minimum.
+func TestReasonAgreesWithDecide(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		risk   float64
+		forced bool
+	}{
+		{"plain", 0.1, false},
+		{"high risk", 0.9, false},
+		{"forced", 0, true},
+		{"forced and high", 0.95, true},
+	} {
+		for i := range 200 {
+			conv := fmt.Sprintf("c%d", i)
+			s := mustNew(t, Config{Rate: 0.3, Seed: "s1"})
+			_, want := s.Decide("t", conv, "", tc.risk, tc.forced, now)
+			if got := s.Reason("t", conv, tc.risk, tc.forced); got != want {
+				t.Fatalf("%s, %s: Reason = %q, Decide = %q", tc.name, conv, got, want)
+			}
+		}
+	}
+	if got := mustNew(t, Config{AgentDailyMin: 3}).AgentDailyMin(); got != 3 {
+		t.Errorf("AgentDailyMin = %d, want 3", got)
+	}
+	if d := UTCDay(time.Date(1970, 1, 2, 23, 0, 0, 0, time.UTC)); d != 1 {
+		t.Errorf("UTCDay = %d, want 1", d)
+	}
+}

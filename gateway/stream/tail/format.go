@@ -100,6 +100,9 @@ func (f Format) Append(dst []byte, e *event.Event) []byte {
 	if e.FailOpen {
 		b = append(b, "  fail-open"...)
 	}
+	if e.Degraded {
+		b = append(b, "  degraded"...)
+	}
 	b = append(b, '\n')
 
 	if e.TextMasked != "" {

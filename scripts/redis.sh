@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# A throwaway Redis server for the shared-state tests (gateway/internal/
+# redisstate and the multi-instance test), from Debian's redis-server
+# package: no Docker, no download. Loopback only, no password (protected
+# mode on), no persistence (no RDB, no AOF), its files in a temp dir: for
+# tests, never for data anyone wants to keep. Valkey's server takes the
+# same configuration (REDIS_SERVER=valkey-server).
+#
+#   scripts/redis.sh start    start a fresh server, wait until it answers
+#                             PING; no-op if already running
+#   scripts/redis.sh stop     stop it (SHUTDOWN NOSAVE, KILL after 10 s) and
+#                             remove its temp dir
+#   scripts/redis.sh status   exit 0 and print the pid if running, else exit 1
+#   scripts/redis.sh env      print XUNJIAN_TEST_REDIS=host:port for
+#                             eval/export
+#
+# Environment:
+#   REDIS_PORT     TCP port on 127.0.0.1 (default 56379)
+#   REDIS_SERVER   the server binary (default redis-server on PATH;
+#                  `apt-get install redis-server` provides it)
+#   REDIS_RUN_DIR  where the pid and temp-dir path are kept (default
+#                  ${TMPDIR:-/tmp}/xunjian-redis-<port>), so servers on
+#                  different ports can run side by side
+#
+# Redis runs as whoever starts it, root included.
+#
+# Typical use:
+#   scripts/redis.sh start && eval "export $(scripts/redis.sh env)" &&
+#     go test -count=1 ./gateway/internal/redisstate/; scripts/redis.sh stop
+set -euo pipefail
+
+HOST=127.0.0.1
+PORT=${REDIS_PORT:-56379}
+SERVER=${REDIS_SERVER:-redis-server}
+RUN_DIR=${REDIS_RUN_DIR:-${TMPDIR:-/tmp}/xunjian-redis-${PORT}}
+PID_FILE=$RUN_DIR/redis.pid
+DATA_FILE=$RUN_DIR/datadir
+START_TIMEOUT=30
+
+log() { echo "redis.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# running prints the server pid and succeeds if the recorded process is alive.
+running() {
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# port_open succeeds if something accepts TCP connections on HOST:$1.
+port_open() {
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# pong succeeds if the server on PORT answers PING with PONG (without
+# redis-cli: RESP by hand over bash's /dev/tcp).
+pong() {
+  local reply
+  reply=$({ exec 3<>"/dev/tcp/$HOST/$PORT" && printf 'PING\r\n' >&3 && timeout 1 head -c 7 <&3; } 2>/dev/null) || return 1
+  [ "${reply%$'\r'*}" = "+PONG" ]
+}
+
+cmd_start() {
+  local pid data started
+  if pid=$(running); then
+    log "already running (pid $pid) on $HOST:$PORT"
+    return 0
+  fi
+  command -v "$SERVER" >/dev/null || die "$SERVER not found (apt-get install redis-server, or set REDIS_SERVER)"
+  # A stale record from a crashed run: clean up its temp dir first.
+  cleanup_state
+  port_open "$PORT" && die "$HOST:$PORT is already in use by another process"
+
+  mkdir -p "$RUN_DIR"
+  data=$(mktemp -d "${TMPDIR:-/tmp}/xunjian-redis-data.XXXXXX")
+  echo "$data" >"$DATA_FILE"
+  cat >"$data/redis.conf" <<EOF
+# Written by scripts/redis.sh for one test run; removed by 'redis.sh stop'.
+bind ${HOST}
+port ${PORT}
+protected-mode yes
+daemonize no
+dir ${data}
+logfile ${data}/redis.log
+save ""
+appendonly no
+unixsocket ""
+databases 16
+EOF
+  started=$SECONDS
+  nohup "$SERVER" "$data/redis.conf" >"$data/stdout.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  until pong; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$data/redis.log" "$data/stdout.log" >&2 2>/dev/null || true
+      die "redis-server exited during startup (temp dir $data)"
+    fi
+    if ((SECONDS - started >= START_TIMEOUT)); then
+      tail -n 40 "$data/redis.log" >&2 2>/dev/null || true
+      die "redis-server did not answer on $HOST:$PORT within ${START_TIMEOUT}s (pid $pid)"
+    fi
+    sleep 0.05
+  done
+  log "$("$SERVER" --version | awk '{print $1, $3}') up on $HOST:$PORT in $((SECONDS - started))s (pid $pid, user $(id -un), temp dir $data)"
+}
+
+# cleanup_state removes the recorded temp dir and the pid/data files.
+cleanup_state() {
+  if [ -f "$DATA_FILE" ]; then
+    local data
+    data=$(cat "$DATA_FILE")
+    # Only ever remove a directory this script created.
+    case "$data" in
+      */xunjian-redis-data.*) rm -rf -- "$data" ;;
+    esac
+  fi
+  rm -f "$PID_FILE" "$DATA_FILE"
+  rmdir "$RUN_DIR" 2>/dev/null || true
+}
+
+cmd_stop() {
+  local pid i
+  if pid=$(running); then
+    # SHUTDOWN NOSAVE over RESP; TERM if that fails, KILL after 10 s.
+    ({ exec 3<>"/dev/tcp/$HOST/$PORT" && printf 'SHUTDOWN NOSAVE\r\n' >&3; } 2>/dev/null) || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid still alive after 10s, sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+    log "stopped (pid $pid)"
+  else
+    log "not running"
+  fi
+  cleanup_state
+}
+
+cmd_status() {
+  local pid
+  if pid=$(running); then
+    echo "running pid=$pid address=$HOST:$PORT data=$(cat "$DATA_FILE" 2>/dev/null)"
+  else
+    echo "not running"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) echo "XUNJIAN_TEST_REDIS=$HOST:$PORT" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac
