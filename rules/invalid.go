@@ -252,7 +252,7 @@ func stripIndexes(s string) string {
 // evalRaw evaluates the policy for in, bypassing the cache, and returns
 // the decision value undecoded; tr, if not nil, traces the evaluation.
 func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer) (*ast.Term, error) {
-	opts := []rego.EvalOption{rego.EvalParsedInput(in.astValue(p.fields)), rego.EvalBaseCache(p.cache)}
+	opts := []rego.EvalOption{rego.EvalParsedInput(in.projected(p.proj)), rego.EvalBaseCache(p.cache)}
 	if tr != nil {
 		opts = append(opts, rego.EvalQueryTracer(tr))
 	}

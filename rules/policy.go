@@ -39,6 +39,7 @@ type Policy struct {
 	cache    *sharedBaseCache
 
 	fields   fieldMask      // input fields the modules can read
+	proj     projection     // fields, and the fields of each finding
 	decision *decisionCache // nil when off
 	status   CacheStatus
 }
@@ -147,9 +148,12 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	}
 	p.query = q
 
-	mask, nondet, notes := analyzeInput(c, p.modules)
-	p.fields = mask
-	p.status = CacheStatus{Fields: mask.names(), Notes: notes}
+	proj, nondet, notes := analyzeInput(c, p.modules)
+	p.fields, p.proj = proj.fields, proj
+	p.status = CacheStatus{Fields: proj.fields.names(), Notes: notes}
+	if proj.fields.has(fFindings) {
+		p.status.FindingFields = proj.finding.names()
+	}
 	switch {
 	case len(nondet) > 0:
 		p.status.Reason = strings.Join(nondet, "; ")
@@ -224,6 +228,7 @@ func (p *Policy) Timings() Timings { return p.timings }
 func (p *Policy) CacheStatus() CacheStatus {
 	s := p.status
 	s.Fields = slices.Clone(s.Fields)
+	s.FindingFields = slices.Clone(s.FindingFields)
 	s.Notes = slices.Clone(s.Notes)
 	if p.decision != nil {
 		p.decision.mu.RLock()
@@ -280,7 +285,7 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	}
 	bp := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(bp)
-	key := appendKey((*bp)[:0], in, p.fields)
+	key := appendProjected((*bp)[:0], in, p.proj)
 	*bp = key
 	d, hit, active := dc.get(key)
 	if hit {
