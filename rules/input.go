@@ -71,6 +71,34 @@ type Conversation struct {
 	WaitSeconds float64 `json:"wait_seconds"`
 }
 
+// RoundWait returns seconds at the precision the policy contract gives
+// conversation.wait_seconds: whole seconds, rounded down. A threshold in
+// whole seconds (data.xunjian.config.thresholds.wait) is reached by the
+// rounded wait exactly when it is by the exact one, and the decision
+// cache's key, which holds the number as given, meets one value per second
+// rather than one per nanosecond.
+func RoundWait(seconds float64) float64 { return math.Floor(seconds) }
+
+// RoundRisk returns risk at the precision the policy contract gives
+// conversation.risk: two decimals, rounded down, the largest k/100 not
+// above risk (as float64, k/100 is the number the literal 0.kk parses
+// to). A threshold of two decimals is reached by the rounded risk exactly
+// when it is by the exact one. NaN and infinities are returned as they
+// are.
+func RoundRisk(risk float64) float64 {
+	k := math.Floor(risk * 100)
+	if math.IsNaN(k) || math.IsInf(k, 0) {
+		return risk
+	}
+	// risk*100 is rounded once, so k may be one off either way.
+	if (k+1)/100 <= risk {
+		k++
+	} else if k/100 > risk {
+		k--
+	}
+	return k / 100
+}
+
 // Agent identifies the agent who drafted the message.
 type Agent struct {
 	ID string `json:"id"`
