@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -34,7 +35,10 @@ type Policy struct {
 	data     map[string]any
 	files    map[string][]byte // attachments, see source.attachments
 	modules  []string
-	query    rego.PreparedEvalQuery
+	compiler *ast.Compiler
+	store    storage.Store
+	txn      storage.Transaction // read-only, open for the Policy's life
+	query    ast.Body            // resultVar = data.xunjian.decision, compiled
 	timings  Timings
 	cache    *sharedBaseCache
 
@@ -135,18 +139,19 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 
 	start = time.Now()
 	// The store keeps data as AST values so that reads during evaluation
-	// need no conversion.
+	// need no conversion. It is never written, so one read transaction
+	// serves every evaluation.
 	store := inmem.NewFromObjectWithOpts(src.data, inmem.OptReturnASTValuesOnRead(true))
-	q, err := rego.New(
-		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(decisionRef)))),
-		rego.Compiler(c),
-		rego.Store(store),
-		rego.GenerateJSON(keepAST),
-	).PrepareForEval(ctx)
+	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
 	}
-	p.query = q
+	query, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(decisionRef))))
+	if err != nil {
+		store.Abort(ctx, txn)
+		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
+	}
+	p.compiler, p.store, p.txn, p.query = c, store, txn, query
 
 	proj, nondet, notes := analyzeInput(c, p.modules)
 	p.fields, p.proj = proj.fields, proj
@@ -173,9 +178,11 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	return p, nil
 }
 
-// keepAST hands results back as *ast.Term, so Decide decodes them without a
-// round trip through map[string]any.
-func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+// resultVar is the query's variable the decision is bound to.
+var resultVar = ast.Var("decision")
+
+// noMetrics is the evaluations' metrics: none are read.
+var noMetrics = metrics.NoOp()
 
 // checkEntryPoint makes a missing data.xunjian.decision a load error that
 // points at the file and line of the package that should define it.
