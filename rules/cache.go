@@ -32,10 +32,11 @@ import (
 // finding: a variable whose only binding is v = input.findings[i] (what
 // `some i, v in input.findings` compiles to) and whose every other use is
 // v.<field> or object.get(v, "<field>" or ["<field>", ...], default) reads
-// those fields only; input.findings[i].<field> reads <field>. Any other use
-// of such a variable (passing it to a function, comparing it whole,
-// iterating its keys, a second binding) or of input.findings (count, a bare
-// reference, `every`) reads every field of every finding.
+// those fields only; input.findings[i].<field> reads <field>;
+// count(input.findings) reads their number only. Any other use of such a
+// variable (passing it to a function, comparing it whole, iterating its
+// keys, a second binding) or of input.findings (a bare reference, `every`)
+// reads every field of every finding.
 
 // inputField is one projectable field of the Input, a bit in a fieldMask.
 type inputField uint8
@@ -219,11 +220,15 @@ func (p projection) union(q projection) projection {
 var (
 	findingsKey  = ast.StringTerm("findings")
 	objectGetRef = ast.ObjectGet.Ref()
+	countRef     = ast.Count.Ref()
 )
 
 // findingBinding reports whether e is v = input.findings[i] (either way
-// round): the binding of a finding variable.
-func findingBinding(e *ast.Expr) (v ast.Var, elem ast.Ref, ok bool) {
+// round): the binding of a finding variable. With list, it reports
+// whether e is v = input.findings: the binding of a variable the compiler
+// introduces for input.findings as a call's operand (count(input.findings)
+// compiles to v = input.findings; count(v, n)).
+func findingBinding(e *ast.Expr, list bool) (v ast.Var, elem ast.Ref, ok bool) {
 	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 || e.Negated {
 		return "", nil, false
 	}
@@ -231,10 +236,14 @@ func findingBinding(e *ast.Expr) (v ast.Var, elem ast.Ref, ok bool) {
 	if len(ops) != 2 {
 		return "", nil, false
 	}
+	n := 3
+	if list {
+		n = 2
+	}
 	for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
 		v, isVar := p[0].Value.(ast.Var)
 		r, isRef := p[1].Value.(ast.Ref)
-		if isVar && isRef && len(r) == 3 && r.HasPrefix(ast.InputRootRef) && r[1].Equal(findingsKey) {
+		if isVar && isRef && len(r) == n && r.HasPrefix(ast.InputRootRef) && r[1].Equal(findingsKey) {
 			return v, r, true
 		}
 	}
@@ -244,17 +253,33 @@ func findingBinding(e *ast.Expr) (v ast.Var, elem ast.Ref, ok bool) {
 // inputReads returns the part of the input module m can read (see the
 // comment at the top of this file).
 func inputReads(m *ast.Module) projection {
-	// Pass 1: the finding variables, bound exactly once.
+	// Pass 1: the finding variables and the list variables, each to be
+	// bound exactly once.
 	binds := map[ast.Var]int{}
+	lists := map[ast.Var]bool{}
 	ast.WalkExprs(m, func(e *ast.Expr) bool {
-		if v, _, ok := findingBinding(e); ok {
+		if v, _, ok := findingBinding(e, false); ok {
 			binds[v]++
+		}
+		if v, _, ok := findingBinding(e, true); ok {
+			binds[v]++
+			lists[v] = true
 		}
 		return false
 	})
 	isFinding := func(t *ast.Term) (ast.Var, bool) {
 		v, ok := t.Value.(ast.Var)
-		return v, ok && binds[v] > 0
+		return v, ok && binds[v] > 0 && !lists[v]
+	}
+	// isList reports whether t is input.findings or a list variable.
+	isList := func(t *ast.Term) bool {
+		switch x := t.Value.(type) {
+		case ast.Var:
+			return binds[x] == 1 && lists[x]
+		case ast.Ref:
+			return len(x) == 2 && x.HasPrefix(ast.InputRootRef) && x[1].Equal(findingsKey)
+		}
+		return false
 	}
 
 	// Pass 2: every use of the input and of those variables.
@@ -273,11 +298,23 @@ func inputReads(m *ast.Module) projection {
 	vis = ast.NewGenericVisitor(func(x any) bool {
 		switch x := x.(type) {
 		case *ast.Expr:
-			if v, elem, ok := findingBinding(x); ok && binds[v] == 1 {
+			if v, elem, ok := findingBinding(x, false); ok && binds[v] == 1 {
 				// Iterating the findings reads how many there are.
 				proj.fields |= 1 << fFindings
 				vis.Walk(elem[2])
 				return true
+			}
+			if v, _, ok := findingBinding(x, true); ok && binds[v] == 1 {
+				// Read by its uses: count (below) or any other.
+				return true
+			}
+			if x.IsCall() && x.Operator().Equal(countRef) && len(x.With) == 0 {
+				// count(input.findings) reads how many there are.
+				if ops := x.Operands(); len(ops) >= 1 && isList(ops[0]) {
+					proj.fields |= 1 << fFindings
+					walkAll(ops[1:])
+					return true
+				}
 			}
 			if x.IsCall() && x.Operator().Equal(objectGetRef) && !x.Negated && len(x.With) == 0 {
 				ops := x.Operands()

@@ -260,11 +260,16 @@ func stripIndexes(s string) string {
 // (context.AfterFunc, no goroutine), and the decision is read from the one
 // binding of the query.
 func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer) (*ast.Term, error) {
+	return p.evalValue(ctx, in.projected(p.proj), tr)
+}
+
+// evalValue is evalRaw for an input document given as a value.
+func (p *Policy) evalValue(ctx context.Context, input ast.Value, tr topdown.QueryTracer) (*ast.Term, error) {
 	q := topdown.NewQuery(p.query).
 		WithCompiler(p.compiler).
 		WithStore(p.store).
 		WithTransaction(p.txn).
-		WithInput(ast.NewTerm(in.projected(p.proj))).
+		WithInput(ast.NewTerm(input)).
 		WithBaseCache(p.cache).
 		WithMetrics(noMetrics)
 	if tr != nil {
