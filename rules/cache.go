@@ -33,7 +33,7 @@ import (
 // `some i, v in input.findings` compiles to) and whose every other use is
 // v.<field> or object.get(v, "<field>" or ["<field>", ...], default) reads
 // those fields only; input.findings[i].<field> reads <field>;
-// count(input.findings) reads their number only. Any other use of such a
+// count(input.findings) and input.findings == [] read their number only. Any other use of such a
 // variable (passing it to a function, comparing it whole, iterating its
 // keys, a second binding) or of input.findings (a bare reference, `every`)
 // reads every field of every finding.
@@ -221,6 +221,8 @@ var (
 	findingsKey  = ast.StringTerm("findings")
 	objectGetRef = ast.ObjectGet.Ref()
 	countRef     = ast.Count.Ref()
+	equalRef     = ast.Equal.Ref()
+	neqRef       = ast.NotEqual.Ref()
 )
 
 // findingBinding reports whether e is v = input.findings[i] (either way
@@ -257,6 +259,10 @@ func inputReads(m *ast.Module) projection {
 	// bound exactly once.
 	binds := map[ast.Var]int{}
 	lists := map[ast.Var]bool{}
+	// Variables the compiler binds to other parts of the input (an
+	// operand: object.get(input, ["draft", "role"], "agent") compiles to
+	// v = input; object.get(v, ...)).
+	refs := map[ast.Var]ast.Ref{}
 	ast.WalkExprs(m, func(e *ast.Expr) bool {
 		if v, _, ok := findingBinding(e, false); ok {
 			binds[v]++
@@ -265,11 +271,27 @@ func inputReads(m *ast.Module) projection {
 			binds[v]++
 			lists[v] = true
 		}
+		if v, r, ok := inputBinding(e); ok {
+			binds[v]++
+			refs[v] = r
+		}
 		return false
 	})
+	// inputOperand returns t as a ref rooted at input (input itself
+	// included, and a variable bound to one), but not when it is the
+	// findings or one of them, which the finding variables handle.
+	inputOperand := func(t *ast.Term) (ast.Ref, bool) {
+		if v, ok := t.Value.(ast.Var); ok {
+			if r, ok := refs[v]; ok {
+				return r, binds[v] == 1
+			}
+		}
+		return asInputRef(t)
+	}
 	isFinding := func(t *ast.Term) (ast.Var, bool) {
 		v, ok := t.Value.(ast.Var)
-		return v, ok && binds[v] > 0 && !lists[v]
+		_, isRef := refs[v]
+		return v, ok && binds[v] > 0 && !lists[v] && !isRef
 	}
 	// isList reports whether t is input.findings or a list variable.
 	isList := func(t *ast.Term) bool {
@@ -308,12 +330,40 @@ func inputReads(m *ast.Module) projection {
 				// Read by its uses: count (below) or any other.
 				return true
 			}
+			if v, _, ok := inputBinding(x); ok && binds[v] == 1 {
+				// Read by its uses: object.get (below) or any other.
+				return true
+			}
+			if (x.IsEquality() || x.IsCall() && (x.Operator().Equal(equalRef) || x.Operator().Equal(neqRef))) && len(x.With) == 0 {
+				// input.findings == [] (or !=) reads whether there are any.
+				if ops := x.Operands(); len(ops) >= 2 {
+					for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+						if a, ok := p[1].Value.(*ast.Array); ok && a.Len() == 0 && isList(p[0]) {
+							proj.fields |= 1 << fFindings
+							walkAll(ops[2:])
+							return true
+						}
+					}
+				}
+			}
 			if x.IsCall() && x.Operator().Equal(countRef) && len(x.With) == 0 {
 				// count(input.findings) reads how many there are.
 				if ops := x.Operands(); len(ops) >= 1 && isList(ops[0]) {
 					proj.fields |= 1 << fFindings
 					walkAll(ops[1:])
 					return true
+				}
+			}
+			if x.IsCall() && x.Operator().Equal(objectGetRef) && len(x.With) == 0 {
+				// object.get(input.<path>, "<key>" or ["<key>", ...], default)
+				// reads what input.<path>.<key>... reads.
+				ops := x.Operands()
+				if r, ok := inputOperand(ops[0]); ok && len(ops) >= 2 {
+					if keys, ok := constPath(ops[1]); ok {
+						vis.Walk(append(r.Copy(), keys...))
+						walkAll(ops[2:])
+						return true
+					}
 				}
 			}
 			if x.IsCall() && x.Operator().Equal(objectGetRef) && !x.Negated && len(x.With) == 0 {
@@ -361,6 +411,12 @@ func inputReads(m *ast.Module) projection {
 				}
 			}
 		case ast.Var:
+			if r, ok := refs[x]; ok && binds[x] == 1 {
+				// A variable bound to a part of the input, used
+				// otherwise than by object.get: it reads all of it.
+				vis.Walk(r)
+				return true
+			}
 			if binds[x] > 0 {
 				// A finding variable used whole, or bound twice.
 				proj.fields |= 1 << fFindings
@@ -371,6 +427,65 @@ func inputReads(m *ast.Module) projection {
 	})
 	vis.Walk(m)
 	return proj
+}
+
+// inputBinding reports whether e is v = input.<path> (either way round,
+// input itself included) for a path that does not start at the findings:
+// a variable the compiler introduces for an operand.
+func inputBinding(e *ast.Expr) (v ast.Var, r ast.Ref, ok bool) {
+	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 || e.Negated {
+		return "", nil, false
+	}
+	ops := e.Operands()
+	if len(ops) != 2 {
+		return "", nil, false
+	}
+	for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+		v, isVar := p[0].Value.(ast.Var)
+		if r, ok := asInputRef(p[1]); isVar && !v.Equal(ast.InputRootDocument.Value) && ok {
+			return v, r, true
+		}
+	}
+	return "", nil, false
+}
+
+// asInputRef returns t as a ref when it is rooted at input (input itself
+// included) and does not start at the findings.
+func asInputRef(t *ast.Term) (ast.Ref, bool) {
+	switch x := t.Value.(type) {
+	case ast.Ref:
+		return x, isInputRef(x)
+	case ast.Var:
+		if x.Equal(ast.InputRootDocument.Value) {
+			return ast.InputRootRef, true
+		}
+	}
+	return nil, false
+}
+
+// isInputRef reports whether r is rooted at input and does not start at
+// the findings.
+func isInputRef(r ast.Ref) bool {
+	return r.HasPrefix(ast.InputRootRef) && (len(r) < 2 || !r[1].Equal(findingsKey))
+}
+
+// constPath returns the keys an object.get key selects: the key itself when
+// it is a string, the elements of a path array of strings.
+func constPath(t *ast.Term) ([]*ast.Term, bool) {
+	switch k := t.Value.(type) {
+	case ast.String:
+		return []*ast.Term{t}, true
+	case *ast.Array:
+		keys := make([]*ast.Term, k.Len())
+		for i := range keys {
+			if _, ok := k.Elem(i).Value.(ast.String); !ok {
+				return nil, false
+			}
+			keys[i] = k.Elem(i)
+		}
+		return keys, true
+	}
+	return nil, false
 }
 
 // firstKey is the field an object.get key selects first: the key itself

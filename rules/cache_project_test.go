@@ -38,7 +38,9 @@ func TestInputReadsFindingFields(t *testing.T) {
 		{"passed to a function", `some f in input.findings; count(f) > 3`, all},
 		{"count of the list", `count(input.findings) > 2`, []string{}},
 		{"count of the list, negated", `not count(input.findings) > 2`, []string{}},
-		{"the list compared", `input.findings == []`, all},
+		{"the list empty", `input.findings == []`, []string{}},
+		{"the list not empty", `input.findings != []`, []string{}},
+		{"the list compared", `input.findings == [{"kind": "x"}]`, all},
 		{"every", `every f in input.findings { f.kind == "x" }`, all},
 		{"indexed by a variable key", `some k; input.findings[0][k] == "x"`, all},
 		{"the whole input", `input == {}`, all},
@@ -57,6 +59,34 @@ func TestInputReadsFindingFields(t *testing.T) {
 				t.Errorf("finding fields %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestInputReadsObjectGet: object.get on the input with a constant key
+// or path reads what the path reads.
+func TestInputReadsObjectGet(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{`object.get(input, ["draft", "role"], "agent") == "bot"`, []string{"draft.role"}},
+		{`object.get(input.draft, "lang", "zh") == "en"`, []string{"draft.lang"}},
+		{`object.get(input, "tenant", {}) == {}`, []string{"tenant.id"}},
+		{`some k in ["role"]; object.get(input.draft, k, "") == "x"`, []string{"draft.text", "draft.normalized", "draft.role", "draft.lang"}},
+		{`x := input.draft; x.role == "bot"`, []string{"draft.text", "draft.normalized", "draft.role", "draft.lang"}},
+		{`object.get(input, [], {}) == {}`, []string{"input"}},
+		{`x := input; count(x) > 0`, []string{"input"}},
+		{`x := input; object.get(x, ["findings"], []) == []`, []string{"findings"}},
+	} {
+		src := "package xunjian\n\ndecision := {\"action\": \"block\"} if {\n\t" + tc.body + "\n}\n"
+		c := ast.NewCompiler()
+		if c.Compile(map[string]*ast.Module{"m.rego": ast.MustParseModule(src)}); c.Failed() {
+			t.Fatal(c.Errors)
+		}
+		proj, _, _ := analyzeInput(c, []string{"m.rego"})
+		if got := proj.fields.names(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: fields %q, want %q", tc.body, got, tc.want)
+		}
 	}
 }
 

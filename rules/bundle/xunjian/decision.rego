@@ -49,34 +49,38 @@ package xunjian
 
 # decision is what the gateway reads.
 decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "shadow": []} if {
-	count(input.findings) == 0
-	count(custom_reasons) == 0
-	count(shadow_reasons) == 0
+	input.findings == []
+	custom_reasons == set()
+	shadow_reasons == set()
 
 	# conversation_alerts's thresholds, as it reads them.
 	thresholds := object.get(data.xunjian.tenants, [input.tenant.id, "thresholds"], {})
 	input.conversation.risk < object.get(thresholds, "risk", data.xunjian.config.thresholds.risk)
 	input.conversation.wait_seconds < object.get(thresholds, "wait", data.xunjian.config.thresholds.wait)
 } else := {
-	"action": action_names[highest_rank],
+	"action": name_of[highest_rank],
 	"reasons": reasons,
 	"alerts": alerts,
 	"sample": sample,
 	"shadow": [r | some r in shadow_reasons],
 } if {
 	# Locals for the per-finding paths: a rule read costs more than a
-	# variable.
-	who := role
+	# variable. rank_of and name_of are ranks and action_names; who is
+	# role.
+	rank_of := {"allow": 0, "warn": 1, "redact": 2, "confirm": 3, "block": 4}
+	name_of := ["allow", "warn", "redact", "confirm", "block"]
+	who := object.get(input, ["draft", "role"], "agent")
 	language := lang
 	kinds := data.xunjian.config.kinds
 	actions := data.xunjian.config.actions
 	tenant := tenant_actions
-	rank_of := ranks
-	name_of := action_names
+	whos := [who]
+	message := ["message", language]
+	suggestion := ["suggestion", language]
 
 	# severity_caps, or nothing when info_max_action is not an action (then
 	# no finding maps to a reason, as before).
-	caps := [c | c := severity_caps]
+	caps := [{"info": c} | c := rank_of[data.xunjian.config.info_max_action]]
 
 	# The reasons: one per finding that maps to an action above allow, in
 	# the order of input.findings (per finding: the spec, the action
@@ -94,7 +98,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 				severity := f.severity
 				concat(".", [f.detector, f.kind], k)
 				object.get(kinds, k, {}, spec)
-				who in object.get(spec, "roles", [who])
+				who in object.get(spec, "roles", whos)
 				object.get(spec, ["severity_actions", severity], object.get(tenant, k, object.get(actions, k, "allow")), a0)
 				min([rank_of[a0], object.get(caps[0], severity, 4)], rank)
 				rank > 0
@@ -102,9 +106,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 				r := {
 					"rule": concat(".", [k, a]),
 					"action": a,
-					"message": object.get(spec, ["message", language], k),
+					"message": object.get(spec, message, k),
 					"finding": i,
-					"suggestion": object.get(spec, ["suggestion", language], ""),
+					"suggestion": object.get(spec, suggestion, ""),
 				}
 			],
 			[r |
@@ -120,9 +124,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 				r := {
 					"rule": concat(".", [k, "model", a]),
 					"action": a,
-					"message": object.get(spec, ["message", language], k),
+					"message": object.get(spec, message, k),
 					"finding": i,
-					"suggestion": object.get(spec, ["suggestion", language], ""),
+					"suggestion": object.get(spec, suggestion, ""),
 				}
 			],
 		),
