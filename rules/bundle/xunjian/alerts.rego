@@ -25,9 +25,14 @@ critical_levels := {true: "critical"}
 severity_ranks := {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # conversation_alerts raises the risk and wait alerts of the conversation
-# at or above their thresholds (the tenant's, else config's). decision's
-# first branch checks the same thresholds.
-conversation_alerts := [al |
+# at or above their thresholds (the tenant's, else config's). Its first
+# branch, the common case (both below), is decision's first branch's check
+# and gives what the second would.
+conversation_alerts := [] if {
+	thresholds := object.get(data.xunjian.tenants, [input.tenant.id, "thresholds"], {})
+	input.conversation.risk < object.get(thresholds, "risk", data.xunjian.config.thresholds.risk)
+	input.conversation.wait_seconds < object.get(thresholds, "wait", data.xunjian.config.thresholds.wait)
+} else := [al |
 	some kind, value in {"risk": input.conversation.risk, "wait": input.conversation.wait_seconds}
 	value >= object.get(tenant_thresholds, kind, data.xunjian.config.thresholds[kind])
 	spec := data.xunjian.config.conversation_alerts[kind]
