@@ -25,8 +25,18 @@ import (
 // (input.draft.role → draft.role, input.findings[i] → findings, input[x] or
 // a bare input → everything), and nothing outside those prefixes can
 // influence the result. The key projects the Input onto them at field
-// granularity: second level for draft, conversation, agent and tenant, the
-// whole list (every field of every finding) for findings.
+// granularity: second level for draft, conversation, agent and tenant, and
+// for findings their number and, of each, the fields the policy reads.
+//
+// A finding's fields are found by following the variables bound to a
+// finding: a variable whose only binding is v = input.findings[i] (what
+// `some i, v in input.findings` compiles to) and whose every other use is
+// v.<field> or object.get(v, "<field>" or ["<field>", ...], default) reads
+// those fields only; input.findings[i].<field> reads <field>;
+// count(input.findings) and input.findings == [] read their number only. Any other use of such a
+// variable (passing it to a function, comparing it whole, iterating its
+// keys, a second binding) or of input.findings (a bare reference, `every`)
+// reads every field of every finding.
 
 // inputField is one projectable field of the Input, a bit in a fieldMask.
 type inputField uint8
@@ -46,6 +56,63 @@ const (
 	fTenantID
 	numInputFields
 )
+
+// findingField is one field of a finding, a bit in a findingMask.
+type findingField uint8
+
+const (
+	ffDetector findingField = iota
+	ffKind
+	ffSeverity
+	ffScore
+	ffStart
+	ffEnd
+	ffEvidence
+	ffRule
+	ffLexicon
+	numFindingFields
+)
+
+// findingMask is a set of finding fields.
+type findingMask uint16
+
+const allFindingFields findingMask = 1<<numFindingFields - 1
+
+func (m findingMask) has(f findingField) bool { return m&(1<<f) != 0 }
+
+// findingFieldNames are the fields' JSON names (see Finding).
+var findingFieldNames = [numFindingFields]string{
+	"detector", "kind", "severity", "score", "start", "end", "evidence", "rule", "lexicon",
+}
+
+func findingFieldOf(name string) (findingField, bool) {
+	for f, n := range findingFieldNames {
+		if n == name {
+			return findingField(f), true
+		}
+	}
+	return 0, false
+}
+
+func (m findingMask) names() []string {
+	if m == allFindingFields {
+		return nil
+	}
+	out := []string{}
+	for f := range numFindingFields {
+		if m.has(f) {
+			out = append(out, findingFieldNames[f])
+		}
+	}
+	return out
+}
+
+// projection is the part of the Input a policy can read: the fields, and
+// of each finding (when fields has fFindings) the finding fields.
+type projection struct {
+	fields  fieldMask
+	finding findingMask
+}
 
 // fieldMask is a set of input fields.
 type fieldMask uint16
@@ -107,10 +174,10 @@ var extraNondeterministic = map[string]bool{
 	"net.lookup_ip_addr": true, "opa.runtime": true, "io.jwt.decode_verify": true,
 }
 
-// analyzeInput walks the compiled non-test modules: it returns the input
-// fields they can read and, when evaluation is not a pure function of its
-// input, why the decision cache must stay off.
-func analyzeInput(c *ast.Compiler, files []string) (mask fieldMask, nondet []string, notes []string) {
+// analyzeInput walks the compiled non-test modules: it returns the part of
+// the input they can read and, when evaluation is not a pure function of
+// its input, why the decision cache must stay off.
+func analyzeInput(c *ast.Compiler, files []string) (proj projection, nondet []string, notes []string) {
 	seenND := map[string]bool{}
 	seenPrint := false
 	for _, file := range files {
@@ -118,17 +185,9 @@ func analyzeInput(c *ast.Compiler, files []string) (mask fieldMask, nondet []str
 		if m == nil {
 			continue
 		}
+		proj = proj.union(inputReads(m))
 		ast.WalkRefs(m, func(r ast.Ref) bool {
 			if r.HasPrefix(ast.InputRootRef) {
-				var path []string
-				for _, t := range r[1:] {
-					s, ok := t.Value.(ast.String)
-					if !ok {
-						break
-					}
-					path = append(path, string(s))
-				}
-				mask |= maskOf(path)
 				return false
 			}
 			// Any ref naming a built-in: a call's operator, or a
@@ -148,7 +207,301 @@ func analyzeInput(c *ast.Compiler, files []string) (mask fieldMask, nondet []str
 		})
 	}
 	slices.Sort(nondet)
-	return mask, nondet, notes
+	if !proj.fields.has(fFindings) {
+		proj.finding = 0
+	}
+	return proj, nondet, notes
+}
+
+func (p projection) union(q projection) projection {
+	return projection{fields: p.fields | q.fields, finding: p.finding | q.finding}
+}
+
+var (
+	findingsKey  = ast.StringTerm("findings")
+	objectGetRef = ast.ObjectGet.Ref()
+	countRef     = ast.Count.Ref()
+	equalRef     = ast.Equal.Ref()
+	neqRef       = ast.NotEqual.Ref()
+)
+
+// findingBinding reports whether e is v = input.findings[i] (either way
+// round): the binding of a finding variable. With list, it reports
+// whether e is v = input.findings: the binding of a variable the compiler
+// introduces for input.findings as a call's operand (count(input.findings)
+// compiles to v = input.findings; count(v, n)).
+func findingBinding(e *ast.Expr, list bool) (v ast.Var, elem ast.Ref, ok bool) {
+	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 || e.Negated {
+		return "", nil, false
+	}
+	ops := e.Operands()
+	if len(ops) != 2 {
+		return "", nil, false
+	}
+	n := 3
+	if list {
+		n = 2
+	}
+	for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+		v, isVar := p[0].Value.(ast.Var)
+		r, isRef := p[1].Value.(ast.Ref)
+		if isVar && isRef && len(r) == n && r.HasPrefix(ast.InputRootRef) && r[1].Equal(findingsKey) {
+			return v, r, true
+		}
+	}
+	return "", nil, false
+}
+
+// inputReads returns the part of the input module m can read (see the
+// comment at the top of this file).
+func inputReads(m *ast.Module) projection {
+	// Pass 1: the finding variables and the list variables, each to be
+	// bound exactly once.
+	binds := map[ast.Var]int{}
+	lists := map[ast.Var]bool{}
+	// Variables the compiler binds to other parts of the input (an
+	// operand: object.get(input, ["draft", "role"], "agent") compiles to
+	// v = input; object.get(v, ...)).
+	refs := map[ast.Var]ast.Ref{}
+	ast.WalkExprs(m, func(e *ast.Expr) bool {
+		if v, _, ok := findingBinding(e, false); ok {
+			binds[v]++
+		}
+		if v, _, ok := findingBinding(e, true); ok {
+			binds[v]++
+			lists[v] = true
+		}
+		if v, r, ok := inputBinding(e); ok {
+			binds[v]++
+			refs[v] = r
+		}
+		return false
+	})
+	// inputOperand returns t as a ref rooted at input (input itself
+	// included, and a variable bound to one), but not when it is the
+	// findings or one of them, which the finding variables handle.
+	inputOperand := func(t *ast.Term) (ast.Ref, bool) {
+		if v, ok := t.Value.(ast.Var); ok {
+			if r, ok := refs[v]; ok {
+				return r, binds[v] == 1
+			}
+		}
+		return asInputRef(t)
+	}
+	isFinding := func(t *ast.Term) (ast.Var, bool) {
+		v, ok := t.Value.(ast.Var)
+		_, isRef := refs[v]
+		return v, ok && binds[v] > 0 && !lists[v] && !isRef
+	}
+	// isList reports whether t is input.findings or a list variable.
+	isList := func(t *ast.Term) bool {
+		switch x := t.Value.(type) {
+		case ast.Var:
+			return binds[x] == 1 && lists[x]
+		case ast.Ref:
+			return len(x) == 2 && x.HasPrefix(ast.InputRootRef) && x[1].Equal(findingsKey)
+		}
+		return false
+	}
+
+	// Pass 2: every use of the input and of those variables.
+	var proj projection
+	read := func(name string) {
+		if f, ok := findingFieldOf(name); ok {
+			proj.finding |= 1 << f
+		}
+	}
+	var vis *ast.GenericVisitor
+	walkAll := func(ts []*ast.Term) {
+		for _, t := range ts {
+			vis.Walk(t)
+		}
+	}
+	vis = ast.NewGenericVisitor(func(x any) bool {
+		switch x := x.(type) {
+		case *ast.Expr:
+			if v, elem, ok := findingBinding(x, false); ok && binds[v] == 1 {
+				// Iterating the findings reads how many there are.
+				proj.fields |= 1 << fFindings
+				vis.Walk(elem[2])
+				return true
+			}
+			if v, _, ok := findingBinding(x, true); ok && binds[v] == 1 {
+				// Read by its uses: count (below) or any other.
+				return true
+			}
+			if v, _, ok := inputBinding(x); ok && binds[v] == 1 {
+				// Read by its uses: object.get (below) or any other.
+				return true
+			}
+			if (x.IsEquality() || x.IsCall() && (x.Operator().Equal(equalRef) || x.Operator().Equal(neqRef))) && len(x.With) == 0 {
+				// input.findings == [] (or !=) reads whether there are any.
+				if ops := x.Operands(); len(ops) >= 2 {
+					for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+						if a, ok := p[1].Value.(*ast.Array); ok && a.Len() == 0 && isList(p[0]) {
+							proj.fields |= 1 << fFindings
+							walkAll(ops[2:])
+							return true
+						}
+					}
+				}
+			}
+			if x.IsCall() && x.Operator().Equal(countRef) && len(x.With) == 0 {
+				// count(input.findings) reads how many there are.
+				if ops := x.Operands(); len(ops) >= 1 && isList(ops[0]) {
+					proj.fields |= 1 << fFindings
+					walkAll(ops[1:])
+					return true
+				}
+			}
+			if x.IsCall() && x.Operator().Equal(objectGetRef) && len(x.With) == 0 {
+				// object.get(input.<path>, "<key>" or ["<key>", ...], default)
+				// reads what input.<path>.<key>... reads.
+				ops := x.Operands()
+				if r, ok := inputOperand(ops[0]); ok && len(ops) >= 2 {
+					if keys, ok := constPath(ops[1]); ok {
+						vis.Walk(append(r.Copy(), keys...))
+						walkAll(ops[2:])
+						return true
+					}
+				}
+			}
+			if x.IsCall() && x.Operator().Equal(objectGetRef) && !x.Negated && len(x.With) == 0 {
+				ops := x.Operands()
+				if _, ok := isFinding(ops[0]); ok && len(ops) >= 2 {
+					if name, ok := firstKey(ops[1]); ok {
+						read(name)
+						walkAll(ops[1:])
+						return true
+					}
+				}
+			}
+		case ast.Ref:
+			if x.HasPrefix(ast.InputRootRef) {
+				var path []string
+				for _, t := range x[1:] {
+					s, ok := t.Value.(ast.String)
+					if !ok {
+						break
+					}
+					path = append(path, string(s))
+				}
+				proj.fields |= maskOf(path)
+				switch {
+				case len(path) == 0:
+					proj.finding = allFindingFields
+				case path[0] != "findings":
+				case len(x) >= 4 && len(path) == 1:
+					// input.findings[i].<field>: path stops at the index.
+					if s, ok := x[3].Value.(ast.String); ok {
+						read(string(s))
+					} else {
+						proj.finding = allFindingFields
+					}
+				default:
+					proj.finding = allFindingFields
+				}
+				return false // the index terms may use variables
+			}
+			if _, ok := isFinding(x[0]); ok && len(x) >= 2 {
+				if s, ok := x[1].Value.(ast.String); ok {
+					read(string(s))
+					walkAll(x[1:])
+					return true
+				}
+			}
+		case ast.Var:
+			if r, ok := refs[x]; ok && binds[x] == 1 {
+				// A variable bound to a part of the input, used
+				// otherwise than by object.get: it reads all of it.
+				vis.Walk(r)
+				return true
+			}
+			if binds[x] > 0 {
+				// A finding variable used whole, or bound twice.
+				proj.fields |= 1 << fFindings
+				proj.finding = allFindingFields
+			}
+		}
+		return false
+	})
+	vis.Walk(m)
+	return proj
+}
+
+// inputBinding reports whether e is v = input.<path> (either way round,
+// input itself included) for a path that does not start at the findings:
+// a variable the compiler introduces for an operand.
+func inputBinding(e *ast.Expr) (v ast.Var, r ast.Ref, ok bool) {
+	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 || e.Negated {
+		return "", nil, false
+	}
+	ops := e.Operands()
+	if len(ops) != 2 {
+		return "", nil, false
+	}
+	for _, p := range [2][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+		v, isVar := p[0].Value.(ast.Var)
+		if r, ok := asInputRef(p[1]); isVar && !v.Equal(ast.InputRootDocument.Value) && ok {
+			return v, r, true
+		}
+	}
+	return "", nil, false
+}
+
+// asInputRef returns t as a ref when it is rooted at input (input itself
+// included) and does not start at the findings.
+func asInputRef(t *ast.Term) (ast.Ref, bool) {
+	switch x := t.Value.(type) {
+	case ast.Ref:
+		return x, isInputRef(x)
+	case ast.Var:
+		if x.Equal(ast.InputRootDocument.Value) {
+			return ast.InputRootRef, true
+		}
+	}
+	return nil, false
+}
+
+// isInputRef reports whether r is rooted at input and does not start at
+// the findings.
+func isInputRef(r ast.Ref) bool {
+	return r.HasPrefix(ast.InputRootRef) && (len(r) < 2 || !r[1].Equal(findingsKey))
+}
+
+// constPath returns the keys an object.get key selects: the key itself when
+// it is a string, the elements of a path array of strings.
+func constPath(t *ast.Term) ([]*ast.Term, bool) {
+	switch k := t.Value.(type) {
+	case ast.String:
+		return []*ast.Term{t}, true
+	case *ast.Array:
+		keys := make([]*ast.Term, k.Len())
+		for i := range keys {
+			if _, ok := k.Elem(i).Value.(ast.String); !ok {
+				return nil, false
+			}
+			keys[i] = k.Elem(i)
+		}
+		return keys, true
+	}
+	return nil, false
+}
+
+// firstKey is the field an object.get key selects first: the key itself
+// when it is a string, the first element of a path array.
+func firstKey(t *ast.Term) (string, bool) {
+	switch k := t.Value.(type) {
+	case ast.String:
+		return string(k), true
+	case *ast.Array:
+		if k.Len() > 0 {
+			if s, ok := k.Elem(0).Value.(ast.String); ok {
+				return string(s), true
+			}
+		}
+	}
+	return "", false
 }
 
 // CacheStatus reports whether the decision cache is on and why.
@@ -161,6 +514,10 @@ type CacheStatus struct {
 	// Fields lists the input fields the key is built from, e.g.
 	// "draft.role", "findings"; "input" means the whole input.
 	Fields []string
+	// FindingFields lists, when Fields has "findings", the fields of each
+	// finding the key is built from (besides their number), e.g. "kind",
+	// "severity"; nil means all of them.
+	FindingFields []string `json:",omitempty"`
 	// Notes are remarks that do not disable the cache, e.g. print calls.
 	Notes []string
 }
@@ -170,7 +527,14 @@ func (s CacheStatus) String() string {
 	if !s.Enabled {
 		return "decision cache off: " + s.Reason
 	}
-	return "decision cache on, keyed on " + strings.Join(s.Fields, ",")
+	fields := s.Fields
+	if s.FindingFields != nil {
+		fields = slices.Clone(fields)
+		if i := slices.Index(fields, "findings"); i >= 0 {
+			fields[i] = "findings[" + strings.Join(s.FindingFields, ",") + "]"
+		}
+	}
+	return "decision cache on, keyed on " + strings.Join(fields, ",")
 }
 
 var fieldNames = [numInputFields]string{
@@ -209,11 +573,19 @@ const (
 	tagTenantID
 )
 
-// appendKey appends the projection of in onto mask to b: per field a tag,
-// then strings as uvarint length and bytes, integers as varints, floats as
-// their 8 IEEE-754 bytes (exact; floats that differ in any bit get
-// different keys), findings as a count and every field of each.
+// appendKey appends the projection of in onto mask (every field of each
+// finding) to b; see appendProjected.
 func appendKey(b []byte, in *Input, mask fieldMask) []byte {
+	return appendProjected(b, in, projection{fields: mask, finding: allFindingFields})
+}
+
+// appendProjected appends the projection of in onto p to b: per field a
+// tag, then strings as uvarint length and bytes, integers as varints,
+// floats as their 8 IEEE-754 bytes (exact; floats that differ in any bit
+// get different keys), findings as a count and the projected fields of
+// each.
+func appendProjected(b []byte, in *Input, p projection) []byte {
+	mask, fm := p.fields, p.finding
 	str := func(b []byte, tag byte, s string) []byte {
 		b = append(b, tag)
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -241,15 +613,33 @@ func appendKey(b []byte, in *Input, mask fieldMask) []byte {
 		b = binary.AppendUvarint(append(b, tagFindings), uint64(len(in.Findings)))
 		for i := range in.Findings {
 			f := &in.Findings[i]
-			b = str(b, 'd', f.Detector)
-			b = str(b, 'k', f.Kind)
-			b = str(b, 's', f.Severity)
-			b = flt(b, 'c', f.Score)
-			b = num(b, 'b', f.Start)
-			b = num(b, 'e', f.End)
-			b = str(b, 'v', f.Evidence)
-			b = str(b, 'r', f.Rule)
-			b = str(b, 'l', f.Lexicon)
+			if fm.has(ffDetector) {
+				b = str(b, 'd', f.Detector)
+			}
+			if fm.has(ffKind) {
+				b = str(b, 'k', f.Kind)
+			}
+			if fm.has(ffSeverity) {
+				b = str(b, 's', f.Severity)
+			}
+			if fm.has(ffScore) {
+				b = flt(b, 'c', f.Score)
+			}
+			if fm.has(ffStart) {
+				b = num(b, 'b', f.Start)
+			}
+			if fm.has(ffEnd) {
+				b = num(b, 'e', f.End)
+			}
+			if fm.has(ffEvidence) {
+				b = str(b, 'v', f.Evidence)
+			}
+			if fm.has(ffRule) {
+				b = str(b, 'r', f.Rule)
+			}
+			if fm.has(ffLexicon) {
+				b = str(b, 'l', f.Lexicon)
+			}
 		}
 	}
 	if mask.has(fConvID) {

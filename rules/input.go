@@ -71,6 +71,34 @@ type Conversation struct {
 	WaitSeconds float64 `json:"wait_seconds"`
 }
 
+// RoundWait returns seconds at the precision the policy contract gives
+// conversation.wait_seconds: whole seconds, rounded down. A threshold in
+// whole seconds (data.xunjian.config.thresholds.wait) is reached by the
+// rounded wait exactly when it is by the exact one, and the decision
+// cache's key, which holds the number as given, meets one value per second
+// rather than one per nanosecond.
+func RoundWait(seconds float64) float64 { return math.Floor(seconds) }
+
+// RoundRisk returns risk at the precision the policy contract gives
+// conversation.risk: two decimals, rounded down, the largest k/100 not
+// above risk (as float64, k/100 is the number the literal 0.kk parses
+// to). A threshold of two decimals is reached by the rounded risk exactly
+// when it is by the exact one. NaN and infinities are returned as they
+// are.
+func RoundRisk(risk float64) float64 {
+	k := math.Floor(risk * 100)
+	if math.IsNaN(k) || math.IsInf(k, 0) {
+		return risk
+	}
+	// risk*100 is rounded once, so k may be one off either way.
+	if (k+1)/100 <= risk {
+		k++
+	} else if k/100 > risk {
+		k--
+	}
+	return k / 100
+}
+
 // Agent identifies the agent who drafted the message.
 type Agent struct {
 	ID string `json:"id"`
@@ -116,6 +144,13 @@ var (
 // them out changes no decision and saves hashing long texts. A top-level
 // object none of whose fields is in mask is left out too.
 func (in *Input) astValue(mask fieldMask) ast.Value {
+	return in.projected(projection{fields: mask, finding: allFindingFields})
+}
+
+// projected is astValue for projection p: of each finding, only the
+// fields in p.finding are converted.
+func (in *Input) projected(p projection) ast.Value {
+	mask := p.fields
 	var kv [5][2]*ast.Term
 	top := kv[:0]
 	var buf [5][2]*ast.Term // scratch for the nested objects; NewObject copies
@@ -144,7 +179,7 @@ func (in *Input) astValue(mask fieldMask) ast.Value {
 			findings := make([]*ast.Term, len(in.Findings))
 			terms := make([]ast.Term, len(in.Findings)) // one allocation for all
 			for i := range in.Findings {
-				terms[i].Value = in.Findings[i].astValue()
+				terms[i].Value = in.Findings[i].astValue(p.finding)
 				findings[i] = &terms[i]
 			}
 			t = ast.ArrayTerm(findings...)
@@ -184,21 +219,34 @@ func (in *Input) astValue(mask fieldMask) ast.Value {
 // never modified.
 var emptyArray = ast.ArrayTerm()
 
-func (f *Finding) astValue() ast.Value {
-	var buf [9][2]*ast.Term
-	items := append(buf[:0],
-		[2]*ast.Term{kDetector, ast.InternedTerm(f.Detector)},
-		[2]*ast.Term{kKind, ast.InternedTerm(f.Kind)},
-		[2]*ast.Term{kSeverity, ast.InternedTerm(f.Severity)},
-		[2]*ast.Term{kScore, floatTerm(f.Score)},
-		[2]*ast.Term{kStart, ast.InternedTerm(f.Start)},
-		[2]*ast.Term{kEnd, ast.InternedTerm(f.End)},
-		[2]*ast.Term{kEvidence, ast.StringTerm(f.Evidence)},
-	)
-	if f.Rule != "" {
+func (f *Finding) astValue(fm findingMask) ast.Value {
+	var buf [numFindingFields][2]*ast.Term
+	items := buf[:0]
+	if fm.has(ffDetector) {
+		items = append(items, [2]*ast.Term{kDetector, ast.InternedTerm(f.Detector)})
+	}
+	if fm.has(ffKind) {
+		items = append(items, [2]*ast.Term{kKind, ast.InternedTerm(f.Kind)})
+	}
+	if fm.has(ffSeverity) {
+		items = append(items, [2]*ast.Term{kSeverity, ast.InternedTerm(f.Severity)})
+	}
+	if fm.has(ffScore) {
+		items = append(items, [2]*ast.Term{kScore, floatTerm(f.Score)})
+	}
+	if fm.has(ffStart) {
+		items = append(items, [2]*ast.Term{kStart, ast.InternedTerm(f.Start)})
+	}
+	if fm.has(ffEnd) {
+		items = append(items, [2]*ast.Term{kEnd, ast.InternedTerm(f.End)})
+	}
+	if fm.has(ffEvidence) {
+		items = append(items, [2]*ast.Term{kEvidence, ast.StringTerm(f.Evidence)})
+	}
+	if fm.has(ffRule) && f.Rule != "" {
 		items = append(items, [2]*ast.Term{kRule, ast.StringTerm(f.Rule)})
 	}
-	if f.Lexicon != "" {
+	if fm.has(ffLexicon) && f.Lexicon != "" {
 		items = append(items, [2]*ast.Term{kLexicon, ast.StringTerm(f.Lexicon)})
 	}
 	return ast.NewObject(items...)

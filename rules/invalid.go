@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -251,21 +250,47 @@ func stripIndexes(s string) string {
 
 // evalRaw evaluates the policy for in, bypassing the cache, and returns
 // the decision value undecoded; tr, if not nil, traces the evaluation.
+//
+// It runs the compiled query on topdown directly rather than through
+// rego.PreparedEvalQuery.Eval, which per evaluation builds an evaluation
+// context and a metrics object, opens a store transaction, starts a
+// goroutine to watch ctx and converts the result set. Here the metrics are
+// a no-op, the store's read transaction is opened once per Policy (the
+// store is never written), ctx is watched only when it can be cancelled
+// (context.AfterFunc, no goroutine), and the decision is read from the one
+// binding of the query.
 func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer) (*ast.Term, error) {
-	opts := []rego.EvalOption{rego.EvalParsedInput(in.astValue(p.fields)), rego.EvalBaseCache(p.cache)}
+	return p.evalValue(ctx, in.projected(p.proj), tr)
+}
+
+// evalValue is evalRaw for an input document given as a value.
+func (p *Policy) evalValue(ctx context.Context, input ast.Value, tr topdown.QueryTracer) (*ast.Term, error) {
+	q := topdown.NewQuery(p.query).
+		WithCompiler(p.compiler).
+		WithStore(p.store).
+		WithTransaction(p.txn).
+		WithInput(ast.NewTerm(input)).
+		WithBaseCache(p.cache).
+		WithMetrics(noMetrics)
 	if tr != nil {
-		opts = append(opts, rego.EvalQueryTracer(tr))
+		q = q.WithQueryTracer(tr)
 	}
-	rs, err := p.query.Eval(ctx, opts...)
+	if ctx.Done() != nil {
+		c := topdown.NewCancel()
+		stop := context.AfterFunc(ctx, c.Cancel)
+		defer stop()
+		q = q.WithCancel(c)
+	}
+	var t *ast.Term
+	err := q.Iter(ctx, func(qr topdown.QueryResult) error {
+		t = qr[resultVar]
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rules: evaluate %s: %w", p.revision, err)
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+	if t == nil {
 		return nil, fmt.Errorf("%w (policy %s)", ErrUndefined, p.revision)
-	}
-	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		return nil, errors.New("rules: unexpected result type")
 	}
 	return t, nil
 }

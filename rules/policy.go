@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -34,11 +35,15 @@ type Policy struct {
 	data     map[string]any
 	files    map[string][]byte // attachments, see source.attachments
 	modules  []string
-	query    rego.PreparedEvalQuery
+	compiler *ast.Compiler
+	store    storage.Store
+	txn      storage.Transaction // read-only, open for the Policy's life
+	query    ast.Body            // resultVar = data.xunjian.decision, compiled
 	timings  Timings
 	cache    *sharedBaseCache
 
 	fields   fieldMask      // input fields the modules can read
+	proj     projection     // fields, and the fields of each finding
 	decision *decisionCache // nil when off
 	status   CacheStatus
 }
@@ -134,22 +139,26 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 
 	start = time.Now()
 	// The store keeps data as AST values so that reads during evaluation
-	// need no conversion.
+	// need no conversion. It is never written, so one read transaction
+	// serves every evaluation.
 	store := inmem.NewFromObjectWithOpts(src.data, inmem.OptReturnASTValuesOnRead(true))
-	q, err := rego.New(
-		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(decisionRef)))),
-		rego.Compiler(c),
-		rego.Store(store),
-		rego.GenerateJSON(keepAST),
-	).PrepareForEval(ctx)
+	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
 	}
-	p.query = q
+	query, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(resultVar), ast.NewTerm(decisionRef))))
+	if err != nil {
+		store.Abort(ctx, txn)
+		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
+	}
+	p.compiler, p.store, p.txn, p.query = c, store, txn, query
 
-	mask, nondet, notes := analyzeInput(c, p.modules)
-	p.fields = mask
-	p.status = CacheStatus{Fields: mask.names(), Notes: notes}
+	proj, nondet, notes := analyzeInput(c, p.modules)
+	p.fields, p.proj = proj.fields, proj
+	p.status = CacheStatus{Fields: proj.fields.names(), Notes: notes}
+	if proj.fields.has(fFindings) {
+		p.status.FindingFields = proj.finding.names()
+	}
 	switch {
 	case len(nondet) > 0:
 		p.status.Reason = strings.Join(nondet, "; ")
@@ -169,9 +178,11 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	return p, nil
 }
 
-// keepAST hands results back as *ast.Term, so Decide decodes them without a
-// round trip through map[string]any.
-func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+// resultVar is the query's variable the decision is bound to.
+var resultVar = ast.Var("decision")
+
+// noMetrics is the evaluations' metrics: none are read.
+var noMetrics = metrics.NoOp()
 
 // checkEntryPoint makes a missing data.xunjian.decision a load error that
 // points at the file and line of the package that should define it.
@@ -224,6 +235,7 @@ func (p *Policy) Timings() Timings { return p.timings }
 func (p *Policy) CacheStatus() CacheStatus {
 	s := p.status
 	s.Fields = slices.Clone(s.Fields)
+	s.FindingFields = slices.Clone(s.FindingFields)
 	s.Notes = slices.Clone(s.Notes)
 	if p.decision != nil {
 		p.decision.mu.RLock()
@@ -280,7 +292,7 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	}
 	bp := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(bp)
-	key := appendKey((*bp)[:0], in, p.fields)
+	key := appendProjected((*bp)[:0], in, p.proj)
 	*bp = key
 	d, hit, active := dc.get(key)
 	if hit {

@@ -52,6 +52,25 @@ func BenchmarkDecideUncached(b *testing.B) {
 	}
 }
 
+// BenchmarkDecideUncachedNoFindings is BenchmarkDecideUncached for a draft
+// without findings: the floor of a policy evaluation.
+func BenchmarkDecideUncachedNoFindings(b *testing.B) {
+	p, err := Load(context.Background(), "", WithoutDecisionCache())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	in := agentInput()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := p.Decide(ctx, in)
+		if err != nil || d.Action != Allow {
+			b.Fatal(d.Action, err)
+		}
+	}
+}
+
 // BenchmarkDecideMiss gives every iteration a new wait time, so each
 // Decide misses the cache: evaluation plus key building and storing.
 func BenchmarkDecideMiss(b *testing.B) {

@@ -324,12 +324,17 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv Conversation
 		}
 	}
 	lang := language(req.Text)
+	// The policy gets the conversation's numbers at the precision of its
+	// contract (docs/design.md): whole seconds of wait, two decimals of
+	// risk, both rounded down. Thresholds at that precision decide as on
+	// the exact numbers, and the decision cache, keyed on what the policy
+	// is given, is not missed for every fraction of a second.
 	input := &rules.Input{
 		Draft:    rules.Draft{Text: req.Text, Normalized: d.norm, Role: req.Role, Lang: lang},
 		Findings: toRules(findings),
 		Conversation: rules.Conversation{
 			ID: req.ConversationID, Turns: next.Turns, CustomerEscalations: next.CustomerEscalations,
-			Risk: next.Risk, WaitSeconds: wait,
+			Risk: rules.RoundRisk(next.Risk), WaitSeconds: rules.RoundWait(wait),
 		},
 		Agent:  rules.Agent{ID: req.AgentID},
 		Tenant: rules.Tenant{ID: req.TenantID},
