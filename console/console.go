@@ -192,15 +192,20 @@ func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
+		// Beside the reading, not before it: a day of alerts to offer the
+		// notifier again must not keep new ones off the wall.
 		defer wg.Done()
 		since := time.Now().Add(-c.cfg.RecoveryWindow.D())
-		if n, err := c.consumer.Recover(runCtx, since); err != nil {
+		if n, err := c.consumer.Recover(runCtx, since); err != nil && runCtx.Err() == nil {
 			c.log.Error("console: recovering the alerts to post", "err", err)
 		} else if n > 0 {
 			c.log.Info("console: offered the recent alerts to the notifier again", "alerts", n, "since", since)
 		}
+	}()
+	go func() {
+		defer wg.Done()
 		_ = c.consumer.Run(runCtx)
 	}()
 	if c.tls != nil {

@@ -19,9 +19,9 @@
 // skipped for it.
 //
 // Recover offers the notifier the alerts of a recent window again at
-// start: an alert that was stored and committed but whose posting the
-// process did not live to finish is posted then (the ledger skips those
-// that were).
+// start, beside the reading: an alert that was stored and committed but
+// whose posting the process did not live to finish is posted then (the
+// ledger skips those that were).
 //
 // # Reaching Kafka
 //
@@ -59,7 +59,7 @@ import (
 type Store interface {
 	Ingest(ctx context.Context, ev *event.Event, topic string, partition int, offset int64) (inserted bool, err error)
 	EventAlerts(ctx context.Context, tenant, eventID string) ([]store.Alert, error)
-	AlertsSince(ctx context.Context, since time.Time, limit int) ([]store.Alert, error)
+	AlertsSince(ctx context.Context, since time.Time, afterID int64, limit int) ([]store.Alert, error)
 	Conversation(ctx context.Context, tenant, id string) (store.Conversation, error)
 }
 
@@ -458,33 +458,42 @@ func (c *Consumer) Recover(ctx context.Context, since time.Time) (int, error) {
 	if c.opts.Notifier == nil {
 		return 0, nil
 	}
-	alerts, err := c.st.AlertsSince(ctx, since, store.MaxLimit)
-	if err != nil {
-		return 0, fmt.Errorf("consume: recover: %w", err)
-	}
 	convs := map[[2]string]store.Conversation{}
-	for _, a := range alerts {
-		key := [2]string{a.Tenant, a.ConversationID}
-		conv, ok := convs[key]
-		if !ok {
-			if conv, err = c.st.Conversation(ctx, a.Tenant, a.ConversationID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return 0, fmt.Errorf("consume: recover: %w", err)
-			}
-			convs[key] = conv
-		}
-		level, err := notify.ParseLevel(a.Level.String())
+	offered, after := 0, int64(0)
+	for {
+		alerts, err := c.st.AlertsSince(ctx, since, after, store.MaxLimit)
 		if err != nil {
-			continue // a level the notifier cannot post; counted when read
+			return offered, fmt.Errorf("consume: recover: %w", err)
 		}
-		n := notify.Notification{
-			EventID: a.EventID, Time: a.CreatedAt, Tenant: a.Tenant, Team: a.Team, ConversationID: a.ConversationID,
-			AgentID: a.AgentID, Level: level, Kind: a.Kind, Message: a.Message, Risk: a.Risk, Context: contextOf(conv, a.CreatedAt),
+		if len(alerts) == 0 {
+			return offered, nil
 		}
-		if err := c.opts.Notifier.Submit(ctx, n); err != nil {
-			return 0, fmt.Errorf("consume: recover: %w", err)
+		for _, a := range alerts {
+			key := [2]string{a.Tenant, a.ConversationID}
+			conv, ok := convs[key]
+			if !ok {
+				if conv, err = c.st.Conversation(ctx, a.Tenant, a.ConversationID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return offered, fmt.Errorf("consume: recover: %w", err)
+				}
+				convs[key] = conv
+			}
+			level, err := notify.ParseLevel(a.Level.String())
+			if err != nil {
+				continue // a level the notifier cannot post; counted when read
+			}
+			n := notify.Notification{
+				EventID: a.EventID, Time: a.CreatedAt, Tenant: a.Tenant, Team: a.Team, ConversationID: a.ConversationID,
+				AgentID: a.AgentID, Level: level, Kind: a.Kind, Message: a.Message, Risk: a.Risk, Context: contextOf(conv, a.CreatedAt),
+			}
+			if err := c.opts.Notifier.Submit(ctx, n); err != nil {
+				return offered, fmt.Errorf("consume: recover: %w", err)
+			}
+			offered++
 		}
+		last := alerts[len(alerts)-1]
+		since, after = last.CreatedAt, last.ID
+		clear(convs) // a page's conversations; the next page's are mostly others
 	}
-	return len(alerts), nil
 }
 
 // maxContext is how many turns a recovered notification carries, as the

@@ -19,7 +19,7 @@ func TestAlertsSince(t *testing.T) {
 		ingest(t, s, old, "xunjian.alerts")
 		ingest(t, s, a, "xunjian.alerts")
 		ingest(t, s, ev("t1", "c3", "a1", t0.Add(3*time.Minute), withAlert("high", "complaint")), "xunjian.findings") // no alert from findings
-		got, err := s.AlertsSince(context.Background(), t0, 0)
+		got, err := s.AlertsSince(context.Background(), t0, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,8 +37,22 @@ func TestAlertsSince(t *testing.T) {
 				break
 			}
 		}
-		if got, _ := s.AlertsSince(context.Background(), t0, 1); len(got) != 1 || got[0].EventID != a.EventID {
-			t.Errorf("limit 1: %+v", got)
+		// Paging: one at a time, each page after the last one read.
+		var paged []string
+		since, after := t0, int64(0)
+		for {
+			page, err := s.AlertsSince(context.Background(), since, after, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, page[0].Kind)
+			since, after = page[0].CreatedAt, page[0].ID
+		}
+		if len(paged) != 3 {
+			t.Errorf("paged %v, want the 3 alerts once each", paged)
 		}
 	})
 }
