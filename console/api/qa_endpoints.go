@@ -453,18 +453,13 @@ func (h *Handler) qaFileDispute(w http.ResponseWriter, r *http.Request, p princi
 	}
 	notFound := errNotFound(fmt.Sprintf("no review %d", id))
 	rv, err := q.store.Review(r.Context(), p.tenant, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound
-	case err != nil:
-		return err
+	if err != nil {
+		return orNotFound(err, notFound)
 	}
 	t, err := q.store.Task(r.Context(), p.tenant, rv.TaskID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound
 	case err != nil:
-		return err
+		return orNotFound(err, notFound)
 	case !p.seesTask(t), p.role == RoleAgent && !rv.Submitted():
 		return notFound
 	}
@@ -504,18 +499,13 @@ func (h *Handler) qaRuling(w http.ResponseWriter, r *http.Request, p principal, 
 	}
 	notFound := errNotFound(fmt.Sprintf("no dispute %d", id))
 	d, err := q.store.Dispute(r.Context(), p.tenant, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound
-	case err != nil:
-		return err
+	if err != nil {
+		return orNotFound(err, notFound)
 	}
 	t, err := q.store.Task(r.Context(), p.tenant, d.TaskID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound
 	case err != nil:
-		return err
+		return orNotFound(err, notFound)
 	case !p.rulesOn(t):
 		return notFound
 	}
@@ -799,4 +789,13 @@ func (h *Handler) qaAuditLog(w http.ResponseWriter, r *http.Request, p principal
 		Entries []auditJSON `json:"entries"`
 	}{out})
 	return nil
+}
+
+// orNotFound returns notFound, the API's 404 for what the caller may not
+// know exists, for the store's ErrNotFound, and err itself otherwise.
+func orNotFound(err, notFound error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	return err
 }
