@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/xunjian/xunjian/gateway/config"
 	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/internal/ratelimit"
@@ -24,6 +22,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/alerting"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
 	"github.com/xunjian/xunjian/gateway/stream/sampling"
 )
 
@@ -316,9 +315,7 @@ func consume(t *testing.T, broker, topic string, done func(*event.Event) bool, w
 	if len(within) > 0 {
 		limit = within[0]
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, GroupID: fmt.Sprintf("mi-%d", time.Now().UnixNano()),
-		StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
+	r := kafkatest.Reader(t, nil, []string{broker}, topic)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for {

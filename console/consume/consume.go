@@ -237,6 +237,10 @@ func (c *Consumer) Ready() bool {
 // ClientID is the client id the console gives Kafka.
 const ClientID = "xunjian-console"
 
+// partitionWatch is how often the group reader looks at the partition
+// counts of its topics.
+const partitionWatch = 2 * time.Second
+
 // readerErrorWindow is how long an error the reader reported keeps the
 // consumer unready: longer than kafka-go's retries of a group that cannot
 // join (5 s apart), so a broker refusing the console keeps it unready.
@@ -271,6 +275,77 @@ func (c *Consumer) waitBrokers(ctx context.Context) bool {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// waitTopics returns once each topic has partitions that all have a
+// leader, or false when ctx is done first. A group that joins before
+// then is assigned the partitions that existed at the join, and kafka-go
+// only rebalances when a topic's partition count changes after that: a
+// console started before the gateway created its topics (the usual order
+// on a fresh install) would read nothing until another member came or
+// went.
+func (c *Consumer) waitTopics(ctx context.Context) bool {
+	topics := []string{c.cfg.Topics.Alerts, c.cfg.Topics.Findings, c.cfg.Topics.Samples}
+	delay := c.opts.RetryDelay
+	logged := false
+	for {
+		missing, err := c.missingTopics(ctx, topics)
+		if err == nil && len(missing) == 0 {
+			if logged {
+				c.log.Info("console: the topics are there; reading", "topics", topics)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if !logged {
+			c.log.Warn("console: waiting for the gateway's topics (a gateway creates them when it starts)",
+				"missing", missing, "err", err)
+			logged = true
+		}
+		if !sleep(ctx, delay) {
+			return false
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// missingTopics returns the topics without partitions, or with one that
+// has no leader yet, as the first broker that answers sees them.
+func (c *Consumer) missingTopics(ctx context.Context, topics []string) ([]string, error) {
+	var err error
+	for _, b := range c.cfg.Brokers {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var conn *kafka.Conn
+		conn, err = c.opts.Dialer.DialContext(cctx, "tcp", b)
+		cancel()
+		if err != nil {
+			continue
+		}
+		var parts []kafka.Partition
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		parts, err = conn.ReadPartitions(topics...)
+		conn.Close()
+		if err != nil {
+			continue
+		}
+		led := map[string]bool{}
+		for _, p := range parts {
+			if _, seen := led[p.Topic]; !seen {
+				led[p.Topic] = true
+			}
+			led[p.Topic] = led[p.Topic] && p.Leader.ID >= 0 && p.Leader.Host != ""
+		}
+		var missing []string
+		for _, t := range topics {
+			if !led[t] {
+				missing = append(missing, t)
+			}
+		}
+		return missing, nil
+	}
+	return topics, fmt.Errorf("read the topics' partitions: %w", err)
 }
 
 // readerError is kafka-go's reader's error log: it marks the consumer
@@ -310,7 +385,7 @@ func (l *logLimiter) allow(msg string, now time.Time) bool {
 // it: a broker that cannot be reached is retried, and the consumer is not
 // Ready meanwhile.
 func (c *Consumer) Run(ctx context.Context) error {
-	if !c.waitBrokers(ctx) {
+	if !c.waitBrokers(ctx) || !c.waitTopics(ctx) {
 		return nil
 	}
 	start := kafka.FirstOffset
@@ -332,6 +407,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		HeartbeatInterval: c.cfg.SessionTimeout.D() / 3,
 		RebalanceTimeout:  c.cfg.SessionTimeout.D(),
 		ErrorLogger:       kafka.LoggerFunc(c.readerError),
+		// Partitions added to a topic later are read from the next look.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: partitionWatch,
 	})
 	defer func() {
 		c.ready.Store(false)

@@ -100,6 +100,14 @@ func (s Secure) Client(t testing.TB, mechanism string) *kafkasec.Client {
 func Topic(t testing.TB, broker, prefix string, partitions int) string {
 	t.Helper()
 	topic := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	CreateTopic(t, broker, topic, partitions)
+	return topic
+}
+
+// CreateTopic creates topic as Topic does, under the name given: for a
+// test that has something wait for a topic before it exists.
+func CreateTopic(t testing.TB, broker, topic string, partitions int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := kafka.DialContext(ctx, "tcp", broker)
@@ -140,7 +148,7 @@ func Topic(t testing.TB, broker, prefix string, partitions int) string {
 			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
 		}
 		if ready {
-			return topic
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -148,4 +156,47 @@ func Topic(t testing.TB, broker, prefix string, partitions int) string {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Reader returns a reader of every partition of topic from its first
+// offset, in a consumer group of its own, through dialer (nil: plaintext).
+// It first waits (at most 30 s) until the topic exists and each of its
+// partitions has a leader, and the reader watches for new partitions: a
+// group that joins while the topic is still being created is otherwise
+// assigned no partition and waits forever, which a loaded machine shows
+// as a test that reads nothing. The reader is closed when the test ends.
+func Reader(t testing.TB, dialer *kafka.Dialer, brokers []string, topic string) *kafka.Reader {
+	t.Helper()
+	if dialer == nil {
+		dialer = kafka.DefaultDialer
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		var parts []kafka.Partition
+		conn, err := dialer.DialContext(ctx, "tcp", brokers[0])
+		if err == nil {
+			parts, err = conn.ReadPartitions(topic)
+			conn.Close()
+		}
+		ready := err == nil && len(parts) > 0
+		for _, p := range parts {
+			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
+		}
+		if ready {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s not ready on %v (partitions %d, last error %v): %v", topic, brokers, len(parts), err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("%s-check-%d", topic, time.Now().UnixNano()), Dialer: dialer,
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
+		WatchPartitionChanges: true, PartitionWatchInterval: 500 * time.Millisecond,
+	})
+	t.Cleanup(func() { r.Close() })
+	return r
 }

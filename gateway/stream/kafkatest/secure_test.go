@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/internal/kafkasec"
 	"github.com/xunjian/xunjian/internal/testpki"
@@ -103,6 +101,18 @@ stream:
 	}
 }
 
+// ready returns the gateway's /readyz body (it says whether Kafka is
+// reachable and how many events wait in the spool), for failure messages.
+func (g *secureGateway) ready() string {
+	resp, err := http.Get("http://" + g.admin + "/readyz")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // check sends a draft over HTTPS and returns its decision id.
 func (g *secureGateway) check(t *testing.T, conv, text string) string {
 	t.Helper()
@@ -135,15 +145,13 @@ func TestGatewaySASLSSL(t *testing.T) {
 		want[g.check(t, fmt.Sprintf("sasl-c%02d", i%5), fmt.Sprintf("第%d条：您的手机号139%08d已登记", i, i))] = true
 	}
 	cl := sec.Client(t, kafkasec.SCRAMSHA256)
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: sec.Brokers, Topic: g.topics[0], GroupID: g.topics[0] + "-check",
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, Dialer: cl.Dialer("xunjian-test", 0)})
-	defer r.Close()
+	r := Reader(t, cl.Dialer("xunjian-test", 0), sec.Brokers, g.topics[0])
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	for len(want) > 0 {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
-			t.Fatalf("%d events missing: %v\ngateway logs:\n%s", len(want), cl.Explain(err), g.logs)
+			t.Fatalf("%d events missing: %v\ngateway /readyz: %s\ngateway logs:\n%s", len(want), cl.Explain(err), g.ready(), g.logs)
 		}
 		e, err := event.Parse(m.Value)
 		if err != nil {

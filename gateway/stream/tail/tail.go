@@ -71,6 +71,10 @@ const (
 // flight), so it is far below kafka-go's 10 s default.
 const maxWait = 500 * time.Millisecond
 
+// partitionWatch is how often a group reader looks for partitions added
+// to its topic.
+const partitionWatch = 5 * time.Second
+
 // commitInterval is how often a group reader commits the offsets of what
 // was printed; the last ones are committed when Run returns.
 const commitInterval = time.Second
@@ -302,6 +306,9 @@ func (t *Tailer) runGroup(ctx context.Context, p *printer, first bool) error {
 		StartOffset:    start,
 		CommitInterval: commitInterval,
 		MaxWait:        maxWait,
+		// Partitions added while tailing are read too.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: partitionWatch,
 	})
 	// Close leaves the group and commits the last offsets.
 	defer r.Close()
