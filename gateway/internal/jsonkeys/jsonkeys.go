@@ -10,7 +10,7 @@ package jsonkeys
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -37,10 +37,41 @@ func Check(b []byte) error {
 	if err != nil {
 		return nil
 	}
-	return check(v, "")
+	if err := check(v); err != nil {
+		return err
+	}
+	return nil
 }
 
-func check(v *fastjson.Value, path string) error {
+// duplicate is the error of a duplicate key. Its path is built as check
+// returns, from the key up to the root (parts in reverse), so a body
+// without duplicates, the common case, builds no path at all.
+type duplicate struct {
+	parts []string // the pointer's segments, innermost first, escaped
+}
+
+func (d *duplicate) Error() string {
+	var b strings.Builder
+	for i := len(d.parts) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.WriteString(d.parts[i])
+	}
+	b.WriteString(": ")
+	b.WriteString(ErrDuplicate.Error())
+	return b.String()
+}
+
+func (d *duplicate) Unwrap() error { return ErrDuplicate }
+
+// within adds the segment of the value err was found in.
+func within(err error, segment string) error {
+	if d, ok := err.(*duplicate); ok {
+		d.parts = append(d.parts, segment)
+	}
+	return err
+}
+
+func check(v *fastjson.Value) error {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -60,27 +91,29 @@ func check(v *fastjson.Value, path string) error {
 			if folds != nil {
 				f := fold(key)
 				if folds[f] {
-					err = fmt.Errorf("%s/%s: %w", path, escape(key), ErrDuplicate)
+					err = &duplicate{parts: []string{escape(key)}}
 					return
 				}
 				folds[f] = true
 			} else {
 				for _, seen := range keys {
 					if strings.EqualFold(seen, key) {
-						err = fmt.Errorf("%s/%s: %w", path, escape(key), ErrDuplicate)
+						err = &duplicate{parts: []string{escape(key)}}
 						return
 					}
 				}
 				keys = append(keys, key)
 			}
-			err = check(child, path+"/"+escape(key))
+			if e := check(child); e != nil {
+				err = within(e, escape(key))
+			}
 		})
 		return err
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		for i, child := range a {
-			if err := check(child, fmt.Sprintf("%s/%d", path, i)); err != nil {
-				return err
+			if err := check(child); err != nil {
+				return within(err, strconv.Itoa(i))
 			}
 		}
 	}
@@ -112,10 +145,14 @@ func foldRune(r rune) rune {
 	return min
 }
 
+// pointerEscaper escapes a key as a JSON pointer token (RFC 6901). A
+// Replacer is safe for concurrent use and never changes once built.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // escape writes key as a JSON pointer token (RFC 6901), shortened so that
 // an error stays one readable line.
 func escape(key string) string {
-	key = strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+	key = pointerEscaper.Replace(key)
 	if len(key) > 64 {
 		key = key[:64] + "…"
 	}
