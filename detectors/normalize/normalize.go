@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -49,7 +50,8 @@ const minNumber = 4
 const maxGap = 3
 
 // Text is a message and its normalized form. It is immutable once built and
-// safe for concurrent reads.
+// safe for concurrent reads (its memo, see Memo, is a cache of what
+// detectors computed from it, set atomically).
 type Text struct {
 	// Orig is the message as received.
 	Orig string
@@ -61,7 +63,33 @@ type Text struct {
 	// origByte[k] is the byte offset in Orig of code point k; it has one
 	// extra entry, len(Orig).
 	origByte []int32
+
+	memo atomic.Pointer[Memo]
 }
+
+// Memo is a vector a detector computed from the whole of a Text, kept
+// with the text for the next detector that needs the same: two families
+// judged by one learned model (tone and complaint) score a message once.
+// A Memo is never changed once kept.
+type Memo struct {
+	// Owner is what computed Values (the model); a memo serves only the
+	// same owner.
+	Owner any
+	// Values are what it computed.
+	Values []float32
+}
+
+// Memo returns the memo kept for owner (see SetMemo), or nil.
+func (t *Text) Memo(owner any) *Memo {
+	if m := t.memo.Load(); m != nil && m.Owner == owner {
+		return m
+	}
+	return nil
+}
+
+// SetMemo keeps m with the text, in place of any other, until the Text
+// is normalized into again. m must not change afterwards.
+func (t *Text) SetMemo(m *Memo) { t.memo.Store(m) }
 
 type span struct{ start, end int32 }
 
@@ -277,6 +305,7 @@ func (n *Normalizer) Normalize(s string) *Text {
 func (n *Normalizer) NormalizeInto(t *Text, b *Buffer, s string) {
 	t.Orig = s
 	t.origByte = t.origByte[:0]
+	t.memo.Store(nil)
 	items := b.items[:0]
 
 	// Pass 1: one code point at a time.

@@ -78,8 +78,7 @@ func (j *Judge) Version() string { return j.m.Version() }
 // carry in clear what other detectors mask (a contact handle, a phone
 // number). It does not allocate beyond dst's growth.
 func (j *Judge) Append(t *normalize.Text, dst []detectors.Finding, first int) []detectors.Finding {
-	var scores [model.MaxLabels]float32
-	j.m.Scores(t.Norm, scores[:j.labels])
+	scores := j.scores(t)
 	s, e := -1, -1 // the message's span, found at the first finding
 	for _, k := range j.kinds {
 		p := scores[k.label]
@@ -95,6 +94,25 @@ func (j *Judge) Append(t *normalize.Text, dst []detectors.Finding, first int) []
 		})
 	}
 	return dst
+}
+
+// kept is a Text's memo of a model's scores, in one allocation.
+type kept struct {
+	memo   normalize.Memo
+	scores [model.MaxLabels]float32
+}
+
+// scores returns the model's scores of t's message: those another
+// family's judge of the same model kept with t, else computed and kept.
+func (j *Judge) scores(t *normalize.Text) []float32 {
+	if m := t.Memo(j.m); m != nil && len(m.Values) == j.labels {
+		return m.Values
+	}
+	k := new(kept)
+	j.m.Scores(t.Norm, k.scores[:j.labels])
+	k.memo = normalize.Memo{Owner: j.m, Values: k.scores[:j.labels]}
+	t.SetMemo(&k.memo)
+	return k.memo.Values
 }
 
 // severity grows with the probability: high from 0.9, medium from 0.7,

@@ -72,3 +72,73 @@ func TestNew(t *testing.T) {
 		t.Errorf("Version = %q", got)
 	}
 }
+
+// TestScoresShared: the tone and complaint judges of one model score a
+// message once (the second reads what the first kept with the text) and
+// find what each finds alone; another model's judge never reads them.
+func TestScoresShared(t *testing.T) {
+	m := defaultModel(t)
+	tone, err := New(m, "tone", []string{"rude", "dismissive", "impatient", "profanity"}, from(0.3))
+	if err != nil || tone == nil {
+		t.Fatalf("New tone: %v, %v", tone, err)
+	}
+	complaint, err := New(m, "complaint", []string{"escalation"}, from(0.3))
+	if err != nil || complaint == nil {
+		t.Fatalf("New complaint: %v, %v", complaint, err)
+	}
+	n := normalize.Default()
+	for _, text := range []string{"您可真是个天才", "再不处理我就去12315投诉你们，你们这什么态度", "好的，已经为您登记"} {
+		alone := complaint.Append(n.Normalize(text), nil, 0)
+		txt := n.Normalize(text)
+		toneFound := tone.Append(txt, nil, 0)
+		if txt.Memo(m) == nil {
+			t.Fatalf("%q: the tone judge kept no scores with the text", text)
+		}
+		kept := txt.Memo(m).Values
+		if got := complaint.Append(txt, nil, 0); !equalFindings(got, alone) {
+			t.Errorf("%q: complaint after tone %+v, alone %+v", text, got, alone)
+		}
+		if &txt.Memo(m).Values[0] != &kept[0] {
+			t.Errorf("%q: the complaint judge scored the message again", text)
+		}
+		if got := tone.Append(n.Normalize(text), nil, 0); !equalFindings(got, toneFound) {
+			t.Errorf("%q: tone on a fresh text %+v, with the memo %+v", text, got, toneFound)
+		}
+	}
+
+	// Another model (a second copy of the weights) judges with its own
+	// scores, never the memo of the first.
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := model.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oj, err := New(other, "tone", []string{"rude"}, from(0.3))
+	if err != nil || oj == nil {
+		t.Fatalf("New other: %v, %v", oj, err)
+	}
+	txt := n.Normalize("您可真是个天才")
+	tone.Append(txt, nil, 0)
+	if txt.Memo(other) != nil {
+		t.Fatal("another model reads the first model's memo")
+	}
+	oj.Append(txt, nil, 0)
+	if txt.Memo(other) == nil || txt.Memo(m) != nil {
+		t.Error("the other model's judge did not keep its own scores in place of the first's")
+	}
+}
+
+func equalFindings(a, b []detectors.Finding) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
