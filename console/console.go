@@ -32,6 +32,8 @@ import (
 	"github.com/xunjian/xunjian/console/qa"
 	"github.com/xunjian/xunjian/console/store"
 	"github.com/xunjian/xunjian/console/web"
+	"github.com/xunjian/xunjian/internal/certfiles"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 	"github.com/xunjian/xunjian/internal/servertls"
 )
 
@@ -78,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 			return nil, fmt.Errorf("console: tls: %w", err)
 		}
 	}
-	kc, err := cfg.Kafka.Security.Open("kafka", opts.Getenv)
+	kc, err := cfg.Kafka.Security.OpenWith("kafka", kafkasec.Options{Getenv: opts.Getenv, Logger: c.log})
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -113,7 +115,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Console, error
 	}
 	reg := prometheus.NewRegistry()
 	c.reg = reg
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	certs := certfiles.NewExpiry()
+	if c.tls != nil {
+		certs.Add(certfiles.UseConsole, c.tls.Certificate)
+	}
+	if kc != nil {
+		certs.Add(certfiles.UseKafkaClient, kc.Certificate)
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), certs)
 	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_console_deliveries_total",
 		Help: "Alert deliveries to chat channels, by channel and result (delivered, duplicate, throttled, retry, dead, canceled).",

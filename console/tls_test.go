@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/xunjian/xunjian/console/config"
 	"github.com/xunjian/xunjian/console/store/storetest"
+	"github.com/xunjian/xunjian/internal/certfiles"
 	"github.com/xunjian/xunjian/internal/kafkasec"
 	"github.com/xunjian/xunjian/internal/servertls"
 	"github.com/xunjian/xunjian/internal/testpki"
@@ -100,6 +102,8 @@ func TestConsoleTLS(t *testing.T) {
 	certFile, keyFile := first.Write(t, dir, "console")
 	robot := newDingTalk(t)
 	cfg := consoleConfig(storetest.DSN(t, storetest.Dialects[0]), []string{broker}, "s.", robot)
+	kafkaClient := ca.IssueValid(t, "kafka-client-1", time.Now().Add(-time.Hour), time.Now().Add(10*24*time.Hour))
+	kafkaSec.TLS.CertFile, kafkaSec.TLS.KeyFile = kafkaClient.Write(t, dir, "kafka-client")
 	cfg.Kafka.Security = kafkaSec
 	cfg.TLS = servertls.Config{CertFile: certFile, KeyFile: keyFile}
 	cfg.Defaults()
@@ -161,8 +165,38 @@ func TestConsoleTLS(t *testing.T) {
 	if !resp.TLS.PeerCertificates[0].Equal(second.Cert) {
 		t.Errorf("after rotation the console presents %v, want console-2", resp.TLS.PeerCertificates[0].Subject)
 	}
+	// The certificates' expiry on /metrics, a rotation shown at the next
+	// scrape.
+	expiry(t, client(trust), base, map[string]testpki.Pair{"console": second, "kafka_client": kafkaClient})
+	kafkaClient2 := ca.IssueValid(t, "kafka-client-2", time.Now().Add(-time.Hour), time.Now().Add(40*24*time.Hour))
+	kafkaClient2.Write(t, dir, "kafka-client")
+	expiry(t, client(trust), base, map[string]testpki.Pair{"console": second, "kafka_client": kafkaClient2})
 	if strings.Contains(logs.String(), kafkaPassword) {
 		t.Errorf("the Kafka password in the logs:\n%s", logs)
+	}
+}
+
+// expiry checks that /metrics on base gives, for each use, the not-after
+// time of its certificate in want.
+func expiry(t *testing.T, c *http.Client, base string, want map[string]testpki.Pair) {
+	t.Helper()
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for use, p := range want {
+		prefix := certfiles.ExpiryMetric + `{use="` + use + `"} `
+		var got string
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, prefix); ok {
+				got = strings.TrimSpace(v)
+			}
+		}
+		if v, err := strconv.ParseFloat(got, 64); err != nil || v != float64(p.Cert.NotAfter.Unix()) {
+			t.Errorf("%s%q, want %d", prefix, got, p.Cert.NotAfter.Unix())
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/proxy"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
+	"github.com/xunjian/xunjian/internal/certfiles"
 	"github.com/xunjian/xunjian/internal/servertls"
 	"github.com/xunjian/xunjian/rules"
 )
@@ -147,6 +148,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.slots = make(chan struct{}, max(cfg.Limits.MaxInflight, 1))
 	s.metrics = metrics.New()
+	if s.agentTLS != nil {
+		s.metrics.CertExpiry(certfiles.UseAgent, s.agentTLS.Certificate)
+	}
+	if s.adminTLS != nil {
+		s.metrics.CertExpiry(certfiles.UseAdmin, s.adminTLS.Certificate)
+	}
 	if err := s.openPolicy(ctx, cfg); err != nil {
 		s.convs.Close()
 		s.limiter.Close()
@@ -158,7 +165,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.metrics.CacheStats("findings", func() (uint64, uint64) { return s.inspector().CacheStats() })
 	s.metrics.CacheStats("decision", func() (uint64, uint64) { return s.inspector().Policy().CacheStats() })
 	s.metrics.PolicyReloads(s.policyStats)
-	if s.stream, s.broker, err = openStream(cfg, getenv, s.log); err != nil {
+	if s.stream, s.broker, err = openStream(cfg, getenv, s.log, s.metrics); err != nil {
 		s.closeStores()
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/embedded"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/internal/certfiles"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 )
 
 // defaultSampleSeed salts the sample when stream.sampling.seed_env is not
@@ -24,8 +26,9 @@ const defaultSampleSeed = "xunjian-default-sample-seed"
 const drainTimeout = 3 * time.Second
 
 // openStream opens the event stream cfg describes, starting the embedded
-// broker when no brokers are configured. Both are nil when events are off.
-func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger) (*stream.Stream, *embedded.Broker, error) {
+// broker when no brokers are configured, and exports the expiry of its
+// Kafka client certificate to m. Both are nil when events are off.
+func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger, m *metrics.Metrics) (*stream.Stream, *embedded.Broker, error) {
 	sc := cfg.Stream // a copy: the secrets and the broker address stay out of cfg
 	if sc.Disabled {
 		log.LogAttrs(context.Background(), slog.LevelWarn, "event stream disabled (stream.disabled): findings reach no supervisor or auditor")
@@ -44,8 +47,11 @@ func openStream(cfg *config.Config, getenv func(string) string, log *slog.Logger
 		}
 	}
 	var err error
-	if sc.Kafka, err = sc.Security.Open("stream", getenv); err != nil {
+	if sc.Kafka, err = sc.Security.OpenWith("stream", kafkasec.Options{Getenv: getenv, Logger: log}); err != nil {
 		return nil, nil, err
+	}
+	if sc.Kafka != nil {
+		m.CertExpiry(certfiles.UseKafkaClient, sc.Kafka.Certificate)
 	}
 	var broker *embedded.Broker
 	if len(sc.Brokers) == 0 {

@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xunjian/xunjian/gateway/config"
+	"github.com/xunjian/xunjian/internal/certfiles"
+	"github.com/xunjian/xunjian/internal/kafkasec"
 	"github.com/xunjian/xunjian/internal/servertls"
 	"github.com/xunjian/xunjian/internal/testpki"
 )
@@ -129,5 +133,71 @@ func TestTLSFilesAtStart(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want one containing %q", err, tc.want)
 		}
+	}
+}
+
+// notAfter returns the certificate-expiry gauge of use in reg, and whether
+// it has a series.
+func notAfter(t *testing.T, reg *prometheus.Registry, use string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != certfiles.ExpiryMetric {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if l := m.GetLabel(); len(l) == 1 && l[0].GetName() == "use" && l[0].GetValue() == use {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestTLSCertificateExpiry: the gateway exports the not-after time of the
+// agent's and the admin port's certificates and of its Kafka client
+// certificate, labelled by use only, and a rotation shows at the next
+// scrape.
+func TestTLSCertificateExpiry(t *testing.T) {
+	ca := testpki.NewCA(t, "gateway CA")
+	dir := t.TempDir()
+	in := func(days int) time.Time {
+		return time.Now().Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Second)
+	}
+	issue := func(cn string, days int) testpki.Pair {
+		return ca.IssueValid(t, cn, time.Now().Add(-time.Hour), in(days), "127.0.0.1")
+	}
+	agent, admin, kafkaClient := issue("agent-1", 30), issue("admin", 60), issue("kafka-client-1", 10)
+	agentCert, agentKey := agent.Write(t, dir, "agent")
+	adminCert, adminKey := admin.Write(t, dir, "admin")
+	clientCert, clientKey := kafkaClient.Write(t, dir, "kafka-client")
+	cfg := config.Config{TLS: config.TLS{
+		Agent: servertls.Config{CertFile: agentCert, KeyFile: agentKey},
+		Admin: servertls.Config{CertFile: adminCert, KeyFile: adminKey},
+	}}
+	cfg.Stream.Brokers = []string{"127.0.0.1:1"} // nothing listens: nothing ships
+	cfg.Stream.Security.TLS = kafkasec.TLS{Enabled: true, CAFile: ca.WriteCA(t, dir, "kafka-ca.pem"), CertFile: clientCert, KeyFile: clientKey}
+	g := start(t, cfg, "", nil)
+	reg := g.srv.Metrics().Registry()
+	for use, want := range map[string]testpki.Pair{"agent": agent, "admin": admin, "kafka_client": kafkaClient} {
+		if v, ok := notAfter(t, reg, use); !ok || v != float64(want.Cert.NotAfter.Unix()) {
+			t.Errorf("%s after start: %v (%v), want %d", use, v, ok, want.Cert.NotAfter.Unix())
+		}
+	}
+
+	agent2, client2 := issue("agent-2", 90), issue("kafka-client-2", 120)
+	agent2.Write(t, dir, "agent")
+	client2.Write(t, dir, "kafka-client")
+	for use, want := range map[string]testpki.Pair{"agent": agent2, "admin": admin, "kafka_client": client2} {
+		if v, ok := notAfter(t, reg, use); !ok || v != float64(want.Cert.NotAfter.Unix()) {
+			t.Errorf("%s after rotation: %v (%v), want %d", use, v, ok, want.Cert.NotAfter.Unix())
+		}
+	}
+	// The handshake presents what the gauge says.
+	if _, got, err := tlsGet(strings.Replace(g.agent, "http://", "https://", 1)+"/healthz", &tls.Config{RootCAs: ca.Pool()}); err != nil || !got.Equal(agent2.Cert) {
+		t.Errorf("agent after rotation: %v, presented %v", err, got)
 	}
 }

@@ -14,7 +14,8 @@
 #   scripts/kafka.sh env      print KAFKA_BROKERS=host:port for eval/export and,
 #                             while a broker with the secure listener runs,
 #                             KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER,
-#                             KAFKA_SCRAM_PASSWORD and KAFKA_CA_FILE
+#                             KAFKA_SCRAM_PASSWORD, KAFKA_CA_FILE and
+#                             KAFKA_CA_KEY_FILE
 #
 # Two client listeners: PLAINTEXT on KAFKA_PORT (what most tests use), and
 # SASL_SSL on KAFKA_SCRAM_PORT: TLS with a certificate for 127.0.0.1 and
@@ -22,6 +23,10 @@
 # certificate is KAFKA_CA_FILE), and SASL with SCRAM-SHA-512, SCRAM-SHA-256
 # and PLAIN for the user KAFKA_SCRAM_USER, whose password is random per start
 # (set at format time: the SCRAM credentials live in the cluster metadata).
+# The listener requests a client certificate (ssl.client.auth=requested): a
+# client may present none, but one it presents must be signed by the same
+# CA, whose key (KAFKA_CA_KEY_FILE) lets the tests issue client
+# certificates.
 # Without openssl the broker starts with the PLAINTEXT listener only, and
 # `env` prints KAFKA_BROKERS only.
 #
@@ -243,6 +248,9 @@ listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.p
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=${data}/tls/broker.pem
 listener.name.sasl_ssl.ssl.enabled.protocols=TLSv1.3,TLSv1.2
+listener.name.sasl_ssl.ssl.client.auth=requested
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=${data}/tls/ca.pem
 EOF
   fi
   # WARN and above to a file in the data dir; nothing on the console.
@@ -428,6 +436,7 @@ cmd_env() {
   echo "KAFKA_SCRAM_USER=$(cat "$data/sasl/user")"
   echo "KAFKA_SCRAM_PASSWORD=$(cat "$data/sasl/password")"
   echo "KAFKA_CA_FILE=$data/tls/ca.pem"
+  echo "KAFKA_CA_KEY_FILE=$data/tls/ca.key"
 }
 
 case "${1:-}" in

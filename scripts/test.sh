@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # the static checks run; stopped whatever happens. KAFKA_PORT moves it. Its
 # second listener (SASL_SSL with SCRAM, on KAFKA_PORT + 2 unless
 # KAFKA_SCRAM_PORT says otherwise) is for the secure-transport tests, which
-# read KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and
-# KAFKA_CA_FILE from `scripts/kafka.sh env` once the broker is up.
+# read KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD,
+# KAFKA_CA_FILE and KAFKA_CA_KEY_FILE from `scripts/kafka.sh env` once the
+# broker is up.
 export KAFKA_PORT=${KAFKA_PORT:-9092}
 export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}

@@ -5,6 +5,7 @@ package kafkasec_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
 	"github.com/xunjian/xunjian/internal/kafkasec"
+	"github.com/xunjian/xunjian/internal/testpki"
 )
 
 // These run against the SASL_SSL listener of scripts/kafka.sh's broker
@@ -85,5 +87,45 @@ func TestKafkaWrongPassword(t *testing.T) {
 				t.Errorf("%s: the error quotes a password: %v", mech, err)
 			}
 		}
+	}
+}
+
+// TestKafkaClientCertificate: the real broker's SASL_SSL listener requests
+// a client certificate (ssl.client.auth=requested, its truststore the
+// script's CA): a certificate that CA signed is accepted; rotated to one
+// another CA signed, the next connection presents it and the broker
+// refuses it; rotated back to a good one, the next connection is accepted,
+// all without reopening the Client.
+func TestKafkaClientCertificate(t *testing.T) {
+	sec := kafkatest.SecureBrokers(t)
+	keyFile := os.Getenv("KAFKA_CA_KEY_FILE")
+	if keyFile == "" {
+		t.Fatal("KAFKA_CA_KEY_FILE is not set: export scripts/kafka.sh env of a broker started by this version of the script")
+	}
+	ca := testpki.LoadCA(t, sec.CAFile, keyFile)
+	dir := t.TempDir()
+	certFile, clientKey := ca.Issue(t, "xunjian-client-1").Write(t, dir, "client")
+	cfg := sec.Config(kafkasec.SCRAMSHA512, "KAFKA_SCRAM_PASSWORD")
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = certFile, clientKey
+	cl, err := cfg.Open("kafka", func(string) string { return sec.Password })
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		return cl.Check(ctx, sec.Brokers, "xunjian-test")
+	}
+	if err := check(); err != nil {
+		t.Fatalf("a client certificate the broker's CA signed: %v", err)
+	}
+	testpki.NewCA(t, "stray CA").Issue(t, "stray").Write(t, dir, "client")
+	if err := check(); err == nil || !strings.Contains(err.Error(), "the broker refused the client certificate") {
+		t.Fatalf("a client certificate from another CA: %v, want the broker to refuse it (was the rotated certificate presented?)", err)
+	}
+	second := ca.Issue(t, "xunjian-client-2")
+	second.Write(t, dir, "client")
+	if err := check(); err != nil || !cl.Certificate().Equal(second.Cert) {
+		t.Fatalf("rotated back to a good certificate: %v", err)
 	}
 }

@@ -6,6 +6,13 @@
 // consumer (kafka.tls, kafka.sasl), and `xunjian tail` (its --tls… and
 // --sasl… flags).
 //
+// Certificates are reloaded without a restart: before each connection the
+// client looks at tls.ca_file, tls.cert_file and tls.key_file (one stat
+// each) and loads them again when they changed (internal/certfiles), so a
+// rotated client certificate is presented, and a rotated CA trusted, by
+// the next connection; a pair or CA file that does not load keeps the
+// previous ones, logged once. Connections already open keep theirs.
+//
 // Secrets never sit in a file: the SASL password is read from the
 // environment variable sasl.password_env names, when Open builds the
 // Client. Errors and logs name the user, the mechanism and that variable,
@@ -20,6 +27,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +38,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/xunjian/xunjian/internal/certfiles"
 	"github.com/xunjian/xunjian/internal/envvar"
 )
 
@@ -64,9 +74,10 @@ type TLS struct {
 	// CAFile is a PEM file of the CA certificates the brokers'
 	// certificates must chain to; empty means the system's roots.
 	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate and its key (PEM),
-	// for brokers that require one (ssl.client.auth=required); both or
-	// neither. Read at start.
+	// CertFile and KeyFile are a client certificate (its chain after it,
+	// if any) and its key (PEM), for brokers that require one
+	// (ssl.client.auth=required); both or neither. Read at start and
+	// again, like CAFile, whenever they change.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// ServerName is the name the brokers' certificates must carry; empty
@@ -156,45 +167,54 @@ func (c Config) Validate(path string) error {
 // taken from the environment. A nil *Client is plain TCP without
 // authentication; its methods work on nil.
 type Client struct {
-	cfg  Config
-	tls  *tls.Config
-	mech sasl.Mechanism
+	cfg Config
+	// files keeps the CA and client certificate files loaded; nil
+	// without either (TLS verified with the system's roots, no client
+	// certificate) or without TLS.
+	files *certfiles.Reloader
+	mech  sasl.Mechanism
 }
 
-// Open reads what c names (the CA and client certificate files, the
-// password from getenv, os.Getenv when nil) and returns the Client to
-// dial with; nil, nil when c is not Enabled. Errors name the fields under
-// path, as Validate's do (Open validates c first).
+// Options carry what OpenWith needs beyond the configuration.
+type Options struct {
+	// Getenv reads the password; nil means os.Getenv.
+	Getenv func(string) string
+	// Logger receives the reloads of the certificate files and their
+	// failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Open is OpenWith with getenv and the default logger.
 func (c Config) Open(path string, getenv func(string) string) (*Client, error) {
+	return c.OpenWith(path, Options{Getenv: getenv})
+}
+
+// OpenWith reads what c names (the CA and client certificate files, the
+// password from the environment) and returns the Client to dial with;
+// nil, nil when c is not Enabled. Errors name the fields under path, as
+// Validate's do (OpenWith validates c first).
+func (c Config) OpenWith(path string, opts Options) (*Client, error) {
 	if err := c.Validate(path); err != nil {
 		return nil, err
 	}
 	if !c.Enabled() {
 		return nil, nil
 	}
+	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	cl := &Client{cfg: c}
-	if t := c.TLS; t.Enabled {
-		cl.tls = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-		if t.CAFile != "" {
-			pem, err := os.ReadFile(t.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s.tls.ca_file: %w", path, err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s.tls.ca_file: %s: no PEM certificate in it", path, t.CAFile)
-			}
-			cl.tls.RootCAs = pool
-		}
-		if t.CertFile != "" {
-			pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s.tls.cert_file %s and key_file %s: %w", path, t.CertFile, t.KeyFile, err)
-			}
-			cl.tls.Certificates = []tls.Certificate{pair}
+	if t := c.TLS; t.Enabled && (t.CAFile != "" || t.CertFile != "") {
+		var err error
+		cl.files, err = certfiles.New(certfiles.Files{CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.CAFile},
+			certfiles.Options{Logger: log.With(slog.String("kafka_tls", path+".tls")), Client: true, Prefix: path + ".tls."})
+		if err != nil {
+			return nil, err
 		}
 	}
 	if s := c.SASL; s.Mechanism != "" {
@@ -220,27 +240,81 @@ func (c Config) Open(path string, getenv func(string) string) (*Client, error) {
 
 // Dialer returns a kafka-go Dialer (for Readers and Conns) that dials with
 // c's TLS and SASL, naming itself clientID, each connection bounded by
-// timeout (zero: DefaultDialTimeout).
+// timeout (zero: DefaultDialTimeout). With TLS its DialFunc makes the
+// handshake (see dialTLS); its TLS field is nil.
 func (c *Client) Dialer(clientID string, timeout time.Duration) *kafka.Dialer {
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
 	}
 	d := &kafka.Dialer{ClientID: clientID, Timeout: timeout, DualStack: true}
 	if c != nil {
-		d.TLS, d.SASLMechanism = c.tls, c.mech
+		d.SASLMechanism = c.mech
+		if c.cfg.TLS.Enabled {
+			d.DialFunc = c.dialTLS
+		}
 	}
 	return d
 }
 
 // Transport returns a kafka-go Transport (for a kafka.Client) that dials
 // with c's TLS and SASL, naming itself clientID, with kafka-go's other
-// defaults. Close its idle connections when done with it.
+// defaults. With TLS its Dial makes the handshake (see dialTLS). Close
+// its idle connections when done with it.
 func (c *Client) Transport(clientID string) *kafka.Transport {
 	t := &kafka.Transport{ClientID: clientID}
 	if c != nil {
-		t.TLS, t.SASL = c.tls, c.mech
+		t.SASL = c.mech
+		if c.cfg.TLS.Enabled {
+			t.Dial = c.dialTLS
+		}
 	}
 	return t
+}
+
+// dialTLS connects to address and makes the TLS handshake within ctx,
+// with a configuration made for this connection from the files as they
+// are now: the brokers verified against the current tls.ca_file (the
+// system's roots without one) and tls.server_name or the host dialled,
+// the current client certificate presented when a broker asks for one.
+// kafka-go takes a fixed *tls.Config, whose roots cannot change and
+// whose verification callbacks do not learn the address dialled (SNI
+// leaves out IP addresses), hence the handshake here rather than there.
+func (c *Client) dialTLS(ctx context.Context, network, address string) (net.Conn, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.cfg.TLS.ServerName}
+	if conf.ServerName == "" {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			host = address
+		}
+		conf.ServerName = host
+	}
+	if c.files != nil {
+		l := c.files.Current()
+		conf.RootCAs = l.CAs
+		if l.Certificate != nil {
+			conf.GetClientCertificate = c.files.GetClientCertificate
+		}
+	}
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, conf)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", address, err)
+	}
+	return conn, nil
+}
+
+// Certificate returns the client certificate the next connection presents
+// (its files checked first); nil without one.
+func (c *Client) Certificate() *x509.Certificate {
+	if c == nil || c.files == nil {
+		return nil
+	}
+	return c.files.Leaf()
 }
 
 // Check connects to the brokers in turn, with c's TLS and SASL, until one
@@ -300,10 +374,11 @@ func (c *Client) String() string {
 // Explain wraps err, a failure to reach the brokers with c, in what an
 // operator needs to fix it when the cause is the security settings: a
 // refused password, a mechanism the listener does not offer, a certificate
-// the CA did not sign, a listener that does not speak TLS. It knows these
-// by their types and, where kafka-go has flattened an error into text (its
-// readers' error logs), by their text. Other errors, and errors already
-// explained, are returned as they are.
+// the CA did not sign, a client certificate the broker refused, a listener
+// that does not speak TLS. It knows these by their types and, where
+// kafka-go has flattened an error into text (its readers' error logs) or
+// Go gives no type (a TLS alert from the broker), by their text. Other
+// errors, and errors already explained, are returned as they are.
 func (c *Client) Explain(err error) error {
 	if err == nil {
 		return nil
@@ -348,6 +423,8 @@ func (c *Client) hint(err error) string {
 		return noTLS
 	}
 	switch msg := err.Error(); {
+	case refusedCertificate(msg):
+		return "the broker refused the client certificate (tls.cert_file): the listener requires one (ssl.client.auth) signed by a CA in its ssl.truststore, valid now"
 	case strings.Contains(msg, "SASL Authentication Failed"):
 		return refused
 	case strings.Contains(msg, "certificate signed by unknown authority"):
@@ -356,4 +433,13 @@ func (c *Client) hint(err error) string {
 		return noTLS
 	}
 	return ""
+}
+
+// refusedCertificate reports whether msg carries the broker's TLS alert
+// about this client's certificate (none sent, or one it does not trust):
+// Go gives remote alerts only as text, "remote error: tls: bad
+// certificate" and the like.
+func refusedCertificate(msg string) bool {
+	_, alert, ok := strings.Cut(msg, "remote error: tls: ")
+	return ok && strings.Contains(alert, "certificate")
 }

@@ -1,11 +1,16 @@
 package kafkasec
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,4 +238,147 @@ func TestOpen(t *testing.T) {
 	if cl.String() != "PLAINTEXT" {
 		t.Errorf("String() = %q", cl.String())
 	}
+}
+
+// TestCertificateRotation: against a broker (kfake on a TLS listener)
+// that requires client certificates from a CA of the test's own, a client
+// certificate written over the old one is presented by the next
+// connection, through the Dialer and the Transport, without reopening the
+// Client; a broken pair keeps the old one, logged once; a new CA file is
+// trusted by the next connection; and the broker's certificate is still
+// checked against the IP address dialled.
+func TestCertificateRotation(t *testing.T) {
+	brokerCA, clients := testpki.NewCA(t, "broker CA"), testpki.NewCA(t, "client CA")
+	var serving atomic.Pointer[tls.Certificate]
+	var presented atomic.Pointer[x509.Certificate]
+	setBroker := func(p testpki.Pair) { c := p.TLS(t); serving.Store(&c) }
+	setBroker(brokerCA.Issue(t, "broker", "127.0.0.1"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"), kfake.TLS(&tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil },
+		ClientCAs:      clients.Pool(),
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			presented.Store(cs.PeerCertificates[0])
+			return nil
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	broker := c.ListenAddrs()[0]
+
+	dir := t.TempDir()
+	first := clients.Issue(t, "client-1")
+	certFile, keyFile := first.Write(t, dir, "client")
+	caFile := brokerCA.WriteCA(t, dir, "ca.pem")
+	logs := &syncBuffer{}
+	cl, err := Config{TLS: TLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}}.OpenWith("stream",
+		Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		return cl.Check(ctx, []string{broker}, "xunjian-test")
+	}
+	for _, tc := range []struct {
+		name string
+		dial func() error
+	}{
+		{"dialer", check},
+		{"transport", func() error { return metadata(t, cl, broker) }},
+	} {
+		if err := tc.dial(); err != nil || !presented.Load().Equal(first.Cert) {
+			t.Fatalf("%s, first: %v, presented %v", tc.name, err, presented.Load().Subject)
+		}
+	}
+
+	second := clients.Issue(t, "client-2")
+	second.Write(t, dir, "client")
+	if err := check(); err != nil || !presented.Load().Equal(second.Cert) || !cl.Certificate().Equal(second.Cert) {
+		t.Fatalf("after rotation: %v, presented %v, want client-2", err, presented.Load().Subject)
+	}
+	third := clients.Issue(t, "client-3")
+	third.Write(t, dir, "client")
+	presented.Store(nil)
+	if err := metadata(t, cl, broker); err != nil || !presented.Load().Equal(third.Cert) {
+		t.Fatalf("after rotation, transport: %v, presented %v, want client-3", err, presented.Load())
+	}
+
+	// A certificate whose key has not been written yet: the old pair stays.
+	fourth := clients.Issue(t, "client-4")
+	testpki.WriteFile(t, certFile, fourth.CertPEM)
+	for range 3 {
+		if err := check(); err != nil || !presented.Load().Equal(third.Cert) {
+			t.Fatalf("with a mismatched pair: %v, presented %v, want client-3 still", err, presented.Load().Subject)
+		}
+	}
+	if n := strings.Count(logs.String(), "do not load; still presenting the previous certificate"); n != 1 {
+		t.Errorf("the broken pair was logged %d times, want once:\n%s", n, logs)
+	}
+	if strings.Contains(logs.String(), "PRIVATE KEY") || !strings.Contains(logs.String(), "stream.tls") {
+		t.Errorf("a key in the logs, or no name of the section:\n%s", logs)
+	}
+	testpki.WriteFile(t, keyFile, fourth.KeyPEM)
+	if err := check(); err != nil || !presented.Load().Equal(fourth.Cert) {
+		t.Fatalf("pair completed: %v, presented %v, want client-4", err, presented.Load().Subject)
+	}
+
+	// Without a client certificate, or with one another CA signed, the
+	// broker refuses and the error says so.
+	for _, tc := range []struct {
+		name string
+		tls  TLS
+	}{
+		{"none", TLS{Enabled: true, CAFile: caFile}},
+		{"another CA's", func() TLS {
+			c, k := testpki.NewCA(t, "stray CA").Issue(t, "stray").Write(t, t.TempDir(), "stray")
+			return TLS{Enabled: true, CAFile: caFile, CertFile: c, KeyFile: k}
+		}()},
+	} {
+		other, err := Config{TLS: tc.tls}.Open("stream", env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = other.Check(t.Context(), []string{broker}, "xunjian-test")
+		if err == nil || !strings.Contains(err.Error(), "the broker refused the client certificate (tls.cert_file)") {
+			t.Errorf("%s client certificate: %v", tc.name, err)
+		}
+	}
+
+	// The brokers move to another CA: refused until ca_file has it.
+	newCA := testpki.NewCA(t, "new broker CA")
+	setBroker(newCA.Issue(t, "broker", "127.0.0.1"))
+	if err := check(); err == nil || !strings.Contains(err.Error(), "not signed by a CA in tls.ca_file") {
+		t.Fatalf("broker certificate from a CA not in ca_file: %v", err)
+	}
+	newCA.WriteCA(t, dir, "ca.pem")
+	if err := check(); err != nil {
+		t.Fatalf("after the CA file's rotation: %v", err)
+	}
+	// Verification still names the address dialled, an IP address.
+	setBroker(newCA.Issue(t, "elsewhere", "10.9.9.9"))
+	if err := check(); err == nil || !strings.Contains(err.Error(), "set tls.server_name") {
+		t.Fatalf("a certificate for another address: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -5,35 +5,31 @@
 // 1.3), and a Reloader that serves them and picks up new files without a
 // restart.
 //
-// Rotation. Certificate managers (cert-manager, certbot, a Vault agent)
-// replace the files in place or rename new ones over them. Before each
-// handshake the Reloader looks at the files' size, modification time and
-// identity (one stat each, no read) and, when any changed, loads them again:
-// the handshake that follows presents the new certificate. A pair that
-// does not load (the key not matching the certificate, a half-written
-// file, an expired certificate) or a client CA file without a certificate
-// leaves the previous ones in use; the failure is logged once per change of
-// the files, and the load is tried again at most once a second until it
-// succeeds, so a certificate and key written one after the other within
-// one tick of a coarse file-system clock are still picked up. Connections
-// already established keep the certificate they were made with.
+// Rotation is internal/certfiles's: before each handshake the Reloader
+// looks at the files' size, modification time and identity (one stat
+// each, no read) and, when any changed, loads them again, so the handshake
+// that follows presents the new certificate; a pair that does not load
+// (the key not matching the certificate, a half-written file, an expired
+// certificate) or a client CA file without a certificate leaves the
+// previous ones in use, logged once per change of the files and tried
+// again at most once a second. Connections already established keep the
+// certificate they were made with.
 //
 // Nothing here reads a private key's content into logs or errors: errors
 // name the file and the reason.
 package servertls
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xunjian/xunjian/internal/certfiles"
 )
 
 // Minimum versions (Config.MinVersion).
@@ -43,10 +39,6 @@ const (
 	// Version13 is TLS 1.3.
 	Version13 = "1.3"
 )
-
-// retryFailed is how often a load that failed is tried again while the
-// files look unchanged.
-const retryFailed = time.Second
 
 // Config is the `tls` section of one listener. The zero Config is plain
 // TCP, no TLS.
@@ -126,29 +118,19 @@ type Options struct {
 // Reloader serves the certificate of a Config, reloaded when its files
 // change. Its methods are safe for concurrent use.
 type Reloader struct {
-	cfg  Config
-	opts Options
-	log  *slog.Logger
-	min  uint16
-	// cur is what handshakes use: the last pair and client CAs that
-	// loaded, as a server tls.Config.
-	cur atomic.Pointer[loaded]
-	// mu is held by the goroutine checking the files; the others go on
-	// with cur rather than wait.
-	mu sync.Mutex
-	// seen are the files' stamps at the last load attempt; failed is
-	// that attempt's error (nil after a success), and retryAt when a
-	// failed load is tried again though the stamps did not change. Held
-	// under mu.
-	seen    stamps
-	failed  error
-	retryAt time.Time
+	cfg   Config
+	opts  Options
+	min   uint16
+	files *certfiles.Reloader
+	// conf is the server configuration built from the last load the
+	// files gave, rebuilt when they give another.
+	conf atomic.Pointer[built]
 }
 
-// loaded is one successful load.
-type loaded struct {
+// built is the server configuration of one load of the files.
+type built struct {
+	from *certfiles.Loaded
 	conf *tls.Config
-	leaf *x509.Certificate
 }
 
 // New loads the files of cfg (defaults applied, TLS enabled) and returns a
@@ -160,26 +142,24 @@ func New(cfg Config, opts Options) (*Reloader, error) {
 	if err := cfg.Validate("tls"); err != nil {
 		return nil, err
 	}
-	r := &Reloader{cfg: cfg, opts: opts, log: opts.Logger}
-	if r.log == nil {
-		r.log = slog.Default()
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	if r.opts.Now == nil {
-		r.opts.Now = time.Now
-	}
+	r := &Reloader{cfg: cfg, opts: opts}
 	r.min, _ = minVersion(cfg.MinVersion)
-	st := r.stamp()
-	l, err := r.load()
+	var err error
+	r.files, err = certfiles.New(certfiles.Files{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CAFile: cfg.ClientCAFile},
+		certfiles.Options{Logger: log.With(slog.String("listener", opts.Name)), CAKey: "client_ca_file", Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
-	r.seen = st
-	r.cur.Store(l)
 	return r, nil
 }
 
-// Certificate returns the leaf certificate handshakes present now.
-func (r *Reloader) Certificate() *x509.Certificate { return r.cur.Load().leaf }
+// Certificate returns the leaf certificate the next handshake presents
+// (the files checked first).
+func (r *Reloader) Certificate() *x509.Certificate { return r.files.Leaf() }
 
 // TLSConfig returns the server configuration to listen with: each
 // handshake checks the files first, then uses the current certificate
@@ -189,8 +169,7 @@ func (r *Reloader) TLSConfig() *tls.Config {
 		MinVersion: r.min,
 		NextProtos: r.opts.NextProtos,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			r.check()
-			return r.cur.Load().conf, nil
+			return r.current(), nil
 		},
 	}
 }
@@ -198,104 +177,22 @@ func (r *Reloader) TLSConfig() *tls.Config {
 // Listener wraps ln: its connections speak TLS with TLSConfig.
 func (r *Reloader) Listener(ln net.Listener) net.Listener { return tls.NewListener(ln, r.TLSConfig()) }
 
-// check reloads the files if their stamps changed since the last attempt
-// (or the last attempt failed over a second ago). A goroutine finding
-// another one checking does not wait for it.
-func (r *Reloader) check() {
-	if !r.mu.TryLock() {
-		return
-	}
-	defer r.mu.Unlock()
-	st := r.stamp()
-	now := r.opts.Now()
-	if st == r.seen && (r.failed == nil || now.Before(r.retryAt)) {
-		return
-	}
-	changed := st != r.seen
-	r.seen = st
-	l, err := r.load()
-	if err != nil {
-		if changed || r.failed == nil || err.Error() != r.failed.Error() {
-			r.log.LogAttrs(context.Background(), slog.LevelError, "TLS files changed but do not load; still serving the previous certificate",
-				slog.String("listener", r.opts.Name), slog.String("error", err.Error()),
-				slog.Time("serving_not_after", r.cur.Load().leaf.NotAfter))
-		}
-		r.failed, r.retryAt = err, now.Add(retryFailed)
-		return
-	}
-	r.failed = nil
-	prev := r.cur.Swap(l)
-	if !l.leaf.Equal(prev.leaf) || changed {
-		r.log.LogAttrs(context.Background(), slog.LevelInfo, "TLS certificate reloaded",
-			slog.String("listener", r.opts.Name), slog.String("subject", l.leaf.Subject.String()),
-			slog.String("serial", l.leaf.SerialNumber.Text(16)), slog.Time("not_after", l.leaf.NotAfter))
-	}
-}
-
-// load reads the pair and the client CAs and builds the configuration a
-// handshake uses. A certificate outside its validity period is refused:
-// serving it would fail every client.
-func (r *Reloader) load() (*loaded, error) {
-	pair, err := tls.LoadX509KeyPair(r.cfg.CertFile, r.cfg.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load cert_file %s and key_file %s: %w", r.cfg.CertFile, r.cfg.KeyFile, err)
-	}
-	leaf := pair.Leaf
-	if leaf == nil { // LoadX509KeyPair fills Leaf since Go 1.23
-		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("cert_file %s: %w", r.cfg.CertFile, err)
-		}
-	}
-	now := r.opts.Now()
-	switch {
-	case now.After(leaf.NotAfter):
-		return nil, fmt.Errorf("cert_file %s: the certificate expired at %s", r.cfg.CertFile, leaf.NotAfter.UTC().Format(time.RFC3339))
-	case now.Before(leaf.NotBefore):
-		return nil, fmt.Errorf("cert_file %s: the certificate is not valid before %s", r.cfg.CertFile, leaf.NotBefore.UTC().Format(time.RFC3339))
+// current returns the configuration of the files' current load, building
+// it the first time that load is seen.
+func (r *Reloader) current() *tls.Config {
+	l := r.files.Current()
+	if b := r.conf.Load(); b != nil && b.from == l {
+		return b.conf
 	}
 	conf := &tls.Config{
 		MinVersion:   r.min,
 		NextProtos:   r.opts.NextProtos,
-		Certificates: []tls.Certificate{pair},
+		Certificates: []tls.Certificate{*l.Certificate},
 	}
-	if r.cfg.ClientCAFile != "" {
-		pem, err := os.ReadFile(r.cfg.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client_ca_file %s: no PEM certificate in it", r.cfg.ClientCAFile)
-		}
-		conf.ClientCAs = pool
+	if l.CAs != nil {
+		conf.ClientCAs = l.CAs
 		conf.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	return &loaded{conf: conf, leaf: leaf}, nil
-}
-
-// stamp is what tells a file changed without reading it.
-type stamp struct {
-	size  int64
-	mtime int64
-	id    uint64 // the file's identity (inode), where the system has one
-	err   string // the stat's error: a missing file is a state too
-}
-
-// stamps are those of the certificate, key and client CA files.
-type stamps [3]stamp
-
-func (r *Reloader) stamp() stamps {
-	var s stamps
-	for i, path := range []string{r.cfg.CertFile, r.cfg.KeyFile, r.cfg.ClientCAFile} {
-		if path == "" {
-			continue
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			s[i].err = err.Error()
-			continue
-		}
-		s[i] = stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano(), id: fileID(fi)}
-	}
-	return s
+	r.conf.Store(&built{from: l, conf: conf})
+	return conf
 }

@@ -142,40 +142,6 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-// TestRetryUnchangedStamps: a failed load is tried again after a second
-// even when the files' stamps look unchanged (a coarse file-system clock).
-func TestRetryUnchangedStamps(t *testing.T) {
-	ca := testpki.NewCA(t, "test CA")
-	dir := t.TempDir()
-	p := ca.Issue(t, "first", "127.0.0.1")
-	certFile, keyFile := p.Write(t, dir, "server")
-	now := time.Now()
-	clock := func() time.Time { return now }
-	r, err := New(Config{CertFile: certFile, KeyFile: keyFile}, Options{Logger: slog.New(slog.DiscardHandler), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := ca.Issue(t, "next", "127.0.0.1")
-	testpki.WriteFile(t, certFile, next.CertPEM)
-	r.check() // mismatched: kept
-	if !r.Certificate().Equal(p.Cert) {
-		t.Fatal("a mismatched pair was swapped in")
-	}
-	testpki.WriteFile(t, keyFile, next.KeyPEM)
-	r.mu.Lock()
-	r.seen = r.stamp() // as if the key's change were invisible
-	r.mu.Unlock()
-	r.check()
-	if !r.Certificate().Equal(p.Cert) {
-		t.Fatal("retried before a second passed")
-	}
-	now = now.Add(retryFailed)
-	r.check()
-	if !r.Certificate().Equal(next.Cert) {
-		t.Fatal("the failed load was not retried")
-	}
-}
-
 // TestVersions: nothing below TLS 1.2; min_version 1.3 refuses 1.2.
 func TestVersions(t *testing.T) {
 	ca := testpki.NewCA(t, "test CA")

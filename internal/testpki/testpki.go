@@ -53,6 +53,39 @@ func NewCA(t testing.TB, name string) *CA {
 	return &CA{Cert: cert, PEM: pemBlock("CERTIFICATE", der), key: key}
 }
 
+// LoadCA reads a CA made elsewhere (e.g. by scripts/kafka.sh) from its
+// PEM certificate and its PKCS#8 ECDSA key, to issue certificates a
+// server of that CA trusts.
+func LoadCA(t testing.TB, certFile, keyFile string) *CA {
+	t.Helper()
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatalf("testpki: CA: %v", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatalf("testpki: CA: %v", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		t.Fatalf("testpki: CA: %s or %s is not PEM", certFile, keyFile)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatalf("testpki: CA %s: %v", certFile, err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatalf("testpki: CA key %s: %v", keyFile, err)
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatalf("testpki: CA key %s: %T, want an ECDSA key", keyFile, k)
+	}
+	return &CA{Cert: cert, PEM: pem.EncodeToMemory(cb), key: key}
+}
+
 // Pool returns a pool holding the CA alone, for a client's RootCAs or a
 // server's ClientCAs.
 func (ca *CA) Pool() *x509.CertPool {

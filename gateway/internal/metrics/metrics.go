@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"crypto/x509"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/xunjian/xunjian/internal/certfiles"
 )
 
 // Metrics are the gateway's metrics. The zero value is not usable; call New.
@@ -31,6 +34,7 @@ type Metrics struct {
 	opinions   *prometheus.CounterVec
 	shared     *prometheus.HistogramVec
 	fallbacks  *prometheus.CounterVec
+	certs      *certfiles.Expiry
 	handler    fasthttp.RequestHandler
 }
 
@@ -78,7 +82,8 @@ func New() *Metrics {
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xunjian_shared_state_fallbacks_total", Help: "Requests the shared state failed, by the mode applied: degrade (served on this gateway's own state, flagged degraded) or fail_closed (answered 503 state_unavailable).",
 	}, []string{"mode"})
-	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen, m.opinions, m.shared, m.fallbacks,
+	m.certs = certfiles.NewExpiry()
+	m.reg.MustRegister(m.requests, m.findings, m.upstream, m.failures, m.rejected, m.policyInfo, m.shadow, m.invalid, m.failOpen, m.opinions, m.shared, m.fallbacks, m.certs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -160,6 +165,11 @@ func (m *Metrics) SharedStateUp(up func() bool) {
 		return 0
 	}))
 }
+
+// CertExpiry exports the not-after time of the certificate use (agent,
+// admin, kafka_client) presents, read from cert at each scrape (nil: no
+// series): xunjian_tls_certificate_not_after_timestamp_seconds{use}.
+func (m *Metrics) CertExpiry(use string, cert func() *x509.Certificate) { m.certs.Add(use, cert) }
 
 // Rejected counts a request refused before inspection.
 func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }

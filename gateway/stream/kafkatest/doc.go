@@ -13,7 +13,8 @@
 // The tests are behind the build tag "kafka" and need KAFKA_BROKERS
 // (comma-separated host:port list) and, for the secure ones,
 // KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and
-// KAFKA_CA_FILE, which `scripts/kafka.sh env` prints:
+// KAFKA_CA_FILE (and KAFKA_CA_KEY_FILE, with which internal/kafkasec's
+// test issues client certificates), which `scripts/kafka.sh env` prints:
 //
 //	scripts/kafka.sh start
 //	set -a && eval "$(scripts/kafka.sh env)" && set +a

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package servertls
+package certfiles
 
 import "io/fs"
 
