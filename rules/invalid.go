@@ -272,8 +272,12 @@ func (p *Policy) evalValue(ctx context.Context, input ast.Value, tr topdown.Quer
 		WithInput(ast.NewTerm(input)).
 		WithBaseCache(p.cache).
 		WithMetrics(noMetrics)
-	if tr != nil {
+	switch {
+	case tr != nil:
+		// A trace shows every rule evaluated, constants included.
 		q = q.WithQueryTracer(tr)
+	case p.consts.len() > 0:
+		q = q.WithVirtualCache(p.consts.frame())
 	}
 	if ctx.Done() != nil {
 		c := topdown.NewCancel()

@@ -41,6 +41,7 @@ type Policy struct {
 	query    ast.Body            // resultVar = data.xunjian.decision, compiled
 	timings  Timings
 	cache    *sharedBaseCache
+	consts   *constants // the rules evaluated once per Policy (constants.go)
 
 	fields   fieldMask      // input fields the modules can read
 	proj     projection     // fields, and the fields of each finding
@@ -152,6 +153,7 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 		return nil, fmt.Errorf("prepare bundle %s: %w", name, err)
 	}
 	p.compiler, p.store, p.txn, p.query = c, store, txn, query
+	p.consts = newConstants(c)
 
 	proj, nondet, notes := analyzeInput(c, p.modules)
 	p.fields, p.proj = proj.fields, proj
