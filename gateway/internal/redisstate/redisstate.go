@@ -98,19 +98,24 @@
 //     credential on another gateway may find the bucket one request
 //     emptier than the in-process limiter would (within a round trip).
 //
-// Measured (BenchmarkCommit, same run, Redis 7.0 on loopback, a shared
-// 2-core machine; nanoseconds per commit):
+// Measured (BenchmarkCommit, one run, Redis 7.0 on loopback, a 2-core
+// machine shared with other work; µs per commit, the agent's minimum never
+// reached, so every commit but the first row's asks the agent's slot):
 //
-//	                         one server   cluster of 3
-//	no minimum                   ~50 µs       ~100 µs
-//	minimum, own reason          ~90 µs       ~145 µs   (agent's part pipelined)
-//	minimum decides             ~130 µs       ~160 µs   (agent's part first)
+//	                                       one server   cluster of 3
+//	no minimum (conversation's script)         50-80       105-120
+//	own reason (agent's part pipelined)       105-125       160-205
+//	minimum decides (agent's part first)      170-190       195-230
 //
-// BenchmarkDraft (in gateway) puts a whole draft at about 4 µs in
-// process, 110-160 µs on one server, 270 µs on the cluster here, where
-// the three nodes, the benchmark and go-redis's per-node goroutines share
-// two cores; over a network the round trips dominate and the cluster's
-// parallel pipelines cost about what one server's do.
+// So the split costs a commit about one more round trip when only the
+// minimum can sample, less when pipelined, and it is paid about the
+// minimum (plus one per gateway) times per agent and day. BenchmarkDraft
+// (in gateway) puts a whole draft at about 5 µs in process, 105-120 µs on
+// one server and 255-270 µs on the cluster in the same run: here the
+// cluster's three nodes, the benchmark and go-redis's goroutine per node
+// of a pipeline share two cores. Over a network, where the round trip
+// dominates, a pipeline sent to two nodes at once should cost about what
+// one server's does (not measured here).
 //
 // # Upgrading from the keys before hash tags
 //
