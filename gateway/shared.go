@@ -24,7 +24,7 @@ import (
 // package for the keys, the scripts and the round trips).
 type sharedState interface {
 	Begin(ctx context.Context, d redisstate.Draft) (redisstate.Begun, error)
-	Read(ctx context.Context, tenant, id string) (inspect.Conversation, int64, error)
+	Read(ctx context.Context, tenant, id string) (redisstate.Snapshot, error)
 	Commit(ctx context.Context, c redisstate.Commit) (redisstate.Committed, error)
 	UseAck(ctx context.Context, nonce []byte, expiry, now time.Time) (bool, error)
 	Forget(ctx context.Context, tenant, id string) error
@@ -71,13 +71,13 @@ func openShared(cfg *config.Config, getenv func(string) string, observe func(op,
 		log.LogAttrs(context.Background(), slog.LevelWarn,
 			"shared_state without ack.secret_env: each gateway signs ack tokens with a key of its own, so a token is redeemable only on the gateway that issued it")
 	}
-	log.LogAttrs(context.Background(), slog.LevelInfo, "shared state", slog.Any("addrs", sc.Addrs), slog.String("mode", sc.Mode),
+	log.LogAttrs(context.Background(), slog.LevelInfo, "shared state", slog.Any("addrs", sc.Addrs), slog.Bool("cluster", sc.Cluster), slog.String("mode", sc.Mode),
 		slog.Duration("timeout", sc.Timeout.D()), slog.String("key_prefix", sc.KeyPrefix))
 	return c, nil
 }
 
 // draft is one message's way through the shared state: what Begin read
-// (its conversation and version), and whether it is served on this
+// (its conversation, version and sampling mark), and whether it is served on this
 // gateway's own state instead (degraded). As the message's inspect.Store
 // it hands out the conversation read (under this gateway's own lock of it,
 // so its drafts take turns as without shared state, and keeping each
@@ -89,6 +89,7 @@ type draft struct {
 	tenant, conv string
 	convState    inspect.Conversation
 	version      int64
+	sampled      bool
 	degraded     bool
 }
 
@@ -113,7 +114,7 @@ func (s *Server) begin(ctx *fasthttp.RequestCtx, p auth.Principal, agent, conv s
 		switch {
 		case err == nil:
 			s.sharedUp()
-			allowed, d.convState, d.version = b.Allowed, b.Conv, b.Version
+			allowed, d.convState, d.version, d.sampled = b.Allowed, b.Conv, b.Version, b.Sampled
 		case !s.fallback(ctx, err):
 			return nil, false
 		default:
@@ -175,7 +176,9 @@ func (d *draft) inspect(in *inspect.Inspector, m inspect.Message) (inspect.Verdi
 		if attempt == maxAttempts {
 			err = fmt.Errorf("%d attempts, each committed first by another gateway: %w", attempt, redisstate.ErrUnavailable)
 		} else {
-			d.convState, d.version, err = d.s.shared.Read(context.Background(), d.tenant, d.conv)
+			var snap redisstate.Snapshot
+			snap, err = d.s.shared.Read(context.Background(), d.tenant, d.conv)
+			d.convState, d.version, d.sampled = snap.Conv, snap.Version, snap.Sampled
 		}
 		if err != nil {
 			if !d.degrade(err) {
@@ -223,7 +226,7 @@ func (d *draft) Record(ctx context.Context, rec *inspect.Record) error {
 	s, m, v := d.s, rec.Message, rec.Verdict
 	var decided *stream.Decisions
 	if !d.degraded && !v.FailOpen {
-		cm := redisstate.Commit{Tenant: m.TenantID, Conversation: m.ConversationID, Version: d.version, Next: rec.Conversation, Now: rec.Now}
+		cm := redisstate.Commit{Tenant: m.TenantID, Conversation: m.ConversationID, Version: d.version, Sampled: d.sampled, Next: rec.Conversation, Now: rec.Now}
 		if s.stream != nil {
 			dec := s.decider
 			cm.Window = dec.Window
@@ -319,14 +322,15 @@ func (s *Server) lifecycle(ctx *fasthttp.RequestCtx, tenant, conv string, closed
 // shared conversation: read, change, compare-and-set, again on a conflict.
 func (s *Server) sharedUndelivered(tenant, conversation, id string) error {
 	for range maxAttempts {
-		conv, v, err := s.shared.Read(context.Background(), tenant, conversation)
+		snap, err := s.shared.Read(context.Background(), tenant, conversation)
 		if err != nil {
 			return err
 		}
+		conv := snap.Conv
 		if !conv.SetDelivered(id, false) {
 			return nil
 		}
-		_, err = s.shared.Commit(context.Background(), redisstate.Commit{Tenant: tenant, Conversation: conversation, Version: v, Next: &conv, Now: s.now()})
+		_, err = s.shared.Commit(context.Background(), redisstate.Commit{Tenant: tenant, Conversation: conversation, Version: snap.Version, Next: &conv, Now: s.now()})
 		if !errors.Is(err, redisstate.ErrConflict) {
 			return err
 		}

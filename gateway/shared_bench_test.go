@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,23 +22,27 @@ import (
 
 // BenchmarkDraft runs a draft's whole way through the gateway but HTTP
 // (limits, conversation, inspection, commit, reply) on the in-process
-// state and on Redis (XUNJIAN_TEST_REDIS), in the same run: the difference
-// is what sharing the state adds per draft (two round trips). Events are
-// off, so the commit carries the conversation only; alerts and sampling
-// ride in the same script.
+// state, on Redis (XUNJIAN_TEST_REDIS) and on a Redis Cluster
+// (XUNJIAN_TEST_REDIS_CLUSTER), in the same run: the difference is what
+// sharing the state adds per draft (two round trips; in the cluster the
+// first goes to the agent's bucket's node and the conversation's at
+// once). Events are off, so the commit carries the conversation only;
+// alerts ride in the same script, and so does sampling once the agent has
+// its daily minimum.
 func BenchmarkDraft(b *testing.B) {
-	for _, store := range []string{"local", "redis"} {
+	for _, store := range []string{"local", "redis", "cluster"} {
 		b.Run(store, func(b *testing.B) {
 			var cfg config.Config
 			cfg.Stream.Disabled = true
 			cfg.Limits.Rates = ratelimit.Rates{AgentRate: 1e9}
-			if store == "redis" {
-				addr := os.Getenv(redistest.Env)
-				if addr == "" {
-					b.Skip(redistest.Env + " not set")
+			env := map[string]string{"redis": redistest.Env, "cluster": redistest.ClusterEnv}[store]
+			if env != "" {
+				addrs := os.Getenv(env)
+				if addrs == "" {
+					b.Skip(env + " not set")
 				}
-				cfg.SharedState = redisstate.Config{Addrs: []string{addr}, KeyPrefix: fmt.Sprintf("bench:%d:", time.Now().UnixNano()),
-					Timeout: duration.Duration(50 * time.Millisecond)}
+				cfg.SharedState = redisstate.Config{Addrs: strings.Split(addrs, ","), Cluster: store == "cluster",
+					KeyPrefix: fmt.Sprintf("bench:%d:", time.Now().UnixNano()), Timeout: duration.Duration(50 * time.Millisecond)}
 			}
 			cfg.Defaults()
 			cfg.Limits.InspectTimeout = duration.Duration(time.Second)

@@ -18,7 +18,7 @@ export KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}
 kafka_log=$(mktemp)
 scripts/kafka.sh start >"$kafka_log" 2>&1 &
 kafka_pid=$!
-trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/postgres.sh stop >/dev/null 2>&1 || true; scripts/redis.sh stop >/dev/null 2>&1 || true; rm -f "$kafka_log" "${summary_file:-}"' EXIT
+trap 'wait "$kafka_pid" 2>/dev/null || true; scripts/kafka.sh stop >/dev/null 2>&1 || true; scripts/postgres.sh stop >/dev/null 2>&1 || true; scripts/redis.sh stop >/dev/null 2>&1 || true; scripts/redis.sh cluster-stop >/dev/null 2>&1 || true; rm -f "$kafka_log" "${summary_file:-}"' EXIT
 
 # A throwaway PostgreSQL cluster (Debian's packages) for the console
 # store's tests, which run every case on SQLite and, with
@@ -29,10 +29,15 @@ while IFS= read -r line; do export "$line"; done < <(scripts/postgres.sh env)
 
 # A throwaway Redis (Debian's redis-server, loopback, no persistence) for
 # the shared state's tests and the multi-instance test, which run with
-# XUNJIAN_TEST_REDIS set. REDIS_PORT moves it.
+# XUNJIAN_TEST_REDIS set. REDIS_PORT moves it. Beside it a throwaway Redis
+# Cluster of three primaries (redis-cli joins them), on which the shared
+# state's tests run too, with XUNJIAN_TEST_REDIS_CLUSTER set.
+# REDIS_CLUSTER_PORT moves it.
 echo "== Redis"
 scripts/redis.sh start
 while IFS= read -r line; do export "$line"; done < <(scripts/redis.sh env)
+scripts/redis.sh cluster-start
+while IFS= read -r line; do export "$line"; done < <(scripts/redis.sh cluster-env)
 
 echo "== go vet"
 go vet -tags kafka,browser ./...

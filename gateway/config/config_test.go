@@ -200,6 +200,9 @@ func TestSharedStateConfig(t *testing.T) {
 		{"on", "shared_state: {addrs: [127.0.0.1:6379], mode: fail_closed, timeout: 10ms}\n", ""},
 		{"past the deadline", "limits: {inspect_timeout: 50ms}\nshared_state: {addrs: [127.0.0.1:6379], timeout: 60ms}\n", "shared_state.timeout: 60ms is past limits.inspect_timeout"},
 		{"bad mode", "shared_state: {addrs: [127.0.0.1:6379], mode: open}\n", "shared_state.mode"},
+		{"cluster", "shared_state: {addrs: [10.0.0.1:6379, 10.0.0.2:6379, 10.0.0.3:6379], cluster: true}\n", ""},
+		{"several servers, no cluster", "shared_state: {addrs: [10.0.0.1:6379, 10.0.0.2:6379]}\n", "shared_state.addrs: 2 addresses"},
+		{"cluster and sentinels", "shared_state: {addrs: [10.0.0.1:26379], cluster: true, sentinel_master: m}\n", "shared_state.cluster: not with sentinel_master"},
 	} {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		os.WriteFile(path, []byte(tc.yaml), 0o600)

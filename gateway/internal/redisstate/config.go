@@ -41,14 +41,20 @@ const (
 // state in its own memory (the default).
 type Config struct {
 	// Addrs is the server's host:port: one address, or with
-	// SentinelMaster the Sentinels' addresses. Empty: no shared state.
+	// SentinelMaster the Sentinels' addresses, or with Cluster some of the
+	// cluster's nodes (seeds: the client learns the others and the slots
+	// from them). Empty: no shared state.
 	Addrs []string `yaml:"addrs"`
 	// SentinelMaster is the name of the primary the Sentinels at Addrs
-	// watch; empty means Addrs[0] is the server itself. Redis Cluster is
-	// not supported: a draft's commit touches its conversation's and its
-	// agent's keys in one script.
+	// watch; empty means Addrs[0] is the server itself (or, with Cluster,
+	// Addrs are seed nodes).
 	SentinelMaster string `yaml:"sentinel_master"`
-	// DB is the database number; default 0.
+	// Cluster says Addrs are seed nodes of a Redis Cluster (or a Valkey
+	// cluster): keys are spread over its primaries by hash slot, each
+	// script's keys in one slot (see the package doc). Not with
+	// SentinelMaster, nor with a DB other than 0.
+	Cluster bool `yaml:"cluster"`
+	// DB is the database number; default 0 (the only one a cluster has).
 	DB int `yaml:"db"`
 	// Username is the ACL user; empty means the default user.
 	Username string `yaml:"username"`
@@ -68,11 +74,13 @@ type Config struct {
 	// waits for it; default DefaultDialTimeout (1s) for the background
 	// reconnects.
 	DialTimeout duration.Duration `yaml:"dial_timeout"`
-	// PoolSize bounds the connections to the server; zero means the
-	// client's default (10 per CPU).
+	// PoolSize bounds the connections to the server (in a cluster, to each
+	// node); zero means the client's default (10 per CPU; in a cluster 5
+	// per CPU and node).
 	PoolSize int `yaml:"pool_size"`
 	// KeyPrefix starts every key, so gateways of several deployments may
-	// share a server; default DefaultKeyPrefix ("xunjian:").
+	// share a server; default DefaultKeyPrefix ("xunjian:"). No braces:
+	// the keys' hash tags pick their cluster slot.
 	KeyPrefix string `yaml:"key_prefix"`
 	// Mode is what a request does while the server is unreachable:
 	// ModeDegrade (default) or ModeFailClosed.
@@ -95,7 +103,8 @@ type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// ServerName is the name to verify the server's certificate against;
-	// empty means the host of the address.
+	// empty means the host of the address (in a cluster, of each node's
+	// address as the cluster announces it).
 	ServerName string `yaml:"server_name"`
 }
 
@@ -138,11 +147,16 @@ func (c Config) Validate(path string) error {
 			bad(fmt.Sprintf("addrs[%d]", i), "%q is not host:port", a)
 		}
 	}
-	if len(c.Addrs) > 1 && c.SentinelMaster == "" {
-		bad("addrs", "%d addresses: give one server, or Sentinels with sentinel_master (Redis Cluster is not supported)", len(c.Addrs))
+	switch {
+	case c.Cluster && c.SentinelMaster != "":
+		bad("cluster", "not with sentinel_master: give a cluster's seed nodes (cluster: true) or Sentinels (sentinel_master), not both")
+	case len(c.Addrs) > 1 && !c.Cluster && c.SentinelMaster == "":
+		bad("addrs", "%d addresses: give one server, Sentinels with sentinel_master, or a cluster's seed nodes with cluster: true", len(c.Addrs))
 	}
 	if c.DB < 0 {
 		bad("db", "must not be negative")
+	} else if c.Cluster && c.DB != 0 {
+		bad("db", "%d: a cluster has database 0 only", c.DB)
 	}
 	if c.PoolSize < 0 {
 		bad("pool_size", "must not be negative")
@@ -157,8 +171,8 @@ func (c Config) Validate(path string) error {
 	default:
 		bad("mode", "%q: want degrade or fail_closed", c.Mode)
 	}
-	if strings.ContainsAny(c.KeyPrefix, " \r\n") {
-		bad("key_prefix", "%q: no spaces or line breaks", c.KeyPrefix)
+	if strings.ContainsAny(c.KeyPrefix, " \r\n{}") {
+		bad("key_prefix", "%q: no spaces, line breaks or braces (braces would pick the keys' cluster slot)", c.KeyPrefix)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")
@@ -167,12 +181,15 @@ func (c Config) Validate(path string) error {
 }
 
 // tlsConfig returns the client's TLS configuration, nil when TLS is off.
+// Without ServerName the server's certificate is verified against the host
+// of addr, or, when addr is empty (a cluster's nodes), against the host of
+// whichever node it connects to.
 func (t TLS) tlsConfig(addr string) (*tls.Config, error) {
 	if !t.Enabled {
 		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if cfg.ServerName == "" {
+	if cfg.ServerName == "" && addr != "" {
 		cfg.ServerName, _, _ = net.SplitHostPort(addr)
 	}
 	if t.CAFile != "" {

@@ -1,6 +1,8 @@
 // Package redistest gives tests a Redis server: the shared one the test
 // script starts (scripts/redis.sh, XUNJIAN_TEST_REDIS), or a private one
-// a test may stop, pause and start again, for outages.
+// a test may stop, pause and start again, for outages; and the shared
+// Redis Cluster it starts beside it (scripts/redis.sh cluster-start,
+// XUNJIAN_TEST_REDIS_CLUSTER), so a test runs on each deployment (Modes).
 package redistest
 
 import (
@@ -19,6 +21,52 @@ import (
 
 // Env names the variable holding the shared test server's host:port.
 const Env = "XUNJIAN_TEST_REDIS"
+
+// ClusterEnv names the variable holding the shared test cluster's nodes,
+// host:port,host:port,...
+const ClusterEnv = "XUNJIAN_TEST_REDIS_CLUSTER"
+
+// Mode is a deployment a test runs on: one server, or a cluster.
+type Mode struct {
+	// Name is "single" or "cluster", for t.Run.
+	Name string
+	// Cluster is true for a cluster.
+	Cluster bool
+}
+
+// Modes are the deployments a test of the shared state runs on, each in
+// a subtest of its name.
+var Modes = []Mode{{Name: "single"}, {Name: "cluster", Cluster: true}}
+
+// Addrs returns the addresses of m's shared test deployment: Addr's, or
+// ClusterAddrs'.
+func (m Mode) Addrs(t testing.TB) []string {
+	t.Helper()
+	if m.Cluster {
+		return ClusterAddrs(t)
+	}
+	return []string{Addr(t)}
+}
+
+// ClusterAddrs returns the shared test cluster's nodes, skipping the test
+// when ClusterEnv is not set (scripts/test.sh sets it), as Addr does for
+// Env. When it is set the cluster is expected: a malformed value fails
+// the test, and so does a cluster that does not answer (the test's
+// calls fail).
+func ClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	v := os.Getenv(ClusterEnv)
+	if v == "" {
+		t.Skipf("%s not set: no Redis Cluster (scripts/redis.sh cluster-start; export $(scripts/redis.sh cluster-env))", ClusterEnv)
+	}
+	addrs := strings.Split(v, ",")
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			t.Fatalf("%s=%q: %q is not host:port", ClusterEnv, v, a)
+		}
+	}
+	return addrs
+}
 
 // Addr returns the shared test server's address, skipping the test when
 // Env is not set (scripts/test.sh sets it).
