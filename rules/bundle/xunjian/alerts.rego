@@ -29,12 +29,17 @@ severity_ranks := {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 # branch, the common case (both below), is decision's first branch's check
 # and gives what the second would.
 conversation_alerts := [] if {
-	thresholds := object.get(data.xunjian.tenants, [input.tenant.id, "thresholds"], {})
-	input.conversation.risk < object.get(thresholds, "risk", data.xunjian.config.thresholds.risk)
-	input.conversation.wait_seconds < object.get(thresholds, "wait", data.xunjian.config.thresholds.wait)
+	th := object.get(threshold_tables, [object.get(input, ["tenant", "id"], null)], data.xunjian.config.thresholds)
+	input.conversation.risk < th.risk
+	input.conversation.wait_seconds < th.wait
 } else := [al |
+	th := object.get(threshold_tables, [object.get(input, ["tenant", "id"], null)], data.xunjian.config.thresholds)
 	some kind, value in {"risk": input.conversation.risk, "wait": input.conversation.wait_seconds}
-	value >= object.get(tenant_thresholds, kind, data.xunjian.config.thresholds[kind])
+	value >= th[kind]
 	spec := data.xunjian.config.conversation_alerts[kind]
 	al := {"level": spec.level, "kind": kind, "message": object.get(spec.message, lang, kind)}
 ]
+
+# threshold_tables holds the thresholds of each tenant that has its own:
+# config's, with the tenant's in their place. A constant (data only).
+threshold_tables := {id: object.union(data.xunjian.config.thresholds, t.thresholds) | some id, t in data.xunjian.tenants; t.thresholds}

@@ -34,12 +34,18 @@
 #     drafts) takes the first: a few lookups and a constant decision, the
 #     one the second branch would give it. Everything else takes the
 #     second.
+#   - What follows from data alone is worked out once per policy, not per
+#     draft: finding_tables (what each kind and severity of an agent's
+#     finding maps to, per tenant), threshold_tables, ranks and the other
+#     tables are constant rules, which the gateway's engine evaluates for
+#     the first draft and serves to every other (rules/constants.go). An
+#     agent's finding then costs a table lookup.
 #   - The second branch computes reasons, action, alerts and sample in its
-#     own body, from locals looked up once (kinds, the action tables, the
-#     role, the language): a lexicon finding's reason reads no rule. A call whose
-#     result is bound to a fresh variable is written with the variable as
-#     its output argument (concat(".", [...], k)), which saves an
-#     expression per finding over k := concat(".", [...]).
+#     own body, from locals looked up once (the findings' kinds, the role,
+#     the language). A call whose result is bound to a fresh variable is
+#     written with the variable as its output argument
+#     (concat(".", [...], k)), which saves an expression per finding over
+#     k := concat(".", [...]).
 #   - Helper rules (the tenant's overrides, the conversation's alerts, the
 #     alert tables) are evaluated once per draft, and only when needed.
 # rules/policy_reference_test.go holds decisions to those of the policy
@@ -54,9 +60,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	shadow_reasons == set()
 
 	# conversation_alerts's thresholds, as it reads them.
-	thresholds := object.get(data.xunjian.tenants, [input.tenant.id, "thresholds"], {})
-	input.conversation.risk < object.get(thresholds, "risk", data.xunjian.config.thresholds.risk)
-	input.conversation.wait_seconds < object.get(thresholds, "wait", data.xunjian.config.thresholds.wait)
+	th := object.get(threshold_tables, [object.get(input, ["tenant", "id"], null)], data.xunjian.config.thresholds)
+	input.conversation.risk < th.risk
+	input.conversation.wait_seconds < th.wait
 } else := {
 	"action": name_of[highest_rank],
 	"reasons": reasons,
@@ -72,50 +78,67 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	who := object.get(input, ["draft", "role"], "agent")
 	language := lang
 	kinds := data.xunjian.config.kinds
-	actions := data.xunjian.config.actions
-	tenant := tenant_actions
-	whos := [who]
-	message := ["message", language]
-	suggestion := ["suggestion", language]
 
-	# severity_caps, or nothing when info_max_action is not an action (then
-	# no finding maps to a reason, as before).
-	caps := [{"info": c} | c := rank_of[data.xunjian.config.info_max_action]]
+	# ks[i] is finding i's kind, "detector.kind" (none for a finding
+	# without both).
+	ks := {i: k | some i, f in input.findings; concat(".", [f.detector, f.kind], k)}
 
 	# The reasons: one per finding that maps to an action above allow, in
-	# the order of input.findings (per finding: the spec, the action
-	# (severity, tenant, config), the severity cap as a rank, the texts);
-	# then those of the learned model's findings (rule "model:<version>"):
-	# the action of the highest band the score reaches (tenant's
-	# model_bands, then config's; a kind without bands raises none); then
-	# those of the enforced custom rules (package xunjian.custom).
+	# the order of input.findings; then those of the learned model's
+	# findings (rule "model:<version>"): the action of the highest band the
+	# score reaches (tenant's model_bands, then config's; a kind without
+	# bands raises none); then those of the enforced custom rules (package
+	# xunjian.custom). An agent's finding is looked up in the tenant's
+	# finding table (finding_tables, below): its kind, then its severity
+	# (one the table does not name is "other"), then the language give the
+	# reason but its index, or false for none.
+	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null)], default_finding_table)
 	reasons := array.concat(
 		array.concat(
-			[r |
-				who != "customer"
-				some i, f in input.findings
-				not startswith(object.get(f, "rule", ""), "model:")
-				severity := f.severity
-				concat(".", [f.detector, f.kind], k)
-				object.get(kinds, k, {}, spec)
-				who in object.get(spec, "roles", whos)
-				object.get(spec, ["severity_actions", severity], object.get(tenant, k, object.get(actions, k, "allow")), a0)
-				min([rank_of[a0], object.get(caps[0], severity, 4)], rank)
-				rank > 0
-				a := name_of[rank]
-				r := {
-					"rule": concat(".", [k, a]),
-					"action": a,
-					"message": object.get(spec, message, k),
-					"finding": i,
-					"suggestion": object.get(spec, suggestion, ""),
-				}
-			],
+			array.concat(
+				[r |
+					who == "agent"
+					some i, f in input.findings
+					not startswith(object.get(f, "rule", ""), "model:")
+					t := table[ks[i]]
+					e := object.get(t.by, f.severity, t.other)[language]
+					r := {"rule": e.rule, "action": e.action, "message": e.message, "finding": i, "suggestion": e.suggestion}
+				],
+				# A role other than agent and customer (the gateway sends
+				# neither): the same mapping, worked out per finding.
+				[r |
+					who != "agent"
+					who != "customer"
+					actions := data.xunjian.config.actions
+					tenant := tenant_actions
+					whos := [who]
+					message := ["message", language]
+					suggestion := ["suggestion", language]
+					caps := [{"info": c} | c := rank_of[data.xunjian.config.info_max_action]]
+					some i, f in input.findings
+					not startswith(object.get(f, "rule", ""), "model:")
+					severity := f.severity
+					concat(".", [f.detector, f.kind], k)
+					object.get(kinds, k, {}, spec)
+					who in object.get(spec, "roles", whos)
+					object.get(spec, ["severity_actions", severity], object.get(tenant, k, object.get(actions, k, "allow")), a0)
+					min([rank_of[a0], object.get(caps[0], severity, 4)], rank)
+					rank > 0
+					a := name_of[rank]
+					r := {
+						"rule": concat(".", [k, a]),
+						"action": a,
+						"message": object.get(spec, message, k),
+						"finding": i,
+						"suggestion": object.get(spec, suggestion, ""),
+					}
+				],
+			),
 			[r |
 				who != "customer"
 				some i, f in input.findings
 				startswith(f.rule, "model:")
-				concat(".", [f.detector, f.kind], k)
+				k := ks[i]
 				bands := object.get(tenant_model_bands, k, object.get(data.xunjian.config.model_bands, k, {}))
 				max(array.concat([0], [rank_of[a] | some a, floor in bands; f.score >= floor]), rank)
 				rank > 0
@@ -124,9 +147,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 				r := {
 					"rule": concat(".", [k, "model", a]),
 					"action": a,
-					"message": object.get(spec, message, k),
+					"message": object.get(spec, ["message", language], k),
 					"finding": i,
-					"suggestion": object.get(spec, suggestion, ""),
+					"suggestion": object.get(spec, ["suggestion", language], ""),
 				}
 			],
 		),
@@ -145,7 +168,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	raised := array.concat(
 		[al |
 			some i, f in input.findings
-			spec := kinds[concat(".", [f.detector, f.kind])].alert
+			spec := kinds[ks[i]].alert
 			who in spec.roles
 			severity_ranks[f.severity] >= severity_ranks[object.get(spec, "min_severity", "info")]
 			same := [g.severity | some j, g in input.findings; g.kind == f.kind; g.detector == f.detector; j <= i]
@@ -180,6 +203,54 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	sample := sample_rank == 4
 }
 
+# finding_tables holds, for each tenant with actions of its own, what an
+# agent's finding maps to (finding_table); default_finding_table is the
+# others'. They read data only, so the gateway evaluates them once per
+# policy and serves them to every draft (a policy's constant rules, see
+# rules/constants.go); opa eval and opa test evaluate them per query, to
+# the same values.
+finding_tables := {id: finding_table(t.actions) | some id, t in data.xunjian.tenants; t.actions}
+
+default_finding_table := finding_table({})
+
+# finding_table(tenant) maps each kind named in config.kinds,
+# config.actions or tenant (a tenant's actions) to
+#   {"by": {severity: entry}, "other": entry}
+# "by" has the severities the kind's severity_actions names, and info;
+# "other" is for every other severity. An entry is the reason of an
+# agent's finding of that kind and severity, per language ("zh", "en"),
+# but its index: the action is the severity's action (severity_actions),
+# else the tenant's, else config's, else allow, capped at info_max_action
+# for info; a reason only when that is above allow and agents are among
+# the kind's roles. false when there is none. Every kind maps to nothing
+# when info_max_action is not an action.
+finding_table(tenant) := {k: {"by": by, "other": other} |
+	info_cap := ranks[data.xunjian.config.info_max_action]
+	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
+	spec := object.get(data.xunjian.config.kinds, k, {})
+	base := object.get(tenant, k, object.get(data.xunjian.config.actions, k, "allow"))
+	by := {s: finding_entry(k, spec, object.get(spec, ["severity_actions", s], base), cap) |
+		some s in (object.keys(object.get(spec, "severity_actions", {})) | {"info"})
+		cap := object.get({"info": info_cap}, s, 4)
+	}
+	other := finding_entry(k, spec, base, 4)
+}
+
+# finding_entry is finding_table's entry for an action a0 and a cap.
+finding_entry(k, spec, a0, cap) := {language: {
+	"rule": concat(".", [k, a]),
+	"action": a,
+	"message": object.get(spec, ["message", language], k),
+	"suggestion": object.get(spec, ["suggestion", language], ""),
+} |
+	some language in ["zh", "en"]
+	a := action_names[rank]
+} if {
+	"agent" in object.get(spec, "roles", ["agent"])
+	rank := min([ranks[a0], cap])
+	rank > 0
+} else := false
+
 # shadow_reasons are the would-be reasons of the shadow rules (package
 # xunjian.shadow), a set; empty when there are none.
 default shadow_reasons := set()
@@ -206,10 +277,6 @@ default tenant_model_bands := {}
 
 tenant_model_bands := data.xunjian.tenants[input.tenant.id].model_bands
 
-default tenant_thresholds := {}
-
-tenant_thresholds := data.xunjian.tenants[input.tenant.id].thresholds
-
 default lang := "zh"
 
 lang := "en" if startswith(input.draft.lang, "en")
@@ -219,7 +286,3 @@ lang := "en" if startswith(input.draft.lang, "en")
 default role := "agent"
 
 role := input.draft.role
-
-# severity_caps holds the highest rank a finding of a severity may reach:
-# findings of severity info never raise the action above info_max_action.
-severity_caps := {"info": ranks[data.xunjian.config.info_max_action]}
