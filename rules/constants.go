@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -29,6 +30,10 @@ import (
 // shared by its evaluations. It is safe for concurrent use.
 type constants struct {
 	entries []constant
+	// byName indexes entries by the last term of their ref (the rule's
+	// name), so that a look-up, which topdown makes for every rule it
+	// evaluates, compares whole refs only with the likely ones.
+	byName map[string][]int
 }
 
 type constant struct {
@@ -61,7 +66,32 @@ func newConstants(c *ast.Compiler) *constants {
 			}
 		}
 	}
+	cs.byName = make(map[string][]int, len(cs.entries))
+	for i := range cs.entries {
+		if name, ok := lastName(cs.entries[i].ref); ok {
+			cs.byName[name] = append(cs.byName[name], i)
+		}
+	}
 	return cs
+}
+
+// warm evaluates every constant once, when the policy is loaded, so that
+// no draft pays for it: the first to need one would, under its inspection
+// deadline, and one that a deadline cut short would leave it to the next.
+// A constant whose evaluation fails is left to the drafts, which then fail
+// as they would without constants.
+func (cs *constants) warm(ctx context.Context, p *Policy) {
+	for i := range cs.entries {
+		body, err := p.compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.VarTerm("x"), ast.NewTerm(cs.entries[i].ref))))
+		if err != nil {
+			continue
+		}
+		q := topdown.NewQuery(body).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(p.txn).
+			WithBaseCache(p.cache).WithMetrics(noMetrics).WithVirtualCache(cs.frame())
+		if _, err := q.Run(ctx); err != nil {
+			continue // the drafts meet it, as above
+		}
+	}
 }
 
 // len returns how many constant rules there are.
@@ -77,12 +107,26 @@ func (cs *constants) refs() []string {
 }
 
 func (cs *constants) find(ref ast.Ref) *constant {
-	for i := range cs.entries {
+	name, ok := lastName(ref)
+	if !ok {
+		return nil
+	}
+	for _, i := range cs.byName[name] {
 		if cs.entries[i].ref.Equal(ref) {
 			return &cs.entries[i]
 		}
 	}
 	return nil
+}
+
+// lastName returns the last term of ref when it is a string (a rule's
+// name, as in every ground rule ref).
+func lastName(ref ast.Ref) (string, bool) {
+	if len(ref) == 0 {
+		return "", false
+	}
+	s, ok := ref[len(ref)-1].Value.(ast.String)
+	return string(s), ok
 }
 
 // frame returns the virtual-document cache of one evaluation: the shared

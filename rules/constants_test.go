@@ -28,6 +28,12 @@ func TestConstantRules(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("constants %v, want %v", got, want)
 	}
+	// Worked out when the policy was loaded: no draft pays for them.
+	for i := range p.consts.entries {
+		if p.consts.entries[i].val.Load() == nil {
+			t.Errorf("%s not evaluated at load", p.consts.entries[i].ref)
+		}
+	}
 }
 
 // TestConstantsUnderWith: a constant evaluated under a with that replaces

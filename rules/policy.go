@@ -154,6 +154,7 @@ func build(ctx context.Context, name string, src *source, readTime time.Duration
 	}
 	p.compiler, p.store, p.txn, p.query = c, store, txn, query
 	p.consts = newConstants(c)
+	p.consts.warm(ctx, p)
 
 	proj, nondet, notes := analyzeInput(c, p.modules)
 	p.fields, p.proj = proj.fields, proj
