@@ -79,10 +79,6 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	language := lang
 	kinds := data.xunjian.config.kinds
 
-	# ks[i] is finding i's kind, "detector.kind" (none for a finding
-	# without both).
-	ks := {i: k | some i, f in input.findings; concat(".", [f.detector, f.kind], k)}
-
 	# The reasons: one per finding that maps to an action above allow, in
 	# the order of input.findings; then those of the learned model's
 	# findings (rule "model:<version>"): the action of the highest band the
@@ -100,7 +96,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 					who == "agent"
 					some i, f in input.findings
 					not startswith(object.get(f, "rule", ""), "model:")
-					t := table[ks[i]]
+					t := table[f.detector][f.kind]
 					e := object.get(t.by, f.severity, t.other)[language]
 					r := {"rule": e.rule, "action": e.action, "message": e.message, "finding": i, "suggestion": e.suggestion}
 				],
@@ -138,7 +134,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 				who != "customer"
 				some i, f in input.findings
 				startswith(f.rule, "model:")
-				k := ks[i]
+				concat(".", [f.detector, f.kind], k)
 				bands := object.get(tenant_model_bands, k, object.get(data.xunjian.config.model_bands, k, {}))
 				max(array.concat([0], [rank_of[a] | some a, floor in bands; f.score >= floor]), rank)
 				rank > 0
@@ -168,7 +164,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	raised := array.concat(
 		[al |
 			some i, f in input.findings
-			spec := kinds[ks[i]].alert
+			spec := alert_specs[f.detector][f.kind]
 			who in spec.roles
 			severity_ranks[f.severity] >= severity_ranks[object.get(spec, "min_severity", "info")]
 			same := [g.severity | some j, g in input.findings; g.kind == f.kind; g.detector == f.detector; j <= i]
@@ -224,7 +220,7 @@ default_finding_table := finding_table({})
 # for info; a reason only when that is above allow and agents are among
 # the kind's roles. false when there is none. Every kind maps to nothing
 # when info_max_action is not an action.
-finding_table(tenant) := {k: {"by": by, "other": other} |
+finding_table(tenant) := by_parts({k: {"by": by, "other": other} |
 	info_cap := ranks[data.xunjian.config.info_max_action]
 	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
 	spec := object.get(data.xunjian.config.kinds, k, {})
@@ -234,6 +230,25 @@ finding_table(tenant) := {k: {"by": by, "other": other} |
 		cap := object.get({"info": info_cap}, s, 4)
 	}
 	other := finding_entry(k, spec, base, 4)
+})
+
+# alert_specs holds the alert spec of each kind that has one, by detector
+# and kind (by_parts). A constant.
+alert_specs := by_parts({k: spec.alert | some k, spec in data.xunjian.config.kinds; spec.alert})
+
+# by_parts(m) re-keys m, keyed by "detector.kind", by detector, then kind:
+# m[k] is by_parts(m)[d][x] for every d and x that concat(".", [d, x])
+# makes k of (every split of k at one of its dots), so that a finding's
+# entry is found without building its name.
+by_parts(m) := {d: {k: v |
+	some k0, v in m
+	some i in indexof_n(k0, ".")
+	substring(k0, 0, i) == d
+	k := substring(k0, i + 1, -1)
+} |
+	some k0, _ in m
+	some i in indexof_n(k0, ".")
+	d := substring(k0, 0, i)
 }
 
 # finding_entry is finding_table's entry for an action a0 and a cap.
