@@ -36,8 +36,8 @@
 #     second.
 #   - What follows from data alone is worked out once per policy, not per
 #     draft: finding_tables (what each kind and severity of an agent's
-#     finding maps to, per tenant), threshold_tables, ranks and the other
-#     tables are constant rules, which the gateway's engine evaluates for
+#     finding maps to, per tenant), alert_specs, threshold_tables, ranks
+#     and the other tables are constant rules, which the gateway's engine evaluates for
 #     the first draft and serves to every other (rules/constants.go). An
 #     agent's finding then costs a table lookup.
 #   - The second branch computes reasons, action, alerts and sample in its
@@ -85,9 +85,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	# score reaches (tenant's model_bands, then config's; a kind without
 	# bands raises none); then those of the enforced custom rules (package
 	# xunjian.custom). An agent's finding is looked up in the tenant's
-	# finding table (finding_tables, below): its kind, then its severity
-	# (one the table does not name is "other"), then the language give the
-	# reason but its index, or false for none.
+	# finding table (finding_tables, below): its detector and kind, then
+	# its severity (one the table does not name is "other"), then the
+	# language give the reason but its index, or false for none.
 	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null)], default_finding_table)
 	reasons := array.concat(
 		array.concat(
@@ -210,7 +210,8 @@ finding_tables := {id: finding_table(t.actions) | some id, t in data.xunjian.ten
 default_finding_table := finding_table({})
 
 # finding_table(tenant) maps each kind named in config.kinds,
-# config.actions or tenant (a tenant's actions) to
+# config.actions or tenant (a tenant's actions), by detector and kind
+# (by_parts), to
 #   {"by": {severity: entry}, "other": entry}
 # "by" has the severities the kind's severity_actions names, and info;
 # "other" is for every other severity. An entry is the reason of an
