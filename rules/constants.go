@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -75,19 +76,33 @@ func newConstants(c *ast.Compiler) *constants {
 	return cs
 }
 
+// warmBudget bounds the time warm spends on a policy's constants: a
+// policy may derive something expensive from its data, or something
+// without end, and a load (a reload, a check) must not hang on it.
+const warmBudget = time.Second
+
 // warm evaluates every constant once, when the policy is loaded, so that
 // no draft pays for it: the first to need one would, under its inspection
 // deadline, and one that a deadline cut short would leave it to the next.
-// A constant whose evaluation fails is left to the drafts, which then fail
-// as they would without constants.
+// A constant whose evaluation fails, or does not end within warmBudget
+// (with ctx), is left to the drafts, which then meet it as they would
+// without constants.
 func (cs *constants) warm(ctx context.Context, p *Policy) {
+	ctx, cancel := context.WithTimeout(ctx, warmBudget)
+	defer cancel()
+	c := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, c.Cancel)
+	defer stop()
 	for i := range cs.entries {
+		if ctx.Err() != nil {
+			return
+		}
 		body, err := p.compiler.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.VarTerm("x"), ast.NewTerm(cs.entries[i].ref))))
 		if err != nil {
 			continue
 		}
 		q := topdown.NewQuery(body).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(p.txn).
-			WithBaseCache(p.cache).WithMetrics(noMetrics).WithVirtualCache(cs.frame())
+			WithBaseCache(p.cache).WithMetrics(noMetrics).WithVirtualCache(cs.frame()).WithCancel(c)
 		if _, err := q.Run(ctx); err != nil {
 			continue // the drafts meet it, as above
 		}

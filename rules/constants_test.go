@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -100,4 +101,27 @@ func TestConstantsConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestConstantsWarmBudget: a constant without end in sight does not hold
+// up the policy's load (warm gives up after its budget and leaves it to
+// the drafts), and a draft that does not need it is decided at once.
+func TestConstantsWarmBudget(t *testing.T) {
+	start := time.Now()
+	p, err := Load(context.Background(), "testdata/slow_constant", WithoutDecisionCache())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if took := time.Since(start); took > warmBudget+5*time.Second {
+		t.Fatalf("load took %v: warming the constants did not stop at its budget of %v", took, warmBudget)
+	}
+	if c := p.consts.find(ast.MustParseRef("data.xunjian.huge")); c == nil || c.val.Load() != nil {
+		t.Fatalf("data.xunjian.huge: want a constant left unevaluated, got %v", c)
+	}
+	in := agentInput()
+	in.Draft.Text = "ok"
+	if d, err := p.Decide(context.Background(), in); err != nil || d.Action != Allow {
+		t.Errorf("Decide = %+v, %v; want allow", d, err)
+	}
 }
