@@ -126,7 +126,7 @@ func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLe
 // one kind merge into one finding that spans them all.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	var buf [64]lexicon.Hit
-	return lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+	return lexdetect.Scan(d, t, d.Lexicon().MatchText(t, buf[:0]), dst, (*Detector).claim, merge)
 }
 
 // claim is the family's lexdetect.ClaimFunc: an entry hit claims its

@@ -87,7 +87,7 @@ const maxHits = 16
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	var buf [maxHits]lexicon.Hit
 	first := len(dst)
-	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+	dst = lexdetect.Scan(d, t, d.Lexicon().MatchText(t, buf[:0]), dst, (*Detector).claim, merge)
 	return d.Slot.Append(t, dst, first)
 }
 
@@ -190,7 +190,7 @@ func (d *Detector) Signals(t *normalize.Text, findings []detectors.Finding) Sign
 	}
 	var buf [maxHits]lexicon.Hit
 	end := -1
-	for _, h := range d.Lexicon().Match(t.Norm, buf[:0]) {
+	for _, h := range d.Lexicon().MatchText(t, buf[:0]) {
 		if h.Set == SetNegative && h.Start >= end {
 			s.Negative++
 			end = h.End

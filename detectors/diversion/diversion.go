@@ -152,7 +152,7 @@ func Default() (*Detector, error) { return lexicon.BuildEmbedded(Name, defaultLe
 // kind merge into one finding that spans them all.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	var buf [32]lexicon.Hit
-	hits, first := d.Lexicon().Match(t.Norm, buf[:0]), len(dst)
+	hits, first := d.Lexicon().MatchText(t, buf[:0]), len(dst)
 	dst = lexdetect.Scan(d, t, hits, dst, (*Detector).claim, merge)
 	return d.glued(t, hits, dst, first)
 }

@@ -91,6 +91,7 @@ type Lexicon struct {
 	version string
 	ac      *automaton
 	pats    []pattern // by automaton pattern index
+	terms   []string  // by automaton pattern index, normalized (for a Scanner)
 	empty   bool
 }
 
@@ -176,6 +177,7 @@ func Compile(f File, n *normalize.Normalizer, kinds []string) (*Lexicon, error) 
 	if !l.empty {
 		l.ac = buildAutomaton(terms)
 	}
+	l.terms = terms
 	return l, nil
 }
 
@@ -197,17 +199,53 @@ func (l *Lexicon) Match(norm string, dst []Hit) []Hit {
 	first := len(dst)
 	var allowBuf [8][2]int
 	allows := allowBuf[:0]
-	l.ac.each(norm, func(id, s, e int) {
-		p := &l.pats[id]
-		if p.wordL && s > 0 && textscan.IsWordByte(norm[s-1]) || p.wordR && e < len(norm) && textscan.IsWordByte(norm[e]) {
-			return
+	l.ac.each(norm, func(id, s, e int) { dst, allows = l.occurrence(norm, id, s, e, dst, allows) })
+	return finish(dst, first, allows)
+}
+
+// MatchText is Match on t.Norm, from the pass a Scanner of l's already
+// made over t (Scanner.Scan) when there is one.
+func (l *Lexicon) MatchText(t *normalize.Text, dst []Hit) []Hit {
+	if l.empty || t.Norm == "" {
+		return dst
+	}
+	memo := t.Memo(scanKey{})
+	if memo == nil {
+		return l.Match(t.Norm, dst)
+	}
+	sc := memo.Value.(*scan)
+	i, ok := sc.s.index[l]
+	if !ok || sc.norm != t.Norm {
+		return l.Match(t.Norm, dst)
+	}
+	first := len(dst)
+	var allowBuf [8][2]int
+	allows := allowBuf[:0]
+	for _, o := range sc.occ {
+		if int(o.lex) == i {
+			dst, allows = l.occurrence(t.Norm, int(o.id), int(o.start), int(o.end), dst, allows)
 		}
-		if p.allow {
-			allows = append(allows, [2]int{s, e})
-			return
-		}
-		dst = append(dst, Hit{Entry: p.entry, Set: p.set, Start: s, End: e})
-	})
+	}
+	return finish(dst, first, allows)
+}
+
+// occurrence takes the automaton's occurrence of pattern id at
+// norm[s:e]: a hit appended to dst, an allow phrase's span to allows, or
+// nothing when the term needs a word boundary there.
+func (l *Lexicon) occurrence(norm string, id, s, e int, dst []Hit, allows [][2]int) ([]Hit, [][2]int) {
+	p := &l.pats[id]
+	if p.wordL && s > 0 && textscan.IsWordByte(norm[s-1]) || p.wordR && e < len(norm) && textscan.IsWordByte(norm[e]) {
+		return dst, allows
+	}
+	if p.allow {
+		return dst, append(allows, [2]int{s, e})
+	}
+	return append(dst, Hit{Entry: p.entry, Set: p.set, Start: s, End: e}), allows
+}
+
+// finish drops the hits after first that an allow phrase covers and
+// orders them by Start.
+func finish(dst []Hit, first int, allows [][2]int) []Hit {
 	if len(allows) > 0 {
 		kept := dst[:first]
 		for _, h := range dst[first:] {

@@ -67,29 +67,43 @@ type Text struct {
 	memo atomic.Pointer[Memo]
 }
 
-// Memo is a vector a detector computed from the whole of a Text, kept
-// with the text for the next detector that needs the same: two families
-// judged by one learned model (tone and complaint) score a message once.
-// A Memo is never changed once kept.
+// Memo is something a detector worked out from the whole of a Text,
+// kept with the text for the next detector that needs the same: two
+// families judged by one learned model (tone and complaint) score a
+// message once, and the lexicons of all families are matched in one
+// pass. A Memo is never changed once kept.
 type Memo struct {
-	// Owner is what computed Values (the model); a memo serves only the
-	// same owner.
+	// Owner is what worked Value out (the model, the lexicons' scanner);
+	// a memo serves only the same owner.
 	Owner any
-	// Values are what it computed.
-	Values []float32
+	// Value is what it worked out; its owner knows its type.
+	Value any
+
+	next *Memo // the memo kept before this one
 }
 
 // Memo returns the memo kept for owner (see SetMemo), or nil.
 func (t *Text) Memo(owner any) *Memo {
-	if m := t.memo.Load(); m != nil && m.Owner == owner {
-		return m
+	for m := t.memo.Load(); m != nil; m = m.next {
+		if m.Owner == owner {
+			return m
+		}
 	}
 	return nil
 }
 
-// SetMemo keeps m with the text, in place of any other, until the Text
-// is normalized into again. m must not change afterwards.
-func (t *Text) SetMemo(m *Memo) { t.memo.Store(m) }
+// SetMemo keeps m with the text, before the others (a later one of the
+// same owner hides an earlier), until the Text is normalized into again.
+// m must not change afterwards.
+func (t *Text) SetMemo(m *Memo) {
+	for {
+		old := t.memo.Load()
+		m.next = old
+		if t.memo.CompareAndSwap(old, m) {
+			return
+		}
+	}
+}
 
 type span struct{ start, end int32 }
 

@@ -205,7 +205,7 @@ func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detector
 		return dst
 	}
 	var buf [hitBuf]lexicon.Hit
-	s := &scan{d: d, t: t, norm: t.Norm, hits: d.lex.Match(t.Norm, buf[:0]), dst: dst}
+	s := &scan{d: d, t: t, norm: t.Norm, hits: d.lex.MatchText(t, buf[:0]), dst: dst}
 	s.han = hasHan(s.norm)
 	s.numbers()
 	s.emails()
@@ -304,3 +304,8 @@ func hasHan(s string) bool {
 	}
 	return false
 }
+
+// Lexicon returns the detector's compiled lexicon (its context words and
+// sets), so that an inspector can match it in one pass with the other
+// families' (lexicon.Scanner).
+func (d *Detector) Lexicon() *lexicon.Lexicon { return d.lex }

@@ -107,7 +107,7 @@ const maxHits = 16
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	var buf [maxHits]lexicon.Hit
 	first := len(dst)
-	dst = lexdetect.Scan(d, t, d.Lexicon().Match(t.Norm, buf[:0]), dst, (*Detector).claim, merge)
+	dst = lexdetect.Scan(d, t, d.Lexicon().MatchText(t, buf[:0]), dst, (*Detector).claim, merge)
 	if d.obf != nil {
 		d.obf.each(t.Norm, func(s, e int, entry *lexicon.Entry) {
 			if !partNumber(t.Norm, s, e) {

@@ -72,6 +72,7 @@ func (in *Inspector) buildDetectors(p *rules.Policy, data map[string]any) error 
 		return err
 	}
 	in.agent, in.customer = base.agent, base.customer
+	in.scan = [2]*lexicon.Scanner{scannerOf(base.agent), scannerOf(base.customer)}
 	tenants, err := tenantConfigs(data, fams)
 	if err != nil {
 		return err
@@ -85,9 +86,26 @@ func (in *Inspector) buildDetectors(p *rules.Policy, data map[string]any) error 
 			in.byTenant = map[string][2][]detectors.Detector{}
 		}
 		in.byTenant[id] = [2][]detectors.Detector{set.agent, set.customer}
+		if in.tenantScan == nil {
+			in.tenantScan = map[string][2]*lexicon.Scanner{}
+		}
+		in.tenantScan[id] = [2]*lexicon.Scanner{scannerOf(set.agent), scannerOf(set.customer)}
 	}
 	in.version = lexiconVersion(base.all)
 	return nil
+}
+
+// scannerOf returns a Scanner of the lexicons of dets (those that have
+// one), so that a message is matched against all of them in one pass; nil
+// when fewer than two have one.
+func scannerOf(dets []detectors.Detector) *lexicon.Scanner {
+	var lexs []*lexicon.Lexicon
+	for _, d := range dets {
+		if l, ok := d.(interface{ Lexicon() *lexicon.Lexicon }); ok {
+			lexs = append(lexs, l.Lexicon())
+		}
+	}
+	return lexicon.NewScanner(lexs...)
 }
 
 // lexiconFiles returns each family's lexicon file by family name: the

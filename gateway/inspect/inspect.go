@@ -30,6 +30,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/complaint"
+	"github.com/xunjian/xunjian/detectors/lexicon"
 	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/rules"
@@ -71,14 +72,18 @@ type Inspector struct {
 	customer []detectors.Detector // run on customer messages
 	// byTenant holds the detector sets of tenants with their own link
 	// allowlist: [0] for agent drafts, [1] for customer messages.
-	byTenant  map[string][2][]detectors.Detector
-	privacy   *privacy.Detector
-	complaint *complaint.Detector
-	policy    *rules.Policy
-	maxText   int
-	version   string
-	cache     *findingsCache // nil: no cache
-	decide    func(context.Context, *rules.Input) (rules.Decision, error)
+	byTenant map[string][2][]detectors.Detector
+	// scan matches the lexicons of the agent's and the customer's
+	// detectors in one pass ([0] and [1]); tenantScan those of byTenant's.
+	scan       [2]*lexicon.Scanner
+	tenantScan map[string][2]*lexicon.Scanner
+	privacy    *privacy.Detector
+	complaint  *complaint.Detector
+	policy     *rules.Policy
+	maxText    int
+	version    string
+	cache      *findingsCache // nil: no cache
+	decide     func(context.Context, *rules.Input) (rules.Decision, error)
 	// scratch recycles normalization buffers between requests; nothing in
 	// a Verdict refers to them.
 	scratch sync.Pool // *scratch
@@ -685,16 +690,18 @@ func isContactDigit(r rune) bool {
 // detect appends the findings of every detector that applies to the
 // tenant and role.
 func (in *Inspector) detect(t *normalize.Text, tenant, role string, dst []detectors.Finding) []detectors.Finding {
-	dets := in.agent
+	side := 0
 	if role == RoleCustomer {
+		side = 1
+	}
+	dets, scan := in.agent, in.scan[side]
+	if side == 1 {
 		dets = in.customer
 	}
 	if own, ok := in.byTenant[tenant]; ok {
-		dets = own[0]
-		if role == RoleCustomer {
-			dets = own[1]
-		}
+		dets, scan = own[side], in.tenantScan[tenant][side]
 	}
+	scan.Scan(t)
 	for _, d := range dets {
 		dst = d.Detect(t, dst)
 	}

@@ -105,14 +105,16 @@ type kept struct {
 // scores returns the model's scores of t's message: those another
 // family's judge of the same model kept with t, else computed and kept.
 func (j *Judge) scores(t *normalize.Text) []float32 {
-	if m := t.Memo(j.m); m != nil && len(m.Values) == j.labels {
-		return m.Values
+	if m := t.Memo(j.m); m != nil {
+		if k, ok := m.Value.(*kept); ok {
+			return k.scores[:j.labels]
+		}
 	}
 	k := new(kept)
 	j.m.Scores(t.Norm, k.scores[:j.labels])
-	k.memo = normalize.Memo{Owner: j.m, Values: k.scores[:j.labels]}
+	k.memo = normalize.Memo{Owner: j.m, Value: k}
 	t.SetMemo(&k.memo)
-	return k.memo.Values
+	return k.scores[:j.labels]
 }
 
 // severity grows with the probability: high from 0.9, medium from 0.7,

@@ -86,8 +86,9 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	# bands raises none); then those of the enforced custom rules (package
 	# xunjian.custom). An agent's finding is looked up in the tenant's
 	# finding table (finding_tables, below): its detector and kind, then
-	# its severity (one the table does not name is "other"), then the
-	# language give the reason but its index, or false for none.
+	# its severity (one the table does not name is "other") give the
+	# reason's rule and action, or false for none; the kind's texts in the
+	# draft's language complete it.
 	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null)], default_finding_table)
 	reasons := array.concat(
 		array.concat(
@@ -97,8 +98,8 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 					some i, f in input.findings
 					not startswith(object.get(f, "rule", ""), "model:")
 					t := table[f.detector][f.kind]
-					e := object.get(t.by, f.severity, t.other)[language]
-					r := {"rule": e.rule, "action": e.action, "message": e.message, "finding": i, "suggestion": e.suggestion}
+					e := object.get(t.by, f.severity, t.other)
+					r := {"rule": e.rule, "action": e.action, "message": t.message[language], "finding": i, "suggestion": t.suggestion[language]}
 				],
 				# A role other than agent and customer (the gateway sends
 				# neither): the same mapping, worked out per finding.
@@ -212,16 +213,17 @@ default_finding_table := finding_table({})
 # finding_table(tenant) maps each kind named in config.kinds,
 # config.actions or tenant (a tenant's actions), by detector and kind
 # (by_parts), to
-#   {"by": {severity: entry}, "other": entry}
+#   {"by": {severity: entry}, "other": entry, "message": {language: text},
+#    "suggestion": {language: text}}
 # "by" has the severities the kind's severity_actions names, and info;
-# "other" is for every other severity. An entry is the reason of an
-# agent's finding of that kind and severity, per language ("zh", "en"),
-# but its index: the action is the severity's action (severity_actions),
-# else the tenant's, else config's, else allow, capped at info_max_action
-# for info; a reason only when that is above allow and agents are among
-# the kind's roles. false when there is none. Every kind maps to nothing
-# when info_max_action is not an action.
-finding_table(tenant) := by_parts({k: {"by": by, "other": other} |
+# "other" is for every other severity. An entry is the rule and action of
+# the reason an agent's finding of that kind and severity gets: the
+# severity's action (severity_actions), else the tenant's, else config's,
+# else allow, capped at info_max_action for info; a reason only when that
+# is above allow and agents are among the kind's roles; false when there
+# is none. Every kind maps to nothing when info_max_action is not an
+# action. The texts are the kind's, per language ("zh", "en").
+finding_table(tenant) := by_parts({k: {"by": by, "other": other, "message": message, "suggestion": suggestion} |
 	info_cap := ranks[data.xunjian.config.info_max_action]
 	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
 	spec := object.get(data.xunjian.config.kinds, k, {})
@@ -231,6 +233,8 @@ finding_table(tenant) := by_parts({k: {"by": by, "other": other} |
 		cap := object.get({"info": info_cap}, s, 4)
 	}
 	other := finding_entry(k, spec, base, 4)
+	message := {"zh": object.get(spec, ["message", "zh"], k), "en": object.get(spec, ["message", "en"], k)}
+	suggestion := {"zh": object.get(spec, ["suggestion", "zh"], ""), "en": object.get(spec, ["suggestion", "en"], "")}
 })
 
 # alert_specs holds the alert spec of each kind that has one, by detector
@@ -241,30 +245,17 @@ alert_specs := by_parts({k: spec.alert | some k, spec in data.xunjian.config.kin
 # m[k] is by_parts(m)[d][x] for every d and x that concat(".", [d, x])
 # makes k of (every split of k at one of its dots), so that a finding's
 # entry is found without building its name.
-by_parts(m) := {d: {k: v |
-	some k0, v in m
-	some i in indexof_n(k0, ".")
-	substring(k0, 0, i) == d
-	k := substring(k0, i + 1, -1)
-} |
-	some k0, _ in m
-	some i in indexof_n(k0, ".")
-	d := substring(k0, 0, i)
-}
+by_parts(m) := object.union_n([{substring(k, 0, i): {substring(k, i + 1, -1): v}} |
+	some k, v in m
+	some i in indexof_n(k, ".")
+])
 
 # finding_entry is finding_table's entry for an action a0 and a cap.
-finding_entry(k, spec, a0, cap) := {language: {
-	"rule": concat(".", [k, a]),
-	"action": a,
-	"message": object.get(spec, ["message", language], k),
-	"suggestion": object.get(spec, ["suggestion", language], ""),
-} |
-	some language in ["zh", "en"]
-	a := action_names[rank]
-} if {
+finding_entry(k, spec, a0, cap) := {"rule": concat(".", [k, a]), "action": a} if {
 	"agent" in object.get(spec, "roles", ["agent"])
 	rank := min([ranks[a0], cap])
 	rank > 0
+	a := action_names[rank]
 } else := false
 
 # shadow_reasons are the would-be reasons of the shadow rules (package
