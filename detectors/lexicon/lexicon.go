@@ -214,8 +214,8 @@ func (l *Lexicon) MatchText(t *normalize.Text, dst []Hit) []Hit {
 		return l.Match(t.Norm, dst)
 	}
 	sc := memo.Value.(*scan)
-	i, ok := sc.s.index[l]
-	if !ok || sc.norm != t.Norm {
+	i, ok := sc.s.index[l.version]
+	if !ok || sc.s.count[i] != len(l.terms) || sc.norm != t.Norm {
 		return l.Match(t.Norm, dst)
 	}
 	first := len(dst)

@@ -13,9 +13,13 @@ import "github.com/xunjian/xunjian/detectors/normalize"
 // giving exactly what its Match would. A Scanner is immutable and safe
 // for concurrent use.
 type Scanner struct {
-	ac    *automaton
-	from  []origin // by the Scanner's pattern index
-	index map[*Lexicon]int
+	ac   *automaton
+	from []origin // by the Scanner's pattern index
+	// index holds the lexicons' indexes by version: a lexicon compiled
+	// again from the same file (a tenant's copy) has the same patterns in
+	// the same order, so the Scanner serves it too.
+	index map[string]int
+	count []int // each lexicon's number of patterns, checked on use
 }
 
 // origin is where a Scanner's pattern comes from: a lexicon (its index)
@@ -25,17 +29,18 @@ type origin struct{ lex, id int32 }
 // NewScanner returns a Scanner of the distinct, non-empty lexicons in
 // lexs, or nil when there are fewer than two (nothing to share).
 func NewScanner(lexs ...*Lexicon) *Scanner {
-	s := &Scanner{index: map[*Lexicon]int{}}
+	s := &Scanner{index: map[string]int{}}
 	var terms []string
 	for _, l := range lexs {
 		if l == nil || l.empty {
 			continue
 		}
-		if _, dup := s.index[l]; dup {
+		if _, dup := s.index[l.version]; dup {
 			continue
 		}
 		i := len(s.index)
-		s.index[l] = i
+		s.index[l.version] = i
+		s.count = append(s.count, len(l.terms))
 		for id, t := range l.terms {
 			terms = append(terms, t)
 			s.from = append(s.from, origin{int32(i), int32(id)})
@@ -46,6 +51,24 @@ func NewScanner(lexs ...*Lexicon) *Scanner {
 	}
 	s.ac = buildAutomaton(terms)
 	return s
+}
+
+// Covers reports whether s matches every lexicon of lexs (or one of the
+// same content): a Scanner built for one detector set serves another that
+// uses the same lexicons.
+func (s *Scanner) Covers(lexs ...*Lexicon) bool {
+	if s == nil {
+		return false
+	}
+	for _, l := range lexs {
+		if l == nil || l.empty {
+			continue
+		}
+		if i, ok := s.index[l.version]; !ok || s.count[i] != len(l.terms) {
+			return false
+		}
+	}
+	return true
 }
 
 // scanKey is the owner of a Scanner's memo on a Text: one scan per text

@@ -72,7 +72,7 @@ func (in *Inspector) buildDetectors(p *rules.Policy, data map[string]any) error 
 		return err
 	}
 	in.agent, in.customer = base.agent, base.customer
-	in.scan = [2]*lexicon.Scanner{scannerOf(base.agent), scannerOf(base.customer)}
+	in.scan = [2]*lexicon.Scanner{lexicon.NewScanner(lexiconsOf(base.agent)...), lexicon.NewScanner(lexiconsOf(base.customer)...)}
 	tenants, err := tenantConfigs(data, fams)
 	if err != nil {
 		return err
@@ -89,23 +89,31 @@ func (in *Inspector) buildDetectors(p *rules.Policy, data map[string]any) error 
 		if in.tenantScan == nil {
 			in.tenantScan = map[string][2]*lexicon.Scanner{}
 		}
-		in.tenantScan[id] = [2]*lexicon.Scanner{scannerOf(set.agent), scannerOf(set.customer)}
+		// A scanner's automaton is about 10 MB: a tenant shares the base
+		// scanners when its lexicons are the base's (a link allowlist of
+		// its own changes none), and one that extends a lexicon matches
+		// family by family, as before there were scanners.
+		for side, dets := range [2][]detectors.Detector{set.agent, set.customer} {
+			if in.scan[side].Covers(lexiconsOf(dets)...) {
+				ts := in.tenantScan[id]
+				ts[side] = in.scan[side]
+				in.tenantScan[id] = ts
+			}
+		}
 	}
 	in.version = lexiconVersion(base.all)
 	return nil
 }
 
-// scannerOf returns a Scanner of the lexicons of dets (those that have
-// one), so that a message is matched against all of them in one pass; nil
-// when fewer than two have one.
-func scannerOf(dets []detectors.Detector) *lexicon.Scanner {
+// lexiconsOf returns the lexicons of dets, of those that have one.
+func lexiconsOf(dets []detectors.Detector) []*lexicon.Lexicon {
 	var lexs []*lexicon.Lexicon
 	for _, d := range dets {
 		if l, ok := d.(interface{ Lexicon() *lexicon.Lexicon }); ok {
 			lexs = append(lexs, l.Lexicon())
 		}
 	}
-	return lexicon.NewScanner(lexs...)
+	return lexs
 }
 
 // lexiconFiles returns each family's lexicon file by family name: the

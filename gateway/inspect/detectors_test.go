@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/xunjian/xunjian/detectors/diversion"
 	"github.com/xunjian/xunjian/detectors/link"
 	"github.com/xunjian/xunjian/detectors/model"
+	"github.com/xunjian/xunjian/detectors/normalize"
 	"github.com/xunjian/xunjian/detectors/privacy"
 	"github.com/xunjian/xunjian/detectors/registry"
 	"github.com/xunjian/xunjian/detectors/tone"
@@ -171,6 +173,44 @@ func BenchmarkNew(b *testing.B) {
 	for b.Loop() {
 		if _, err := New(p, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestTenantScanners: a tenant whose lexicons are the base's (a link
+// allowlist of its own) matches them with the base's one-pass scanner; a
+// tenant that extends a lexicon matches family by family (no scanner of
+// its own: one is about 10 MB), and finds the same as with one.
+func TestTenantScanners(t *testing.T) {
+	p, err := rules.Load(context.Background(), bundleWith(t, map[string]string{
+		"xunjian/tenants/acme/data.json": acmeData,
+		"xunjian/tenants/beta/data.json": `{"link_allow": ["beta.example"]}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.tenantScan["beta"]; got != in.scan {
+		t.Errorf("beta's scanners %p, want the base's %p", got, in.scan)
+	}
+	if got := in.tenantScan["acme"]; got[0] != nil {
+		t.Errorf("acme (its own tone lexicon) has an agent scanner %p, want none", got[0])
+	}
+	var buf normalize.Buffer
+	for _, text := range []string{"小宝贝你是不是傻，加我微信abc12345", "全网最低价，我保证今天发货"} {
+		var one, own normalize.Text
+		in.norm.NormalizeInto(&one, &buf, text)
+		got := fmt.Sprint(in.detect(&one, "acme", RoleAgent, nil))
+		in.norm.NormalizeInto(&own, &buf, text)
+		var want []detectors.Finding
+		for _, d := range in.byTenant["acme"][0] {
+			want = d.Detect(&own, want)
+		}
+		if got != fmt.Sprint(want) {
+			t.Errorf("acme %q: %s, want %v", text, got, want)
 		}
 	}
 }
