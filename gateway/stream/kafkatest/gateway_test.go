@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/gateway/stream/event/eventtest"
 	"github.com/xunjian/xunjian/internal/testproc"
@@ -270,12 +268,7 @@ var seqRE = regexp.MustCompile(`^第(\d+)条`)
 func consumeUntil(t *testing.T, brokers, topic string, want map[string]bool, d time.Duration) []got {
 	t.Helper()
 	start := time.Now()
-	waitTopic(t, strings.Split(brokers, ",")[0], topic)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: strings.Split(brokers, ","), Topic: topic, GroupID: topic + "-check",
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, WatchPartitionChanges: true,
-	})
-	defer r.Close()
+	r := Reader(t, nil, strings.Split(brokers, ","), topic)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	schema := eventtest.Compile(t, event.Schema())
@@ -328,28 +321,6 @@ func consumeUntil(t *testing.T, brokers, topic string, want map[string]bool, d t
 	}
 	t.Logf("%s: %d events in %v", topic, len(out), time.Since(start).Round(time.Millisecond))
 	return out
-}
-
-// waitTopic waits until the gateway has created topic: a consumer group
-// that joins before a topic exists is assigned no partition.
-func waitTopic(t *testing.T, broker, topic string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := kafka.Dial("tcp", broker)
-		if err == nil {
-			parts, perr := conn.ReadPartitions(topic)
-			conn.Close()
-			if perr == nil && len(parts) > 0 {
-				return
-			}
-			err = perr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("topic %s never appeared: %v", topic, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // checkDelivery checks that every answered draft has its event (event_id =

@@ -141,9 +141,24 @@ func CreateTopic(t testing.TB, broker, topic string, partitions int) {
 	})
 	// Metadata reaches the broker shortly after the controller accepts the
 	// topic: wait for every partition to have a leader.
+	waitLeaders(t, kafka.DefaultDialer, []string{broker}, topic, partitions)
+}
+
+// waitLeaders waits (at most 30 s) until topic has partitions (want of
+// them; any number when want is 0), each with a leader, as the first
+// broker answers through dialer.
+func waitLeaders(t testing.TB, dialer *kafka.Dialer, brokers []string, topic string, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for {
-		parts, err := conn.ReadPartitions(topic)
-		ready := err == nil && len(parts) == partitions
+		var parts []kafka.Partition
+		conn, err := dialer.DialContext(ctx, "tcp", brokers[0])
+		if err == nil {
+			parts, err = conn.ReadPartitions(topic)
+			conn.Close()
+		}
+		ready := err == nil && len(parts) > 0 && (want == 0 || len(parts) == want)
 		for _, p := range parts {
 			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
 		}
@@ -152,7 +167,7 @@ func CreateTopic(t testing.TB, broker, topic string, partitions int) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("topic %s not ready (partitions %d, last error %v): %v", topic, len(parts), err, ctx.Err())
+			t.Fatalf("topic %s not ready on %v (partitions %d, last error %v): %v", topic, brokers, len(parts), err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -170,28 +185,7 @@ func Reader(t testing.TB, dialer *kafka.Dialer, brokers []string, topic string) 
 	if dialer == nil {
 		dialer = kafka.DefaultDialer
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		var parts []kafka.Partition
-		conn, err := dialer.DialContext(ctx, "tcp", brokers[0])
-		if err == nil {
-			parts, err = conn.ReadPartitions(topic)
-			conn.Close()
-		}
-		ready := err == nil && len(parts) > 0
-		for _, p := range parts {
-			ready = ready && p.Leader.ID >= 0 && p.Leader.Host != ""
-		}
-		if ready {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s not ready on %v (partitions %d, last error %v): %v", topic, brokers, len(parts), err, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitLeaders(t, dialer, brokers, topic, 0)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("%s-check-%d", topic, time.Now().UnixNano()), Dialer: dialer,
 		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
