@@ -101,8 +101,7 @@ func (cs *constants) warm(ctx context.Context, p *Policy) {
 		if err != nil {
 			continue
 		}
-		q := topdown.NewQuery(body).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(p.txn).
-			WithBaseCache(p.cache).WithMetrics(noMetrics).WithVirtualCache(cs.frame()).WithCancel(c)
+		q := p.newQuery(body).WithVirtualCache(cs.frame()).WithCancel(c)
 		if _, err := q.Run(ctx); err != nil {
 			continue // the drafts meet it, as above
 		}

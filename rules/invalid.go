@@ -265,13 +265,7 @@ func (p *Policy) evalRaw(ctx context.Context, in *Input, tr topdown.QueryTracer)
 
 // evalValue is evalRaw for an input document given as a value.
 func (p *Policy) evalValue(ctx context.Context, input ast.Value, tr topdown.QueryTracer) (*ast.Term, error) {
-	q := topdown.NewQuery(p.query).
-		WithCompiler(p.compiler).
-		WithStore(p.store).
-		WithTransaction(p.txn).
-		WithInput(ast.NewTerm(input)).
-		WithBaseCache(p.cache).
-		WithMetrics(noMetrics)
+	q := p.newQuery(p.query).WithInput(ast.NewTerm(input))
 	switch {
 	case tr != nil:
 		// A trace shows every rule evaluated, constants included.
@@ -297,6 +291,14 @@ func (p *Policy) evalValue(ctx context.Context, input ast.Value, tr topdown.Quer
 		return nil, fmt.Errorf("%w (policy %s)", ErrUndefined, p.revision)
 	}
 	return t, nil
+}
+
+// newQuery returns a query of body on the policy's compiled modules,
+// data (its one read transaction and base-document cache), without
+// metrics.
+func (p *Policy) newQuery(body ast.Body) *topdown.Query {
+	return topdown.NewQuery(body).WithCompiler(p.compiler).WithStore(p.store).WithTransaction(p.txn).
+		WithBaseCache(p.cache).WithMetrics(noMetrics)
 }
 
 // compileDecisionSchema compiles the embedded decision.schema.json.

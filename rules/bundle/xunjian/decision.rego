@@ -102,32 +102,26 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 					r := {"rule": e.rule, "action": e.action, "message": t.message[language], "finding": i, "suggestion": t.suggestion[language]}
 				],
 				# A role other than agent and customer (the gateway sends
-				# neither): the same mapping, worked out per finding.
+				# neither): the same mapping (finding_entry), worked out per
+				# finding for that role.
 				[r |
 					who != "agent"
 					who != "customer"
-					actions := data.xunjian.config.actions
 					tenant := tenant_actions
-					whos := [who]
-					message := ["message", language]
-					suggestion := ["suggestion", language]
-					caps := [{"info": c} | c := rank_of[data.xunjian.config.info_max_action]]
 					some i, f in input.findings
 					not startswith(object.get(f, "rule", ""), "model:")
 					severity := f.severity
 					concat(".", [f.detector, f.kind], k)
 					object.get(kinds, k, {}, spec)
-					who in object.get(spec, "roles", whos)
-					object.get(spec, ["severity_actions", severity], object.get(tenant, k, object.get(actions, k, "allow")), a0)
-					min([rank_of[a0], object.get(caps[0], severity, 4)], rank)
-					rank > 0
-					a := name_of[rank]
+					base := object.get(tenant, k, object.get(data.xunjian.config.actions, k, "allow"))
+					cap := object.get({"info": ranks[data.xunjian.config.info_max_action]}, severity, 4)
+					e := finding_entry(k, spec, object.get(spec, ["severity_actions", severity], base), cap, who)
 					r := {
-						"rule": concat(".", [k, a]),
-						"action": a,
-						"message": object.get(spec, message, k),
+						"rule": e.rule,
+						"action": e.action,
+						"message": object.get(spec, ["message", language], k),
 						"finding": i,
-						"suggestion": object.get(spec, suggestion, ""),
+						"suggestion": object.get(spec, ["suggestion", language], ""),
 					}
 				],
 			),
@@ -228,11 +222,11 @@ finding_table(tenant) := by_parts({k: {"by": by, "other": other, "message": mess
 	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
 	spec := object.get(data.xunjian.config.kinds, k, {})
 	base := object.get(tenant, k, object.get(data.xunjian.config.actions, k, "allow"))
-	by := {s: finding_entry(k, spec, object.get(spec, ["severity_actions", s], base), cap) |
+	by := {s: finding_entry(k, spec, object.get(spec, ["severity_actions", s], base), cap, "agent") |
 		some s in (object.keys(object.get(spec, "severity_actions", {})) | {"info"})
 		cap := object.get({"info": info_cap}, s, 4)
 	}
-	other := finding_entry(k, spec, base, 4)
+	other := finding_entry(k, spec, base, 4, "agent")
 	message := {"zh": object.get(spec, ["message", "zh"], k), "en": object.get(spec, ["message", "en"], k)}
 	suggestion := {"zh": object.get(spec, ["suggestion", "zh"], ""), "en": object.get(spec, ["suggestion", "en"], "")}
 })
@@ -250,9 +244,11 @@ by_parts(m) := object.union_n([{substring(k, 0, i): {substring(k, i + 1, -1): v}
 	some i in indexof_n(k, ".")
 ])
 
-# finding_entry is finding_table's entry for an action a0 and a cap.
-finding_entry(k, spec, a0, cap) := {"rule": concat(".", [k, a]), "action": a} if {
-	"agent" in object.get(spec, "roles", ["agent"])
+# finding_entry is the rule and action of the reason a finding of kind k
+# (its spec) gets from a draft of role who, for an action a0 and a cap;
+# false when there is none. finding_table uses it for agents.
+finding_entry(k, spec, a0, cap, who) := {"rule": concat(".", [k, a]), "action": a} if {
+	who in object.get(spec, "roles", [who])
 	rank := min([ranks[a0], cap])
 	rank > 0
 	a := action_names[rank]
