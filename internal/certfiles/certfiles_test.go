@@ -1,7 +1,6 @@
 package certfiles
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -9,31 +8,14 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xunjian/xunjian/internal/testpki"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // mtlsServer is a loopback TLS server (tls.Listen) that requires a client
 // certificate signed by clients and reports, per connection, the
@@ -113,7 +95,7 @@ func TestClientRotation(t *testing.T) {
 	dir := t.TempDir()
 	first := clients.Issue(t, "client-1")
 	certFile, keyFile := first.Write(t, dir, "client")
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	r, err := New(Files{CertFile: certFile, KeyFile: keyFile, CAFile: serverCA.WriteCA(t, dir, "ca.pem")},
 		Options{Client: true, Logger: slog.New(slog.NewTextHandler(logs, nil)).With("kafka", "test")})
 	if err != nil {

@@ -1,7 +1,6 @@
 package servertls
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -9,23 +8,23 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xunjian/xunjian/internal/testpki"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // server is a TLS echo-less server: it completes handshakes and closes.
 type server struct {
 	addr string
-	logs *syncBuffer
+	logs *testproc.Buffer
 	r    *Reloader
 }
 
 func serve(t *testing.T, cfg Config) *server {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	cfg.Defaults()
 	r, err := New(cfg, Options{Name: "test", Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -69,23 +68,6 @@ func (s *server) dial(conf *tls.Config) (*x509.Certificate, error) {
 		return nil, err
 	}
 	return c.ConnectionState().PeerCertificates[0], nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRotation: new files are presented by the next handshake, without a
