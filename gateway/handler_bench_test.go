@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -22,7 +23,9 @@ import (
 // gateway): /v1/check with a JSON body, dev credentials from loopback.
 // "unique" drafts are each new text (the traffic the findings cache
 // cannot help); "repeated" cycle through 10 texts; "unique-nocache" has
-// the caches off. 256 conversations, 32 agents.
+// the caches off. 256 conversations, 32 agents. retained-B/op is the heap
+// still live after the run per draft (what the caches keep: the garbage
+// collector scans it on every cycle).
 func BenchmarkHandler(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
@@ -68,6 +71,9 @@ func BenchmarkHandler(b *testing.B) {
 			var req fasthttp.Request
 			var rc fasthttp.RequestCtx
 			i := 0
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
 			b.ReportAllocs()
 			for b.Loop() {
 				req.Reset()
@@ -84,6 +90,10 @@ func BenchmarkHandler(b *testing.B) {
 				}
 				i++
 			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(i), "retained-B/op")
 		})
 	}
 }

@@ -2,6 +2,8 @@ package inspect
 
 import (
 	"fmt"
+	"hash/maphash"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,8 +15,16 @@ import (
 // agents send the same canned phrases again and again. A new lexicon or
 // policy builds a new Inspector with a new cache, and the lexicon version
 // is in the key as well, so a stale detection is never served.
+//
+// Most drafts are new text that is never sent again, and storing each of
+// them would cost a ristretto Set, a copy of its findings and, until the
+// cache is full, heap that the garbage collector scans on every cycle. So
+// a detection is stored on its text's second sighting (the doorkeeper's
+// job): a quick reply is cached from its second use, a one-off draft
+// never.
 type findingsCache struct {
 	c            *ristretto.Cache[string, *detection]
+	door         doorkeeper
 	hits, misses atomic.Uint64
 }
 
@@ -27,7 +37,10 @@ func newFindingsCache(maxBytes int64) (*findingsCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("findings cache: %w", err)
 	}
-	return &findingsCache{c: c}, nil
+	// About one slot per entry the cache can hold (a few hundred bytes
+	// each), so a text is remembered for about as many other texts as the
+	// cache holds.
+	return &findingsCache{c: c, door: newDoorkeeper(maxBytes / 256)}, nil
 }
 
 func (f *findingsCache) get(key string) (*detection, bool) {
@@ -40,12 +53,45 @@ func (f *findingsCache) get(key string) (*detection, bool) {
 	return d, ok
 }
 
+// set stores d under key if key was seen before (see findingsCache).
 func (f *findingsCache) set(key string, d *detection) {
+	if !f.door.seenBefore(key) {
+		return
+	}
 	cost := int64(len(key) + len(d.norm) + 64)
 	for _, x := range d.findings {
 		cost += int64(len(x.Evidence)+len(x.Detector)+len(x.Kind)+len(x.Lexicon)+len(x.Rule)) + 64
 	}
 	f.c.Set(key, d, cost)
+}
+
+// doorkeeper remembers the keys it was last shown, one hash per slot of a
+// direct-mapped table: a key is forgotten when a later one takes its slot.
+// It holds no pointers, so the garbage collector never scans it, and it is
+// safe for concurrent use (a race between two keys of one slot only makes
+// one of them look new).
+type doorkeeper struct {
+	seed  maphash.Seed
+	slots []atomic.Uint64
+}
+
+// newDoorkeeper returns a doorkeeper with at least n slots (a power of two,
+// from 1,024 to 4 Mi).
+func newDoorkeeper(n int64) doorkeeper {
+	n = min(max(n, 1<<10), 1<<22)
+	size := uint64(1) << bits.Len64(uint64(n-1))
+	return doorkeeper{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, size)}
+}
+
+// seenBefore reports whether key is remembered, and remembers it.
+func (d *doorkeeper) seenBefore(key string) bool {
+	h := maphash.String(d.seed, key) | 1 // never 0, an empty slot
+	s := &d.slots[h&uint64(len(d.slots)-1)]
+	if s.Load() == h {
+		return true
+	}
+	s.Store(h)
+	return false
 }
 
 // cacheKey joins the parts with their lengths, so no two different tuples

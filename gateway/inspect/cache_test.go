@@ -2,7 +2,9 @@ package inspect
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func TestFindingsCache(t *testing.T) {
 		{Text: "再不处理我就打12315投诉你们", Role: RoleAgent, TenantID: "a"},
 		{Text: "加我微信 wxid_abc123", TenantID: "b"},
 	}
-	for round := range 3 {
+	for round := range 4 {
 		for _, req := range texts {
 			got, err := inspectInto(in, ctx, req, nil, time.Now())
 			if err != nil {
@@ -54,8 +56,64 @@ func TestFindingsCache(t *testing.T) {
 		in.cache.c.Wait() // ristretto stores asynchronously
 	}
 	hits, misses := in.CacheStats()
-	if misses != uint64(len(texts)) || hits != uint64(2*len(texts)) {
-		t.Errorf("hits %d misses %d, want %d and %d: each distinct (tenant, role, text) misses once", hits, misses, 2*len(texts), len(texts))
+	if misses != uint64(2*len(texts)) || hits != uint64(2*len(texts)) {
+		t.Errorf("hits %d misses %d, want %d and %d: each distinct (tenant, role, text) misses twice (its first sighting is not stored), then hits", hits, misses, 2*len(texts), 2*len(texts))
+	}
+}
+
+// TestFindingsCacheSecondSighting: a draft sent once is not stored (most
+// drafts are new text, never sent again); from its second sighting it is.
+func TestFindingsCacheSecondSighting(t *testing.T) {
+	in := cachedInspector(t)
+	ctx := context.Background()
+	once := make([]Request, 500)
+	for i := range once {
+		once[i] = Request{Text: fmt.Sprintf("您好，订单 %d 已发货，请注意查收", 100000+i), Role: RoleAgent, TenantID: "a"}
+		if _, err := inspectInto(in, ctx, once[i], nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quick := Request{Text: "亲，您好，很高兴为您服务", Role: RoleAgent, TenantID: "a"}
+	for range 2 {
+		if _, err := inspectInto(in, ctx, quick, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.cache.c.Wait()
+	stored := 0
+	for _, req := range once {
+		if _, ok := in.cache.c.Get(cacheKey(req.TenantID, in.version, req.Role, req.Text)); ok {
+			stored++
+		}
+	}
+	if stored > 0 {
+		t.Errorf("%d of %d drafts sent once are in the cache", stored, len(once))
+	}
+	if _, ok := in.cache.c.Get(cacheKey(quick.TenantID, in.version, quick.Role, quick.Text)); !ok {
+		t.Error("a quick reply sent twice is not in the cache")
+	}
+}
+
+func TestDoorkeeper(t *testing.T) {
+	d := newDoorkeeper(0)
+	if n := len(d.slots); n != 1<<10 {
+		t.Fatalf("%d slots, want the minimum 1024", n)
+	}
+	if d.seenBefore("a") {
+		t.Error("a key never shown is seen before")
+	}
+	if !d.seenBefore("a") {
+		t.Error("a key just shown is not seen before")
+	}
+	// Showing many other keys takes a's slot: it is forgotten.
+	for i := range 100 * len(d.slots) {
+		d.seenBefore(strconv.Itoa(i))
+	}
+	if d.seenBefore("a") {
+		t.Error("a key is remembered after a hundred times as many others as slots")
+	}
+	if n := len(newDoorkeeper(3000).slots); n != 4096 {
+		t.Errorf("%d slots for 3000, want the next power of two, 4096", n)
 	}
 }
 

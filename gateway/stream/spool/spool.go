@@ -8,6 +8,14 @@
 // once (consumers dedup on event_id) but an appended record is never lost
 // (given FsyncAlways, or given that the OS got to write it back).
 //
+// Acknowledgements are persisted (the checkpoint written and fsynced) on
+// every Ack under FsyncAlways; under the other policies at most once per
+// Options.Interval (and before acknowledged segments are deleted, and on
+// Close), since a shipper acks every batch, up to a hundred times a
+// second, and each checkpoint costs two fsyncs. A crash then delivers the
+// records of up to the last Interval's acknowledgements again, which
+// at-least-once delivery allows.
+//
 // # Layout
 //
 // Dir holds segment files named by the hex logical offset of their first byte
@@ -137,8 +145,9 @@ type Options struct {
 	// before Append returns), interval (flushed every Interval) or never
 	// (left to the OS). Zero means DefaultFsync (interval).
 	Fsync FsyncPolicy `yaml:"fsync"`
-	// Interval is the background fsync period of FsyncInterval. Zero
-	// means DefaultInterval (100ms).
+	// Interval is the background fsync period of FsyncInterval, and how
+	// often the checkpoint is persisted under FsyncInterval and
+	// FsyncNever. Zero means DefaultInterval (100ms).
 	Interval duration.Duration `yaml:"fsync_interval"`
 	// Logger receives recovery and damage reports. Nil means
 	// slog.Default().
@@ -239,8 +248,11 @@ type Spool struct {
 	syncMu sync.Mutex
 	synced Offset // everything below this is fsynced
 
-	// ackMu serializes Acks (the checkpoint is written outside mu).
-	ackMu sync.Mutex
+	// ackMu serializes Acks and checkpoint writes (outside mu), and
+	// guards persisted and persistedAt.
+	ackMu       sync.Mutex
+	persisted   Offset    // the acknowledged offset the checkpoint holds
+	persistedAt time.Time // when it was written
 
 	// mu guards every field below.
 	mu       sync.Mutex
@@ -385,6 +397,7 @@ func (s *Spool) recover() error {
 		acked = first
 	}
 	s.acked, s.readPos, s.synced = acked, acked, s.writeEnd
+	s.persisted = acked
 	return nil
 }
 
@@ -647,6 +660,9 @@ func (s *Spool) syncLoop() {
 			if err := s.syncTo(end); err != nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("background fsync failed", slog.String("error", err.Error()))
 			}
+			if err := s.persistAcked(); err != nil && !errors.Is(err, ErrClosed) {
+				s.log.Error("background checkpoint failed", slog.String("error", err.Error()))
+			}
 		}
 	}
 }
@@ -805,10 +821,12 @@ func (s *Spool) segmentAt(off Offset) *segment {
 }
 
 // Ack marks every record up to and including the one at upTo as delivered:
-// it persists the checkpoint and deletes segments that are wholly
-// acknowledged. upTo must be the Offset of a record returned by Read since
-// the last Rewind; acking an offset already acknowledged is a no-op. The
-// checkpoint fsync runs without blocking appenders.
+// Read and Rewind never return them again, and segments that are wholly
+// acknowledged are deleted. The checkpoint is persisted now under
+// FsyncAlways or when a segment is deleted, else within Options.Interval
+// (see the package doc); its fsyncs run without blocking appenders. upTo
+// must be the Offset of a record returned by Read since the last Rewind;
+// acking an offset already acknowledged is a no-op.
 func (s *Spool) Ack(upTo Offset) error {
 	s.ackMu.Lock()
 	defer s.ackMu.Unlock()
@@ -828,10 +846,13 @@ func (s *Spool) Ack(upTo Offset) error {
 		return fmt.Errorf("spool: ack of offset %d, which is not a record returned by Read", uint64(upTo))
 	}
 	newAcked := s.inflight[i-1].end
+	dropping := len(s.segs) > 1 && s.segs[0].end() <= newAcked
 	s.mu.Unlock()
 
-	if err := writeCheckpoint(s.opts.Dir, newAcked); err != nil {
-		return err
+	if dropping || s.opts.Fsync == FsyncAlways || time.Since(s.persistedAt) >= s.opts.Interval.D() {
+		if err := s.persist(newAcked); err != nil {
+			return err
+		}
 	}
 
 	s.mu.Lock()
@@ -903,11 +924,44 @@ func (s *Spool) Stats() Stats {
 	}
 }
 
-// Close fsyncs (unless FsyncNever), closes the files and wakes a blocked
-// Read with ErrClosed. It is idempotent; later calls return nil.
+// persist writes acked to the checkpoint. Called with ackMu held.
+func (s *Spool) persist(acked Offset) error {
+	if err := writeCheckpoint(s.opts.Dir, acked); err != nil {
+		return err
+	}
+	s.persisted, s.persistedAt = acked, time.Now()
+	return nil
+}
+
+// persistAcked persists the acknowledged offset if the checkpoint lags it.
+func (s *Spool) persistAcked() error {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	s.mu.Lock()
+	acked, closed := s.acked, s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if acked <= s.persisted {
+		return nil
+	}
+	return s.persist(acked)
+}
+
+// Close persists the checkpoint if it lags the acknowledgements, fsyncs
+// (unless FsyncNever), closes the files and wakes a blocked Read with
+// ErrClosed. It is idempotent; later calls return nil.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	ckErr := s.persistAcked()
+	s.mu.Lock()
+	if s.closed { // a concurrent Close
 		s.mu.Unlock()
 		return nil
 	}
@@ -920,9 +974,9 @@ func (s *Spool) Close() error {
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
+	err := ckErr
 	if s.opts.Fsync != FsyncNever && len(s.segs) > 0 {
-		if e := s.syncFiles(s.unsynced, s.dirDirty, s.segs[len(s.segs)-1].f); e != nil {
+		if e := s.syncFiles(s.unsynced, s.dirDirty, s.segs[len(s.segs)-1].f); e != nil && err == nil {
 			err = fmt.Errorf("spool: fsync on close: %w", e)
 		}
 		s.unsynced, s.dirDirty = nil, false

@@ -654,3 +654,95 @@ func TestRollDefersFsync(t *testing.T) {
 		t.Fatalf("FsyncAlways: %d unsynced, synced %d of %d after Append", n, synced, end)
 	}
 }
+
+// TestCheckpointPersistence: a shipper acks every batch, so the checkpoint
+// (two fsyncs) is written on every Ack only under FsyncAlways; otherwise at
+// most once per Interval, before a segment is deleted, by the background
+// loop and on Close. A crash redelivers what was acked since the last
+// write, never loses what was not acked.
+func TestCheckpointPersistence(t *testing.T) {
+	const hour = duration.Duration(time.Hour)
+	for _, tc := range []struct {
+		name string
+		o    Options
+		// wait for the background loop before the crash
+		wait bool
+		// close instead of crashing
+		close bool
+		// what a reopened spool reads first: the second Ack's records
+		// again (10) or not (20)
+		from int
+	}{
+		{"always", Options{Fsync: FsyncAlways, Interval: hour}, false, false, 20},
+		{"interval-crash", Options{Fsync: FsyncInterval, Interval: hour}, false, false, 10},
+		{"never-crash", Options{Fsync: FsyncNever, Interval: hour}, false, false, 10},
+		{"interval-close", Options{Fsync: FsyncInterval, Interval: hour}, false, true, 20},
+		{"never-close", Options{Fsync: FsyncNever, Interval: hour}, false, true, 20},
+		{"interval-loop", Options{Fsync: FsyncInterval, Interval: duration.Duration(time.Millisecond)}, true, false, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.Dir = t.TempDir()
+			s, _ := open(t, o)
+			appendN(t, s, 0, 50)
+			recs := readN(t, s, 30, 100)
+			if err := s.Ack(recs[9].Offset); err != nil { // the first Ack is persisted
+				t.Fatal(err)
+			}
+			if err := s.Ack(recs[19].Offset); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wait {
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					off, err := readCheckpoint(o.Dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if off == recs[20].Offset {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("checkpoint %d after 5s, want %d", off, recs[20].Offset)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if tc.close {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				s.abandon()
+			}
+			s2, _ := open(t, o)
+			checkSeq(t, readN(t, s2, 50-tc.from, 100), seq(tc.from, 50))
+			expectNone(t, s2)
+		})
+	}
+}
+
+// TestCheckpointBeforeDelete: an Ack that deletes a segment persists the
+// checkpoint first, whatever the interval.
+func TestCheckpointBeforeDelete(t *testing.T) {
+	o := Options{Dir: t.TempDir(), SegmentBytes: 300, Fsync: FsyncNever, Interval: duration.Duration(time.Hour)}
+	s, _ := open(t, o)
+	appendN(t, s, 0, 40)
+	recs := readN(t, s, 40, 100)
+	if err := s.Ack(recs[0].Offset); err != nil {
+		t.Fatal(err)
+	}
+	segs := s.Stats().Segments
+	if err := s.Ack(recs[30].Offset); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Segments >= segs {
+		t.Fatalf("segments %d after acking most records, %d before: none deleted", s.Stats().Segments, segs)
+	}
+	if off, err := readCheckpoint(o.Dir); err != nil || off != recs[31].Offset {
+		t.Fatalf("checkpoint %d (%v) after an Ack that deleted segments, want %d", off, err, recs[31].Offset)
+	}
+	s.abandon()
+	s2, _ := open(t, o)
+	checkSeq(t, readN(t, s2, 9, 100), seq(31, 40))
+}
