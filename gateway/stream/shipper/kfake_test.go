@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,4 +233,48 @@ func TestUnreachableThenRecoverKfake(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 	checkDelivery(t, consume(t, c.ListenAddrs(), "findings", 100, 10*time.Second), 100, "u")
+}
+
+// TestBatchesFill: events appended one at a time, a few milliseconds
+// apart, go out in batches that waited to fill (BatchTimeout), not one
+// produce request per event; and all of them arrive.
+func TestBatchesFill(t *testing.T) {
+	c := newFake(t, "findings")
+	var produces atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		produces.Add(1)
+		return nil, nil, false
+	})
+	sp := openSpool(t)
+	s, err := New(sp, Options{
+		Brokers:      c.ListenAddrs(),
+		Topic:        func(spool.Record) []string { return []string{"findings"} },
+		Headers:      tenantHeaders,
+		BatchTimeout: 300 * time.Millisecond,
+		Logger:       quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := startRun(s)
+	for i := range 40 {
+		b, _ := json.Marshal(event{EventID: fmt.Sprintf("b-%d", i), Tenant: "t0", Conv: "conv-000", Seq: i})
+		if _, err := sp.Append(context.Background(), []byte("conv-000"), b); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitDrained(t, sp, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	checkDelivery(t, consume(t, c.ListenAddrs(), "findings", 40, 10*time.Second), 40, "b")
+	// 40 events over ~100 ms with a 300 ms timeout: one batch, two if the
+	// first went out before the rest came; a produce request per event
+	// would be 40.
+	if n := produces.Load(); n > 2 {
+		t.Errorf("%d produce requests for 40 events appended within one batch timeout, want at most 2", n)
+	}
 }

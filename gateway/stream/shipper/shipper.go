@@ -277,19 +277,23 @@ func (s *Shipper) Run(ctx context.Context) error {
 		if err != nil {
 			return s.endErr(ctx, fmt.Errorf("shipper: reading spool: %w", err))
 		}
-		// Let the batch fill for up to BatchTimeout: fewer, larger requests.
+		// Let the batch fill for up to BatchTimeout: fewer, larger
+		// requests. The spool wakes the shipper once, when the batch is
+		// full, not at every event appended meanwhile: on a gateway with
+		// one core each wake-up is taken from the drafts.
 		if len(recs) < s.opts.BatchSize {
 			lctx, cancel := context.WithTimeout(ctx, s.opts.BatchTimeout)
-			for len(recs) < s.opts.BatchSize {
-				if more, err = s.sp.Read(lctx, more[:0], s.opts.BatchSize-len(recs)); err != nil {
-					break
-				}
-				recs = append(recs, more...)
-			}
+			err = s.sp.Await(lctx, int64(s.opts.BatchSize-len(recs)))
 			cancel()
 			if errors.Is(err, spool.ErrClosed) {
 				return s.endErr(ctx, fmt.Errorf("shipper: reading spool: %w", err))
 			}
+			// Another error than ErrClosed is the next Read's to report.
+			more, err = s.sp.TryRead(more[:0], s.opts.BatchSize-len(recs))
+			if errors.Is(err, spool.ErrClosed) {
+				return s.endErr(ctx, fmt.Errorf("shipper: reading spool: %w", err))
+			}
+			recs = append(recs, more...)
 		}
 		last := recs[len(recs)-1].Offset
 		sent, err = s.send(ctx, recs)

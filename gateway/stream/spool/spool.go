@@ -266,7 +266,8 @@ type Spool struct {
 	full     bool
 	wbuf     []byte        // encode buffer, reused by Append
 	notify   chan struct{} // closed and replaced when a waiting reader should wake
-	waiting  bool          // a Read is waiting on notify
+	waiting  bool          // a Read or Await is waiting on notify
+	waitFor  int64         // for unread to reach this (1 for Read)
 	// unsynced are rolled segments whose data the next syncTo fsyncs, and
 	// dirDirty says the directory gained a segment since the last one: a
 	// roll never fsyncs under mu, so appenders never wait for a disk.
@@ -315,7 +316,7 @@ func Open(opts Options) (*Spool, error) {
 		s.closeFiles()
 		return nil, err
 	}
-	if opts.Fsync == FsyncInterval {
+	if opts.Fsync != FsyncAlways {
 		s.syncerWG.Add(1)
 		go s.syncLoop()
 	}
@@ -567,7 +568,7 @@ func (s *Spool) write(ctx context.Context, key, value []byte) (Offset, Offset, e
 	end := s.writeEnd
 	s.unread++
 	s.full = false
-	if s.waiting {
+	if s.waiting && s.unread >= s.waitFor {
 		close(s.notify)
 		s.notify = make(chan struct{})
 		s.waiting = false
@@ -644,7 +645,9 @@ func (s *Spool) syncFiles(rolled []*segment, dirDirty bool, active *os.File) err
 	return nil
 }
 
-// syncLoop fsyncs every Interval until Close (FsyncInterval).
+// syncLoop runs every Interval until Close: it fsyncs what was written
+// (FsyncInterval) and persists the checkpoint if it lags the
+// acknowledgements (FsyncInterval and FsyncNever).
 func (s *Spool) syncLoop() {
 	defer s.syncerWG.Done()
 	t := time.NewTicker(s.opts.Interval.D())
@@ -654,11 +657,13 @@ func (s *Spool) syncLoop() {
 		case <-s.done:
 			return
 		case <-t.C:
-			s.mu.Lock()
-			end := s.writeEnd
-			s.mu.Unlock()
-			if err := s.syncTo(end); err != nil && !errors.Is(err, ErrClosed) {
-				s.log.Error("background fsync failed", slog.String("error", err.Error()))
+			if s.opts.Fsync == FsyncInterval {
+				s.mu.Lock()
+				end := s.writeEnd
+				s.mu.Unlock()
+				if err := s.syncTo(end); err != nil && !errors.Is(err, ErrClosed) {
+					s.log.Error("background fsync failed", slog.String("error", err.Error()))
+				}
 			}
 			if err := s.persistAcked(); err != nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("background checkpoint failed", slog.String("error", err.Error()))
@@ -689,7 +694,7 @@ func (s *Spool) Read(ctx context.Context, dst []Record, max int) ([]Record, erro
 			s.mu.Unlock()
 			return out, err
 		}
-		s.waiting = true
+		s.waiting, s.waitFor = true, 1
 		ch := s.notify
 		s.mu.Unlock()
 		select {
@@ -710,6 +715,53 @@ const readChunk = 256 << 10
 // wait for them. That is safe because Read, Ack and Rewind run on one
 // goroutine (the reader's), records below writeEnd never change, and a
 // segment file is only closed by Ack (the reader) or Close (checked after
+// TryRead is Read without the wait: it returns the records available now,
+// none if there are none.
+func (s *Spool) TryRead(dst []Record, max int) ([]Record, error) {
+	if max <= 0 {
+		max = DefaultReadMax
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return dst[:0], ErrClosed
+	}
+	return s.readLocked(dst[:0], max)
+}
+
+// Await blocks until at least n records wait to be Read, ctx is done (its
+// error, wrapped) or the spool is closed (ErrClosed). It is how a reader
+// lets a batch fill: the appends in between do not wake it, the one that
+// makes n does. Like Read, it is meant for the one reader.
+func (s *Spool) Await(ctx context.Context, n int64) error {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		if s.unread >= n {
+			s.mu.Unlock()
+			return nil
+		}
+		s.waiting, s.waitFor = true, n
+		ch := s.notify
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-s.done:
+			return ErrClosed
+		case <-ctx.Done():
+			s.mu.Lock()
+			if s.notify == ch {
+				s.waiting = false
+			}
+			s.mu.Unlock()
+			return fmt.Errorf("spool: await: %w", ctx.Err())
+		}
+	}
+}
+
 // relocking). It may return no records after skipping damaged ones.
 func (s *Spool) readLocked(out []Record, max int) ([]Record, error) {
 	for len(out) < max && s.readPos < s.writeEnd {

@@ -679,6 +679,7 @@ func TestCheckpointPersistence(t *testing.T) {
 		{"interval-close", Options{Fsync: FsyncInterval, Interval: hour}, false, true, 20},
 		{"never-close", Options{Fsync: FsyncNever, Interval: hour}, false, true, 20},
 		{"interval-loop", Options{Fsync: FsyncInterval, Interval: duration.Duration(time.Millisecond)}, true, false, 20},
+		{"never-loop", Options{Fsync: FsyncNever, Interval: duration.Duration(time.Millisecond)}, true, false, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.o
@@ -745,4 +746,64 @@ func TestCheckpointBeforeDelete(t *testing.T) {
 	s.abandon()
 	s2, _ := open(t, o)
 	checkSeq(t, readN(t, s2, 9, 100), seq(31, 40))
+}
+
+// TestAwaitAndTryRead: Await returns once n records wait to be read (not
+// at the first), on ctx's end or on Close; TryRead returns what is there
+// without waiting.
+func TestAwaitAndTryRead(t *testing.T) {
+	s, _ := open(t, Options{Dir: t.TempDir()})
+	if recs, err := s.TryRead(nil, 10); err != nil || len(recs) != 0 {
+		t.Fatalf("TryRead on an empty spool: %d records, %v", len(recs), err)
+	}
+	appendN(t, s, 0, 4)
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	err := s.Await(short, 5)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Await(5) with 4 records: %v, want the deadline", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Await(context.Background(), 6) }()
+	appendN(t, s, 4, 1)
+	select {
+	case err := <-done:
+		t.Fatalf("Await(6) returned at 5 records: %v", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	appendN(t, s, 5, 1)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Await(6) at 6 records: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await(6) still waiting at 6 records")
+	}
+	recs, err := s.TryRead(nil, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeq(t, recs, seq(0, 4))
+	recs, err = s.TryRead(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeq(t, recs, seq(4, 6))
+	go func() { done <- s.Await(context.Background(), 1) }()
+	time.Sleep(10 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Await after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await still waiting after Close")
+	}
+	if _, err := s.TryRead(nil, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("TryRead after Close: %v, want ErrClosed", err)
+	}
 }
