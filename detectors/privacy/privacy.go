@@ -22,6 +22,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -96,6 +97,10 @@ type Detector struct {
 	stopwords map[string]bool
 	units     map[string]bool
 	maxYear   int
+	// hitBufs holds *[]lexicon.Hit for Detect's lexicon hits: a buffer on
+	// Detect's stack escapes (the scan's findings do), and Detect runs on
+	// every message.
+	hitBufs sync.Pool
 }
 
 var _ detectors.Detector = (*Detector)(nil)
@@ -195,23 +200,35 @@ func (d *Detector) Name() string { return Name }
 // Version returns the lexicon's content hash.
 func (d *Detector) Version() string { return d.version }
 
-// hitBuf is the number of lexicon hits held on the stack before Match grows
-// the slice on the heap.
-const hitBuf = 32
+// hitBuf is the capacity of a new buffer of lexicon hits (hitBufs); a
+// buffer grown past hitMax is not kept.
+const (
+	hitBuf = 32
+	hitMax = 1024
+)
 
 // Detect appends the private data found in t to dst. Evidence is masked.
 func (d *Detector) Detect(t *normalize.Text, dst []detectors.Finding) []detectors.Finding {
 	if t == nil || t.Norm == "" {
 		return dst
 	}
-	var buf [hitBuf]lexicon.Hit
-	s := &scan{d: d, t: t, norm: t.Norm, hits: d.lex.MatchText(t, buf[:0]), dst: dst}
+	buf, _ := d.hitBufs.Get().(*[]lexicon.Hit)
+	if buf == nil {
+		buf = new([]lexicon.Hit)
+		*buf = make([]lexicon.Hit, 0, hitBuf)
+	}
+	s := &scan{d: d, t: t, norm: t.Norm, hits: d.lex.MatchText(t, (*buf)[:0]), dst: dst}
 	s.han = hasHan(s.norm)
 	s.numbers()
 	s.emails()
 	s.plates()
 	s.addresses()
 	s.credentials()
+	if cap(s.hits) <= hitMax {
+		clear(s.hits) // no Entry pointers kept alive
+		*buf = s.hits[:0]
+		d.hitBufs.Put(buf)
+	}
 	return s.dst
 }
 
