@@ -179,6 +179,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rateShare := fs.Float64("rate-share", 0.5, "share of xunjian's peak that sets the fixed rate")
 	maxReq := fs.Int64("max-requests", 0, "at most this many requests per target and phase (0: no bound)")
 	inspectTimeout := fs.Duration("inspect-timeout", 0, "the gateways' limits.inspect_timeout (default: theirs, 50ms; past it a draft gets 503)")
+	gatewayEnv := fs.String("gateway-env", compare.DefaultGatewayEnv, "space-separated VAR=value added to the gateways' environment (default: the deployment's Go runtime settings; \"\" for Go's defaults)")
 	out := fs.String("out", "", "result file (default: bench/results/latest.json in the repository; with --short, a file in the temporary folder)")
 	prof := fs.Bool("profile", false, "write CPU and allocation profiles of the xunjian gateway under load")
 	profDir := fs.String("profile-dir", "", "profile folder (default: bench/results)")
@@ -197,6 +198,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Scenarios: splitList(*scenarios), Targets: splitList(*targetList),
 		Duration: *duration, Rounds: *rounds, Warmup: *warmup,
 		Conns: *conns, OpenConns: *openConns, Rate: *rate, RateShare: *rateShare, MaxRequests: *maxReq, InspectTimeout: *inspectTimeout,
+		GatewayEnv: strings.Fields(*gatewayEnv),
 		Pin: *pin, LoadCPUs: *loadCPUs, TargetCPUs: *targetCPUs,
 		Profile: *prof, ProfileDir: *profDir, PII: *withPII, KeepWorkDir: *keep, Progress: stderr,
 		Command: strings.TrimSpace("go run ./bench compare " + strings.Join(args, " ")),

@@ -435,7 +435,7 @@ func startTargets(ctx context.Context, cfg Config, bins binaries, pin pinning, l
 			g, err := targets.StartGateway(ctx, bins.xunjian, targets.GatewayConfig{
 				Name: name, Upstream: upAddr, WorkDir: logDir,
 				NoCache: name == XunjianNoCache, NoStream: name == XunjianNoStream, InspectTimeout: cfg.InspectTimeout,
-				Broker: broker, CPUs: pin.targetSet(),
+				Broker: broker, CPUs: pin.targetSet(), Env: cfg.GatewayEnv,
 			})
 			if err != nil {
 				return nil, err

@@ -21,6 +21,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		m.Cores, m.CPUModel, m.OS, strings.TrimPrefix(m.Go, "go"), orDash(m.OPA), orDash(m.Commit), orDash(m.LoadAvg))
 	fmt.Fprintf(w, "Pinning: %s\n", r.Pinning.describe())
 	s := r.Settings
+	if len(s.GatewayEnv) > 0 {
+		fmt.Fprintf(w, "Gateways' environment: %s (the deployment's Go runtime settings, deploy/k8s/gateway-deployment.yaml).\n", strings.Join(s.GatewayEnv, " "))
+	}
 	fmt.Fprintf(w, "Peak: closed loop, %d connections, %s per target after a %s warm-up, in %d interleaved rounds (median round). Latency: open loop at the scenario's fixed rate, %d connections, %s per target in the same rounds, measured from the intended send time. Cache hits: the gateway's findings / decision cache hit rate in that phase, from its /metrics before and after each run.\n",
 		s.Conns, s.Duration, s.Warmup, s.Rounds, s.OpenConns, s.Duration)
 	for i, sc := range r.Scenarios {

@@ -165,6 +165,9 @@ type GatewayConfig struct {
 	Broker string
 	// CPUs pins the gateway to these CPUs (taskset -c), empty: not pinned.
 	CPUs string
+	// Env is added to the gateway's environment (the Go runtime's GOGC
+	// and GOMEMLIMIT, as a deployment sets them).
+	Env []string
 }
 
 // Gateway is a running xunjian serve.
@@ -254,7 +257,7 @@ func StartGateway(ctx context.Context, binary string, cfg GatewayConfig) (*Gatew
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.Name, err)
 	}
-	p, _, err := Start(ctx, Spec{Name: cfg.Name, LogDir: cfg.WorkDir, CPUs: cfg.CPUs, Argv: []string{binary, "serve", "--config", path}})
+	p, _, err := Start(ctx, Spec{Name: cfg.Name, LogDir: cfg.WorkDir, CPUs: cfg.CPUs, Env: cfg.Env, Argv: []string{binary, "serve", "--config", path}})
 	if err != nil {
 		return nil, err
 	}
