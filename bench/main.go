@@ -199,7 +199,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Duration: *duration, Rounds: *rounds, Warmup: *warmup,
 		Conns: *conns, OpenConns: *openConns, Rate: *rate, RateShare: *rateShare, MaxRequests: *maxReq, InspectTimeout: *inspectTimeout,
 		GatewayEnv: strings.Fields(*gatewayEnv),
-		Pin: *pin, LoadCPUs: *loadCPUs, TargetCPUs: *targetCPUs,
+		Pin:        *pin, LoadCPUs: *loadCPUs, TargetCPUs: *targetCPUs,
 		Profile: *prof, ProfileDir: *profDir, PII: *withPII, KeepWorkDir: *keep, Progress: stderr,
 		Command: strings.TrimSpace("go run ./bench compare " + strings.Join(args, " ")),
 	}
