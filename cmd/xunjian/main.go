@@ -73,7 +73,7 @@ var commands = []command{
 	{"rules test", "DIR|TAR [--run RE] [--coverage] [--threshold PCT] [-v] [--json]", "run a policy bundle's Rego tests", true},
 	{"rules check", "[--json] [--no-test] [--require-tests] [--test-budget D] DIR|TAR", "check a bundle as the gateway does before serving it (compile, data, tests, probe decisions)", true},
 	{"rules fmt", "[-w] [-l] [-d] DIR|FILE...", "format Rego files as opa fmt does (-l/-d exit 1 when a file needs it)", true},
-	{"model train", "[--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--report FILE]", "build the tone and escalation model from the data in the repository (deterministic)", true},
+	{"model train", "[--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--bits N] [--report FILE]", "build the tone and escalation model from the data in the repository (deterministic)", true},
 	{"model eval", "[--data DIR] [--corpora DIR] [--model FILE] [--part PART]", "report a model's results on a part of the data (default: held out)", true},
 	{"replay", "--policy NEW [--baseline OLD] [flags] FILE.jsonl|-", "replay recorded messages through two policy versions and report what changes", true},
 	{"console", "[--config FILE]", "run the supervisors' console: store the gateway's events, post alerts to chat channels, serve the live alert wall and the QA reviews of sampled conversations", true},

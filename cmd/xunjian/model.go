@@ -14,7 +14,7 @@ import (
 
 const modelUsage = `xunjian model <command>
 
-  train [--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--report FILE]
+  train [--data DIR] [--corpora DIR] [--out FILE] [--seed N] [--bits N] [--report FILE]
         build the tone and escalation model from the data in the repository
   eval [--data DIR] [--corpora DIR] [--model FILE] [--part held-out|calibration|train]
         report a model's results on a part of the data (default: the held-out part)`
@@ -48,6 +48,7 @@ func runModelTrain(_ context.Context, args []string, stdout, stderr io.Writer) e
 	out := fs.String("out", filepath.FromSlash("detectors/model/default.xjm"), "where to write the model")
 	seed := fs.Uint64("seed", training.DefaultSeed, "the training seed (the same data and seed give the same model, byte for byte)")
 	report := fs.String("report", "", "also write the held-out report (Markdown) to this file")
+	bits := fs.Int("bits", 0, "log2 of the model's hash buckets (0: the trainer's default, 18; fewer: a smaller table, more collisions)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -58,7 +59,7 @@ func runModelTrain(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	m, err := training.Build(d, training.Options{Seed: *seed})
+	m, err := training.Build(d, training.Options{Seed: *seed, Model: model.TrainOptions{Bits: *bits}})
 	if err != nil {
 		return err
 	}
