@@ -175,10 +175,25 @@ func isDigitLike(r rune) bool {
 		return true
 	case r < utf8.RuneSelf:
 		return false
+	case r >= 0x4E00 && r <= 0x9FFF:
+		// The CJK Unified Ideographs, most of a Chinese message: letters
+		// (Lo), no Unicode number among them, so only the numerals'
+		// list is asked, without the Unicode tables' searches.
+		return isChineseNumeral(r)
 	case unicode.In(r, unicode.Nd, unicode.No, unicode.Nl):
 		return true
 	}
-	return strings.ContainsRune(chineseNumerals, r)
+	return isChineseNumeral(r)
+}
+
+// isChineseNumeral reports whether r is one of chineseNumerals.
+func isChineseNumeral(r rune) bool {
+	switch r {
+	case '〇', '零', '一', '二', '三', '四', '五', '六', '七', '八', '九', '幺', '两',
+		'壹', '贰', '叁', '肆', '伍', '陆', '柒', '捌', '玖', '貳', '參', '陸':
+		return true
+	}
+	return false
 }
 
 // chineseNumerals are the Chinese digits 0–9 as phone numbers are spelled

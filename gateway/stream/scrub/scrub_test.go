@@ -3,6 +3,7 @@ package scrub
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestScrubDigitForms(t *testing.T) {
@@ -116,5 +117,32 @@ func TestScrubKeepsPublicNumbers(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = Text("再不处理我就打12315投诉你们，或者拨打400-820-8820") }); n != 0 {
 		t.Errorf("Text of text with public numbers only: %v allocs", n)
+	}
+}
+
+// TestDigitLikeEveryRune holds isDigitLike to its definition (a Unicode
+// number or a listed Chinese numeral) for every code point, fast paths
+// included.
+func TestDigitLikeEveryRune(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		want := unicode.In(r, unicode.Nd, unicode.No, unicode.Nl) || strings.ContainsRune(chineseNumerals, r)
+		if got := isDigitLike(r); got != want {
+			t.Errorf("isDigitLike(%U %q) = %v, want %v", r, r, got, want)
+		}
+	}
+}
+
+// BenchmarkText scrubs an agent's Chinese reply without private data (the
+// usual case: nothing to mask) and one with a phone number spelled out.
+func BenchmarkText(b *testing.B) {
+	for _, tc := range []struct{ name, text string }{
+		{"clean", "亲，您好，您的订单已经发货了，预计三到五天送达，请注意查收，有问题随时联系我们哦"},
+		{"phone", "亲，您可以拨打一三八一二三四五六七八联系快递员，订单号 20261206 已发货"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				Text(tc.text)
+			}
+		})
 	}
 }
