@@ -92,6 +92,40 @@ pong() {
   [ "${reply%$'\r'*}" = "+PONG" ]
 }
 
+# await_node waits until the server of pid answers PING on port, or dies
+# with the tail of its logs in dir when it exits or START_TIMEOUT (counted
+# from $started) passes.
+await_node() {
+  local port=$1 pid=$2 dir=$3
+  until pong "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$dir/redis.log" "$dir/stdout.log" >&2 2>/dev/null || true
+      die "redis-server on $HOST:$port exited during startup (temp dir $dir)"
+    fi
+    if ((SECONDS - started >= START_TIMEOUT)); then
+      tail -n 40 "$dir/redis.log" >&2 2>/dev/null || true
+      die "redis-server did not answer on $HOST:$port within ${START_TIMEOUT}s (pid $pid)"
+    fi
+    sleep 0.05
+  done
+}
+
+# shutdown_node stops the server of pid on port: SHUTDOWN NOSAVE over RESP,
+# TERM if that fails, KILL after 10 s; it returns once the process is gone.
+shutdown_node() {
+  local port=$1 pid=$2 i
+  ({ exec 3<>"/dev/tcp/$HOST/$port" && printf 'SHUTDOWN NOSAVE\r\n' >&3; } 2>/dev/null) || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid still alive after 10s, sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+}
+
 cmd_start() {
   local pid data started
   if pid=$(running); then
@@ -123,17 +157,7 @@ EOF
   nohup "$SERVER" "$data/redis.conf" >"$data/stdout.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  until pong; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$data/redis.log" "$data/stdout.log" >&2 2>/dev/null || true
-      die "redis-server exited during startup (temp dir $data)"
-    fi
-    if ((SECONDS - started >= START_TIMEOUT)); then
-      tail -n 40 "$data/redis.log" >&2 2>/dev/null || true
-      die "redis-server did not answer on $HOST:$PORT within ${START_TIMEOUT}s (pid $pid)"
-    fi
-    sleep 0.05
-  done
+  await_node "$PORT" "$pid" "$data"
   log "$("$SERVER" --version | awk '{print $1, $3}') up on $HOST:$PORT in $((SECONDS - started))s (pid $pid, user $(id -un), temp dir $data)"
 }
 
@@ -152,19 +176,9 @@ cleanup_state() {
 }
 
 cmd_stop() {
-  local pid i
+  local pid
   if pid=$(running); then
-    # SHUTDOWN NOSAVE over RESP; TERM if that fails, KILL after 10 s.
-    ({ exec 3<>"/dev/tcp/$HOST/$PORT" && printf 'SHUTDOWN NOSAVE\r\n' >&3; } 2>/dev/null) || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 10s, sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
+    shutdown_node "$PORT" "$pid"
     log "stopped (pid $pid)"
   else
     log "not running"
@@ -210,7 +224,7 @@ cluster_addrs() {
 }
 
 cmd_cluster_start() {
-  local pids data port started pid
+  local pids data port started
   if pids=$(cluster_running); then
     log "cluster already running (pids $pids) on $(cluster_addrs)"
     return 0
@@ -251,18 +265,7 @@ EOF
     echo "$!" >"$CLUSTER_RUN_DIR/redis-$port.pid"
   done
   for port in "${CLUSTER_PORTS[@]}"; do
-    pid=$(cat "$CLUSTER_RUN_DIR/redis-$port.pid")
-    until pong "$port"; do
-      if ! kill -0 "$pid" 2>/dev/null; then
-        tail -n 40 "$data/$port/redis.log" "$data/$port/stdout.log" >&2 2>/dev/null || true
-        die "cluster node $HOST:$port exited during startup (temp dir $data)"
-      fi
-      if ((SECONDS - started >= START_TIMEOUT)); then
-        tail -n 40 "$data/$port/redis.log" >&2 2>/dev/null || true
-        die "cluster node $HOST:$port did not answer within ${START_TIMEOUT}s (pid $pid)"
-      fi
-      sleep 0.05
-    done
+    await_node "$port" "$(cat "$CLUSTER_RUN_DIR/redis-$port.pid")" "$data/$port"
   done
   "$CLI" --cluster create "${CLUSTER_PORTS[@]/#/$HOST:}" --cluster-replicas 0 --cluster-yes >"$data/create.log" 2>&1 ||
     { cat "$data/create.log" >&2; die "redis-cli --cluster create failed (temp dir $data)"; }
@@ -277,22 +280,12 @@ EOF
 }
 
 cmd_cluster_stop() {
-  local port pid i data stopped=0
+  local port pid data stopped=0
   for port in "${CLUSTER_PORTS[@]}"; do
     [ -f "$CLUSTER_RUN_DIR/redis-$port.pid" ] || continue
     pid=$(cat "$CLUSTER_RUN_DIR/redis-$port.pid" 2>/dev/null) || continue
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || continue
-    # SHUTDOWN NOSAVE over RESP; TERM if that fails, KILL after 10 s.
-    ({ exec 3<>"/dev/tcp/$HOST/$port" && printf 'SHUTDOWN NOSAVE\r\n' >&3; } 2>/dev/null) || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 10s, sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
+    shutdown_node "$port" "$pid"
     stopped=$((stopped + 1))
   done
   if ((stopped > 0)); then log "cluster stopped ($stopped nodes)"; else log "cluster not running"; fi
