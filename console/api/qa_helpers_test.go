@@ -22,6 +22,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/auth"
 	"github.com/xunjian/xunjian/gateway/config/duration"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // The QA fixture's API keys.
@@ -92,24 +93,6 @@ func qaConfig() *qa.Config {
 	return c
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // qaEnv is the console API with the QA enabled, over loopback, on a real
 // store.
 type qaEnv struct {
@@ -121,7 +104,7 @@ type qaEnv struct {
 	cfg     *qa.Config
 	planner *qa.Planner
 	reg     *prometheus.Registry
-	logs    *lockedBuffer
+	logs    *testproc.Buffer
 	mu      sync.Mutex
 	seen    []answer // every answer, for the raw text checks
 }
@@ -140,7 +123,7 @@ func newQAEnv(t *testing.T, dsn string, withKey bool) *qaEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &qaEnv{t: t, clock: &clock{now: qaT0}, enc: enc, cfg: qaConfig(), reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
+	e := &qaEnv{t: t, clock: &clock{now: qaT0}, enc: enc, cfg: qaConfig(), reg: prometheus.NewRegistry(), logs: &testproc.Buffer{}}
 	e.planner = qa.NewPlanner(*e.cfg)
 	e.st, err = store.Open(context.Background(), dsn, store.WithClock(e.clock.Now), store.WithTaskPlanner(e.planner))
 	if err != nil {

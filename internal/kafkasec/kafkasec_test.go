@@ -1,7 +1,6 @@
 package kafkasec
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/xunjian/xunjian/internal/testpki"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 const password = "s3cret-Pa55word-never-shown"
@@ -273,7 +272,7 @@ func TestCertificateRotation(t *testing.T) {
 	first := clients.Issue(t, "client-1")
 	certFile, keyFile := first.Write(t, dir, "client")
 	caFile := brokerCA.WriteCA(t, dir, "ca.pem")
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	cl, err := Config{TLS: TLS{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}}.OpenWith("stream",
 		Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -364,21 +363,4 @@ func TestCertificateRotation(t *testing.T) {
 	if err := check(); err == nil || !strings.Contains(err.Error(), "set tls.server_name") {
 		t.Fatalf("a certificate for another address: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,11 +1,9 @@
 package tail
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/xunjian/xunjian/gateway/inspect"
 	"github.com/xunjian/xunjian/gateway/stream"
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/internal/testproc"
 	"github.com/xunjian/xunjian/rules"
 )
 
@@ -117,28 +116,10 @@ func produce(t testing.TB, addrs []string, topic string, rs ...rec) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // started runs tl in a goroutine and waits for its start note on errOut;
 // the returned channel gets Run's error. Run returning before the note
 // fails the test.
-func started(t testing.TB, ctx context.Context, tl *Tailer, errOut *syncBuffer, note string) <-chan error {
+func started(t testing.TB, ctx context.Context, tl *Tailer, errOut *testproc.Buffer, note string) <-chan error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- tl.Run(ctx) }()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/stream/event"
 	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // These tests run against the real broker of scripts/kafka.sh:
@@ -57,7 +58,7 @@ func realProduce(t *testing.T, addrs []string, topic, prefix string, convs, each
 func runMax(t *testing.T, o Options) string {
 	t.Helper()
 	var out bytes.Buffer
-	var errOut syncBuffer
+	var errOut testproc.Buffer
 	o.Out, o.Err = &out, &errOut
 	tl, err := New(o)
 	if err != nil {
@@ -118,7 +119,7 @@ func TestTailKafkaFromEnd(t *testing.T) {
 	addrs := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-end", 3)
 	realProduce(t, addrs, topic, "old", 3, 2)
-	var out, errOut syncBuffer
+	var out, errOut testproc.Buffer
 	tl, err := New(Options{Brokers: addrs, Topic: topic, Max: 6, Out: &out, Err: &errOut})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func TestTailKafkaCancel(t *testing.T) {
 	addrs := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, addrs[0], "xunjian-tail-cancel", 3)
 	for _, group := range []string{"", fmt.Sprintf("xunjian-tail-cancel-%d", time.Now().UnixNano())} {
-		var errOut syncBuffer
+		var errOut testproc.Buffer
 		tl, err := New(Options{Brokers: addrs, Topic: topic, Group: group, Out: &bytes.Buffer{}, Err: &errOut})
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xunjian/xunjian/gateway/stream/kafkatest"
 	"github.com/xunjian/xunjian/internal/kafkasec"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // TestTailKafkaSASLSSL reads over the real broker's SASL_SSL listener
@@ -38,7 +39,7 @@ func TestTailKafkaWrongPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut testproc.Buffer
 	tl, err := New(Options{Brokers: sec.Brokers, Topic: "xunjian.alerts", Out: &out, Err: &errOut, Dialer: cl.Dialer("xunjian-tail", DefaultDialTimeout)})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xunjian/xunjian/gateway/stream/event"
+	"github.com/xunjian/xunjian/internal/testproc"
 )
 
 // nine produces 9 events to topic, 3 per partition (one conversation per
@@ -71,7 +72,7 @@ func TestTailRunAllPartitionsFromBeginning(t *testing.T) {
 			per := nine(t, c.ListenAddrs(), "xunjian.alerts")
 			for _, asJSON := range []bool{false, true} {
 				var out bytes.Buffer
-				var errOut syncBuffer
+				var errOut testproc.Buffer
 				group := mode.group
 				if group != "" {
 					group += fmt.Sprint(asJSON) // a fresh group: no committed offsets
@@ -163,7 +164,7 @@ func TestTailFromEnd(t *testing.T) {
 	c := newFake(t, false, "xunjian.samples")
 	addrs := c.ListenAddrs()
 	nine(t, addrs, "xunjian.samples")
-	var out, errOut syncBuffer
+	var out, errOut testproc.Buffer
 	tl, err := New(Options{Brokers: addrs, Topic: "xunjian.samples", Max: 3, Out: &out, Err: &errOut,
 		Format: Format{Location: time.UTC}})
 	if err != nil {
@@ -209,7 +210,7 @@ func TestTailUndecodable(t *testing.T) {
 		eventRec(t, 0, good),
 	)
 	for _, asJSON := range []bool{false, true} {
-		var out, errOut syncBuffer
+		var out, errOut testproc.Buffer
 		tl, err := New(Options{Brokers: addrs, Topic: "xunjian.alerts", FromBeginning: true, Max: 1, JSON: asJSON,
 			Out: &out, Err: &errOut, Format: Format{Location: time.UTC}})
 		if err != nil {
@@ -297,7 +298,7 @@ func TestTailDedup(t *testing.T) {
 func TestTailCancel(t *testing.T) {
 	c := newFake(t, false, "xunjian.alerts")
 	for _, group := range []string{"", "g-cancel"} {
-		var errOut syncBuffer
+		var errOut testproc.Buffer
 		tl, err := New(Options{Brokers: c.ListenAddrs(), Topic: "xunjian.alerts", Group: group, Out: &bytes.Buffer{}, Err: &errOut})
 		if err != nil {
 			t.Fatal(err)
@@ -345,7 +346,7 @@ func TestTailNoTopic(t *testing.T) {
 		t.Fatalf("second Run = %v, want ErrNoTopic (was the topic auto-created?)", err)
 	}
 
-	var out, errOut syncBuffer
+	var out, errOut testproc.Buffer
 	tl, err = New(Options{Brokers: addrs, Topic: "xunjian.late", WaitForTopic: true, PollInterval: 50 * time.Millisecond,
 		Max: 2, Out: &out, Err: &errOut, Format: Format{Location: time.UTC}})
 	if err != nil {
