@@ -206,10 +206,15 @@ func TestGatewayWrongKafkaPassword(t *testing.T) {
 	if ready.SpoolEvents == 0 || ready.Status != "ready" {
 		t.Errorf("/readyz: want ready (Kafka away alone does not make the gateway unready) with the event waiting in the spool: %s", raw)
 	}
+	// The gateway's log comes through a pipe: the line may arrive a
+	// moment after /readyz says it.
+	for !strings.Contains(g.logs.String(), "refused the credentials") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say why:\n%s", g.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if s := g.logs.String() + string(raw); strings.Contains(s, wrong) || strings.Contains(s, sec.Password) {
 		t.Errorf("a password in the logs or /readyz:\n%s", s)
-	}
-	if !strings.Contains(g.logs.String(), "refused the credentials") {
-		t.Errorf("the log does not say why:\n%s", g.logs)
 	}
 }
