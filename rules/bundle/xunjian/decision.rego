@@ -29,18 +29,22 @@
 # with a budget of a few tens of microseconds. OPA's evaluator pays for
 # every expression it evaluates, every rule it enters and every
 # comprehension it builds (each about as much as a built-in call), so:
-#   - decision has two branches. A draft without findings, without custom
-#     or shadow reasons and below the conversation's thresholds (most
-#     drafts) takes the first: a few lookups and a constant decision, the
-#     one the second branch would give it. Everything else takes the
-#     second.
+#   - decision has three branches. A draft without findings, without
+#     custom or shadow reasons and below the conversation's thresholds
+#     (most drafts) takes the first: a few lookups and a constant
+#     decision, the one the last branch would give it. An agent's draft
+#     whose findings all map through the finding table and raise no
+#     alert, under the same conditions, takes the second: one lookup per
+#     finding, whose entry is taken apart by unification, and no alert
+#     work. Everything else takes the last.
 #   - What follows from data alone is worked out once per policy, not per
 #     draft: finding_tables (what each kind and severity of an agent's
-#     finding maps to, per tenant), alert_specs, threshold_tables, ranks
-#     and the other tables are constant rules, which the gateway's engine evaluates for
-#     the first draft and serves to every other (rules/constants.go). An
-#     agent's finding then costs a table lookup.
-#   - The second branch computes reasons, action, alerts and sample in its
+#     finding maps to, per tenant and language), alert_specs,
+#     threshold_tables, ranks and the other tables are constant rules,
+#     which the gateway's engine evaluates for the first draft and serves
+#     to every other (rules/constants.go). An agent's finding then costs a
+#     table lookup.
+#   - The last branch computes reasons, action, alerts and sample in its
 #     own body, from locals looked up once (the findings' kinds, the role,
 #     the language). A call whose result is bound to a fresh variable is
 #     written with the variable as its output argument
@@ -63,6 +67,39 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	th := object.get(threshold_tables, [object.get(input, ["tenant", "id"], null)], data.xunjian.config.thresholds)
 	input.conversation.risk < th.risk
 	input.conversation.wait_seconds < th.wait
+} else := {
+	"action": action_names[highest_rank],
+	"reasons": reasons,
+	"alerts": [],
+	"sample": highest_rank == 4,
+	"shadow": [],
+} if {
+	# An agent's draft whose findings are all in the finding table and
+	# raise no alert (the table's third element), none of them the learned
+	# model's, without custom or shadow reasons, below the conversation's
+	# thresholds: what the last branch would give it, with the table's
+	# entries taken apart once per finding. entries[i] is the entry of
+	# input.findings[i] (each finding has one, or the branch fails).
+	object.get(input, ["draft", "role"], "agent") == "agent"
+	custom_reasons == set()
+	shadow_reasons == set()
+	tenant_id := object.get(input, ["tenant", "id"], null)
+	th := object.get(threshold_tables, [tenant_id], data.xunjian.config.thresholds)
+	input.conversation.risk < th.risk
+	input.conversation.wait_seconds < th.wait
+	language := lang
+	table := object.get(finding_tables, [tenant_id, language], default_finding_table[language])
+	entries := [e |
+		some f in input.findings
+		startswith(object.get(f, "rule", ""), "model:", false)
+		[by, other, false] = table[f.detector][f.kind]
+		object.get(by, f.severity, other, e)
+	]
+	count(entries) == count(input.findings)
+	reasons := [{"rule": rule, "action": action, "message": message, "finding": i, "suggestion": suggestion} |
+		some i, [rule, action, message, suggestion, _] in entries
+	]
+	max(array.concat([0], [e[4] | some e in entries]), highest_rank)
 } else := {
 	"action": name_of[highest_rank],
 	"reasons": reasons,
@@ -89,17 +126,17 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	# its severity (one the table does not name is "other") give the
 	# reason's rule and action, or false for none; the kind's texts in the
 	# draft's language complete it.
-	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null)], default_finding_table)
+	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null), language], default_finding_table[language])
 	reasons := array.concat(
 		array.concat(
 			array.concat(
 				[r |
 					who == "agent"
 					some i, f in input.findings
-					not startswith(object.get(f, "rule", ""), "model:")
-					t := table[f.detector][f.kind]
-					e := object.get(t.by, f.severity, t.other)
-					r := {"rule": e.rule, "action": e.action, "message": t.message[language], "finding": i, "suggestion": t.suggestion[language]}
+					startswith(object.get(f, "rule", ""), "model:", false)
+					[by, other, _] := table[f.detector][f.kind]
+					[rule, action, message, suggestion, _] := object.get(by, f.severity, other)
+					r := {"rule": rule, "action": action, "message": message, "finding": i, "suggestion": suggestion}
 				],
 				# A role other than agent and customer (the gateway sends
 				# neither): the same mapping (finding_entry), worked out per
@@ -194,42 +231,51 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	sample := sample_rank == 4
 }
 
-# finding_tables holds, for each tenant with actions of its own, what an
-# agent's finding maps to (finding_table); default_finding_table is the
-# others'. They read data only, so the gateway evaluates them once per
-# policy and serves them to every draft (a policy's constant rules, see
-# rules/constants.go); opa eval and opa test evaluate them per query, to
-# the same values.
-finding_tables := {id: finding_table(t.actions) | some id, t in data.xunjian.tenants; t.actions}
+# finding_tables holds, for each tenant with actions of its own and each
+# language ("zh", "en"), what an agent's finding maps to (finding_table);
+# default_finding_table is the others'. They read data only, so the
+# gateway evaluates them once per policy and serves them to every draft (a
+# policy's constant rules, see rules/constants.go); opa eval and opa test
+# evaluate them per query, to the same values.
+finding_tables := {id: {"zh": finding_table(t.actions, "zh"), "en": finding_table(t.actions, "en")} |
+	some id, t in data.xunjian.tenants
+	t.actions
+}
 
-default_finding_table := finding_table({})
+default_finding_table := {"zh": finding_table({}, "zh"), "en": finding_table({}, "en")}
 
-# finding_table(tenant) maps each kind named in config.kinds,
+# finding_table(tenant, language) maps each kind named in config.kinds,
 # config.actions or tenant (a tenant's actions), by detector and kind
-# (by_parts), to
-#   {"by": {severity: entry}, "other": entry, "message": {language: text},
-#    "suggestion": {language: text}}
-# "by" has the severities the kind's severity_actions names, and info;
-# "other" is for every other severity. An entry is the rule and action of
-# the reason an agent's finding of that kind and severity gets: the
-# severity's action (severity_actions), else the tenant's, else config's,
-# else allow, capped at info_max_action for info; a reason only when that
-# is above allow and agents are among the kind's roles; false when there
-# is none. Every kind maps to nothing when info_max_action is not an
-# action. The texts are the kind's, per language ("zh", "en").
-finding_table(tenant) := by_parts({k: {"by": by, "other": other, "message": message, "suggestion": suggestion} |
+# (by_parts), to [by, other]: by maps the severities the kind's
+# severity_actions names, and info, to an entry; other is the entry of
+# every other severity. An entry is the reason an agent's finding of that
+# kind and severity gets, as [rule, action, message, suggestion] (the
+# kind's texts in language), or false for none. Its action is the
+# severity's (severity_actions), else the tenant's, else config's, else
+# allow, capped at info_max_action for info; there is a reason only when
+# that is above allow and agents are among the kind's roles. Every kind
+# maps to nothing when info_max_action is not an action. An entry is an
+# array, so that decision takes it apart in one unification.
+finding_table(tenant, language) := by_parts({k: [by, other, alerts] |
 	info_cap := ranks[data.xunjian.config.info_max_action]
 	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
 	spec := object.get(data.xunjian.config.kinds, k, {})
 	base := object.get(tenant, k, object.get(data.xunjian.config.actions, k, "allow"))
-	by := {s: finding_entry(k, spec, object.get(spec, ["severity_actions", s], base), cap, "agent") |
+	message := object.get(spec, ["message", language], k)
+	suggestion := object.get(spec, ["suggestion", language], "")
+	by := {s: reason_entry(finding_entry(k, spec, object.get(spec, ["severity_actions", s], base), cap, "agent"), message, suggestion) |
 		some s in (object.keys(object.get(spec, "severity_actions", {})) | {"info"})
 		cap := object.get({"info": info_cap}, s, 4)
 	}
-	other := finding_entry(k, spec, base, 4, "agent")
-	message := {"zh": object.get(spec, ["message", "zh"], k), "en": object.get(spec, ["message", "en"], k)}
-	suggestion := {"zh": object.get(spec, ["suggestion", "zh"], ""), "en": object.get(spec, ["suggestion", "en"], "")}
+	other := reason_entry(finding_entry(k, spec, base, 4, "agent"), message, suggestion)
+	alerts := "agent" in object.get(spec, ["alert", "roles"], [])
 })
+
+# reason_entry is finding_table's entry for finding_entry's e and the
+# kind's texts: [rule, action, message, suggestion], or false when e is.
+reason_entry(e, message, suggestion) := [e.rule, e.action, message, suggestion, ranks[e.action]] if {
+	is_object(e)
+} else := false
 
 # alert_specs holds the alert spec of each kind that has one, by detector
 # and kind (by_parts). A constant.
