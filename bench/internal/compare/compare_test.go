@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,24 +175,38 @@ func TestProfile(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Duration: time.Second, Conns: 2, ProfileDir: dir}
 	lc := load.Config{Addr: agent, Path: targets.RoutePath, Bodies: bodies, Conns: 2, Offset: 5}
-	files, note, next, err := profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: withPprof}}, lc, say)
+	gw := running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: withPprof}}
+	files, note, next, err := profile(context.Background(), cfg, gw, lc, "", true, say)
 	if err != nil || note != "" {
 		t.Fatalf("err %v, note %q", err, note)
 	}
 	if next <= 5 {
 		t.Errorf("profile load ended at %d, want past its offset 5", next)
 	}
-	if len(files) != 2 {
-		t.Fatalf("files %v", files)
+	want := []string{filepath.Join(dir, "xunjian.cpu.pprof"), filepath.Join(dir, "xunjian.allocs.pprof")}
+	if !slices.Equal(files, want) {
+		t.Fatalf("files %v, want %v", files, want)
 	}
-	for _, f := range files {
+	// At the fixed rate: the CPU profile only, under its tag.
+	lc.Rate, lc.Offset = 200, next
+	fixed, note, next2, err := profile(context.Background(), cfg, gw, lc, ".fixed", false, say)
+	if err != nil || note != "" {
+		t.Fatalf("fixed rate: err %v, note %q", err, note)
+	}
+	if next2 <= next {
+		t.Errorf("fixed-rate profile load ended at %d, want past its offset %d", next2, next)
+	}
+	if want := []string{filepath.Join(dir, "xunjian.fixed.cpu.pprof")}; !slices.Equal(fixed, want) {
+		t.Fatalf("fixed-rate files %v, want %v", fixed, want)
+	}
+	for _, f := range append(files, fixed...) {
 		st, err := os.Stat(f)
 		if err != nil || st.Size() == 0 || filepath.Dir(f) != dir {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 
-	files, note, _, err = profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: without}}, lc, say)
+	files, note, _, err = profile(context.Background(), cfg, running{name: Xunjian, addr: agent, gateway: &targets.Gateway{Admin: without}}, lc, "", true, say)
 	if err != nil || len(files) != 0 || !strings.Contains(note, "no /debug/pprof/") {
 		t.Errorf("without pprof: files %v, note %q, err %v", files, note, err)
 	}

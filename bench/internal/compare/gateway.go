@@ -101,13 +101,14 @@ func parseMetrics(body []byte) map[string]float64 {
 	return out
 }
 
-// profile runs the xunjian target under closed-loop load (lc: its address,
-// bodies and offset) for the run's duration while fetching a CPU profile
-// from the admin port's /debug/pprof/profile, then its
-// /debug/pprof/allocs, into cfg.ProfileDir, and returns the files and
-// where the load stopped in the bodies (load.Result.Next). A gateway
-// without those endpoints yields a note, not an error.
-func profile(ctx context.Context, cfg Config, r running, lc load.Config, say func(string, ...any)) (files []string, note string, next int64, err error) {
+// profile runs the xunjian target under load (lc: its address, bodies,
+// offset, and rate: closed loop at zero, the fixed rate otherwise) for the
+// run's duration while fetching a CPU profile from the admin port's
+// /debug/pprof/profile, and with allocs its /debug/pprof/allocs, into
+// cfg.ProfileDir as <target><tag>.cpu.pprof and .allocs.pprof, and returns
+// the files and where the load stopped in the bodies (load.Result.Next).
+// A gateway without those endpoints yields a note, not an error.
+func profile(ctx context.Context, cfg Config, r running, lc load.Config, tag string, allocs bool, say func(string, ...any)) (files []string, note string, next int64, err error) {
 	admin := "http://" + r.gateway.Admin
 	// Probe with the allocation profile (cheap, and served by both
 	// net/http/pprof and fasthttp's pprofhandler, whose index paths differ).
@@ -118,7 +119,11 @@ func profile(ctx context.Context, cfg Config, r running, lc load.Config, say fun
 		return nil, "", 0, fmt.Errorf("profile: %w", err)
 	}
 	secs := max(int(cfg.Duration/time.Second), 1)
-	say("%s: profiling: closed loop with a %ds CPU profile", r.name, secs)
+	phase := "closed loop"
+	if lc.Rate > 0 {
+		phase = fmt.Sprintf("open loop at %.0f req/s", lc.Rate)
+	}
+	say("%s: profiling: %s with a %ds CPU profile", r.name, phase, secs)
 	type fetched struct {
 		status int
 		body   []byte
@@ -138,7 +143,7 @@ func profile(ctx context.Context, cfg Config, r running, lc load.Config, say fun
 		if f.err != nil || f.status != 200 {
 			return fmt.Errorf("%s: %s profile: status %d, %v", r.name, name, f.status, f.err)
 		}
-		path := filepath.Join(cfg.ProfileDir, r.name+"."+name+".pprof")
+		path := filepath.Join(cfg.ProfileDir, r.name+tag+"."+name+".pprof")
 		if err := os.WriteFile(path, f.body, 0o644); err != nil {
 			return fmt.Errorf("profile: %w", err)
 		}
@@ -148,9 +153,11 @@ func profile(ctx context.Context, cfg Config, r running, lc load.Config, say fun
 	if err := write("cpu", <-cpu); err != nil {
 		return nil, "", 0, err
 	}
-	st, b, err := targets.Get(admin+"/debug/pprof/allocs", 30*time.Second)
-	if err := write("allocs", fetched{st, b, err}); err != nil {
-		return nil, "", 0, err
+	if allocs {
+		st, b, err := targets.Get(admin+"/debug/pprof/allocs", 30*time.Second)
+		if err := write("allocs", fetched{st, b, err}); err != nil {
+			return nil, "", 0, err
+		}
 	}
 	say("%s: profiles written: %s", r.name, strings.Join(files, ", "))
 	return files, "", res.Next, nil

@@ -307,12 +307,25 @@ func runScenario(ctx context.Context, cfg Config, sl *scenarioLoad, bins binarie
 				lc.Offset = next[i]
 			}
 			before, berr := scrapeCache(r.gateway.Admin)
-			files, note, used, err := profile(ctx, cfg, r, lc, say)
+			files, note, used, err := profile(ctx, cfg, r, lc, "", true, say)
 			if err != nil {
 				return res, nil, err
 			}
 			if sl.continuous && used > 0 {
-				next[i] = used
+				next[i], lc.Offset = used, used
+			}
+			// Then at the fixed rate: what the latency there is made of
+			// (each request's own wake-ups, the stream, collections).
+			if note == "" {
+				lc.Rate, lc.Conns = rate, cfg.OpenConns
+				more, _, used, err := profile(ctx, cfg, r, lc, ".fixed", false, say)
+				if err != nil {
+					return res, nil, err
+				}
+				if sl.continuous && used > 0 {
+					next[i] = used
+				}
+				files = append(files, more...)
 			}
 			if after, aerr := scrapeCache(r.gateway.Admin); berr == nil && aerr == nil && len(files) > 0 {
 				results[i].Cache.Profile = &PhaseCache{}
