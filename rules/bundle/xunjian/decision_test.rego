@@ -361,3 +361,41 @@ test_conduct_alerts if {
 	c := xunjian.decision with input as customer_msg([f("tone", "profanity", "high")])
 	c.alerts == []
 }
+
+# Several findings of kinds that raise no alert (the common draft): a
+# reason for each, in the findings' order and pointing at its finding, the
+# highest action, and a sample because it blocks.
+test_reasons_follow_findings if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "low"), f("privacy", "phone", "medium"), f("diversion", "contact", "high")])
+	[[r.finding, r.action] | some r in d.reasons] == [[0, "warn"], [1, "redact"], [2, "block"]]
+	d.action == "block"
+	d.sample == true
+	d.alerts == []
+}
+
+# A finding whose kind raises an alert among findings that raise none:
+# every finding's reason and the one alert.
+test_alerting_finding_among_others if {
+	d := xunjian.decision with input as agent_draft([f("tone", "impatient", "low"), f("tone", "rude", "high")])
+	[r.finding | some r in d.reasons] == [0, 1]
+	d.action == "block"
+	d.alerts == [{"level": "medium", "kind": "conduct", "message": "坐席草稿言辞不当"}]
+}
+
+# Findings that raise no alert in a conversation past its risk threshold:
+# their reasons, the conversation's alert, and a sample for its level.
+test_findings_in_a_risky_conversation if {
+	risky := object.union(agent_draft([f("tone", "impatient", "low")]), {"conversation": {"risk": 0.95}})
+	d := xunjian.decision with input as risky
+	d.action == "warn"
+	[r.rule | some r in d.reasons] == ["tone.impatient.warn"]
+	d.alerts == [{"level": "high", "kind": "risk", "message": "会话风险超过阈值"}]
+	d.sample == true
+}
+
+# A model finding among lexicon findings: each keeps its own mapping.
+test_model_finding_among_others if {
+	d := xunjian.decision with input as agent_draft([f("privacy", "phone", "medium"), model_f("rude", 0.6)])
+	[[r.finding, r.rule] | some r in d.reasons] == [[0, "privacy.phone.redact"], [1, "tone.rude.model.confirm"]]
+	d.action == "confirm"
+}
