@@ -2,10 +2,13 @@ package inspect
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/complaint"
@@ -54,7 +57,7 @@ func (c *Conversation) AppendBinary(b []byte) ([]byte, error) {
 		} else {
 			b = append(b, 0)
 		}
-		b = appendString(b, t.decision)
+		b = appendUUID(b, t.decision)
 	}
 	return b, nil
 }
@@ -97,7 +100,7 @@ func (c *Conversation) UnmarshalBinary(data []byte) error {
 			t.TS = d.time()
 			t.Action = d.string()
 			t.Delivered = d.byte() == 1
-			t.decision = d.string()
+			t.decision = d.uuid()
 		}
 	}
 	if d.err != nil {
@@ -113,6 +116,24 @@ func (c *Conversation) UnmarshalBinary(data []byte) error {
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// appendUUID writes u as appendString writes its canonical text (36
+// characters; "" for the nil UUID), without making the string.
+func appendUUID(b []byte, u uuid.UUID) []byte {
+	if u == uuid.Nil {
+		return appendString(b, "")
+	}
+	b = binary.AppendUvarint(b, 36)
+	b = hex.AppendEncode(b, u[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, u[10:16])
 }
 
 // appendTime writes t as a presence byte and, when t is not zero, its
@@ -198,6 +219,27 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// uuid reads what appendUUID wrote: "" is the nil UUID, anything else
+// must be a UUID's canonical text.
+func (d *decoder) uuid() uuid.UUID {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("decision id past the end")
+		return uuid.Nil
+	}
+	text := d.b[:n]
+	d.b = d.b[n:]
+	if n == 0 {
+		return uuid.Nil
+	}
+	u, err := uuid.ParseBytes(text)
+	if err != nil || n != 36 {
+		d.fail("decision id not a UUID")
+		return uuid.Nil
+	}
+	return u
 }
 
 func (d *decoder) time() time.Time {

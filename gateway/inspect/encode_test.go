@@ -1,9 +1,15 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,6 +74,55 @@ func TestConversationBinary(t *testing.T) {
 	}
 }
 
+// TestConversationBinaryDecisionText: a turn's decision id is kept as 16
+// bytes but written as its text, so the binary form is the one gateways
+// sharing a store already read and write: bytes with the id's text (as a
+// gateway of the version before wrote them) decode to a conversation whose
+// turn SetDelivered finds and which encodes to the same bytes; an empty id
+// is no id; an id that is not a UUID is refused.
+func TestConversationBinaryDecisionText(t *testing.T) {
+	const id = "019af0c2-7d4e-7a31-9c5b-2f8e6d4a1b3c"
+	encoded := func(decision string) []byte {
+		b := []byte{convEncoding}
+		b = appendString(b, "c1")
+		b = binary.AppendVarint(b, 2) // turns
+		b = binary.AppendVarint(b, 0) // customer escalations
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(0.25))
+		b = append(b, 0, 0)            // no last customer or agent time
+		b = binary.AppendUvarint(b, 0) // no signals
+		b = binary.AppendUvarint(b, 1) // one recent turn
+		b = appendString(b, RoleAgent)
+		b = appendString(b, "您好，已为您登记")
+		b = append(b, 0) // no time
+		b = appendString(b, "allow")
+		b = append(b, 1) // delivered
+		return appendString(b, decision)
+	}
+	old := encoded(id)
+	var c Conversation
+	if err := c.UnmarshalBinary(old); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.MarshalBinary(); !bytes.Equal(again, old) {
+		t.Errorf("re-encoded:\n %q\nwant\n %q", again, old)
+	}
+	if !c.SetDelivered(id, false) || c.Recent[0].Delivered {
+		t.Error("SetDelivered does not find the turn by its id's text")
+	}
+	var none Conversation
+	if err := none.UnmarshalBinary(encoded("")); err != nil {
+		t.Fatal(err)
+	}
+	if none.SetDelivered("", false) || none.SetDelivered(id, false) {
+		t.Error("a turn without an id matched one")
+	}
+	for _, bad := range []string{"not-a-uuid", id[:35], strings.ToUpper(id) + "0", "urn:uuid:" + id} {
+		if err := new(Conversation).UnmarshalBinary(encoded(bad)); !errors.Is(err, ErrBadEncoding) {
+			t.Errorf("decision %q: %v, want ErrBadEncoding", bad, err)
+		}
+	}
+}
+
 // normTimes returns c with its times in UTC and without monotonic
 // readings, which the binary form does not keep.
 func normTimes(c Conversation) Conversation {
@@ -102,4 +157,40 @@ func BenchmarkConversationBinary(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkConversationsHeld reports what the context of an open
+// conversation of five turns (customer and agent alternating, each text
+// new) keeps in the heap, bytes and objects, after a collection: a gateway
+// holds one per open conversation, and every collection marks them all.
+func BenchmarkConversationsHeld(b *testing.B) {
+	in := defaultInspector(b)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	const n = 2000
+	var bytesPer, objectsPer float64
+	for b.Loop() {
+		held := make([]Conversation, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range held {
+			for turn := range 5 {
+				role, text := RoleCustomer, fmt.Sprintf("订单%d还没发货，我等了%d天了", 880000+i, turn+2)
+				if turn%2 == 1 {
+					role, text = RoleAgent, fmt.Sprintf("亲，订单%d已经催促仓库，预计%d天内发出", 880000+i, turn+1)
+				}
+				if _, err := inspectInto(in, ctx, Request{Text: text, Role: role, ConversationID: fmt.Sprint("c", i)}, &held[i], now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		bytesPer = float64(after.HeapAlloc-before.HeapAlloc) / n
+		objectsPer = float64(after.HeapObjects-before.HeapObjects) / n
+		runtime.KeepAlive(held)
+	}
+	b.ReportMetric(bytesPer, "heap-B/conversation")
+	b.ReportMetric(objectsPer, "objects/conversation")
 }

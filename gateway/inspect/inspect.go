@@ -167,8 +167,10 @@ type Turn struct {
 	// customer message is always delivered: it is observed, never held.
 	Delivered bool `json:"delivered"`
 	// decision is the DecisionID of the verdict that recorded the turn,
-	// for SetDelivered.
-	decision string
+	// for SetDelivered, as its 16 bytes rather than its text: a gateway
+	// keeps several turns of every open conversation, and a string each
+	// would be one more object for every garbage collection to mark.
+	decision uuid.UUID
 }
 
 // released reports whether the gateway hands a draft with action a (acked:
@@ -227,11 +229,12 @@ func (c *Conversation) Clone() Conversation {
 // still among Recent; a turn already dropped from it is left alone. Recent
 // is copied before the change, so other copies of c keep theirs.
 func (c *Conversation) SetDelivered(decisionID string, delivered bool) bool {
-	if decisionID == "" {
+	id, err := uuid.Parse(decisionID)
+	if err != nil || id == uuid.Nil {
 		return false
 	}
 	for i := len(c.Recent) - 1; i >= 0; i-- {
-		if c.Recent[i].decision == decisionID {
+		if c.Recent[i].decision == id {
 			c.Recent = slices.Clone(c.Recent)
 			c.Recent[i].Delivered = delivered
 			return true
@@ -352,8 +355,9 @@ func (in *Inspector) Inspect(ctx context.Context, req Request, conv Conversation
 		next.LastAgent = now
 	}
 	masked := in.masked(req.Text, findings) // once: for the recent turns and a redact
-	id := uuid.Must(uuid.NewV7()).String()
-	turn := Turn{Role: req.Role, Text: masked, TS: now, Delivered: true, decision: id}
+	uid := uuid.Must(uuid.NewV7())
+	id := uid.String()
+	turn := Turn{Role: req.Role, Text: masked, TS: now, Delivered: true, decision: uid}
 	if req.Role == RoleAgent {
 		turn.Action, turn.Delivered = dec.Action.String(), released(dec.Action, req.Acked)
 	}

@@ -311,13 +311,14 @@ func (s *Session) failed(ctx context.Context, in *Inspector, m *Message, cause e
 	}
 	// A decision id of its own, as every verdict has: the reply, the
 	// decision header and the record name the same release.
-	v := Verdict{DecisionID: uuid.Must(uuid.NewV7()).String(), Action: rules.Allow, Findings: screen.Findings,
+	uid := uuid.Must(uuid.NewV7())
+	v := Verdict{DecisionID: uid.String(), Action: rules.Allow, Findings: screen.Findings,
 		Reasons: []rules.Reason{}, FailOpen: true, PolicyRevision: in.Policy().Revision()}
 	if screen.Masked != m.Text {
 		v.Action, v.Redacted = rules.Redact, screen.Masked
 	}
 	// Supervisors see every uninspected release.
-	turn := Turn{Role: m.Role, Text: screen.Masked, TS: now, Delivered: true, decision: v.DecisionID}
+	turn := Turn{Role: m.Role, Text: screen.Masked, TS: now, Delivered: true, decision: uid}
 	if m.Role == RoleAgent {
 		turn.Action = v.Action.String()
 	}

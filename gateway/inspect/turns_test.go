@@ -157,7 +157,7 @@ func TestRecentTurnsCarryDelivery(t *testing.T) {
 		if !slices.Equal(got, wants) {
 			t.Errorf("after %q: recent = %+v, want %+v", m.req.Text, got, wants)
 		}
-		if last := conv.Recent[len(conv.Recent)-1]; last.decision != v.DecisionID {
+		if last := conv.Recent[len(conv.Recent)-1]; last.decision.String() != v.DecisionID {
 			t.Errorf("last turn recorded for decision %q, want %q", last.decision, v.DecisionID)
 		}
 	}
