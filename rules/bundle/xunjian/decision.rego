@@ -121,11 +121,11 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	# findings (rule "model:<version>"): the action of the highest band the
 	# score reaches (tenant's model_bands, then config's; a kind without
 	# bands raises none); then those of the enforced custom rules (package
-	# xunjian.custom). An agent's finding is looked up in the tenant's
-	# finding table (finding_tables, below): its detector and kind, then
-	# its severity (one the table does not name is "other") give the
-	# reason's rule and action, or false for none; the kind's texts in the
-	# draft's language complete it.
+	# xunjian.custom). An agent's finding is looked up in the finding
+	# table of the tenant and the draft's language (finding_tables,
+	# below): its detector and kind, then its severity (one the table does
+	# not name is "other") give the reason's rule, action and texts, or
+	# false for none.
 	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null), language], default_finding_table[language])
 	reasons := array.concat(
 		array.concat(
@@ -246,16 +246,18 @@ default_finding_table := {"zh": finding_table({}, "zh"), "en": finding_table({},
 
 # finding_table(tenant, language) maps each kind named in config.kinds,
 # config.actions or tenant (a tenant's actions), by detector and kind
-# (by_parts), to [by, other]: by maps the severities the kind's
+# (by_parts), to [by, other, alerts]: by maps the severities the kind's
 # severity_actions names, and info, to an entry; other is the entry of
-# every other severity. An entry is the reason an agent's finding of that
-# kind and severity gets, as [rule, action, message, suggestion] (the
-# kind's texts in language), or false for none. Its action is the
+# every other severity; alerts is whether the kind's alert spec names
+# agents among its roles (an agent's finding of it may raise an alert). An
+# entry is the reason an agent's finding of that kind and severity gets,
+# as [rule, action, message, suggestion, rank] (the kind's texts in
+# language, the action's rank), or false for none. Its action is the
 # severity's (severity_actions), else the tenant's, else config's, else
 # allow, capped at info_max_action for info; there is a reason only when
 # that is above allow and agents are among the kind's roles. Every kind
-# maps to nothing when info_max_action is not an action. An entry is an
-# array, so that decision takes it apart in one unification.
+# maps to nothing when info_max_action is not an action. Entries are
+# arrays, so that decision takes one apart in one unification.
 finding_table(tenant, language) := by_parts({k: [by, other, alerts] |
 	info_cap := ranks[data.xunjian.config.info_max_action]
 	some k in ((object.keys(data.xunjian.config.kinds) | object.keys(data.xunjian.config.actions)) | object.keys(tenant))
@@ -272,7 +274,8 @@ finding_table(tenant, language) := by_parts({k: [by, other, alerts] |
 })
 
 # reason_entry is finding_table's entry for finding_entry's e and the
-# kind's texts: [rule, action, message, suggestion], or false when e is.
+# kind's texts: [rule, action, message, suggestion, rank], or false when
+# e is.
 reason_entry(e, message, suggestion) := [e.rule, e.action, message, suggestion, ranks[e.action]] if {
 	is_object(e)
 } else := false
