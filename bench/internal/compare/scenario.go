@@ -314,6 +314,10 @@ func runScenario(ctx context.Context, cfg Config, sl *scenarioLoad, bins binarie
 			if sl.continuous && used > 0 {
 				next[i], lc.Offset = used, used
 			}
+			if after, aerr := scrapeCache(r.gateway.Admin); berr == nil && aerr == nil && len(files) > 0 {
+				results[i].Cache.Profile = &PhaseCache{}
+				results[i].Cache.Profile.add(after.minus(before))
+			}
 			// Then at the fixed rate: what the latency there is made of
 			// (each request's own wake-ups, the stream, collections).
 			if note == "" {
@@ -326,10 +330,6 @@ func runScenario(ctx context.Context, cfg Config, sl *scenarioLoad, bins binarie
 					next[i] = used
 				}
 				files = append(files, more...)
-			}
-			if after, aerr := scrapeCache(r.gateway.Admin); berr == nil && aerr == nil && len(files) > 0 {
-				results[i].Cache.Profile = &PhaseCache{}
-				results[i].Cache.Profile.add(after.minus(before))
 			}
 			// Recorded relative to the repository: the report is checked
 			// in and must not name the machine's paths.
