@@ -95,10 +95,10 @@ func (c *Conversation) UnmarshalBinary(data []byte) error {
 		out.Recent = make([]Turn, n)
 		for i := range out.Recent {
 			t := &out.Recent[i]
-			t.Role = d.string()
+			t.Role = d.name()
 			t.Text = d.string()
 			t.TS = d.time()
-			t.Action = d.string()
+			t.Action = d.name()
 			t.Delivered = d.byte() == 1
 			t.decision = d.uuid()
 		}
@@ -219,6 +219,29 @@ func (d *decoder) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// turnNames are the roles and actions a turn names: decoded without a
+// string of their own each (a store decodes every turn of a conversation
+// for each message).
+var turnNames = [...]string{RoleAgent, RoleCustomer, "allow", "warn", "redact", "confirm", "block"}
+
+// name is string for a turn's role or action: one of turnNames is that
+// constant, anything else a new string.
+func (d *decoder) name() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("string past the end")
+		return ""
+	}
+	text := d.b[:n]
+	d.b = d.b[n:]
+	for _, k := range turnNames {
+		if string(text) == k {
+			return k
+		}
+	}
+	return string(text)
 }
 
 // uuid reads what appendUUID wrote: "" is the nil UUID, anything else
