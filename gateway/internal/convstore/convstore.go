@@ -8,15 +8,6 @@
 // the configured TTL, so an unbounded stream of conversation ids costs a
 // bounded amount of memory.
 //
-// Each conversation is kept in its binary form
-// (inspect.Conversation.AppendBinary, the form the shared store keeps in
-// Redis), one pointer-free byte slice, and decoded for its holder: a
-// gateway holds up to conversations.max of them, and every garbage
-// collection would otherwise mark each one's turns, texts and slices (nine
-// heap objects and 1.2 KB to scan per conversation of five turns, against
-// four objects and no bytes to scan inside; BenchmarkHeld). The price is a
-// decode and an encode per message, about 1.5 µs.
-//
 // # Consistency
 //
 // Lock hands out a conversation to one holder at a time (the
@@ -101,7 +92,7 @@ func (c Config) Validate(path string) error {
 // serialized; different conversations proceed in parallel (up to shard
 // collisions). Close releases the background goroutines of the cache.
 type Store struct {
-	cache *keyed.Map[[]byte] // each conversation's binary form
+	cache *keyed.Map[inspect.Conversation]
 	seed  maphash.Seed
 	// locks serialize the holders of a conversation: a token in
 	// locks[stripe(tenant, id)] while one holds it.
@@ -122,7 +113,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("convstore: ttl %s is negative", cfg.TTL.D())
 	}
 	cfg.Defaults()
-	m, err := keyed.New[[]byte](keyed.Config{MaxEntries: cfg.MaxConversations, TTL: cfg.TTL.D()})
+	m, err := keyed.New[inspect.Conversation](keyed.Config{MaxEntries: cfg.MaxConversations, TTL: cfg.TTL.D()})
 	if err != nil {
 		return nil, fmt.Errorf("convstore: %w", err)
 	}
@@ -150,39 +141,16 @@ func (s *Store) Lock(ctx context.Context, tenant, id string) (inspect.Conversati
 			return inspect.Conversation{}, nil, fmt.Errorf("convstore: waiting for the conversation: %w", ctx.Err())
 		}
 	}
-	conv, ok := s.read(tenant, id)
-	if !ok {
+	var conv inspect.Conversation
+	if !s.cache.Get(tenant, id, func(c *inspect.Conversation) { conv = *c }) {
 		conv.ID = strings.Clone(id) // id may be a view of a reused buffer
 	}
 	return conv, func(keep *inspect.Conversation) {
 		if keep != nil {
-			s.write(tenant, id, keep)
+			s.cache.Update(tenant, id, func(c *inspect.Conversation, _ bool) { *c = *keep })
 		}
 		<-l
 	}, nil
-}
-
-// read decodes the conversation (tenant, id), if the store has it. The
-// result shares nothing with the store. Bytes that do not decode (the
-// store wrote them, so never) count as no conversation.
-func (s *Store) read(tenant, id string) (inspect.Conversation, bool) {
-	var conv inspect.Conversation
-	var err error
-	if !s.cache.Get(tenant, id, func(b *[]byte) { err = conv.UnmarshalBinary(*b) }) || err != nil {
-		return inspect.Conversation{}, false
-	}
-	return conv, true
-}
-
-// write keeps c as the conversation (tenant, id), encoded into the bytes
-// the store had for it: every reader decodes under the same shard lock, so
-// nobody holds them. It reports false after Close.
-func (s *Store) write(tenant, id string, c *inspect.Conversation) bool {
-	return s.cache.Update(tenant, id, func(b *[]byte, _ bool) {
-		if enc, err := c.AppendBinary((*b)[:0]); err == nil {
-			*b = enc
-		}
-	})
 }
 
 // Update runs fn on the conversation (tenant, id), creating it (with
@@ -196,12 +164,16 @@ func (s *Store) Update(tenant, id string, fn func(c *inspect.Conversation)) {
 	l := s.lock(tenant, id)
 	l <- struct{}{}
 	defer func() { <-l }()
-	c, ok := s.read(tenant, id)
-	if !ok {
-		c.ID = strings.Clone(id) // id may be a view of a reused buffer
+	kept := s.cache.Update(tenant, id, func(c *inspect.Conversation, created bool) {
+		if created {
+			c.ID = strings.Clone(id) // id may be a view of a reused buffer
+		}
+		fn(c)
+	})
+	if !kept { // closed
+		c := inspect.Conversation{ID: id}
+		fn(&c)
 	}
-	fn(&c)
-	s.write(tenant, id, &c) // after Close, kept nowhere
 }
 
 // lock returns the lock of the conversation (tenant, id)'s stripe.
@@ -212,7 +184,9 @@ func (s *Store) lock(tenant, id string) chan struct{} {
 // Get returns a copy of the conversation (tenant, id), if the store has it.
 // The copy shares nothing with the store.
 func (s *Store) Get(tenant, id string) (inspect.Conversation, bool) {
-	return s.read(tenant, id)
+	var out inspect.Conversation
+	ok := s.cache.Get(tenant, id, func(c *inspect.Conversation) { out = c.Clone() })
+	return out, ok
 }
 
 // Delete forgets the conversation (tenant, id), as on a conversation event
