@@ -12,6 +12,7 @@ import (
 
 	"github.com/xunjian/xunjian/detectors"
 	"github.com/xunjian/xunjian/detectors/complaint"
+	"github.com/xunjian/xunjian/rules"
 )
 
 // convEncoding is the version byte of the binary form of a Conversation.
@@ -210,35 +211,35 @@ func (d *decoder) count(limit int) int {
 	return int(n)
 }
 
-func (d *decoder) string() string {
+// bytes reads what appendString wrote, as a view of the input.
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail("string past the end")
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	b := d.b[:n]
 	d.b = d.b[n:]
-	return s
+	return b
 }
 
-// turnNames are the roles and actions a turn names: decoded without a
-// string of their own each (a store decodes every turn of a conversation
-// for each message).
-var turnNames = [...]string{RoleAgent, RoleCustomer, "allow", "warn", "redact", "confirm", "block"}
+func (d *decoder) string() string { return string(d.bytes()) }
 
-// name is string for a turn's role or action: one of turnNames is that
-// constant, anything else a new string.
+// name is string for a turn's role or action: a role or an action's name
+// comes back as the constant, without a string of its own (the shared
+// store decodes every turn of a conversation for each message); anything
+// else is a new string.
 func (d *decoder) name() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string past the end")
-		return ""
+	text := d.bytes()
+	switch string(text) {
+	case RoleAgent:
+		return RoleAgent
+	case RoleCustomer:
+		return RoleCustomer
 	}
-	text := d.b[:n]
-	d.b = d.b[n:]
-	for _, k := range turnNames {
-		if string(text) == k {
-			return k
+	for a := rules.Allow; a <= rules.Block; a++ {
+		if s := a.String(); s == string(text) {
+			return s
 		}
 	}
 	return string(text)
@@ -247,18 +248,12 @@ func (d *decoder) name() string {
 // uuid reads what appendUUID wrote: "" is the nil UUID, anything else
 // must be a UUID's canonical text.
 func (d *decoder) uuid() uuid.UUID {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("decision id past the end")
-		return uuid.Nil
-	}
-	text := d.b[:n]
-	d.b = d.b[n:]
-	if n == 0 {
+	text := d.bytes()
+	if len(text) == 0 {
 		return uuid.Nil
 	}
 	u, err := uuid.ParseBytes(text)
-	if err != nil || n != 36 {
+	if err != nil || len(text) != 36 {
 		d.fail("decision id not a UUID")
 		return uuid.Nil
 	}
