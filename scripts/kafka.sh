@@ -73,6 +73,8 @@ START_TIMEOUT=60
 
 log() { echo "kafka.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
 
 # running prints the broker pid and succeeds if the recorded process is alive.
 running() {
@@ -376,17 +378,9 @@ cmd_stop() {
 
 # stop_broker TERMs the running broker (KILL after 10 s) and waits for it.
 stop_broker() {
-  local pid=$1 i
+  local pid=$1
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still alive after 10s, sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
+  await_exit "$pid"
 }
 
 cmd_pause() {

@@ -69,6 +69,8 @@ CLUSTER_DATA_FILE=$CLUSTER_RUN_DIR/datadir
 
 log() { echo "redis.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+# shellcheck source=lib/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/proc.sh"
 
 # running prints the server pid and succeeds if the recorded process is alive.
 running() {
@@ -113,17 +115,9 @@ await_node() {
 # shutdown_node stops the server of pid on port: SHUTDOWN NOSAVE over RESP,
 # TERM if that fails, KILL after 10 s; it returns once the process is gone.
 shutdown_node() {
-  local port=$1 pid=$2 i
+  local port=$1 pid=$2
   ({ exec 3<>"/dev/tcp/$HOST/$port" && printf 'SHUTDOWN NOSAVE\r\n' >&3; } 2>/dev/null) || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still alive after 10s, sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
+  await_exit "$pid"
 }
 
 cmd_start() {
