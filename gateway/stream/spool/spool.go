@@ -710,11 +710,6 @@ func (s *Spool) Read(ctx context.Context, dst []Record, max int) ([]Record, erro
 // readChunk bounds one file read in readLocked.
 const readChunk = 256 << 10
 
-// readLocked reads records at readPos into out. Called with mu held; it
-// releases mu around the file read and the checksums, so appenders never
-// wait for them. That is safe because Read, Ack and Rewind run on one
-// goroutine (the reader's), records below writeEnd never change, and a
-// segment file is only closed by Ack (the reader) or Close (checked after
 // TryRead is Read without the wait: it returns the records available now,
 // none if there are none.
 func (s *Spool) TryRead(dst []Record, max int) ([]Record, error) {
@@ -762,6 +757,11 @@ func (s *Spool) Await(ctx context.Context, n int64) error {
 	}
 }
 
+// readLocked reads records at readPos into out. Called with mu held; it
+// releases mu around the file read and the checksums, so appenders never
+// wait for them. That is safe because Read, Ack and Rewind run on one
+// goroutine (the reader's), records below writeEnd never change, and a
+// segment file is only closed by Ack (the reader) or Close (checked after
 // relocking). It may return no records after skipping damaged ones.
 func (s *Spool) readLocked(out []Record, max int) ([]Record, error) {
 	for len(out) < max && s.readPos < s.writeEnd {
