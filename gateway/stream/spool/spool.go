@@ -694,16 +694,31 @@ func (s *Spool) Read(ctx context.Context, dst []Record, max int) ([]Record, erro
 			s.mu.Unlock()
 			return out, err
 		}
-		s.waiting, s.waitFor = true, 1
-		ch := s.notify
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-s.done:
-			return out, ErrClosed
-		case <-ctx.Done():
-			return out, fmt.Errorf("spool: read: %w", ctx.Err())
+		if err := s.waitLocked(ctx, 1, "read"); err != nil {
+			return out, err
 		}
+	}
+}
+
+// waitLocked waits for the append that brings the unread records to n,
+// ctx's end (its error, wrapped, op naming the caller) or Close
+// (ErrClosed). Called with mu held; it returns with mu released.
+func (s *Spool) waitLocked(ctx context.Context, n int64, op string) error {
+	s.waiting, s.waitFor = true, n
+	ch := s.notify
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		s.mu.Lock()
+		if s.notify == ch {
+			s.waiting = false
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("spool: %s: %w", op, ctx.Err())
 	}
 }
 
@@ -739,20 +754,8 @@ func (s *Spool) Await(ctx context.Context, n int64) error {
 			s.mu.Unlock()
 			return nil
 		}
-		s.waiting, s.waitFor = true, n
-		ch := s.notify
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-s.done:
-			return ErrClosed
-		case <-ctx.Done():
-			s.mu.Lock()
-			if s.notify == ch {
-				s.waiting = false
-			}
-			s.mu.Unlock()
-			return fmt.Errorf("spool: await: %w", ctx.Err())
+		if err := s.waitLocked(ctx, n, "await"); err != nil {
+			return err
 		}
 	}
 }
