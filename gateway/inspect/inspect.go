@@ -694,14 +694,11 @@ func isContactDigit(r rune) bool {
 // detect appends the findings of every detector that applies to the
 // tenant and role.
 func (in *Inspector) detect(t *normalize.Text, tenant, role string, dst []detectors.Finding) []detectors.Finding {
-	side := 0
+	side, dets := 0, in.agent
 	if role == RoleCustomer {
-		side = 1
+		side, dets = 1, in.customer
 	}
-	dets, scan := in.agent, in.scan[side]
-	if side == 1 {
-		dets = in.customer
-	}
+	scan := in.scan[side]
 	if own, ok := in.byTenant[tenant]; ok {
 		dets, scan = own[side], in.tenantScan[tenant][side]
 	}
