@@ -38,8 +38,8 @@
 #     finding, whose entry is taken apart by unification, and no alert
 #     work. Everything else takes the last.
 #   - What follows from data alone is worked out once per policy, not per
-#     draft: finding_tables (what each kind and severity of an agent's
-#     finding maps to, per tenant and language), alert_specs,
+#     draft: finding_tables_zh and _en (what each kind and severity of an
+#     agent's finding maps to, per tenant and language), alert_specs,
 #     threshold_tables, ranks and the other tables are constant rules,
 #     which the gateway's engine evaluates for the first draft and serves
 #     to every other (rules/constants.go). An agent's finding then costs a
@@ -88,7 +88,7 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	input.conversation.risk < th.risk
 	input.conversation.wait_seconds < th.wait
 	language := lang
-	table := object.get(finding_tables, [tenant_id, language], default_finding_table[language])
+	table := finding_table_of(tenant_id, language)
 	entries := [e |
 		some f in input.findings
 		startswith(object.get(f, "rule", ""), "model:", false)
@@ -122,11 +122,11 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	# score reaches (tenant's model_bands, then config's; a kind without
 	# bands raises none); then those of the enforced custom rules (package
 	# xunjian.custom). An agent's finding is looked up in the finding
-	# table of the tenant and the draft's language (finding_tables,
+	# table of the tenant and the draft's language (finding_table_of,
 	# below): its detector and kind, then its severity (one the table does
 	# not name is "other") give the reason's rule, action and texts, or
 	# false for none.
-	table := object.get(finding_tables, [object.get(input, ["tenant", "id"], null), language], default_finding_table[language])
+	table := finding_table_of(object.get(input, ["tenant", "id"], null), language)
 	reasons := array.concat(
 		array.concat(
 			array.concat(
@@ -231,18 +231,26 @@ decision := {"action": "allow", "reasons": [], "alerts": [], "sample": false, "s
 	sample := sample_rank == 4
 }
 
-# finding_tables holds, for each tenant with actions of its own and each
-# language ("zh", "en"), what an agent's finding maps to (finding_table);
-# default_finding_table is the others'. They read data only, so the
-# gateway evaluates them once per policy and serves them to every draft (a
-# policy's constant rules, see rules/constants.go); opa eval and opa test
-# evaluate them per query, to the same values.
-finding_tables := {id: {"zh": finding_table(t.actions, "zh"), "en": finding_table(t.actions, "en")} |
-	some id, t in data.xunjian.tenants
-	t.actions
-}
+# finding_tables_zh and finding_tables_en hold, for each tenant with
+# actions of its own, what an agent's finding maps to in that language
+# (finding_table); default_finding_table_zh and _en are the others'. They
+# read data only, so the gateway evaluates them once per policy and serves
+# them to every draft (a policy's constant rules, see rules/constants.go);
+# opa eval and opa test evaluate them per query, to the same values. A rule
+# per language, so that such a query builds only its draft's language's.
+finding_tables_zh := {id: finding_table(t.actions, "zh") | some id, t in data.xunjian.tenants; t.actions}
 
-default_finding_table := {"zh": finding_table({}, "zh"), "en": finding_table({}, "en")}
+finding_tables_en := {id: finding_table(t.actions, "en") | some id, t in data.xunjian.tenants; t.actions}
+
+default_finding_table_zh := finding_table({}, "zh")
+
+default_finding_table_en := finding_table({}, "en")
+
+# finding_table_of(tenant_id, language) is the finding table of a draft of
+# that tenant and language.
+finding_table_of(tenant_id, "zh") := object.get(finding_tables_zh, tenant_id, default_finding_table_zh)
+
+finding_table_of(tenant_id, "en") := object.get(finding_tables_en, tenant_id, default_finding_table_en)
 
 # finding_table(tenant, language) maps each kind named in config.kinds,
 # config.actions or tenant (a tenant's actions), by detector and kind
